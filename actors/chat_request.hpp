@@ -1,0 +1,45 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace streamgate {
+
+// Per-request shape of the built-in mock provider's stream (extension field `mock`), so tests
+// and benchmarks can ask for a particular stream without reconfiguring the server.
+struct mock_shape {
+  std::optional<std::uint32_t> tokens;
+  std::optional<std::uint32_t> first_token_ms;
+  std::optional<std::uint32_t> interval_ms;
+};
+
+// A validated OpenAI chat completion request. Parsed once, at the edge; everything behind
+// the transports works with this value, never with raw bytes.
+struct chat_request {
+  std::string model;
+  bool stream = false;
+  bool include_usage = false;
+  mock_shape mock;
+  std::uint32_t prompt_tokens = 0;  // rough estimate for the mock's usage figures
+  nlohmann::json body;              // the client's request, for providers to forward
+};
+
+struct request_error {
+  std::string code;  // error_code::invalid_json or invalid_request
+  std::string message;
+  std::string param;  // the offending field, when there is one
+};
+
+using parse_result = std::variant<chat_request, request_error>;
+
+parse_result parse_chat_request(std::string_view body);
+
+// The last user message's text, which the mock provider may echo.
+std::string last_user_text(const chat_request& req);
+
+}  // namespace streamgate

@@ -1,0 +1,52 @@
+#include "actors/error_code.hpp"
+
+#include <array>
+#include <utility>
+
+namespace streamgate {
+
+int http_status_for(std::string_view code) {
+  namespace ec = error_code;
+  static constexpr std::array<std::pair<std::string_view, int>, 24> table{{
+      {ec::invalid_json, 400},
+      {ec::invalid_request, 400},
+      {ec::model_not_found, 404},
+      {ec::body_too_large, 413},
+      {ec::method_not_allowed, 405},
+      {ec::not_found, 404},
+      {ec::session_not_found, 404},
+      {ec::quota_exhausted, 429},
+      {ec::too_many_sessions, 503},
+      {ec::too_many_connections, 503},
+      {ec::too_many_streams, 503},
+      {ec::server_shutting_down, 503},
+      {ec::upstream_bad_request, 400},
+      {ec::upstream_auth_failed, 502},
+      {ec::upstream_model_not_found, 404},
+      {ec::upstream_rate_limited, 429},
+      {ec::upstream_connect_failed, 502},
+      {ec::upstream_server_error, 502},
+      {ec::upstream_connect_timeout, 504},
+      {ec::upstream_first_byte_timeout, 504},
+      {ec::upstream_idle_timeout, 504},
+      {ec::upstream_request_timeout, 504},
+      {ec::no_provider_available, 503},
+      {ec::internal_error, 500},
+  }};
+  for (const auto& [c, status] : table) {
+    if (c == code) return status;
+  }
+  return 502;  // any other upstream outcome is a bad gateway
+}
+
+bool is_retryable_before_first_token(std::string_view code) {
+  namespace ec = error_code;
+  // 400 and 404 are the client's request: another provider would say the same.
+  return code == ec::upstream_connect_failed || code == ec::upstream_connect_timeout ||
+         code == ec::upstream_first_byte_timeout || code == ec::upstream_server_error ||
+         code == ec::upstream_rate_limited || code == ec::upstream_auth_failed ||
+         code == ec::upstream_malformed || code == ec::upstream_interrupted ||
+         code == ec::upstream_error || code == ec::quota_exhausted;
+}
+
+}  // namespace streamgate

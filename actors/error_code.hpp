@@ -1,0 +1,51 @@
+#pragma once
+
+#include <string_view>
+
+namespace streamgate {
+
+// Stable error codes seen by clients (docs/protocol.md lists them). A code is a contract:
+// never rename one, only add.
+namespace error_code {
+// Client's fault.
+inline constexpr std::string_view invalid_json = "invalid_json";
+inline constexpr std::string_view invalid_request = "invalid_request";
+inline constexpr std::string_view model_not_found = "model_not_found";
+inline constexpr std::string_view body_too_large = "body_too_large";
+inline constexpr std::string_view method_not_allowed = "method_not_allowed";
+inline constexpr std::string_view not_found = "not_found";
+inline constexpr std::string_view session_not_found = "session_not_found";
+// Capacity.
+inline constexpr std::string_view quota_exhausted = "quota_exhausted";
+inline constexpr std::string_view too_many_sessions = "too_many_sessions";
+inline constexpr std::string_view too_many_connections = "too_many_connections";
+inline constexpr std::string_view too_many_streams = "too_many_streams";
+inline constexpr std::string_view server_shutting_down = "server_shutting_down";
+// Upstream outcomes.
+inline constexpr std::string_view upstream_connect_failed = "upstream_connect_failed";
+inline constexpr std::string_view upstream_bad_request = "upstream_bad_request";
+inline constexpr std::string_view upstream_auth_failed = "upstream_auth_failed";
+inline constexpr std::string_view upstream_model_not_found = "upstream_model_not_found";
+inline constexpr std::string_view upstream_rate_limited = "upstream_rate_limited";
+inline constexpr std::string_view upstream_server_error = "upstream_server_error";
+inline constexpr std::string_view upstream_connect_timeout = "upstream_connect_timeout";
+inline constexpr std::string_view upstream_first_byte_timeout = "upstream_first_byte_timeout";
+inline constexpr std::string_view upstream_idle_timeout = "upstream_idle_timeout";
+inline constexpr std::string_view upstream_request_timeout = "upstream_request_timeout";
+inline constexpr std::string_view upstream_malformed = "upstream_malformed";
+inline constexpr std::string_view upstream_error = "upstream_error";  // error object mid-stream
+inline constexpr std::string_view upstream_interrupted = "upstream_interrupted";
+inline constexpr std::string_view upstream_too_large = "upstream_too_large";
+inline constexpr std::string_view no_provider_available = "no_provider_available";
+inline constexpr std::string_view internal_error = "internal_error";
+// A stream ended by a cancel (client, resume window, operator).
+inline constexpr std::string_view cancelled = "cancelled";
+}  // namespace error_code
+
+// HTTP status a transport uses when an error ends a request before any byte of the stream.
+int http_status_for(std::string_view code);
+
+// Whether an upstream failure before the first token may be retried on another provider.
+bool is_retryable_before_first_token(std::string_view code);
+
+}  // namespace streamgate

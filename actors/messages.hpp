@@ -1,0 +1,85 @@
+#pragma once
+
+// The messages and typed interfaces between actors: the contract of the engine in one screen.
+// Includes CAF; only actor implementations include it, never transports.
+
+#include "actors/chat_request.hpp"
+#include "actors/event_sink.hpp"
+#include "actors/stream_event.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/replies_to.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace streamgate {
+
+using open_atom = caf::atom_constant<caf::atom("sg_open")>;
+using cancel_atom = caf::atom_constant<caf::atom("sg_cancel")>;
+using attach_atom = caf::atom_constant<caf::atom("sg_attach")>;
+using detach_atom = caf::atom_constant<caf::atom("sg_detach")>;
+using upstream_atom = caf::atom_constant<caf::atom("sg_up")>;
+using route_atom = caf::atom_constant<caf::atom("sg_route")>;
+using expire_atom = caf::atom_constant<caf::atom("sg_expire")>;
+using tick_atom = caf::atom_constant<caf::atom("sg_tick")>;
+using shutdown_atom = caf::atom_constant<caf::atom("sg_down")>;
+using start_atom = caf::atom_constant<caf::atom("sg_start")>;
+using provider_atom = caf::atom_constant<caf::atom("sg_prov")>;
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, usage_info& x) {
+  return f(caf::meta::type_name("streamgate::usage_info"), x.prompt_tokens, x.completion_tokens);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_event& x) {
+  return f(caf::meta::type_name("streamgate::stream_event"), x.seq, x.kind, x.text, x.code,
+           x.usage);
+}
+
+// One upstream request (HTTP transfer or mock generator). It reports to its session with
+// (upstream_atom, attempt, stream_event) and ends with exactly one terminal event, unless
+// it is cancelled first.
+using upstream_actor = caf::typed_actor<caf::reacts_to<cancel_atom>>;
+
+// A client request's life: the state machine, the event log, the attached sinks.
+using session_actor = caf::typed_actor<
+    // An upstream's event for attempt number `attempt`; stale attempts are ignored.
+    caf::reacts_to<upstream_atom, std::uint32_t, stream_event>,
+    // Replay the log after `after_seq` to the sink, then stream live into it.
+    caf::reacts_to<attach_atom, sink_ptr, std::uint64_t>, caf::reacts_to<detach_atom, sink_ptr>,
+    caf::reacts_to<cancel_atom>,
+    // Server shutdown: end the stream with server_shutting_down.
+    caf::reacts_to<shutdown_atom>,
+    // Resume-window timer, tagged with a generation so stale timers are ignored.
+    caf::reacts_to<expire_atom, std::uint64_t>>;
+
+// A configured provider: opens upstream streams for sessions.
+using provider_actor = caf::typed_actor<
+    caf::replies_to<open_atom, chat_request, session_actor, std::uint32_t>::with<upstream_actor>>;
+
+struct route_candidate {
+  std::string provider;
+  provider_actor handle;
+};
+
+// Which providers may serve a model, in the order to try them.
+struct route_plan {
+  std::vector<route_candidate> candidates;
+};
+
+using router_actor =
+    caf::typed_actor<caf::replies_to<route_atom, std::string>::with<route_plan>,
+                     // A provider actor was (re)started: route to the new handle.
+                     caf::reacts_to<provider_atom, std::string, provider_actor>>;
+
+}  // namespace streamgate
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(streamgate::chat_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(streamgate::sink_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(streamgate::route_plan)

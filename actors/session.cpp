@@ -1,0 +1,267 @@
+#include "actors/session.hpp"
+
+#include "actors/error_code.hpp"
+#include "actors/session_registry.hpp"
+#include "telemetry/log.hpp"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+
+namespace streamgate {
+
+const char* to_string(session_phase p) {
+  switch (p) {
+    case session_phase::queued: return "queued";
+    case session_phase::streaming: return "streaming";
+    case session_phase::finished: return "finished";
+    case session_phase::cancelled: return "cancelled";
+    case session_phase::failed: return "failed";
+  }
+  return "?";
+}
+
+namespace {
+
+session_phase phase_after(const stream_event& ev) {
+  switch (ev.kind) {
+    case event_kind::finish: return session_phase::finished;
+    case event_kind::cancelled: return session_phase::cancelled;
+    case event_kind::error: return session_phase::failed;
+    default: return session_phase::streaming;
+  }
+}
+
+// The session's own operations, kept out of the message handlers so that each handler reads
+// as one step of the state machine.
+class session_ops {
+ public:
+  explicit session_ops(session_pointer self) : self_(self), st_(self->state) {}
+
+  // Logs the event, hands it to every sink, and moves the state machine.
+  void emit(stream_event ev) {
+    if (st_.ended()) return;  // exactly one terminal event: later ones are dropped
+    ev.seq = st_.log.size() + 1;
+    auto ptr = std::make_shared<const stream_event>(std::move(ev));
+    st_.log.push_back(ptr);
+    if (ptr->kind == event_kind::delta || ptr->terminal()) st_.phase = phase_after(*ptr);
+    deliver_to_all(ptr);
+    if (ptr->terminal()) on_ended();
+  }
+
+  void attach(sink_ptr sink, std::uint64_t after_seq) {
+    for (auto i = std::min<std::uint64_t>(after_seq, st_.log.size()); i < st_.log.size(); ++i) {
+      if (!sink->deliver(st_.log[i])) {
+        sink->detached(detach_reason::slow_consumer);
+        return;
+      }
+    }
+    sink->attached(st_.log.size(), st_.ended());
+    if (st_.ended()) return;  // the replay held the terminal event; nothing live follows
+    st_.sinks.push_back(std::move(sink));
+    ++st_.expire_generation;  // a client is back: the resume window stops running
+  }
+
+  void detach(const sink_ptr& sink) {
+    auto& s = st_.sinks;
+    s.erase(std::remove(s.begin(), s.end(), sink), s.end());
+    if (!s.empty() || st_.ended()) return;
+    if (st_.cancel_on_detach) {
+      cancel("client disconnected");
+      return;
+    }
+    arm_expiry();
+  }
+
+  // Ends the stream on the client's or the window's behalf and stops the upstream.
+  void cancel(std::string_view why) {
+    if (st_.ended()) return;
+    stop_upstream();
+    stream_event ev;
+    ev.kind = event_kind::cancelled;
+    ev.text = std::string{why};
+    emit(std::move(ev));
+  }
+
+  void fail(std::string_view code, std::string message) {
+    stop_upstream();
+    emit(stream_event::make_error(std::string{code}, std::move(message)));
+  }
+
+  void stop_upstream() {
+    if (st_.upstream) {
+      self_->anon_send(st_.upstream, cancel_atom::value);
+      self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
+      st_.upstream = nullptr;
+    }
+  }
+
+  // Opens the next candidate provider, or fails with the last attempt's error.
+  void try_next_candidate() {
+    if (st_.next_candidate >= st_.plan.candidates.size() ||
+        st_.attempt >= st_.options.max_attempts) {
+      if (st_.attempt == 0) {
+        fail(error_code::no_provider_available, "no provider can serve model '" +
+                                                    st_.request.model + "' right now");
+      } else {
+        emit(st_.last_failure);
+      }
+      return;
+    }
+    auto& candidate = st_.plan.candidates[st_.next_candidate++];
+    auto attempt = ++st_.attempt;
+    if (attempt > 1) {
+      log::info("failover", {{"session", st_.id},
+                             {"provider", candidate.provider},
+                             {"attempt", attempt},
+                             {"previous_error", st_.last_failure.code}});
+    }
+    auto provider_name = candidate.provider;
+    self_->request(candidate.handle, st_.options.open_timeout, open_atom::value, st_.request,
+                   session_actor{self_}, attempt)
+        .then(
+            [self = self_, attempt](upstream_actor& up) {
+              auto& st = self->state;
+              if (st.ended() || attempt != st.attempt) {
+                self->anon_send(up, cancel_atom::value);
+                return;
+              }
+              st.upstream = up;
+              self->monitor(up);
+            },
+            [self = self_, attempt, provider_name](caf::error& err) {
+              session_ops ops{self};
+              if (self->state.ended() || attempt != self->state.attempt) return;
+              ops.attempt_failed(stream_event::make_error(
+                  std::string{error_code::no_provider_available},
+                  "provider '" + provider_name + "' could not open a stream: " +
+                      self->system().render(err)));
+            });
+  }
+
+  // An attempt ended in error: before the first token another provider may take over.
+  void attempt_failed(stream_event ev) {
+    st_.upstream = nullptr;
+    if (st_.phase == session_phase::queued && is_retryable_before_first_token(ev.code)) {
+      st_.last_failure = std::move(ev);
+      try_next_candidate();
+      return;
+    }
+    emit(std::move(ev));
+  }
+
+  void on_upstream_event(std::uint32_t attempt, stream_event ev) {
+    if (attempt != st_.attempt || st_.ended()) return;  // a stale attempt's late event
+    if (ev.kind == event_kind::error) {
+      if (st_.upstream) self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
+      attempt_failed(std::move(ev));
+      return;
+    }
+    if (ev.terminal()) {
+      if (st_.upstream) self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
+      st_.upstream = nullptr;
+    }
+    emit(std::move(ev));
+  }
+
+  void arm_expiry() {
+    auto gen = ++st_.expire_generation;
+    self_->delayed_send(self_, st_.options.resume_window, expire_atom::value, gen);
+  }
+
+  void on_expiry(std::uint64_t gen) {
+    if (gen != st_.expire_generation) return;
+    if (!st_.ended()) {
+      if (!st_.sinks.empty()) return;
+      cancel("resume window expired");
+    }
+    self_->quit();
+  }
+
+ private:
+  void deliver_to_all(const event_ptr& ev) {
+    auto& sinks = st_.sinks;
+    bool dropped = false;
+    for (auto it = sinks.begin(); it != sinks.end();) {
+      if ((*it)->deliver(ev)) {
+        ++it;
+        continue;
+      }
+      (*it)->detached(detach_reason::slow_consumer);
+      it = sinks.erase(it);
+      dropped = true;
+    }
+    // Losing the last client to its own slowness is a detach like any other.
+    if (dropped && sinks.empty() && !ev->terminal()) {
+      if (st_.cancel_on_detach)
+        cancel("client too slow");
+      else
+        arm_expiry();
+    }
+  }
+
+  void on_ended() {
+    st_.sinks.clear();  // every sink has its terminal event and closes on its own
+    if (st_.registry) st_.registry->active.fetch_sub(1, std::memory_order_relaxed);
+    // The log stays readable for the resume window, then the session goes away.
+    arm_expiry();
+  }
+
+  session_pointer self_;
+  session_state& st_;
+};
+
+}  // namespace
+
+session_actor::behavior_type session_behavior(session_pointer self, session_init init) {
+  auto& st = self->state;
+  st.id = std::move(init.id);
+  st.request = std::move(init.request);
+  st.options = init.options;
+  st.cancel_on_detach = init.cancel_on_detach;
+  st.router = std::move(init.router);
+  st.registry = init.registry;
+  if (init.first_sink) st.sinks.push_back(std::move(init.first_sink));
+  else session_ops{self}.arm_expiry();  // nobody attached yet: the resume window runs
+  if (st.registry) {
+    st.registry->active.fetch_add(1, std::memory_order_relaxed);
+    self->attach_functor([reg = st.registry, id = st.id] { reg->remove(id); });
+  }
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (!st.upstream || dm.source != caf::actor_cast<caf::actor_addr>(st.upstream)) return;
+    st.upstream = nullptr;
+    session_ops{self}.attempt_failed(stream_event::make_error(
+        std::string{st.phase == session_phase::queued ? error_code::upstream_error
+                                                      : error_code::upstream_interrupted},
+        "the upstream stream stopped unexpectedly"));
+  });
+
+  self->request(st.router, st.options.open_timeout, route_atom::value, st.request.model)
+      .then(
+          [self](route_plan& plan) {
+            self->state.plan = std::move(plan);
+            session_ops{self}.try_next_candidate();
+          },
+          [self](caf::error& err) {
+            session_ops{self}.fail(error_code::internal_error,
+                                   "routing failed: " + self->system().render(err));
+          });
+
+  return {
+      [self](upstream_atom, std::uint32_t attempt, stream_event& ev) {
+        session_ops{self}.on_upstream_event(attempt, std::move(ev));
+      },
+      [self](attach_atom, sink_ptr& sink, std::uint64_t after_seq) {
+        session_ops{self}.attach(std::move(sink), after_seq);
+      },
+      [self](detach_atom, sink_ptr& sink) { session_ops{self}.detach(sink); },
+      [self](cancel_atom) { session_ops{self}.cancel("cancelled by client"); },
+      [self](shutdown_atom) {
+        session_ops{self}.fail(error_code::server_shutting_down, "the server is shutting down");
+      },
+      [self](expire_atom, std::uint64_t gen) { session_ops{self}.on_expiry(gen); },
+  };
+}
+
+}  // namespace streamgate

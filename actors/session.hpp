@@ -1,0 +1,73 @@
+#pragma once
+
+#include "actors/messages.hpp"
+
+#include <caf/fwd.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace streamgate {
+
+class session_registry;
+
+struct session_options {
+  // How long a session with no attached client keeps running, and how long an ended
+  // session's log stays readable for a resuming client.
+  std::chrono::milliseconds resume_window{30000};
+  // Upstream attempts before the first token (failover), and the time they may take.
+  std::uint32_t max_attempts = 3;
+  std::chrono::milliseconds open_timeout{10000};
+};
+
+struct session_init {
+  std::string id;
+  chat_request request;
+  sink_ptr first_sink;  // may be null
+  bool cancel_on_detach = false;
+  router_actor router;
+  session_registry* registry = nullptr;  // outlives every session (owned by the engine)
+  session_options options;
+};
+
+// queued: routing and opening an upstream; streaming: the first token went out;
+// the last three are terminal: exactly one terminal event is ever logged.
+enum class session_phase { queued, streaming, finished, cancelled, failed };
+
+const char* to_string(session_phase p);
+
+struct session_state {
+  static inline const char* name = "session";
+
+  std::string id;
+  chat_request request;
+  session_options options;
+  session_phase phase = session_phase::queued;
+  bool cancel_on_detach = false;
+
+  std::vector<event_ptr> log;  // seq N is log[N - 1]
+  std::vector<sink_ptr> sinks;
+  std::uint64_t expire_generation = 0;
+
+  router_actor router;
+  session_registry* registry = nullptr;
+  route_plan plan;
+  std::size_t next_candidate = 0;
+  std::uint32_t attempt = 0;  // number of the current upstream attempt, 1-based
+  upstream_actor upstream;
+  stream_event last_failure;  // why the previous attempt failed, for the final error
+
+  bool ended() const {
+    return phase == session_phase::finished || phase == session_phase::cancelled ||
+           phase == session_phase::failed;
+  }
+};
+
+using session_pointer = session_actor::stateful_pointer<session_state>;
+
+session_actor::behavior_type session_behavior(session_pointer self, session_init init);
+
+}  // namespace streamgate

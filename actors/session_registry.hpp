@@ -1,0 +1,46 @@
+#pragma once
+
+#include "actors/messages.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace streamgate {
+
+// Sessions by id. Ids are 128 random bits: a session is reachable only by whoever was told
+// its id. Lookups are rare (attach, cancel), so one mutex is enough; the event hot path
+// never touches the registry.
+class session_registry {
+ public:
+  static std::string new_id();
+
+  // Spawns (through `make`) and adds a session unless `limit` live sessions exist already.
+  template <class Factory>
+  std::optional<session_actor> add(const std::string& id, std::size_t limit, Factory&& make) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    if (sessions_.size() >= limit) return std::nullopt;
+    auto handle = make();
+    sessions_.emplace(id, handle);
+    return handle;
+  }
+  void remove(const std::string& id);
+  std::optional<session_actor> find(const std::string& id) const;
+  std::vector<session_actor> all() const;
+  std::size_t size() const;
+
+  // Sessions whose stream is still running (not yet finished, failed or cancelled).
+  std::atomic<std::int64_t> active{0};
+  // Upstream requests in flight (HTTP transfers and mock generators).
+  std::atomic<std::int64_t> upstreams{0};
+
+ private:
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, session_actor> sessions_;
+};
+
+}  // namespace streamgate

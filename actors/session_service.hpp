@@ -1,0 +1,54 @@
+#pragma once
+
+#include "actors/chat_request.hpp"
+#include "actors/event_sink.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace streamgate {
+
+struct model_info {
+  std::string id;
+  std::string owned_by;
+};
+
+struct start_outcome {
+  std::string session_id;  // empty on refusal
+  std::string error_code;  // set on refusal: model_not_found, too_many_sessions, ...
+  std::string message;
+  bool ok() const { return !session_id.empty(); }
+};
+
+// Counters the engine keeps so tests and operators can see that nothing leaks.
+struct engine_counts {
+  std::uint64_t active_sessions = 0;  // sessions whose stream has not ended yet
+  std::uint64_t live_sessions = 0;    // including ended ones still kept for resume
+  std::uint64_t active_upstreams = 0;
+};
+
+// The narrow interface between transports and the engine. Transports never see an actor:
+// they hand a validated request and a sink in, and events come back through the sink.
+// Every call is thread-safe and non-blocking.
+class session_service {
+ public:
+  virtual ~session_service() = default;
+
+  virtual std::vector<model_info> models() const = 0;
+
+  // Creates a session for `req` and attaches `sink` (may be null: attach later). With
+  // `cancel_on_detach`, losing the last client cancels at once instead of waiting for the
+  // resume window (OpenAI semantics for a closed /v1/chat/completions connection).
+  virtual start_outcome start(chat_request req, sink_ptr sink, const char* transport,
+                              bool cancel_on_detach) = 0;
+
+  // Replays the events after `after_seq`, then streams live. False if the id is unknown.
+  virtual bool attach(const std::string& session_id, std::uint64_t after_seq, sink_ptr sink) = 0;
+  virtual void detach(const std::string& session_id, const sink_ptr& sink) = 0;
+  virtual bool cancel(const std::string& session_id) = 0;
+
+  virtual engine_counts counts() const = 0;
+};
+
+}  // namespace streamgate

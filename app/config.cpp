@@ -1,0 +1,254 @@
+#include "app/config.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <sstream>
+
+namespace streamgate {
+namespace {
+
+using json = nlohmann::json;
+
+// Reads one JSON object field by field, tracking the path for error messages, and rejects
+// keys nobody asked for.
+class object_reader {
+ public:
+  object_reader(const json& j, std::string path) : j_(j), path_(std::move(path)) {
+    if (!j_.is_object()) throw config_error(where() + ": expected object");
+  }
+
+  std::string at(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+
+  const json* field(const std::string& key) {
+    seen_.push_back(key);
+    auto it = j_.find(key);
+    return it == j_.end() ? nullptr : &*it;
+  }
+
+  template <class Int>
+  void integer(const std::string& key, Int& out, std::int64_t min = 0,
+               std::int64_t max = std::numeric_limits<std::int32_t>::max()) {
+    if (auto* v = field(key)) {
+      if (!v->is_number_integer()) throw config_error(at(key) + ": expected integer");
+      auto x = v->get<std::int64_t>();
+      if (x < min || x > max)
+        throw config_error(at(key) + ": must be between " + std::to_string(min) + " and " +
+                           std::to_string(max));
+      out = static_cast<Int>(x);
+    }
+  }
+
+  void millis(const std::string& key, std::chrono::milliseconds& out) {
+    std::int64_t ms = out.count();
+    integer(key, ms, 0, 24LL * 3600 * 1000);
+    out = std::chrono::milliseconds{ms};
+  }
+
+  void string(const std::string& key, std::string& out) {
+    if (auto* v = field(key)) {
+      if (!v->is_string()) throw config_error(at(key) + ": expected string");
+      out = v->get<std::string>();
+    }
+  }
+
+  void string_list(const std::string& key, std::vector<std::string>& out) {
+    if (auto* v = field(key)) {
+      if (!v->is_array()) throw config_error(at(key) + ": expected array of strings");
+      out.clear();
+      for (std::size_t i = 0; i < v->size(); ++i) {
+        if (!(*v)[i].is_string())
+          throw config_error(at(key) + "[" + std::to_string(i) + "]: expected string");
+        out.push_back((*v)[i].get<std::string>());
+      }
+    }
+  }
+
+  void object(const std::string& key, const std::function<void(object_reader&)>& fn) {
+    if (auto* v = field(key)) {
+      object_reader sub{*v, at(key)};
+      fn(sub);
+      sub.finish();
+    }
+  }
+
+  // Every key of the object must have been asked for.
+  void finish() const {
+    for (auto& [k, v] : j_.items()) {
+      (void)v;
+      if (std::find(seen_.begin(), seen_.end(), k) == seen_.end())
+        throw config_error(at(k) + ": unknown key");
+    }
+  }
+
+  std::vector<std::string> keys() const {
+    std::vector<std::string> out;
+    for (auto& [k, v] : j_.items()) {
+      (void)v;
+      out.push_back(k);
+    }
+    return out;
+  }
+
+  std::string where() const { return path_.empty() ? "(root)" : path_; }
+
+ private:
+  const json& j_;
+  std::string path_;
+  std::vector<std::string> seen_;
+};
+
+void read_http(object_reader& r, http_options& h) {
+  r.integer("threads", h.threads, 1, 64);
+  r.integer("max_body_bytes", h.max_body_bytes, 1024, 64LL << 20);
+  r.integer("max_header_bytes", h.max_header_bytes, 1024, 1 << 20);
+  r.integer("max_connections", h.max_connections, 1, 1000000);
+  r.integer("max_pending_bytes", h.max_pending_bytes, 4096, 256LL << 20);
+  r.millis("idle_timeout_ms", h.idle_timeout);
+  r.millis("sse_keepalive_ms", h.sse_keepalive);
+  r.string("web_root", h.web_root);
+}
+
+void read_sessions(object_reader& r, gateway_config& g) {
+  r.millis("resume_window_ms", g.sessions.resume_window);
+  r.millis("open_timeout_ms", g.sessions.open_timeout);
+  r.integer("max_attempts", g.sessions.max_attempts, 1, 16);
+  r.integer("max_sessions", g.max_sessions, 1, 10000000);
+}
+
+provider_entry read_provider(const json& j, const std::string& path) {
+  object_reader r{j, path};
+  provider_entry p;
+  r.string("name", p.name);
+  if (p.name.empty()) throw config_error(r.at("name") + ": required");
+  r.string("kind", p.kind);
+  if (p.kind != "mock") throw config_error(r.at("kind") + ": unknown provider kind '" + p.kind + "'");
+  r.string_list("models", p.models);
+  if (p.models.empty()) throw config_error(r.at("models") + ": at least one model is required");
+  r.object("mock", [&](object_reader& m) {
+    m.integer("tokens", p.mock.tokens, 0, 100000);
+    m.integer("first_token_ms", p.mock.first_token_ms, 0, 600000);
+    m.integer("interval_ms", p.mock.interval_ms, 0, 60000);
+  });
+  r.finish();
+  return p;
+}
+
+void read_providers(object_reader& r, gateway_config& g) {
+  auto* v = r.field("providers");
+  if (!v) return;
+  if (!v->is_array()) throw config_error(r.at("providers") + ": expected array");
+  g.providers.clear();
+  for (std::size_t i = 0; i < v->size(); ++i) {
+    auto path = r.at("providers") + "[" + std::to_string(i) + "]";
+    auto p = read_provider((*v)[i], path);
+    for (auto& other : g.providers) {
+      if (other.name == p.name) throw config_error(path + ".name: duplicate provider '" + p.name + "'");
+    }
+    g.providers.push_back(std::move(p));
+  }
+  if (g.providers.empty()) throw config_error(r.at("providers") + ": at least one provider is required");
+}
+
+void read_routes(object_reader& r, gateway_config& g) {
+  r.object("routes", [&](object_reader& routes) {
+    for (auto& model : routes.keys()) routes.string_list(model, g.routes[model]);
+  });
+}
+
+}  // namespace
+
+void parse_listen(const std::string& value, const std::string& what, http_options& out) {
+  auto colon = value.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == value.size())
+    throw config_error(what + ": expected HOST:PORT, got '" + value + "'");
+  auto port_text = value.substr(colon + 1);
+  std::size_t used = 0;
+  long port = -1;
+  try {
+    port = std::stol(port_text, &used);
+  } catch (const std::exception&) {
+  }
+  if (used != port_text.size() || port < 0 || port > 65535)
+    throw config_error(what + ": invalid port '" + port_text + "'");
+  out.host = value.substr(0, colon);
+  out.port = static_cast<std::uint16_t>(port);
+}
+
+void apply_config_json(const std::string& text, app_config& cfg) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) throw config_error("(root): the configuration is not valid JSON");
+  object_reader r{j, ""};
+  std::string listen;
+  r.string("listen", listen);
+  if (!listen.empty()) parse_listen(listen, "listen", cfg.http);
+  r.object("log", [&](object_reader& l) {
+    std::string level;
+    l.string("level", level);
+    if (!level.empty() && !log::parse_level(level, cfg.log_level))
+      throw config_error(l.at("level") + ": unknown level '" + level + "'");
+    l.string("file", cfg.log_file);
+  });
+  r.object("http", [&](object_reader& h) { read_http(h, cfg.http); });
+  r.object("sessions", [&](object_reader& s) { read_sessions(s, cfg.gateway); });
+  r.object("shutdown", [&](object_reader& s) { s.millis("drain_ms", cfg.drain); });
+  r.integer("actor_threads", cfg.actor_threads, 1, 64);
+  read_providers(r, cfg.gateway);
+  read_routes(r, cfg.gateway);
+  r.finish();
+}
+
+std::string usage_text() {
+  return "usage: streamgate [options]\n"
+         "  --config FILE        JSON configuration (docs/configuration.md)\n"
+         "  --listen HOST:PORT   listening address (default 127.0.0.1:8080)\n"
+         "  --log-level LEVEL    trace, debug, info, warn, error or off (default info)\n"
+         "  --web-root DIR       serve the browser page from DIR at /\n"
+         "  --help               this text\n"
+         "Without --config, the built-in mock provider serves model \"mock\".\n";
+}
+
+cli_result parse_command_line(const std::vector<std::string>& args) {
+  cli_result out;
+  std::string config_file, listen, level, web_root;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    auto& a = args[i];
+    auto value = [&](const char* name) -> std::string {
+      if (i + 1 >= args.size()) throw config_error(std::string{name} + ": missing value");
+      return args[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      out.help = true;
+      return out;
+    } else if (a == "--config") {
+      config_file = value("--config");
+    } else if (a == "--listen") {
+      listen = value("--listen");
+    } else if (a == "--log-level") {
+      level = value("--log-level");
+    } else if (a == "--web-root") {
+      web_root = value("--web-root");
+    } else {
+      throw config_error(a + ": unknown option (see --help)");
+    }
+  }
+  if (!config_file.empty()) {
+    std::ifstream in{config_file};
+    if (!in) throw config_error("--config: cannot read '" + config_file + "'");
+    std::stringstream text;
+    text << in.rdbuf();
+    apply_config_json(text.str(), out.config);
+  }
+  // Flags override the file.
+  if (!listen.empty()) parse_listen(listen, "--listen", out.config.http);
+  if (!level.empty() && !log::parse_level(level, out.config.log_level))
+    throw config_error("--log-level: unknown level '" + level + "'");
+  if (!web_root.empty()) out.config.http.web_root = web_root;
+  return out;
+}
+
+}  // namespace streamgate

@@ -1,0 +1,99 @@
+// The streamgate server: configuration, the engine, the client-facing server, and a
+// graceful shutdown on SIGINT/SIGTERM.
+
+#include "app/config.hpp"
+#include "supervision/gateway.hpp"
+#include "telemetry/log.hpp"
+#include "transports/http_server.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+namespace {
+
+using namespace streamgate;
+using clock_type = std::chrono::steady_clock;
+
+// Polls `done` until it holds or `limit` passes; shutdown is the only place that waits.
+template <class Pred>
+bool wait_until(Pred done, std::chrono::milliseconds limit) {
+  auto deadline = clock_type::now() + limit;
+  while (!done()) {
+    if (clock_type::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+int serve(const app_config& cfg) {
+  // Block the signals in every thread; the main thread takes them with sigwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  caf::actor_system_config caf_cfg;
+  caf_cfg.set("scheduler.max-threads", static_cast<size_t>(cfg.actor_threads));
+  caf_cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system system{caf_cfg};
+
+  gateway engine{system, cfg.gateway};
+  http_server server{engine, cfg.http};
+  server.start();
+  log::info("listening", {{"address", cfg.http.host + ":" + std::to_string(server.port())},
+                          {"models", [&] {
+                             nlohmann::json m = nlohmann::json::array();
+                             for (auto& x : engine.models()) m.push_back(x.id);
+                             return m;
+                           }()}});
+  std::cout << "streamgate listening on http://" << cfg.http.host << ":" << server.port()
+            << std::endl;
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log::info("shutdown_started", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"},
+                                 {"drain_ms", cfg.drain.count()}});
+  server.stop_accepting();
+  bool drained = wait_until([&] { return engine.counts().active_sessions == 0; }, cfg.drain);
+  if (!drained) {
+    // Whatever still runs ends with an explicit server_shutting_down error.
+    engine.shutdown();
+    wait_until([&] { return engine.counts().active_sessions == 0; }, std::chrono::seconds(2));
+  }
+  engine.shutdown();
+  wait_until([&] { return server.streaming_connections() == 0; }, std::chrono::seconds(2));
+  server.stop();
+  log::info("shutdown_complete", {{"drained", drained}});
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace streamgate;
+  cli_result cli;
+  try {
+    cli = parse_command_line(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const config_error& e) {
+    std::cerr << "streamgate: configuration error: " << e.what() << "\n";
+    return 2;
+  }
+  if (cli.help) {
+    std::cout << usage_text();
+    return 0;
+  }
+  log::init(cli.config.log_level, cli.config.log_file);
+  try {
+    return serve(cli.config);
+  } catch (const std::exception& e) {
+    log::error("fatal", {{"error", e.what()}});
+    std::cerr << "streamgate: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,100 @@
+#include "providers/mock_provider.hpp"
+
+#include <caf/all.hpp>
+
+#include <array>
+#include <chrono>
+#include <string_view>
+
+namespace streamgate {
+namespace {
+
+using mock_stream_actor = caf::typed_actor<caf::reacts_to<cancel_atom>, caf::reacts_to<tick_atom>>;
+
+constexpr std::array<std::string_view, 24> words{
+    "Streaming", "shows",   "every", "token", "as",     "soon", "as",     "the",
+    "model",     "writes",  "it,",   "so",    "nobody", "ever", "thinks", "the",
+    "answer",    "is",      "stuck;", "stop", "it",     "at",   "once.",  "Then"};
+
+struct mock_stream_state {
+  static inline const char* name = "mock_stream";
+  session_actor session;
+  std::uint32_t attempt = 0;
+  std::uint32_t tokens = 0;
+  std::uint32_t interval_ms = 0;
+  std::uint32_t prompt_tokens = 0;
+  std::uint32_t sent = 0;
+  std::atomic<std::int64_t>* upstreams = nullptr;
+};
+
+void schedule_tick(mock_stream_actor::stateful_pointer<mock_stream_state> self,
+                   std::uint32_t delay_ms) {
+  if (delay_ms == 0)
+    self->send(self, tick_atom::value);
+  else
+    self->delayed_send(self, std::chrono::milliseconds{delay_ms}, tick_atom::value);
+}
+
+mock_stream_actor::behavior_type mock_stream(
+    mock_stream_actor::stateful_pointer<mock_stream_state> self, session_actor session,
+    std::uint32_t attempt, chat_request req, mock_config cfg,
+    std::atomic<std::int64_t>* upstreams) {
+  auto& st = self->state;
+  st.session = std::move(session);
+  st.attempt = attempt;
+  st.tokens = req.mock.tokens.value_or(cfg.tokens);
+  st.interval_ms = req.mock.interval_ms.value_or(cfg.interval_ms);
+  st.prompt_tokens = req.prompt_tokens;
+  st.upstreams = upstreams;
+  if (upstreams) {
+    upstreams->fetch_add(1, std::memory_order_relaxed);
+    self->attach_functor([upstreams] { upstreams->fetch_sub(1, std::memory_order_relaxed); });
+  }
+  schedule_tick(self, req.mock.first_token_ms.value_or(cfg.first_token_ms));
+  return {
+      [self](cancel_atom) { self->quit(); },
+      [self](tick_atom) {
+        auto& st = self->state;
+        auto send = [&](stream_event ev) {
+          self->send(st.session, upstream_atom::value, st.attempt, std::move(ev));
+        };
+        if (st.sent < st.tokens) {
+          send(stream_event::make_delta(mock_token(st.sent++)));
+          if (st.sent < st.tokens) {
+            schedule_tick(self, st.interval_ms);
+            return;
+          }
+        }
+        send(stream_event::make_usage({st.prompt_tokens, st.tokens}));
+        send(stream_event::make_finish("stop"));
+        self->quit();
+      },
+  };
+}
+
+}  // namespace
+
+std::string mock_token(std::uint32_t i) {
+  std::string t{words[i % words.size()]};
+  t += ' ';
+  return t;
+}
+
+std::string mock_text(std::uint32_t n) {
+  std::string out;
+  for (std::uint32_t i = 0; i < n; ++i) out += mock_token(i);
+  return out;
+}
+
+provider_actor::behavior_type mock_provider(provider_actor::pointer self, mock_config config,
+                                            std::atomic<std::int64_t>* upstreams) {
+  return {
+      [self, config, upstreams](open_atom, chat_request& req, session_actor& session,
+                                std::uint32_t attempt) -> upstream_actor {
+        return self->spawn(mock_stream, std::move(session), attempt, std::move(req), config,
+                           upstreams);
+      },
+  };
+}
+
+}  // namespace streamgate

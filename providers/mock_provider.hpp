@@ -1,0 +1,29 @@
+#pragma once
+
+#include "actors/messages.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace streamgate {
+
+// The built-in mock provider: a deterministic token stream with a configurable pace, so the
+// gateway runs with no API key and tests and benchmarks can shape a stream per request.
+struct mock_config {
+  std::uint32_t tokens = 48;
+  std::uint32_t first_token_ms = 150;
+  std::uint32_t interval_ms = 40;
+};
+
+// The text of token `i` (0-based): words of a fixed passage with a trailing space.
+std::string mock_token(std::uint32_t i);
+
+// The whole answer of a mock stream of `n` tokens.
+std::string mock_text(std::uint32_t n);
+
+// `upstreams` counts generators alive (the engine's active-upstream gauge).
+provider_actor::behavior_type mock_provider(provider_actor::pointer self, mock_config config,
+                                            std::atomic<std::int64_t>* upstreams);
+
+}  // namespace streamgate

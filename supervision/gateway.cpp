@@ -1,0 +1,125 @@
+#include "supervision/gateway.hpp"
+
+#include "actors/error_code.hpp"
+#include "actors/router.hpp"
+#include "actors/session_registry.hpp"
+#include "supervision/engine.hpp"
+#include "telemetry/log.hpp"
+
+#include <caf/all.hpp>
+
+#include <atomic>
+#include <set>
+
+namespace streamgate {
+
+gateway_config gateway_config::with_mock_provider() {
+  gateway_config cfg;
+  provider_entry mock;
+  mock.name = "mock";
+  mock.kind = "mock";
+  mock.models = {"mock"};
+  cfg.providers.push_back(mock);
+  return cfg;
+}
+
+struct gateway::impl {
+  caf::actor_system& system;
+  gateway_config config;
+  session_registry registry;
+  engine_actor engine;
+  router_actor router;
+  std::vector<model_info> models;
+  std::atomic<bool> shutting_down{false};
+
+  impl(caf::actor_system& sys, gateway_config cfg) : system(sys), config(std::move(cfg)) {
+    std::set<std::string> seen;
+    for (auto& p : config.providers) {
+      for (auto& m : p.models) {
+        if (seen.insert(m).second) models.push_back({m, p.name});
+      }
+    }
+    engine = system.spawn(engine_behavior, config, &registry);
+    // Once, at start-up and never on an I/O thread: learn the router's handle.
+    caf::scoped_actor self{system};
+    self->request(engine, caf::infinite, get_router_atom::value)
+        .receive([&](router_actor& r) { router = std::move(r); },
+                 [&](caf::error& err) {
+                   throw std::runtime_error("engine did not start: " + system.render(err));
+                 });
+  }
+};
+
+gateway::gateway(caf::actor_system& system, gateway_config config)
+    : impl_(std::make_unique<impl>(system, std::move(config))) {}
+
+gateway::~gateway() {
+  caf::anon_send_exit(impl_->engine, caf::exit_reason::user_shutdown);
+  for (auto& s : impl_->registry.all()) caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+}
+
+std::vector<model_info> gateway::models() const { return impl_->models; }
+
+start_outcome gateway::start(chat_request req, sink_ptr sink, const char* transport,
+                             bool cancel_on_detach) {
+  auto& d = *impl_;
+  if (d.shutting_down.load())
+    return {"", std::string{error_code::server_shutting_down}, "the server is shutting down"};
+  bool known = false;
+  for (auto& m : d.models) known = known || m.id == req.model;
+  if (!known)
+    return {"", std::string{error_code::model_not_found},
+            "The model '" + req.model + "' does not exist"};
+
+  session_init init;
+  init.id = session_registry::new_id();
+  init.request = std::move(req);
+  init.first_sink = std::move(sink);
+  init.cancel_on_detach = cancel_on_detach;
+  init.router = d.router;
+  init.registry = &d.registry;
+  init.options = d.config.sessions;
+  auto id = init.id;
+  auto spawned = d.registry.add(id, d.config.max_sessions, [&] {
+    return d.system.spawn(session_behavior, std::move(init));
+  });
+  if (!spawned) {
+    log::warn("limit_refusal", {{"limit", "max_sessions"}, {"transport", transport}});
+    return {"", std::string{error_code::too_many_sessions},
+            "the server has reached its session limit; retry shortly"};
+  }
+  return {id, "", ""};
+}
+
+bool gateway::attach(const std::string& session_id, std::uint64_t after_seq, sink_ptr sink) {
+  auto s = impl_->registry.find(session_id);
+  if (!s) return false;
+  caf::anon_send(*s, attach_atom::value, std::move(sink), after_seq);
+  return true;
+}
+
+void gateway::detach(const std::string& session_id, const sink_ptr& sink) {
+  if (auto s = impl_->registry.find(session_id)) caf::anon_send(*s, detach_atom::value, sink);
+}
+
+bool gateway::cancel(const std::string& session_id) {
+  auto s = impl_->registry.find(session_id);
+  if (!s) return false;
+  caf::anon_send(*s, cancel_atom::value);
+  return true;
+}
+
+engine_counts gateway::counts() const {
+  engine_counts c;
+  c.active_sessions = static_cast<std::uint64_t>(impl_->registry.active.load());
+  c.live_sessions = impl_->registry.size();
+  c.active_upstreams = static_cast<std::uint64_t>(impl_->registry.upstreams.load());
+  return c;
+}
+
+void gateway::shutdown() {
+  impl_->shutting_down = true;
+  for (auto& s : impl_->registry.all()) caf::anon_send(s, shutdown_atom::value);
+}
+
+}  // namespace streamgate

@@ -1,0 +1,41 @@
+#pragma once
+
+#include "actors/session_service.hpp"
+#include "supervision/gateway_config.hpp"
+
+#include <caf/fwd.hpp>
+
+#include <chrono>
+#include <memory>
+
+namespace streamgate {
+
+// The engine as a C++ object: spawns the engine actor tree in a given actor system and
+// implements the transports' session_service. An embedding CAF application creates one next
+// to its own actors (docs/embedding.md).
+class gateway final : public session_service {
+ public:
+  gateway(caf::actor_system& system, gateway_config config);
+  ~gateway() override;
+
+  gateway(const gateway&) = delete;
+  gateway& operator=(const gateway&) = delete;
+
+  std::vector<model_info> models() const override;
+  start_outcome start(chat_request req, sink_ptr sink, const char* transport,
+                      bool cancel_on_detach) override;
+  bool attach(const std::string& session_id, std::uint64_t after_seq, sink_ptr sink) override;
+  void detach(const std::string& session_id, const sink_ptr& sink) override;
+  bool cancel(const std::string& session_id) override;
+  engine_counts counts() const override;
+
+  // Refuses new sessions from now on and ends every running stream with
+  // server_shutting_down.
+  void shutdown();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace streamgate

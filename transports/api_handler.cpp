@@ -1,0 +1,222 @@
+#include "transports/api_handler.hpp"
+
+#include "actors/error_code.hpp"
+#include "transports/openai_format.hpp"
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace streamgate {
+namespace {
+
+using json = nlohmann::json;
+constexpr std::string_view sessions_prefix = "/v1/sessions/";
+
+std::string_view path_of(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+// Value of `key` in the query string, or empty.
+std::string_view query_param(std::string_view target, std::string_view key) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  auto rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    auto pair = rest.substr(0, amp);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == key) return eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+    if (amp == std::string_view::npos) break;
+    rest = rest.substr(amp + 1);
+  }
+  return {};
+}
+
+bool parse_u64(std::string_view s, std::uint64_t& out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && p == s.data() + s.size();
+}
+
+api_action respond(http_response res) {
+  api_action a;
+  a.response = std::move(res);
+  return a;
+}
+
+api_action error(const http_request& req, std::string_view code, std::string message) {
+  return respond(error_response(req.version(), req.keep_alive(), code, message));
+}
+
+api_action method_not_allowed(const http_request& req, const char* allow) {
+  auto a = error(req, error_code::method_not_allowed,
+                 std::string{req.method_string()} + " is not allowed here; use " + allow);
+  a.response.set(http::field::allow, allow);
+  return a;
+}
+
+api_action models(const http_request& req, const api_context& ctx) {
+  json data = json::array();
+  for (auto& m : ctx.service.models())
+    data.push_back({{"id", m.id}, {"object", "model"}, {"created", 0}, {"owned_by", m.owned_by}});
+  return respond(json_response(req.version(), req.keep_alive(), http::status::ok,
+                               json{{"object", "list"}, {"data", data}}.dump()));
+}
+
+api_action healthz(const http_request& req, const api_context& ctx) {
+  auto c = ctx.service.counts();
+  json body{{"status", "ok"},
+            {"active_sessions", c.active_sessions},
+            {"live_sessions", c.live_sessions},
+            {"active_upstreams", c.active_upstreams}};
+  return respond(json_response(req.version(), req.keep_alive(), http::status::ok, body.dump()));
+}
+
+api_action metrics(const http_request& req, const api_context& ctx) {
+  http_response res{http::status::ok, req.version()};
+  res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  res.keep_alive(req.keep_alive());
+  res.body() = ctx.metrics_text ? ctx.metrics_text() : std::string{};
+  res.prepare_payload();
+  return respond(std::move(res));
+}
+
+// Parses a chat request body into `a.request`, or turns `a` into the 400 response.
+bool parse_body(const http_request& req, api_action& a) {
+  auto parsed = parse_chat_request(req.body());
+  if (auto* err = std::get_if<request_error>(&parsed)) {
+    a = error(req, err->code, err->message);
+    return false;
+  }
+  a.request = std::move(std::get<chat_request>(parsed));
+  return true;
+}
+
+api_action chat_completions(const http_request& req) {
+  api_action a;
+  if (!parse_body(req, a)) return a;
+  a.what = a.request.stream ? api_action::kind::chat_stream : api_action::kind::chat_complete;
+  return a;
+}
+
+api_action sessions(const http_request& req, std::string_view path) {
+  api_action a;
+  auto rest = path.substr(sessions_prefix.size());
+  auto slash = rest.find('/');
+  auto id = rest.substr(0, slash);
+  auto verb = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+  if (id.empty() || (verb != "events" && verb != "cancel"))
+    return error(req, error_code::not_found, "no such endpoint: " + std::string{path});
+  a.session_id = std::string{id};
+  if (verb == "cancel") {
+    if (req.method() != http::verb::post) return method_not_allowed(req, "POST");
+    a.what = api_action::kind::session_cancel;
+    return a;
+  }
+  if (req.method() != http::verb::get) return method_not_allowed(req, "GET");
+  a.what = api_action::kind::session_events;
+  auto accept = req[http::field::accept];
+  a.sse = accept.find("text/event-stream") != std::string_view::npos;
+  std::string_view after = query_param(req.target(), "after");
+  if (after.empty()) after = req["Last-Event-ID"];
+  if (!after.empty() && !parse_u64(after, a.after_seq))
+    return error(req, error_code::invalid_request, "'after' must be a non-negative integer");
+  std::uint64_t wait = 0;
+  auto wait_s = query_param(req.target(), "wait_ms");
+  if (!wait_s.empty() && (!parse_u64(wait_s, wait) || wait > 60000))
+    return error(req, error_code::invalid_request, "'wait_ms' must be an integer from 0 to 60000");
+  a.wait_ms = static_cast<std::uint32_t>(wait);
+  return a;
+}
+
+const char* content_type_for(std::string_view path) {
+  auto ends = [&](std::string_view ext) {
+    return path.size() >= ext.size() && path.substr(path.size() - ext.size()) == ext;
+  };
+  if (ends(".html")) return "text/html; charset=utf-8";
+  if (ends(".js")) return "text/javascript; charset=utf-8";
+  if (ends(".css")) return "text/css; charset=utf-8";
+  if (ends(".png")) return "image/png";
+  if (ends(".svg")) return "image/svg+xml";
+  return "application/octet-stream";
+}
+
+api_action static_file(const http_request& req, const api_context& ctx, std::string_view path) {
+  if (ctx.options.web_root.empty() || path.find("..") != std::string_view::npos)
+    return error(req, error_code::not_found, "no such endpoint: " + std::string{path});
+  std::string file = ctx.options.web_root + std::string{path == "/" ? "/index.html" : path};
+  std::ifstream in{file, std::ios::binary};
+  if (!in) return error(req, error_code::not_found, "no such endpoint: " + std::string{path});
+  std::ostringstream body;
+  body << in.rdbuf();
+  http_response res{http::status::ok, req.version()};
+  res.set(http::field::content_type, content_type_for(file));
+  res.set(http::field::cache_control, "no-cache");
+  res.keep_alive(req.keep_alive());
+  res.body() = body.str();
+  res.prepare_payload();
+  return respond(std::move(res));
+}
+
+}  // namespace
+
+http_response json_response(unsigned version, bool keep_alive, http::status status,
+                            std::string body) {
+  http_response res{status, version};
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(keep_alive);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+http_response error_response(unsigned version, bool keep_alive, std::string_view code,
+                             std::string_view message) {
+  auto status = static_cast<http::status>(http_status_for(code));
+  auto res = json_response(version, keep_alive, status, openai::error_body(code, message));
+  if (status == http::status::too_many_requests || status == http::status::service_unavailable)
+    res.set(http::field::retry_after, "1");
+  return res;
+}
+
+api_action dispatch(const http_request& req, const api_context& ctx) {
+  auto path = path_of(req.target());
+  auto method = req.method();
+  if (path == "/v1/chat/completions") {
+    if (method != http::verb::post) return method_not_allowed(req, "POST");
+    return chat_completions(req);
+  }
+  if (path == "/v1/sessions") {
+    if (method != http::verb::post) return method_not_allowed(req, "POST");
+    api_action a;
+    if (!parse_body(req, a)) return a;
+    a.what = api_action::kind::session_create;
+    return a;
+  }
+  if (path.substr(0, sessions_prefix.size()) == sessions_prefix) return sessions(req, path);
+  if (path == "/v1/ws") {
+    if (method != http::verb::get) return method_not_allowed(req, "GET");
+    if (!boost::beast::websocket::is_upgrade(req))
+      return error(req, error_code::invalid_request, "/v1/ws expects a WebSocket upgrade");
+    api_action a;
+    a.what = api_action::kind::websocket;
+    return a;
+  }
+  using handler = api_action (*)(const http_request&, const api_context&);
+  static const std::pair<std::string_view, handler> gets[] = {
+      {"/v1/models", models}, {"/healthz", healthz}, {"/metrics", metrics}};
+  for (auto& [p, h] : gets) {
+    if (path != p) continue;
+    if (method != http::verb::get && method != http::verb::head) return method_not_allowed(req, "GET");
+    return h(req, ctx);
+  }
+  if (method == http::verb::get) return static_file(req, ctx, path);
+  return error(req, error_code::not_found, "no such endpoint: " + std::string{path});
+}
+
+}  // namespace streamgate

@@ -1,0 +1,56 @@
+#pragma once
+
+#include "actors/chat_request.hpp"
+#include "actors/session_service.hpp"
+#include "transports/http_options.hpp"
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace streamgate {
+
+namespace http = boost::beast::http;
+using http_request = http::request<http::string_body>;
+using http_response = http::response<http::string_body>;
+
+// What a connection must do with a request. Deciding is a pure function of the request
+// (Beast's handle_request idea): routing and validation are tested without sockets.
+struct api_action {
+  enum class kind {
+    respond,         // send `response` as is
+    chat_stream,     // POST /v1/chat/completions with stream: true
+    chat_complete,   // ... with stream: false
+    session_create,  // POST /v1/sessions (long-poll or EventSource clients)
+    session_events,  // GET /v1/sessions/{id}/events: SSE when `sse`, else a long poll
+    session_cancel,  // POST /v1/sessions/{id}/cancel
+    websocket,       // GET /v1/ws upgrade
+  };
+  kind what = kind::respond;
+  http_response response;
+  chat_request request;
+  std::string session_id;
+  std::uint64_t after_seq = 0;
+  std::uint32_t wait_ms = 0;
+  bool sse = false;
+};
+
+struct api_context {
+  const session_service& service;
+  const http_options& options;
+  std::function<std::string()> metrics_text;  // Prometheus exposition for GET /metrics
+};
+
+api_action dispatch(const http_request& req, const api_context& ctx);
+
+// An OpenAI-shaped error response with the status our code maps to.
+http_response error_response(unsigned version, bool keep_alive, std::string_view code,
+                             std::string_view message);
+
+http_response json_response(unsigned version, bool keep_alive, http::status status,
+                            std::string body);
+
+}  // namespace streamgate

@@ -1,0 +1,490 @@
+#include "transports/http_connection.hpp"
+
+#include "actors/error_code.hpp"
+#include "telemetry/log.hpp"
+#include "transports/connection_sink.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+
+namespace streamgate {
+
+namespace beast = boost::beast;
+namespace net = boost::asio;
+using json = nlohmann::json;
+
+namespace {
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+json poll_event_json(const stream_event& ev) {
+  json j{{"seq", ev.seq}};
+  switch (ev.kind) {
+    case event_kind::delta:
+      j["type"] = "delta";
+      j["content"] = ev.text;
+      break;
+    case event_kind::usage:
+      j["type"] = "usage";
+      j["usage"] = {{"prompt_tokens", ev.usage.prompt_tokens},
+                    {"completion_tokens", ev.usage.completion_tokens},
+                    {"total_tokens", ev.usage.total()}};
+      break;
+    case event_kind::finish:
+      j["type"] = "done";
+      j["finish_reason"] = ev.text;
+      break;
+    case event_kind::error:
+      j["type"] = "error";
+      j["code"] = ev.code;
+      j["message"] = ev.text;
+      break;
+    case event_kind::cancelled:
+      j["type"] = "cancelled";
+      j["reason"] = ev.text;
+      break;
+    case event_kind::heartbeat: j["type"] = "heartbeat"; break;
+  }
+  return j;
+}
+
+}  // namespace
+
+http_connection::http_connection(net::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx)
+    : stream_(std::move(socket)), ctx_(std::move(ctx)), timer_(stream_.get_executor()) {
+  ctx_->connections.fetch_add(1, std::memory_order_relaxed);
+}
+
+http_connection::~http_connection() {
+  ctx_->connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void http_connection::run() {
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+}
+
+void http_connection::do_read() {
+  parser_.emplace();
+  parser_->body_limit(ctx_->options.max_body_bytes);
+  parser_->header_limit(static_cast<std::uint32_t>(ctx_->options.max_header_bytes));
+  stream_.expires_after(ctx_->options.idle_timeout);
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                     self->on_read(ec, n);
+                   });
+}
+
+void http_connection::on_read(beast::error_code ec, std::size_t) {
+  if (ec == http::error::body_limit) {
+    send(error_response(11, false, error_code::body_too_large,
+                        "the request body exceeds " +
+                            std::to_string(ctx_->options.max_body_bytes) + " bytes"));
+    return;
+  }
+  if (ec == http::error::header_limit) {
+    http_response res{http::status::request_header_fields_too_large, 11};
+    res.keep_alive(false);
+    res.prepare_payload();
+    send(std::move(res));
+    return;
+  }
+  if (ec) {
+    // end_of_stream, timeouts and resets: the client is gone or idle too long.
+    close();
+    return;
+  }
+  handle(parser_->release());
+}
+
+void http_connection::handle(http_request req) {
+  version_ = req.version();
+  keep_alive_ = req.keep_alive() && !ctx_->stopping.load();
+  api_context actx{ctx_->service, ctx_->options, ctx_->metrics_text};
+  auto action = dispatch(req, actx);
+  using k = api_action::kind;
+  switch (action.what) {
+    case k::respond:
+      action.response.keep_alive(keep_alive_ && action.response.keep_alive());
+      send(std::move(action.response));
+      return;
+    case k::chat_stream:
+    case k::chat_complete: start_chat(action, req); return;
+    case k::session_create: {
+      auto model = action.request.model;
+      auto out = ctx_->service.start(std::move(action.request), nullptr, "poll", false);
+      if (!out.ok()) {
+        send(error_response(version_, keep_alive_, out.error_code, out.message));
+        return;
+      }
+      auto res = json_response(version_, keep_alive_, http::status::created,
+                               json{{"session", out.session_id}, {"model", model}}.dump());
+      res.set("X-Streamgate-Session", out.session_id);
+      send(std::move(res));
+      return;
+    }
+    case k::session_cancel: {
+      if (!ctx_->service.cancel(action.session_id)) {
+        send(error_response(version_, keep_alive_, error_code::session_not_found,
+                            "no such session (it may have expired)"));
+        return;
+      }
+      send(json_response(version_, keep_alive_, http::status::ok,
+                         json{{"session", action.session_id}, {"cancelled", true}}.dump()));
+      return;
+    }
+    case k::session_events: resume_events(action, req); return;
+    case k::websocket:
+      // The WebSocket transport takes over the socket (transports/ws_connection).
+      send(error_response(version_, keep_alive_, error_code::not_found,
+                          "WebSocket transport is not enabled"));
+      return;
+  }
+}
+
+void http_connection::send(http_response res) {
+  response_ = std::make_shared<http_response>(std::move(res));
+  bool keep = response_->keep_alive();
+  stream_.expires_after(std::chrono::seconds(30));
+  http::async_write(stream_, *response_,
+                    [self = shared_from_this(), keep](beast::error_code ec, std::size_t) {
+                      self->on_sent(keep, ec);
+                    });
+}
+
+void http_connection::on_sent(bool keep_alive, beast::error_code ec) {
+  response_.reset();
+  if (ec || !keep_alive) {
+    close();
+    return;
+  }
+  resume_reading();
+}
+
+void http_connection::resume_reading() {
+  // The peer watch's wait completes with operation_aborted and starts the read itself, so
+  // only one read is ever outstanding.
+  if (watching_) {
+    beast::error_code ec;
+    stream_.socket().cancel(ec);
+    return;
+  }
+  do_read();
+}
+
+void http_connection::close() {
+  if (closed_) return;
+  closed_ = true;
+  timer_.cancel();
+  if (sink_ && !stream_done_ && !session_id_.empty()) ctx_->service.detach(session_id_, sink_);
+  sink_.reset();
+  leave_stream();
+  beast::error_code ec;
+  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
+  stream_.socket().close(ec);
+}
+
+void http_connection::leave_stream() {
+  if (mode_ == mode::idle) return;
+  mode_ = mode::idle;
+  ctx_->streams.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void http_connection::begin(mode m, const http_request& req, const std::string& session_id,
+                            std::string model, bool include_usage) {
+  leave_stream();
+  mode_ = m;
+  ctx_->streams.fetch_add(1, std::memory_order_relaxed);
+  session_id_ = session_id;
+  completion_ = {"chatcmpl-" + session_id, std::move(model), unix_now()};
+  include_usage_ = include_usage;
+  role_sent_ = headers_sent_ = stream_done_ = writing_ = false;
+  pending_.clear();
+  collected_.clear();
+  poll_events_.clear();
+  poll_has_events_ = poll_ended_ = have_usage_ = false;
+  poll_last_seq_ = 0;
+  (void)req;
+  stream_.expires_never();  // streams are bounded by the session, not by the socket timer
+}
+
+void http_connection::start_chat(api_action& action, const http_request& req) {
+  bool streaming = action.what == api_action::kind::chat_stream;
+  sink_ = std::make_shared<strand_sink<http_connection>>(
+      weak_from_this(), stream_.get_executor(), ctx_->options.max_pending_bytes,
+      streaming ? "sse" : "http");
+  auto model = action.request.model;
+  bool usage = action.request.include_usage;
+  // Closing a /v1/chat/completions connection stops the answer, as it does at OpenAI.
+  auto out = ctx_->service.start(std::move(action.request), sink_, sink_->transport(), true);
+  if (!out.ok()) {
+    sink_.reset();
+    send(error_response(version_, keep_alive_, out.error_code, out.message));
+    return;
+  }
+  begin(streaming ? mode::sse : mode::collect, req, out.session_id, std::move(model), usage);
+  watch_peer();
+  if (streaming) arm_keepalive();
+}
+
+void http_connection::resume_events(api_action& action, const http_request& req) {
+  sink_ = std::make_shared<strand_sink<http_connection>>(
+      weak_from_this(), stream_.get_executor(), ctx_->options.max_pending_bytes,
+      action.sse ? "sse" : "poll");
+  begin(action.sse ? mode::sse : mode::poll, req, action.session_id, "", action.sse);
+  poll_last_seq_ = action.after_seq;
+  if (!ctx_->service.attach(action.session_id, action.after_seq, sink_)) {
+    sink_.reset();
+    leave_stream();
+    send(error_response(version_, keep_alive_, error_code::session_not_found,
+                        "no such session (it may have expired)"));
+    return;
+  }
+  watch_peer();
+  if (action.sse) {
+    arm_keepalive();
+  } else {
+    timer_.expires_after(std::chrono::milliseconds(action.wait_ms));
+  }
+}
+
+void http_connection::on_attached(std::uint64_t last_seq, bool ended) {
+  if (mode_ != mode::poll || closed_) return;
+  poll_ended_ = ended;
+  if (poll_has_events_ || ended || last_seq > poll_last_seq_) {
+    finish_poll();
+    return;
+  }
+  // Nothing new yet: wait up to wait_ms (armed in resume_events) for the next event.
+  timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec && self->mode_ == mode::poll) self->finish_poll();
+  });
+}
+
+void http_connection::on_event(const event_ptr& ev) {
+  if (closed_ || stream_done_) return;
+  switch (mode_) {
+    case mode::sse: render_sse(*ev); break;
+    case mode::collect: collect(*ev); break;
+    case mode::poll:
+      if (!poll_events_.empty()) poll_events_ += ',';
+      poll_events_ += poll_event_json(*ev).dump(-1, ' ', false, json::error_handler_t::replace);
+      poll_has_events_ = true;
+      poll_last_seq_ = ev->seq;
+      poll_ended_ = ev->terminal();
+      // Deferred, so events already queued on the strand go out in the same response.
+      net::post(stream_.get_executor(), [self = shared_from_this()] {
+        if (self->mode_ == mode::poll) self->finish_poll();
+      });
+      break;
+    case mode::idle: break;
+  }
+}
+
+void http_connection::on_detached(detach_reason why) {
+  if (closed_ || mode_ == mode::idle) return;
+  log::info("client_dropped", {{"session", session_id_},
+                               {"reason", why == detach_reason::slow_consumer ? "slow_consumer"
+                                                                              : "detached"}});
+  sink_.reset();
+  close();
+}
+
+void http_connection::finish_poll() {
+  if (mode_ != mode::poll) return;
+  leave_stream();
+  timer_.cancel();
+  if (!poll_ended_) ctx_->service.detach(session_id_, sink_);
+  sink_.reset();
+  auto body = "{\"session\":" + json(session_id_).dump() + ",\"events\":[" + poll_events_ +
+              "],\"last_seq\":" + std::to_string(poll_last_seq_) +
+              ",\"done\":" + (poll_ended_ ? "true" : "false") + "}";
+  send(json_response(version_, keep_alive_, http::status::ok, std::move(body)));
+}
+
+void http_connection::collect(const stream_event& ev) {
+  switch (ev.kind) {
+    case event_kind::delta: collected_ += ev.text; return;
+    case event_kind::usage:
+      usage_ = ev.usage;
+      have_usage_ = true;
+      return;
+    case event_kind::finish: {
+      stream_done_ = true;
+      leave_stream();
+      sink_.reset();
+      auto body = openai::completion(completion_, collected_, ev.text, usage_);
+      auto res = json_response(version_, keep_alive_, http::status::ok, std::move(body));
+      res.set("X-Streamgate-Session", session_id_);
+      send(std::move(res));
+      return;
+    }
+    case event_kind::error:
+    case event_kind::cancelled: {
+      stream_done_ = true;
+      leave_stream();
+      sink_.reset();
+      auto code = ev.kind == event_kind::error ? std::string_view{ev.code} : error_code::cancelled;
+      send(error_response(version_, keep_alive_, code, ev.text));
+      return;
+    }
+    case event_kind::heartbeat: return;
+  }
+}
+
+void http_connection::write_headers_if_needed() {
+  if (headers_sent_) return;
+  headers_sent_ = true;
+  std::string h = version_ == 10 ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.1 200 OK\r\n";
+  h += "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+       "X-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\nX-Streamgate-Session: ";
+  h += session_id_;
+  h += keep_alive_ ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+  pending_.insert(0, h);
+}
+
+void http_connection::render_sse(const stream_event& ev) {
+  // An error before anything was sent gets a real HTTP status (404, 429, 502...).
+  if (!headers_sent_ && (ev.kind == event_kind::error)) {
+    stream_done_ = true;
+    leave_stream();
+    sink_.reset();
+    timer_.cancel();
+    send(error_response(version_, keep_alive_, ev.code, ev.text));
+    return;
+  }
+  write_headers_if_needed();
+  std::string frame;
+  switch (ev.kind) {
+    case event_kind::delta:
+      openai::append_sse(frame, ev.seq, openai::delta_chunk(completion_, ev.text, !role_sent_));
+      role_sent_ = true;
+      break;
+    case event_kind::usage:
+      usage_ = ev.usage;
+      have_usage_ = true;
+      break;
+    case event_kind::finish:
+      openai::append_sse(frame, ev.seq, openai::finish_chunk(completion_, ev.text));
+      if (include_usage_ && have_usage_)
+        openai::append_sse(frame, 0, openai::usage_chunk(completion_, usage_));
+      openai::append_sse(frame, 0, "[DONE]");
+      break;
+    case event_kind::error:
+      openai::append_sse(frame, ev.seq, openai::error_body(ev.code, ev.text));
+      break;
+    case event_kind::cancelled:
+      openai::append_sse(frame, ev.seq, openai::error_body(error_code::cancelled, ev.text));
+      break;
+    case event_kind::heartbeat: frame = ": heartbeat\n\n"; break;
+  }
+  append_chunk(frame);
+  if (ev.terminal()) {
+    stream_done_ = true;
+    timer_.cancel();
+    pending_ += "0\r\n\r\n";  // last chunk: the response is complete
+  }
+  flush();
+}
+
+void http_connection::append_chunk(std::string_view data) {
+  if (data.empty()) return;
+  char size[20];
+  int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  pending_.append(size, static_cast<std::size_t>(n));
+  pending_.append(data);
+  pending_ += "\r\n";
+  if (pending_.size() + in_flight_.size() > ctx_->options.max_pending_bytes) {
+    log::warn("client_dropped", {{"session", session_id_}, {"reason", "slow_consumer"}});
+    close();
+  }
+}
+
+void http_connection::flush() {
+  if (writing_ || pending_.empty() || closed_) return;
+  writing_ = true;
+  in_flight_.swap(pending_);
+  pending_.clear();
+  net::async_write(stream_, net::buffer(in_flight_),
+                   [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                     self->on_flushed(ec, n);
+                   });
+}
+
+void http_connection::on_flushed(beast::error_code ec, std::size_t) {
+  writing_ = false;
+  in_flight_.clear();
+  if (ec) {
+    close();
+    return;
+  }
+  if (!pending_.empty()) {
+    flush();
+    return;
+  }
+  if (stream_done_ && mode_ == mode::sse) end_stream();
+}
+
+void http_connection::end_stream() {
+  leave_stream();
+  sink_.reset();
+  if (!keep_alive_) {
+    close();
+    return;
+  }
+  resume_reading();
+}
+
+void http_connection::watch_peer() {
+  // While a response streams the client sends nothing; a pending read tells us at once
+  // when it goes away, so its session is detached (and its upstream cancelled) promptly.
+  watching_ = true;
+  stream_.socket().async_wait(
+      net::ip::tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+        self->watching_ = false;
+        if (self->closed_) return;
+        bool streaming = self->mode_ != mode::idle;
+        if (ec == net::error::operation_aborted) {
+          if (!streaming) self->do_read();
+          return;
+        }
+        if (ec) {
+          self->close();
+          return;
+        }
+        // Readable: either EOF (the peer closed) or a pipelined request.
+        char probe;
+        beast::error_code pec;
+        auto n = self->stream_.socket().receive(net::buffer(&probe, 1),
+                                                net::socket_base::message_peek, pec);
+        if (pec || n == 0) {
+          self->close();
+          return;
+        }
+        if (!streaming) self->do_read();
+        // else a pipelined request waits in the socket until the stream ends
+      });
+}
+
+void http_connection::arm_keepalive() {
+  timer_.expires_after(ctx_->options.sse_keepalive);
+  timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec || self->mode_ != mode::sse || self->closed_) return;
+    // A comment line keeps idle proxies from cutting a slow stream.
+    self->write_headers_if_needed();
+    self->append_chunk(": keep-alive\n\n");
+    self->flush();
+    self->arm_keepalive();
+  });
+}
+
+}  // namespace streamgate

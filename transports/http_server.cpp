@@ -1,0 +1,121 @@
+#include "transports/http_server.hpp"
+
+#include "actors/error_code.hpp"
+#include "telemetry/log.hpp"
+#include "transports/http_connection.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+namespace streamgate {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+struct http_server::impl {
+  net::io_context ioc;
+  std::shared_ptr<server_context> ctx;
+  tcp::acceptor acceptor{ioc};
+  std::vector<std::thread> threads;
+  std::uint16_t port = 0;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+
+  impl(session_service& s, http_options o)
+      : ioc(static_cast<int>(o.threads)), ctx(std::make_shared<server_context>(s, std::move(o))) {}
+
+  void accept() {
+    acceptor.async_accept(net::make_strand(ioc), [this](boost::system::error_code ec,
+                                                        tcp::socket socket) {
+      if (ec) {
+        if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+        // EMFILE and friends: keep accepting rather than going deaf.
+        log::warn("accept_failed", {{"error", ec.message()}});
+      } else {
+        socket.set_option(tcp::no_delay(true), ec);
+        if (static_cast<std::size_t>(ctx->connections.load()) >= ctx->options.max_connections) {
+          refuse(std::move(socket));
+        } else {
+          std::make_shared<http_connection>(std::move(socket), ctx)->run();
+        }
+      }
+      accept();
+    });
+  }
+
+  // Over the connection limit: a clear 503 instead of slowing everybody down.
+  void refuse(tcp::socket socket) {
+    log::warn("limit_refusal", {{"limit", "max_connections"}});
+    auto res = std::make_shared<std::string>(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        "Retry-After: 1\r\nConnection: close\r\nContent-Length: ");
+    auto body = R"({"error":{"message":"the server has reached its connection limit","type":"server_error","code":"too_many_connections"}})";
+    *res += std::to_string(std::strlen(body)) + "\r\n\r\n" + body;
+    auto sock = std::make_shared<tcp::socket>(std::move(socket));
+    net::async_write(*sock, net::buffer(*res), [sock, res](boost::system::error_code, std::size_t) {
+      boost::system::error_code ignored;
+      sock->shutdown(tcp::socket::shutdown_both, ignored);
+    });
+  }
+};
+
+http_server::http_server(session_service& service, http_options options)
+    : impl_(std::make_unique<impl>(service, std::move(options))) {}
+
+http_server::~http_server() { stop(); }
+
+void http_server::start() {
+  auto& d = *impl_;
+  boost::system::error_code ec;
+  auto addr = net::ip::make_address(d.ctx->options.host, ec);
+  if (ec) throw std::runtime_error("invalid listen address '" + d.ctx->options.host + "'");
+  tcp::endpoint ep{addr, d.ctx->options.port};
+  d.acceptor.open(ep.protocol(), ec);
+  if (!ec) d.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) d.acceptor.bind(ep, ec);
+  if (!ec) d.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec)
+    throw std::runtime_error("cannot listen on " + d.ctx->options.host + ":" +
+                             std::to_string(d.ctx->options.port) + ": " + ec.message());
+  d.port = d.acceptor.local_endpoint().port();
+  d.work.emplace(d.ioc.get_executor());
+  d.accept();
+  for (unsigned i = 0; i < std::max(1u, d.ctx->options.threads); ++i)
+    d.threads.emplace_back([&d] { d.ioc.run(); });
+}
+
+std::uint16_t http_server::port() const { return impl_->port; }
+
+void http_server::set_metrics_text(std::function<std::string()> fn) {
+  impl_->ctx->metrics_text = std::move(fn);
+}
+
+void http_server::stop_accepting() {
+  auto& d = *impl_;
+  d.ctx->stopping = true;
+  net::post(d.ioc, [&d] {
+    boost::system::error_code ec;
+    d.acceptor.close(ec);
+  });
+}
+
+std::int64_t http_server::open_connections() const { return impl_->ctx->connections.load(); }
+
+std::int64_t http_server::streaming_connections() const { return impl_->ctx->streams.load(); }
+
+void http_server::stop() {
+  auto& d = *impl_;
+  if (d.threads.empty()) return;
+  stop_accepting();
+  d.work.reset();
+  d.ioc.stop();
+  for (auto& t : d.threads) t.join();
+  d.threads.clear();
+}
+
+}  // namespace streamgate

@@ -1,0 +1,43 @@
+#pragma once
+
+#include "actors/session_service.hpp"
+#include "transports/http_options.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace streamgate {
+
+// The client-facing server: one listening socket for HTTP, SSE, long-poll and WebSocket,
+// run by its own I/O threads. Never blocks an I/O thread; talks to the engine only through
+// session_service.
+class http_server {
+ public:
+  http_server(session_service& service, http_options options);
+  ~http_server();  // stops and joins
+
+  http_server(const http_server&) = delete;
+  http_server& operator=(const http_server&) = delete;
+
+  // Binds and starts the I/O threads; throws std::runtime_error if the address is unusable.
+  void start();
+  // The bound port (useful with port 0).
+  std::uint16_t port() const;
+
+  void set_metrics_text(std::function<std::string()> fn);
+
+  // Stops accepting; open connections go on until their streams end.
+  void stop_accepting();
+  std::int64_t open_connections() const;
+  std::int64_t streaming_connections() const;
+  // Closes everything and joins the I/O threads.
+  void stop();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace streamgate

@@ -1,0 +1,95 @@
+#include "transports/openai_format.hpp"
+
+#include "actors/error_code.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace streamgate::openai {
+namespace {
+
+using json = nlohmann::json;
+
+std::string dump(const json& j) {
+  // Upstream text may carry invalid UTF-8: replace it rather than fail the stream.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json chunk_base(const completion_context& ctx) {
+  return json{{"id", ctx.id},
+              {"object", "chat.completion.chunk"},
+              {"created", ctx.created},
+              {"model", ctx.model}};
+}
+
+json usage_json(const usage_info& u) {
+  return json{{"prompt_tokens", u.prompt_tokens},
+              {"completion_tokens", u.completion_tokens},
+              {"total_tokens", u.total()}};
+}
+
+}  // namespace
+
+const char* error_type(std::string_view code) {
+  namespace ec = error_code;
+  if (code == ec::invalid_json || code == ec::invalid_request || code == ec::model_not_found ||
+      code == ec::body_too_large || code == ec::method_not_allowed || code == ec::not_found ||
+      code == ec::session_not_found || code == ec::upstream_bad_request)
+    return "invalid_request_error";
+  if (code == ec::quota_exhausted || code == ec::upstream_rate_limited) return "rate_limit_error";
+  if (code == ec::upstream_auth_failed) return "authentication_error";
+  if (code == ec::cancelled) return "cancelled";
+  return "server_error";
+}
+
+std::string error_body(std::string_view code, std::string_view message) {
+  return dump(json{{"error", {{"message", message}, {"type", error_type(code)}, {"code", code}}}});
+}
+
+std::string delta_chunk(const completion_context& ctx, std::string_view content, bool with_role) {
+  json delta{{"content", content}};
+  if (with_role) delta["role"] = "assistant";
+  auto j = chunk_base(ctx);
+  j["choices"] = json::array({{{"index", 0}, {"delta", delta}, {"finish_reason", nullptr}}});
+  return dump(j);
+}
+
+std::string finish_chunk(const completion_context& ctx, std::string_view finish_reason) {
+  auto j = chunk_base(ctx);
+  j["choices"] = json::array(
+      {{{"index", 0}, {"delta", json::object()}, {"finish_reason", finish_reason}}});
+  return dump(j);
+}
+
+std::string usage_chunk(const completion_context& ctx, const usage_info& usage) {
+  auto j = chunk_base(ctx);
+  j["choices"] = json::array();
+  j["usage"] = usage_json(usage);
+  return dump(j);
+}
+
+std::string completion(const completion_context& ctx, std::string_view content,
+                       std::string_view finish_reason, const usage_info& usage) {
+  json j{{"id", ctx.id},
+         {"object", "chat.completion"},
+         {"created", ctx.created},
+         {"model", ctx.model},
+         {"choices",
+          json::array({{{"index", 0},
+                        {"message", {{"role", "assistant"}, {"content", content}}},
+                        {"finish_reason", finish_reason}}})},
+         {"usage", usage_json(usage)}};
+  return dump(j);
+}
+
+void append_sse(std::string& out, std::uint64_t seq, std::string_view data) {
+  if (seq != 0) {
+    out += "id: ";
+    out += std::to_string(seq);
+    out += '\n';
+  }
+  out += "data: ";
+  out += data;
+  out += "\n\n";
+}
+
+}  // namespace streamgate::openai

@@ -1,0 +1,39 @@
+#pragma once
+
+#include "actors/stream_event.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+// Rendering of stream events in OpenAI's wire format. Pure functions: unit-tested without
+// sockets, shared by every transport that speaks OpenAI's shapes.
+namespace streamgate::openai {
+
+struct completion_context {
+  std::string id;  // "chatcmpl-<session id>"
+  std::string model;
+  std::int64_t created = 0;  // unix seconds
+};
+
+// OpenAI's error "type" for one of our codes.
+const char* error_type(std::string_view code);
+
+// {"error":{"message","type","code"}}
+std::string error_body(std::string_view code, std::string_view message);
+
+// A chat.completion.chunk for a delta; `with_role` adds role "assistant" (first chunk).
+std::string delta_chunk(const completion_context& ctx, std::string_view content, bool with_role);
+// The chunk carrying finish_reason and an empty delta.
+std::string finish_chunk(const completion_context& ctx, std::string_view finish_reason);
+// The usage chunk (stream_options.include_usage): empty choices.
+std::string usage_chunk(const completion_context& ctx, const usage_info& usage);
+
+// The non-streaming chat.completion object.
+std::string completion(const completion_context& ctx, std::string_view content,
+                       std::string_view finish_reason, const usage_info& usage);
+
+// One SSE event: "id: <seq>\ndata: <data>\n\n" (no id line when seq is 0).
+void append_sse(std::string& out, std::uint64_t seq, std::string_view data);
+
+}  // namespace streamgate::openai
