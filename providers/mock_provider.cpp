@@ -50,6 +50,9 @@ mock_stream_actor::behavior_type mock_stream(
     upstreams->fetch_add(1, std::memory_order_relaxed);
     self->attach_functor([upstreams] { upstreams->fetch_sub(1, std::memory_order_relaxed); });
   }
+  // A generator never outlives its session, whatever ends the session.
+  self->monitor(st.session);
+  self->set_down_handler([self](caf::down_msg&) { self->quit(); });
   schedule_tick(self, req.mock.first_token_ms.value_or(cfg.first_token_ms));
   return {
       [self](cancel_atom) { self->quit(); },

@@ -3,6 +3,7 @@
 #include "actors/error_code.hpp"
 #include "telemetry/log.hpp"
 #include "transports/connection_sink.hpp"
+#include "transports/ws_connection.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/write.hpp>
@@ -144,9 +145,9 @@ void http_connection::handle(http_request req) {
     }
     case k::session_events: resume_events(action, req); return;
     case k::websocket:
-      // The WebSocket transport takes over the socket (transports/ws_connection).
-      send(error_response(version_, keep_alive_, error_code::not_found,
-                          "WebSocket transport is not enabled"));
+      // The WebSocket transport takes the socket over; this object is done with it.
+      closed_ = true;
+      start_websocket(std::move(stream_), std::move(req), ctx_);
       return;
   }
 }

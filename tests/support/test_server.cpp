@@ -1,0 +1,72 @@
+#include "tests/support/test_server.hpp"
+
+#include "transports/http_server.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <thread>
+
+namespace streamgate::test {
+
+struct test_server::impl {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> system;
+  std::unique_ptr<gateway> engine;
+  std::unique_ptr<http_server> server;
+};
+
+http_options test_server::default_options() {
+  http_options o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.threads = 1;
+  return o;
+}
+
+test_server::test_server(gateway_config gateway_cfg, http_options options)
+    : impl_(std::make_unique<impl>()) {
+  impl_->cfg.set("scheduler.max-threads", static_cast<size_t>(2));
+  impl_->cfg.set("logger.verbosity", caf::atom("quiet"));
+  impl_->system = std::make_unique<caf::actor_system>(impl_->cfg);
+  impl_->engine = std::make_unique<gateway>(*impl_->system, std::move(gateway_cfg));
+  impl_->server = std::make_unique<http_server>(*impl_->engine, std::move(options));
+  impl_->server->start();
+}
+
+test_server::~test_server() {
+  impl_->server->stop();
+  impl_->server.reset();
+  impl_->engine.reset();
+}
+
+std::uint16_t test_server::port() const { return impl_->server->port(); }
+gateway& test_server::engine() { return *impl_->engine; }
+http_server& test_server::server() { return *impl_->server; }
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+std::string mock_body(bool stream, unsigned tokens, unsigned interval_ms, unsigned first_token_ms,
+                      bool include_usage) {
+  nlohmann::json body{{"model", "mock"},
+                      {"stream", stream},
+                      {"messages", {{{"role", "user"}, {"content", "Hello there"}}}},
+                      {"mock",
+                       {{"tokens", tokens},
+                        {"interval_ms", interval_ms},
+                        {"first_token_ms", first_token_ms}}}};
+  if (include_usage) body["stream_options"] = {{"include_usage", true}};
+  return body.dump();
+}
+
+}  // namespace streamgate::test

@@ -1,0 +1,41 @@
+#pragma once
+
+#include "supervision/gateway.hpp"
+#include "transports/http_options.hpp"
+#include "transports/http_server.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+namespace streamgate::test {
+
+// The real engine and server in-process, on an ephemeral loopback port.
+class test_server {
+ public:
+  explicit test_server(gateway_config gateway = gateway_config::with_mock_provider(),
+                       http_options options = default_options());
+  ~test_server();
+
+  static http_options default_options();
+
+  std::uint16_t port() const;
+  gateway& engine();
+  http_server& server();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+// Waits for a condition that an event elsewhere will make true, checking often, bounded by
+// `limit`: the tests' way to await what has no callback (counters in another process/thread).
+bool eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds limit = std::chrono::seconds(5));
+
+// A chat request body for the mock provider with a given stream shape.
+std::string mock_body(bool stream, unsigned tokens, unsigned interval_ms = 0,
+                      unsigned first_token_ms = 0, bool include_usage = false);
+
+}  // namespace streamgate::test

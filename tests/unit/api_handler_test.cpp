@@ -1,0 +1,94 @@
+// Routing and validation as a pure function of the request: no sockets.
+
+#include "transports/api_handler.hpp"
+
+#include <gtest/gtest.h>
+
+namespace streamgate {
+namespace {
+
+class fake_service : public session_service {
+ public:
+  std::vector<model_info> models() const override { return {{"mock", "mock"}}; }
+  start_outcome start(chat_request, sink_ptr, const char*, bool) override { return {}; }
+  bool attach(const std::string&, std::uint64_t, sink_ptr) override { return false; }
+  void detach(const std::string&, const sink_ptr&) override {}
+  bool cancel(const std::string&) override { return false; }
+  engine_counts counts() const override { return {}; }
+};
+
+class api_dispatch : public ::testing::Test {
+ protected:
+  api_action run(http::verb verb, const std::string& target, std::string body = {},
+                 std::vector<std::pair<std::string, std::string>> headers = {}) {
+    http_request req{verb, target, 11};
+    for (auto& [k, v] : headers) req.set(k, v);
+    req.body() = std::move(body);
+    req.prepare_payload();
+    return dispatch(req, ctx);
+  }
+
+  fake_service service;
+  http_options options;
+  api_context ctx{service, options, [] { return std::string{"# metrics\n"}; }};
+};
+
+TEST_F(api_dispatch, chat_completions_by_stream_flag) {
+  auto body = R"({"model":"mock","messages":[{"role":"user","content":"x"}],"stream":true})";
+  EXPECT_EQ(run(http::verb::post, "/v1/chat/completions", body).what,
+            api_action::kind::chat_stream);
+  auto plain = R"({"model":"mock","messages":[{"role":"user","content":"x"}]})";
+  EXPECT_EQ(run(http::verb::post, "/v1/chat/completions", plain).what,
+            api_action::kind::chat_complete);
+}
+
+TEST_F(api_dispatch, session_endpoints_and_their_parameters) {
+  auto ev = run(http::verb::get, "/v1/sessions/sess_ab/events?after=7&wait_ms=250");
+  EXPECT_EQ(ev.what, api_action::kind::session_events);
+  EXPECT_EQ(ev.session_id, "sess_ab");
+  EXPECT_EQ(ev.after_seq, 7u);
+  EXPECT_EQ(ev.wait_ms, 250u);
+  EXPECT_FALSE(ev.sse);
+
+  auto sse = run(http::verb::get, "/v1/sessions/sess_ab/events",
+                 {}, {{"Accept", "text/event-stream"}, {"Last-Event-ID", "12"}});
+  EXPECT_TRUE(sse.sse);
+  EXPECT_EQ(sse.after_seq, 12u);
+
+  EXPECT_EQ(run(http::verb::post, "/v1/sessions/sess_ab/cancel").what,
+            api_action::kind::session_cancel);
+  EXPECT_EQ(run(http::verb::get, "/v1/sessions/sess_ab/events?after=x").response.result(),
+            http::status::bad_request);
+  EXPECT_EQ(run(http::verb::get, "/v1/sessions/sess_ab/events?wait_ms=999999").response.result(),
+            http::status::bad_request);
+  EXPECT_EQ(run(http::verb::get, "/v1/sessions/sess_ab/other").response.result(),
+            http::status::not_found);
+}
+
+TEST_F(api_dispatch, wrong_methods_get_405_with_allow) {
+  auto a = run(http::verb::put, "/v1/models");
+  EXPECT_EQ(a.response.result(), http::status::method_not_allowed);
+  EXPECT_EQ(a.response[http::field::allow], "GET");
+  EXPECT_EQ(run(http::verb::get, "/v1/sessions/sess_ab/cancel").response.result(),
+            http::status::method_not_allowed);
+}
+
+TEST_F(api_dispatch, metrics_models_health) {
+  auto m = run(http::verb::get, "/metrics");
+  EXPECT_EQ(m.response.body(), "# metrics\n");
+  EXPECT_NE(run(http::verb::get, "/v1/models").response.body().find("\"mock\""),
+            std::string::npos);
+  EXPECT_EQ(run(http::verb::get, "/healthz").response.result(), http::status::ok);
+}
+
+TEST_F(api_dispatch, static_files_never_leave_the_web_root) {
+  EXPECT_EQ(run(http::verb::get, "/../../etc/passwd").response.result(), http::status::not_found);
+  EXPECT_EQ(run(http::verb::get, "/").response.result(), http::status::not_found);  // no root set
+}
+
+TEST_F(api_dispatch, websocket_needs_an_upgrade) {
+  EXPECT_EQ(run(http::verb::get, "/v1/ws").response.result(), http::status::bad_request);
+}
+
+}  // namespace
+}  // namespace streamgate
