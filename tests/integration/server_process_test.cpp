@@ -1,0 +1,92 @@
+// The streamgate program as operators run it: flags, config errors, graceful shutdown.
+
+#include "providers/mock_provider.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/test_server.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+
+namespace streamgate::test {
+namespace {
+
+using json = nlohmann::json;
+
+std::string write_temp(const std::string& text) {
+  char path[] = "/tmp/sg-config-XXXXXX";
+  int fd = mkstemp(path);
+  close(fd);
+  std::ofstream{path} << text;
+  return path;
+}
+
+TEST(server_process, help_lists_the_flags) {
+  child_process p{STREAMGATE_BIN, {"--help"}};
+  std::string all;
+  for (auto line = p.read_line(); !line.empty(); line = p.read_line()) all += line + "\n";
+  EXPECT_EQ(p.wait(), 0);
+  for (auto flag : {"--config", "--listen", "--log-level", "--help"})
+    EXPECT_NE(all.find(flag), std::string::npos) << flag;
+}
+
+TEST(server_process, a_bad_config_fails_at_start_with_the_key_path) {
+  auto path = write_temp(R"({"http": {"max_body_bytes": "big"}})");
+  child_process p{STREAMGATE_BIN, {"--config", path}};
+  EXPECT_EQ(p.wait(), 2);
+  EXPECT_NE(p.stderr_text().find("http.max_body_bytes: expected integer"), std::string::npos)
+      << p.stderr_text();
+  std::remove(path.c_str());
+}
+
+TEST(server_process, sigterm_ends_open_streams_with_server_shutting_down_and_exits_0) {
+  auto path = write_temp(R"({"shutdown": {"drain_ms": 200}})");
+  child_process p{STREAMGATE_BIN, {"--config", path, "--listen", "127.0.0.1:0"}};
+  auto line = p.wait_for_line("streamgate listening on");
+  ASSERT_FALSE(line.empty()) << p.stderr_text();
+  auto port = child_process::port_of(line);
+
+  http_client c{port};
+  auto head = c.open_stream("POST", "/v1/chat/completions", mock_body(true, 100000, 10));
+  ASSERT_EQ(head.status, 200u);
+  ASSERT_TRUE(c.next_event().has_value());
+
+  p.signal(SIGTERM);
+  std::string last;
+  while (auto ev = c.next_event()) {
+    if (!ev->data.empty()) last = ev->data;
+  }
+  auto j = json::parse(last, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << last;
+  EXPECT_EQ(j["error"]["code"], "server_shutting_down");
+  EXPECT_EQ(p.wait(), 0) << p.stderr_text();
+  // New connections are refused once the server is gone.
+  EXPECT_THROW(http_client{port}, std::runtime_error);
+  std::remove(path.c_str());
+}
+
+TEST(server_process, a_finishing_stream_is_drained_not_cut) {
+  auto path = write_temp(R"({"shutdown": {"drain_ms": 5000}})");
+  child_process p{STREAMGATE_BIN, {"--config", path, "--listen", "127.0.0.1:0"}};
+  auto port = child_process::port_of(p.wait_for_line("streamgate listening on"));
+  ASSERT_NE(port, 0);
+  http_client c{port};
+  c.open_stream("POST", "/v1/chat/completions", mock_body(true, 20, 10));
+  ASSERT_TRUE(c.next_event().has_value());
+  p.signal(SIGINT);
+  bool done = false;
+  std::string text;
+  while (auto ev = c.next_event()) {
+    if (ev->data == "[DONE]") done = true;
+  }
+  EXPECT_TRUE(done);  // the stream finished normally inside the drain period
+  EXPECT_EQ(p.wait(), 0);
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace streamgate::test
