@@ -23,6 +23,13 @@ const char* to_string(session_phase p) {
 
 namespace {
 
+// The outcome label of a terminal event in logs and metrics: ok, cancelled, or the error code.
+std::string outcome_of(const stream_event& ev) {
+  if (ev.kind == event_kind::finish) return "ok";
+  if (ev.kind == event_kind::cancelled) return "cancelled";
+  return ev.code;
+}
+
 session_phase phase_after(const stream_event& ev) {
   switch (ev.kind) {
     case event_kind::finish: return session_phase::finished;
@@ -44,6 +51,10 @@ class session_ops {
     ev.seq = st_.log.size() + 1;
     auto ptr = std::make_shared<const stream_event>(std::move(ev));
     st_.log.push_back(ptr);
+    if (ptr->kind == event_kind::delta) {
+      if (st_.tokens++ == 0) st_.first_token_at = self_->clock().now();
+      st_.bytes += ptr->text.size();
+    }
     if (ptr->kind == event_kind::delta || ptr->terminal()) st_.phase = phase_after(*ptr);
     deliver_to_all(ptr);
     if (ptr->terminal()) on_ended();
@@ -117,6 +128,7 @@ class session_ops {
                              {"previous_error", st_.last_failure.code}});
     }
     auto provider_name = candidate.provider;
+    st_.provider = provider_name;
     self_->request(candidate.handle, st_.options.open_timeout, open_atom::value, st_.request,
                    session_actor{self_}, attempt)
         .then(
@@ -202,9 +214,29 @@ class session_ops {
 
   void on_ended() {
     st_.sinks.clear();  // every sink has its terminal event and closes on its own
+    write_access_log();
     if (st_.registry) st_.registry->active.fetch_sub(1, std::memory_order_relaxed);
     // The log stays readable for the resume window, then the session goes away.
     arm_expiry();
+  }
+
+  // One line per finished session: what operators grep for first.
+  void write_access_log() {
+    if (!log::enabled(log::level::info)) return;
+    using ms = std::chrono::duration<double, std::milli>;
+    auto now = self_->clock().now();
+    auto& last = *st_.log.back();
+    nlohmann::json fields{{"session", st_.id},
+                          {"transport", st_.transport},
+                          {"model", st_.request.model},
+                          {"provider", st_.provider},
+                          {"attempts", st_.attempt},
+                          {"outcome", outcome_of(last)},
+                          {"duration_ms", ms(now - st_.started_at).count()},
+                          {"tokens", st_.tokens},
+                          {"bytes", st_.bytes}};
+    if (st_.tokens > 0) fields["ttft_ms"] = ms(st_.first_token_at - st_.started_at).count();
+    log::info("access", std::move(fields));
   }
 
   session_pointer self_;
@@ -221,6 +253,8 @@ session_actor::behavior_type session_behavior(session_pointer self, session_init
   st.cancel_on_detach = init.cancel_on_detach;
   st.router = std::move(init.router);
   st.registry = init.registry;
+  st.transport = std::move(init.transport);
+  st.started_at = self->clock().now();
   if (init.first_sink) st.sinks.push_back(std::move(init.first_sink));
   else session_ops{self}.arm_expiry();  // nobody attached yet: the resume window runs
   if (st.registry) {

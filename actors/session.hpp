@@ -2,6 +2,7 @@
 
 #include "actors/messages.hpp"
 
+#include <caf/actor_clock.hpp>
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
 
@@ -27,6 +28,7 @@ struct session_init {
   std::string id;
   chat_request request;
   sink_ptr first_sink;  // may be null
+  std::string transport = "embedded";  // for logs and metrics: sse, ws, poll, http, embedded
   bool cancel_on_detach = false;
   router_actor router;
   session_registry* registry = nullptr;  // outlives every session (owned by the engine)
@@ -58,7 +60,15 @@ struct session_state {
   std::size_t next_candidate = 0;
   std::uint32_t attempt = 0;  // number of the current upstream attempt, 1-based
   upstream_actor upstream;
+  std::string provider;       // of the current attempt
   stream_event last_failure;  // why the previous attempt failed, for the final error
+
+  // For the access log line.
+  std::string transport;
+  caf::actor_clock::time_point started_at;
+  caf::actor_clock::time_point first_token_at;
+  std::uint32_t tokens = 0;
+  std::uint64_t bytes = 0;
 
   bool ended() const {
     return phase == session_phase::finished || phase == session_phase::cancelled ||

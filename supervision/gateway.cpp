@@ -75,6 +75,7 @@ start_outcome gateway::start(chat_request req, sink_ptr sink, const char* transp
   init.id = session_registry::new_id();
   init.request = std::move(req);
   init.first_sink = std::move(sink);
+  init.transport = transport;
   init.cancel_on_detach = cancel_on_detach;
   init.router = d.router;
   init.registry = &d.registry;

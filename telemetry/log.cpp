@@ -81,7 +81,7 @@ bool enabled(level l) {
 }
 
 void write(level l, std::string_view event, nlohmann::json fields) {
-  nlohmann::json line = nlohmann::json::object();
+  nlohmann::ordered_json line = nlohmann::ordered_json::object();
   line["ts"] = timestamp();
   line["level"] = to_string(l);
   line["event"] = event;
@@ -89,7 +89,7 @@ void write(level l, std::string_view event, nlohmann::json fields) {
     for (auto& [k, v] : fields.items()) line[k] = std::move(v);
   }
   // Replace invalid UTF-8 instead of throwing: log content may come from upstreams.
-  logger()->info(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  logger()->info(line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
 }
 
 }  // namespace streamgate::log
