@@ -6,7 +6,7 @@ set -eu
 PACKAGES="build-essential cmake ccache pkg-config
 libcaf-dev libboost1.81-dev nlohmann-json3-dev libcurl4-openssl-dev libssl-dev
 googletest libgtest-dev libbenchmark-dev libspdlog-dev
-curl chromium nginx-light gnuplot-nox"
+curl python3 chromium nginx-light gnuplot-nox"
 
 missing=""
 for p in $PACKAGES; do
