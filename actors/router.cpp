@@ -18,6 +18,7 @@ router_actor::behavior_type router_behavior(router_pointer self, router_config c
         }
         return plan;
       },
+      // A null handle means the provider is down (restarting or given up).
       [self](provider_atom, std::string& name, provider_actor& handle) {
         self->state.providers[name] = std::move(handle);
       },

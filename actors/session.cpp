@@ -145,7 +145,7 @@ class session_ops {
               session_ops ops{self};
               if (self->state.ended() || attempt != self->state.attempt) return;
               ops.attempt_failed(stream_event::make_error(
-                  std::string{error_code::no_provider_available},
+                  std::string{error_code::upstream_error},
                   "provider '" + provider_name + "' could not open a stream: " +
                       self->system().render(err)));
             });

@@ -111,6 +111,10 @@ void read_http(object_reader& r, http_options& h) {
   r.millis("idle_timeout_ms", h.idle_timeout);
   r.millis("sse_keepalive_ms", h.sse_keepalive);
   r.string("web_root", h.web_root);
+  if (auto* v = r.field("admin")) {
+    if (!v->is_boolean()) throw config_error(r.at("admin") + ": expected boolean");
+    h.admin = v->get<bool>();
+  }
 }
 
 void read_sessions(object_reader& r, gateway_config& g) {
@@ -197,6 +201,13 @@ void apply_config_json(const std::string& text, app_config& cfg) {
   r.object("sessions", [&](object_reader& s) { read_sessions(s, cfg.gateway); });
   r.object("shutdown", [&](object_reader& s) { s.millis("drain_ms", cfg.drain); });
   r.integer("actor_threads", cfg.actor_threads, 1, 64);
+  r.object("supervision", [&](object_reader& s) {
+    auto& o = cfg.gateway.restarts;
+    s.integer("max_restarts", o.max_restarts, 0, 1000);
+    s.millis("window_ms", o.window);
+    s.millis("backoff_initial_ms", o.backoff_initial);
+    s.millis("backoff_max_ms", o.backoff_max);
+  });
   read_providers(r, cfg.gateway);
   read_routes(r, cfg.gateway);
   r.finish();
@@ -208,6 +219,7 @@ std::string usage_text() {
          "  --listen HOST:PORT   listening address (default 127.0.0.1:8080)\n"
          "  --log-level LEVEL    trace, debug, info, warn, error or off (default info)\n"
          "  --web-root DIR       serve the browser page from DIR at /\n"
+         "  --admin              enable /admin/* (provider view, chaos crash endpoint)\n"
          "  --help               this text\n"
          "Without --config, the built-in mock provider serves model \"mock\".\n";
 }
@@ -215,6 +227,7 @@ std::string usage_text() {
 cli_result parse_command_line(const std::vector<std::string>& args) {
   cli_result out;
   std::string config_file, listen, level, web_root;
+  bool admin = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     auto& a = args[i];
     auto value = [&](const char* name) -> std::string {
@@ -230,6 +243,8 @@ cli_result parse_command_line(const std::vector<std::string>& args) {
       listen = value("--listen");
     } else if (a == "--log-level") {
       level = value("--log-level");
+    } else if (a == "--admin") {
+      admin = true;
     } else if (a == "--web-root") {
       web_root = value("--web-root");
     } else {
@@ -248,6 +263,7 @@ cli_result parse_command_line(const std::vector<std::string>& args) {
   if (!level.empty() && !log::parse_level(level, out.config.log_level))
     throw config_error("--log-level: unknown level '" + level + "'");
   if (!web_root.empty()) out.config.http.web_root = web_root;
+  if (admin) out.config.http.admin = true;
   return out;
 }
 

@@ -44,7 +44,7 @@ int serve(const app_config& cfg) {
   caf::actor_system system{caf_cfg};
 
   gateway engine{system, cfg.gateway};
-  http_server server{engine, cfg.http};
+  http_server server{engine, cfg.http, &engine};
   server.start();
   log::info("listening", {{"address", cfg.http.host + ":" + std::to_string(server.port())},
                           {"models", [&] {

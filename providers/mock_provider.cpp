@@ -94,8 +94,10 @@ provider_actor::behavior_type mock_provider(provider_actor::pointer self, mock_c
   return {
       [self, config, upstreams](open_atom, chat_request& req, session_actor& session,
                                 std::uint32_t attempt) -> upstream_actor {
-        return self->spawn(mock_stream, std::move(session), attempt, std::move(req), config,
-                           upstreams);
+        // Linked: when the provider crashes, its streams end and sessions apply the
+        // failover rule (retry before the first token, upstream_interrupted after).
+        return self->spawn<caf::linked>(mock_stream, std::move(session), attempt, std::move(req),
+                                        config, upstreams);
       },
   };
 }

@@ -3,8 +3,10 @@
 #include "actors/messages.hpp"
 #include "supervision/gateway_config.hpp"
 
+#include <caf/actor_clock.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include <deque>
 #include <map>
 #include <string>
 
@@ -13,22 +15,47 @@ namespace streamgate {
 class session_registry;
 
 using get_router_atom = caf::atom_constant<caf::atom("sg_router")>;
+using restart_atom = caf::atom_constant<caf::atom("sg_restart")>;
+using status_atom = caf::atom_constant<caf::atom("sg_status")>;
+using crash_atom = caf::atom_constant<caf::atom("sg_crash")>;
 
 // The root of the actor tree: spawns the router and one actor per provider, and restarts
-// providers that fail.
-using engine_actor = caf::typed_actor<caf::replies_to<get_router_atom>::with<router_actor>>;
+// providers that fail (one-for-one, bounded, with backoff).
+using engine_actor = caf::typed_actor<
+    caf::replies_to<get_router_atom>::with<router_actor>,
+    // Providers' supervision state as a JSON array (the admin view).
+    caf::replies_to<status_atom>::with<std::string>,
+    // Chaos testing: kill the named provider actor; false if there is none.
+    caf::replies_to<crash_atom, std::string>::with<bool>,
+    // Backoff timer: start the named provider again.
+    caf::reacts_to<restart_atom, std::string>>;
+
+struct supervised_provider {
+  provider_entry entry;
+  provider_actor handle;
+  std::uint32_t restarts = 0;
+  std::deque<caf::actor_clock::time_point> recent_crashes;
+  bool down = false;  // gave up restarting
+  std::string last_exit;
+};
 
 struct engine_state {
   static inline const char* name = "engine";
   gateway_config config;
   session_registry* registry = nullptr;
   router_actor router;
-  std::map<std::string, provider_actor> providers;
+  std::map<std::string, supervised_provider> providers;
 };
 
 using engine_pointer = engine_actor::stateful_pointer<engine_state>;
 
 engine_actor::behavior_type engine_behavior(engine_pointer self, gateway_config config,
                                             session_registry* registry);
+
+// The restart decision: how long to wait before restarting after a crash at `now`, or
+// nothing when the provider crashed too often and must be marked down. Updates `recent`.
+std::optional<std::chrono::milliseconds> next_restart_delay(
+    const restart_options& opts, std::deque<caf::actor_clock::time_point>& recent,
+    caf::actor_clock::time_point now);
 
 }  // namespace streamgate

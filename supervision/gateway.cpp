@@ -118,6 +118,30 @@ engine_counts gateway::counts() const {
   return c;
 }
 
+namespace {
+
+// Asks the engine from a short-lived actor so the caller (an I/O thread) never blocks.
+template <class Result, class... Ts>
+void ask_engine(caf::actor_system& sys, const engine_actor& engine, Result fallback,
+                std::function<void(Result)> done, Ts... xs) {
+  sys.spawn([=](caf::event_based_actor* self) {
+    self->request(engine, std::chrono::seconds(5), xs...)
+        .then([=](Result& r) { done(std::move(r)); }, [=](caf::error&) { done(fallback); });
+  });
+}
+
+}  // namespace
+
+void gateway::provider_status(std::function<void(std::string)> done) {
+  ask_engine<std::string>(impl_->system, impl_->engine, "[]", std::move(done),
+                          status_atom::value);
+}
+
+void gateway::crash_provider(const std::string& name, std::function<void(bool)> done) {
+  ask_engine<bool>(impl_->system, impl_->engine, false, std::move(done), crash_atom::value,
+                   name);
+}
+
 void gateway::shutdown() {
   impl_->shutting_down = true;
   for (auto& s : impl_->registry.all()) caf::anon_send(s, shutdown_atom::value);

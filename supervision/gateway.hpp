@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/admin_service.hpp"
 #include "actors/session_service.hpp"
 #include "supervision/gateway_config.hpp"
 
@@ -13,7 +14,7 @@ namespace streamgate {
 // The engine as a C++ object: spawns the engine actor tree in a given actor system and
 // implements the transports' session_service. An embedding CAF application creates one next
 // to its own actors (docs/embedding.md).
-class gateway final : public session_service {
+class gateway final : public session_service, public admin_service {
  public:
   gateway(caf::actor_system& system, gateway_config config);
   ~gateway() override;
@@ -28,6 +29,9 @@ class gateway final : public session_service {
   void detach(const std::string& session_id, const sink_ptr& sink) override;
   bool cancel(const std::string& session_id) override;
   engine_counts counts() const override;
+
+  void provider_status(std::function<void(std::string)> done) override;
+  void crash_provider(const std::string& name, std::function<void(bool)> done) override;
 
   // Refuses new sessions from now on and ends every running stream with
   // server_shutting_down.

@@ -3,7 +3,9 @@
 #include "actors/session.hpp"
 #include "providers/mock_provider.hpp"
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -17,6 +19,16 @@ struct provider_entry {
   mock_config mock;
 };
 
+// One-for-one restarts of provider actors: at most `max_restarts` within `window`, waiting
+// `backoff_initial` doubled per recent crash up to `backoff_max`; past that the provider is
+// marked down and the router routes around it.
+struct restart_options {
+  std::uint32_t max_restarts = 5;
+  std::chrono::milliseconds window{60000};
+  std::chrono::milliseconds backoff_initial{100};
+  std::chrono::milliseconds backoff_max{10000};
+};
+
 // Everything the engine needs; transports have their own options.
 struct gateway_config {
   std::vector<provider_entry> providers;
@@ -25,6 +37,7 @@ struct gateway_config {
   std::map<std::string, std::vector<std::string>> routes;
   session_options sessions;
   std::size_t max_sessions = 20000;
+  restart_options restarts;
 
   // The configuration `make run` uses: the mock provider serving model "mock".
   static gateway_config with_mock_provider();

@@ -134,6 +134,26 @@ api_action sessions(const http_request& req, std::string_view path) {
   return a;
 }
 
+api_action admin(const http_request& req, std::string_view path) {
+  constexpr std::string_view providers = "/admin/providers";
+  api_action a;
+  if (path == providers) {
+    if (req.method() != http::verb::get) return method_not_allowed(req, "GET");
+    a.what = api_action::kind::admin_status;
+    return a;
+  }
+  auto rest = path.substr(std::min(path.size(), providers.size() + 1));
+  auto slash = rest.find('/');
+  if (path.substr(0, providers.size() + 1) == "/admin/providers/" &&
+      slash != std::string_view::npos && rest.substr(slash) == "/crash") {
+    if (req.method() != http::verb::post) return method_not_allowed(req, "POST");
+    a.what = api_action::kind::admin_crash;
+    a.session_id = std::string{rest.substr(0, slash)};
+    return a;
+  }
+  return error(req, error_code::not_found, "no such endpoint: " + std::string{path});
+}
+
 const char* content_type_for(std::string_view path) {
   auto ends = [&](std::string_view ext) {
     return path.size() >= ext.size() && path.substr(path.size() - ext.size()) == ext;
@@ -199,6 +219,7 @@ api_action dispatch(const http_request& req, const api_context& ctx) {
     return a;
   }
   if (path.substr(0, sessions_prefix.size()) == sessions_prefix) return sessions(req, path);
+  if (path.substr(0, 7) == "/admin/" && ctx.options.admin) return admin(req, path);
   if (path == "/v1/ws") {
     if (method != http::verb::get) return method_not_allowed(req, "GET");
     if (!boost::beast::websocket::is_upgrade(req))

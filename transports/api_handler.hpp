@@ -28,6 +28,8 @@ struct api_action {
     session_events,  // GET /v1/sessions/{id}/events: SSE when `sse`, else a long poll
     session_cancel,  // POST /v1/sessions/{id}/cancel
     websocket,       // GET /v1/ws upgrade
+    admin_status,    // GET /admin/providers
+    admin_crash,     // POST /admin/providers/{name}/crash (`session_id` holds the name)
   };
   kind what = kind::respond;
   http_response response;

@@ -144,12 +144,40 @@ void http_connection::handle(http_request req) {
       return;
     }
     case k::session_events: resume_events(action, req); return;
+    case k::admin_status:
+    case k::admin_crash: admin(action); return;
     case k::websocket:
       // The WebSocket transport takes the socket over; this object is done with it.
       closed_ = true;
       start_websocket(std::move(stream_), std::move(req), ctx_);
       return;
   }
+}
+
+void http_connection::admin(const api_action& action) {
+  if (!ctx_->admin) {
+    send(error_response(version_, keep_alive_, error_code::not_found, "admin is disabled"));
+    return;
+  }
+  // The answer comes from an actor thread; hop back onto this connection's strand.
+  auto reply = [self = shared_from_this()](http::status status, std::string body) {
+    net::post(self->stream_.get_executor(), [self, status, body = std::move(body)]() mutable {
+      self->send(json_response(self->version_, self->keep_alive_, status, std::move(body)));
+    });
+  };
+  if (action.what == api_action::kind::admin_status) {
+    ctx_->admin->provider_status([reply](std::string providers) {
+      reply(http::status::ok, "{\"providers\":" + providers + "}");
+    });
+    return;
+  }
+  ctx_->admin->crash_provider(action.session_id, [reply, name = action.session_id](bool ok) {
+    if (ok)
+      reply(http::status::accepted, json{{"provider", name}, {"crashed", true}}.dump());
+    else
+      reply(http::status::not_found, openai::error_body(error_code::not_found,
+                                                        "no running provider '" + name + "'"));
+  });
 }
 
 void http_connection::send(http_response res) {

@@ -40,6 +40,7 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t);
   void handle(http_request req);
+  void admin(const api_action& action);
   void send(http_response res);
   void on_sent(bool keep_alive, boost::beast::error_code ec);
   void close();

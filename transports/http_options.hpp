@@ -18,6 +18,7 @@ struct http_options {
   std::chrono::milliseconds idle_timeout{60000};   // keep-alive connection with no request
   std::chrono::milliseconds sse_keepalive{15000};  // comment line on an idle SSE stream
   std::string web_root;                            // static files served at /; empty: none
+  bool admin = false;  // /admin/* endpoints (provider view, chaos crash); off by default
 };
 
 }  // namespace streamgate

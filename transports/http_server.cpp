@@ -26,8 +26,10 @@ struct http_server::impl {
   std::uint16_t port = 0;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
 
-  impl(session_service& s, http_options o)
-      : ioc(static_cast<int>(o.threads)), ctx(std::make_shared<server_context>(s, std::move(o))) {}
+  impl(session_service& s, http_options o, admin_service* admin)
+      : ioc(static_cast<int>(o.threads)), ctx(std::make_shared<server_context>(s, std::move(o))) {
+    if (ctx->options.admin) ctx->admin = admin;
+  }
 
   void accept() {
     acceptor.async_accept(net::make_strand(ioc), [this](boost::system::error_code ec,
@@ -64,8 +66,8 @@ struct http_server::impl {
   }
 };
 
-http_server::http_server(session_service& service, http_options options)
-    : impl_(std::make_unique<impl>(service, std::move(options))) {}
+http_server::http_server(session_service& service, http_options options, admin_service* admin)
+    : impl_(std::make_unique<impl>(service, std::move(options), admin)) {}
 
 http_server::~http_server() { stop(); }
 

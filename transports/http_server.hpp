@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/admin_service.hpp"
 #include "actors/session_service.hpp"
 #include "transports/http_options.hpp"
 
@@ -15,7 +16,8 @@ namespace streamgate {
 // session_service.
 class http_server {
  public:
-  http_server(session_service& service, http_options options);
+  // `admin` serves /admin/* when options.admin is set.
+  http_server(session_service& service, http_options options, admin_service* admin = nullptr);
   ~http_server();  // stops and joins
 
   http_server(const http_server&) = delete;

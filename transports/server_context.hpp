@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/admin_service.hpp"
 #include "actors/session_service.hpp"
 #include "transports/http_options.hpp"
 
@@ -14,6 +15,7 @@ namespace streamgate {
 // (they hold it by shared_ptr).
 struct server_context {
   session_service& service;
+  admin_service* admin = nullptr;  // set when the operator enabled /admin
   http_options options;
   std::function<std::string()> metrics_text;
   std::atomic<std::int64_t> connections{0};

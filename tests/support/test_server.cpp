@@ -33,7 +33,8 @@ test_server::test_server(gateway_config gateway_cfg, http_options options)
   impl_->cfg.set("logger.verbosity", caf::atom("quiet"));
   impl_->system = std::make_unique<caf::actor_system>(impl_->cfg);
   impl_->engine = std::make_unique<gateway>(*impl_->system, std::move(gateway_cfg));
-  impl_->server = std::make_unique<http_server>(*impl_->engine, std::move(options));
+  impl_->server =
+      std::make_unique<http_server>(*impl_->engine, std::move(options), impl_->engine.get());
   impl_->server->start();
 }
 
