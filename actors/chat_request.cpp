@@ -36,8 +36,7 @@ std::optional<request_error> check_messages(const json& body) {
       return invalid(param + ".role", "'" + param + ".role' is not a known role");
     auto content = m.find("content");
     // Content is text, an array of parts (multimodal), or null next to tool calls.
-    if (content != m.end() && !content->is_string() && !content->is_array() &&
-        !content->is_null())
+    if (content != m.end() && !content->is_string() && !content->is_array() && !content->is_null())
       return invalid(param + ".content", "'" + param + ".content' must be a string or an array");
   }
   return std::nullopt;

@@ -10,8 +10,8 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
-#include <caf/typed_actor.hpp>
 #include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
 
 #include <cstdint>
 #include <string>
@@ -73,10 +73,9 @@ struct route_plan {
   std::vector<route_candidate> candidates;
 };
 
-using router_actor =
-    caf::typed_actor<caf::replies_to<route_atom, std::string>::with<route_plan>,
-                     // A provider actor was (re)started: route to the new handle.
-                     caf::reacts_to<provider_atom, std::string, provider_actor>>;
+using router_actor = caf::typed_actor<caf::replies_to<route_atom, std::string>::with<route_plan>,
+                                      // A provider actor was (re)started: route to the new handle.
+                                      caf::reacts_to<provider_atom, std::string, provider_actor>>;
 
 }  // namespace streamgate
 

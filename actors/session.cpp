@@ -12,11 +12,16 @@ namespace streamgate {
 
 const char* to_string(session_phase p) {
   switch (p) {
-    case session_phase::queued: return "queued";
-    case session_phase::streaming: return "streaming";
-    case session_phase::finished: return "finished";
-    case session_phase::cancelled: return "cancelled";
-    case session_phase::failed: return "failed";
+    case session_phase::queued:
+      return "queued";
+    case session_phase::streaming:
+      return "streaming";
+    case session_phase::finished:
+      return "finished";
+    case session_phase::cancelled:
+      return "cancelled";
+    case session_phase::failed:
+      return "failed";
   }
   return "?";
 }
@@ -32,10 +37,14 @@ std::string outcome_of(const stream_event& ev) {
 
 session_phase phase_after(const stream_event& ev) {
   switch (ev.kind) {
-    case event_kind::finish: return session_phase::finished;
-    case event_kind::cancelled: return session_phase::cancelled;
-    case event_kind::error: return session_phase::failed;
-    default: return session_phase::streaming;
+    case event_kind::finish:
+      return session_phase::finished;
+    case event_kind::cancelled:
+      return session_phase::cancelled;
+    case event_kind::error:
+      return session_phase::failed;
+    default:
+      return session_phase::streaming;
   }
 }
 
@@ -112,8 +121,8 @@ class session_ops {
     if (st_.next_candidate >= st_.plan.candidates.size() ||
         st_.attempt >= st_.options.max_attempts) {
       if (st_.attempt == 0) {
-        fail(error_code::no_provider_available, "no provider can serve model '" +
-                                                    st_.request.model + "' right now");
+        fail(error_code::no_provider_available,
+             "no provider can serve model '" + st_.request.model + "' right now");
       } else {
         emit(st_.last_failure);
       }
@@ -129,8 +138,9 @@ class session_ops {
     }
     auto provider_name = candidate.provider;
     st_.provider = provider_name;
-    self_->request(candidate.handle, st_.options.open_timeout, open_atom::value, st_.request,
-                   session_actor{self_}, attempt)
+    self_
+        ->request(candidate.handle, st_.options.open_timeout, open_atom::value, st_.request,
+                  session_actor{self_}, attempt)
         .then(
             [self = self_, attempt](upstream_actor& up) {
               auto& st = self->state;
@@ -146,8 +156,8 @@ class session_ops {
               if (self->state.ended() || attempt != self->state.attempt) return;
               ops.attempt_failed(stream_event::make_error(
                   std::string{error_code::upstream_error},
-                  "provider '" + provider_name + "' could not open a stream: " +
-                      self->system().render(err)));
+                  "provider '" + provider_name +
+                      "' could not open a stream: " + self->system().render(err)));
             });
   }
 
@@ -255,8 +265,10 @@ session_actor::behavior_type session_behavior(session_pointer self, session_init
   st.registry = init.registry;
   st.transport = std::move(init.transport);
   st.started_at = self->clock().now();
-  if (init.first_sink) st.sinks.push_back(std::move(init.first_sink));
-  else session_ops{self}.arm_expiry();  // nobody attached yet: the resume window runs
+  if (init.first_sink)
+    st.sinks.push_back(std::move(init.first_sink));
+  else
+    session_ops{self}.arm_expiry();  // nobody attached yet: the resume window runs
   if (st.registry) {
     st.registry->active.fetch_add(1, std::memory_order_relaxed);
     self->attach_functor([reg = st.registry, id = st.id] { reg->remove(id); });

@@ -27,7 +27,7 @@ struct session_options {
 struct session_init {
   std::string id;
   chat_request request;
-  sink_ptr first_sink;  // may be null
+  sink_ptr first_sink;                 // may be null
   std::string transport = "embedded";  // for logs and metrics: sse, ws, poll, http, embedded
   bool cancel_on_detach = false;
   router_actor router;

@@ -25,8 +25,7 @@ struct stream_event {
   usage_info usage;  // usage only
 
   bool terminal() const {
-    return kind == event_kind::finish || kind == event_kind::error ||
-           kind == event_kind::cancelled;
+    return kind == event_kind::finish || kind == event_kind::error || kind == event_kind::cancelled;
   }
 
   static stream_event make_delta(std::string content) {

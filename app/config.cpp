@@ -130,7 +130,8 @@ provider_entry read_provider(const json& j, const std::string& path) {
   r.string("name", p.name);
   if (p.name.empty()) throw config_error(r.at("name") + ": required");
   r.string("kind", p.kind);
-  if (p.kind != "mock") throw config_error(r.at("kind") + ": unknown provider kind '" + p.kind + "'");
+  if (p.kind != "mock")
+    throw config_error(r.at("kind") + ": unknown provider kind '" + p.kind + "'");
   r.string_list("models", p.models);
   if (p.models.empty()) throw config_error(r.at("models") + ": at least one model is required");
   r.object("mock", [&](object_reader& m) {
@@ -151,11 +152,13 @@ void read_providers(object_reader& r, gateway_config& g) {
     auto path = r.at("providers") + "[" + std::to_string(i) + "]";
     auto p = read_provider((*v)[i], path);
     for (auto& other : g.providers) {
-      if (other.name == p.name) throw config_error(path + ".name: duplicate provider '" + p.name + "'");
+      if (other.name == p.name)
+        throw config_error(path + ".name: duplicate provider '" + p.name + "'");
     }
     g.providers.push_back(std::move(p));
   }
-  if (g.providers.empty()) throw config_error(r.at("providers") + ": at least one provider is required");
+  if (g.providers.empty())
+    throw config_error(r.at("providers") + ": at least one provider is required");
 }
 
 void read_routes(object_reader& r, gateway_config& g) {

@@ -57,8 +57,8 @@ int serve(const app_config& cfg) {
 
   int sig = 0;
   sigwait(&signals, &sig);
-  log::info("shutdown_started", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"},
-                                 {"drain_ms", cfg.drain.count()}});
+  log::info("shutdown_started",
+            {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}, {"drain_ms", cfg.drain.count()}});
   server.stop_accepting();
   bool drained = wait_until([&] { return engine.counts().active_sessions == 0; }, cfg.drain);
   if (!drained) {

@@ -37,10 +37,10 @@ int main(int argc, char** argv) {
 
   streamgate::gateway engine{system, streamgate::gateway_config::with_mock_provider()};
 
-  auto body = nlohmann::json{
-      {"model", "mock"},
-      {"messages", {{{"role", "user"}, {"content", argc > 1 ? argv[1] : "Hello"}}}},
-      {"mock", {{"tokens", 12}, {"first_token_ms", 0}, {"interval_ms", 5}}}};
+  auto body =
+      nlohmann::json{{"model", "mock"},
+                     {"messages", {{{"role", "user"}, {"content", argc > 1 ? argv[1] : "Hello"}}}},
+                     {"mock", {{"tokens", 12}, {"first_token_ms", 0}, {"interval_ms", 5}}}};
   auto parsed = streamgate::parse_chat_request(body.dump());
   auto& request = std::get<streamgate::chat_request>(parsed);
 

@@ -12,9 +12,9 @@ namespace {
 using mock_stream_actor = caf::typed_actor<caf::reacts_to<cancel_atom>, caf::reacts_to<tick_atom>>;
 
 constexpr std::array<std::string_view, 24> words{
-    "Streaming", "shows",   "every", "token", "as",     "soon", "as",     "the",
-    "model",     "writes",  "it,",   "so",    "nobody", "ever", "thinks", "the",
-    "answer",    "is",      "stuck;", "stop", "it",     "at",   "once.",  "Then"};
+    "Streaming", "shows",  "every",  "token", "as",     "soon", "as",     "the",
+    "model",     "writes", "it,",    "so",    "nobody", "ever", "thinks", "the",
+    "answer",    "is",     "stuck;", "stop",  "it",     "at",   "once.",  "Then"};
 
 struct mock_stream_state {
   static inline const char* name = "mock_stream";

@@ -42,14 +42,12 @@ void on_linked_exit(engine_pointer self, const caf::exit_msg& em) {
     auto delay = next_restart_delay(st.config.restarts, p.recent_crashes, self->clock().now());
     if (!delay) {
       p.down = true;
-      log::error("provider_down", {{"provider", name},
-                                   {"reason", p.last_exit},
-                                   {"restarts", p.restarts}});
+      log::error("provider_down",
+                 {{"provider", name}, {"reason", p.last_exit}, {"restarts", p.restarts}});
       return;
     }
-    log::warn("provider_crashed", {{"provider", name},
-                                   {"reason", p.last_exit},
-                                   {"restart_in_ms", delay->count()}});
+    log::warn("provider_crashed",
+              {{"provider", name}, {"reason", p.last_exit}, {"restart_in_ms", delay->count()}});
     self->delayed_send(self, *delay, restart_atom::value, name);
     return;
   }

@@ -21,14 +21,14 @@ using crash_atom = caf::atom_constant<caf::atom("sg_crash")>;
 
 // The root of the actor tree: spawns the router and one actor per provider, and restarts
 // providers that fail (one-for-one, bounded, with backoff).
-using engine_actor = caf::typed_actor<
-    caf::replies_to<get_router_atom>::with<router_actor>,
-    // Providers' supervision state as a JSON array (the admin view).
-    caf::replies_to<status_atom>::with<std::string>,
-    // Chaos testing: kill the named provider actor; false if there is none.
-    caf::replies_to<crash_atom, std::string>::with<bool>,
-    // Backoff timer: start the named provider again.
-    caf::reacts_to<restart_atom, std::string>>;
+using engine_actor =
+    caf::typed_actor<caf::replies_to<get_router_atom>::with<router_actor>,
+                     // Providers' supervision state as a JSON array (the admin view).
+                     caf::replies_to<status_atom>::with<std::string>,
+                     // Chaos testing: kill the named provider actor; false if there is none.
+                     caf::replies_to<crash_atom, std::string>::with<bool>,
+                     // Backoff timer: start the named provider again.
+                     caf::reacts_to<restart_atom, std::string>>;
 
 struct supervised_provider {
   provider_entry entry;

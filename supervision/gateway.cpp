@@ -58,7 +58,9 @@ gateway::~gateway() {
   for (auto& s : impl_->registry.all()) caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
 }
 
-std::vector<model_info> gateway::models() const { return impl_->models; }
+std::vector<model_info> gateway::models() const {
+  return impl_->models;
+}
 
 start_outcome gateway::start(chat_request req, sink_ptr sink, const char* transport,
                              bool cancel_on_detach) {
@@ -81,9 +83,8 @@ start_outcome gateway::start(chat_request req, sink_ptr sink, const char* transp
   init.registry = &d.registry;
   init.options = d.config.sessions;
   auto id = init.id;
-  auto spawned = d.registry.add(id, d.config.max_sessions, [&] {
-    return d.system.spawn(session_behavior, std::move(init));
-  });
+  auto spawned = d.registry.add(id, d.config.max_sessions,
+                                [&] { return d.system.spawn(session_behavior, std::move(init)); });
   if (!spawned) {
     log::warn("limit_refusal", {{"limit", "max_sessions"}, {"transport", transport}});
     return {"", std::string{error_code::too_many_sessions},
@@ -133,13 +134,11 @@ void ask_engine(caf::actor_system& sys, const engine_actor& engine, Result fallb
 }  // namespace
 
 void gateway::provider_status(std::function<void(std::string)> done) {
-  ask_engine<std::string>(impl_->system, impl_->engine, "[]", std::move(done),
-                          status_atom::value);
+  ask_engine<std::string>(impl_->system, impl_->engine, "[]", std::move(done), status_atom::value);
 }
 
 void gateway::crash_provider(const std::string& name, std::function<void(bool)> done) {
-  ask_engine<bool>(impl_->system, impl_->engine, false, std::move(done), crash_atom::value,
-                   name);
+  ask_engine<bool>(impl_->system, impl_->engine, false, std::move(done), crash_atom::value, name);
 }
 
 void gateway::shutdown() {

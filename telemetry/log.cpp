@@ -15,8 +15,8 @@ std::atomic<int> g_level{static_cast<int>(level::info)};
 
 std::shared_ptr<spdlog::logger>& logger() {
   static std::shared_ptr<spdlog::logger> instance = [] {
-    auto l = std::make_shared<spdlog::logger>(
-        "streamgate", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    auto l = std::make_shared<spdlog::logger>("streamgate",
+                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
     l->set_pattern("%v");
     return l;
   }();
@@ -53,12 +53,18 @@ bool parse_level(std::string_view name, level& out) {
 
 const char* to_string(level l) {
   switch (l) {
-    case level::trace: return "trace";
-    case level::debug: return "debug";
-    case level::info: return "info";
-    case level::warn: return "warn";
-    case level::error: return "error";
-    case level::off: return "off";
+    case level::trace:
+      return "trace";
+    case level::debug:
+      return "debug";
+    case level::info:
+      return "info";
+    case level::warn:
+      return "warn";
+    case level::error:
+      return "error";
+    case level::off:
+      return "off";
   }
   return "?";
 }
@@ -74,7 +80,9 @@ void init(level min_level, const std::string& file) {
   }
 }
 
-void set_level(level l) { g_level.store(static_cast<int>(l), std::memory_order_relaxed); }
+void set_level(level l) {
+  g_level.store(static_cast<int>(l), std::memory_order_relaxed);
+}
 
 bool enabled(level l) {
   return l != level::off && static_cast<int>(l) >= g_level.load(std::memory_order_relaxed);

@@ -233,7 +233,8 @@ api_action dispatch(const http_request& req, const api_context& ctx) {
       {"/v1/models", models}, {"/healthz", healthz}, {"/metrics", metrics}};
   for (auto& [p, h] : gets) {
     if (path != p) continue;
-    if (method != http::verb::get && method != http::verb::head) return method_not_allowed(req, "GET");
+    if (method != http::verb::get && method != http::verb::head)
+      return method_not_allowed(req, "GET");
     return h(req, ctx);
   }
   if (method == http::verb::get) return static_file(req, ctx, path);

@@ -54,7 +54,9 @@ json poll_event_json(const stream_event& ev) {
       j["type"] = "cancelled";
       j["reason"] = ev.text;
       break;
-    case event_kind::heartbeat: j["type"] = "heartbeat"; break;
+    case event_kind::heartbeat:
+      j["type"] = "heartbeat";
+      break;
   }
   return j;
 }
@@ -79,17 +81,16 @@ void http_connection::do_read() {
   parser_->body_limit(ctx_->options.max_body_bytes);
   parser_->header_limit(static_cast<std::uint32_t>(ctx_->options.max_header_bytes));
   stream_.expires_after(ctx_->options.idle_timeout);
-  http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                     self->on_read(ec, n);
-                   });
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
 }
 
 void http_connection::on_read(beast::error_code ec, std::size_t) {
   if (ec == http::error::body_limit) {
-    send(error_response(11, false, error_code::body_too_large,
-                        "the request body exceeds " +
-                            std::to_string(ctx_->options.max_body_bytes) + " bytes"));
+    send(error_response(
+        11, false, error_code::body_too_large,
+        "the request body exceeds " + std::to_string(ctx_->options.max_body_bytes) + " bytes"));
     return;
   }
   if (ec == http::error::header_limit) {
@@ -119,7 +120,9 @@ void http_connection::handle(http_request req) {
       send(std::move(action.response));
       return;
     case k::chat_stream:
-    case k::chat_complete: start_chat(action, req); return;
+    case k::chat_complete:
+      start_chat(action, req);
+      return;
     case k::session_create: {
       auto model = action.request.model;
       auto out = ctx_->service.start(std::move(action.request), nullptr, "poll", false);
@@ -143,9 +146,13 @@ void http_connection::handle(http_request req) {
                          json{{"session", action.session_id}, {"cancelled", true}}.dump()));
       return;
     }
-    case k::session_events: resume_events(action, req); return;
+    case k::session_events:
+      resume_events(action, req);
+      return;
     case k::admin_status:
-    case k::admin_crash: admin(action); return;
+    case k::admin_crash:
+      admin(action);
+      return;
     case k::websocket:
       // The WebSocket transport takes the socket over; this object is done with it.
       closed_ = true;
@@ -175,8 +182,8 @@ void http_connection::admin(const api_action& action) {
     if (ok)
       reply(http::status::accepted, json{{"provider", name}, {"crashed", true}}.dump());
     else
-      reply(http::status::not_found, openai::error_body(error_code::not_found,
-                                                        "no running provider '" + name + "'"));
+      reply(http::status::not_found,
+            openai::error_body(error_code::not_found, "no running provider '" + name + "'"));
   });
 }
 
@@ -248,9 +255,9 @@ void http_connection::begin(mode m, const http_request& req, const std::string& 
 
 void http_connection::start_chat(api_action& action, const http_request& req) {
   bool streaming = action.what == api_action::kind::chat_stream;
-  sink_ = std::make_shared<strand_sink<http_connection>>(
-      weak_from_this(), stream_.get_executor(), ctx_->options.max_pending_bytes,
-      streaming ? "sse" : "http");
+  sink_ = std::make_shared<strand_sink<http_connection>>(weak_from_this(), stream_.get_executor(),
+                                                         ctx_->options.max_pending_bytes,
+                                                         streaming ? "sse" : "http");
   auto model = action.request.model;
   bool usage = action.request.include_usage;
   // Closing a /v1/chat/completions connection stops the answer, as it does at OpenAI.
@@ -266,9 +273,9 @@ void http_connection::start_chat(api_action& action, const http_request& req) {
 }
 
 void http_connection::resume_events(api_action& action, const http_request& req) {
-  sink_ = std::make_shared<strand_sink<http_connection>>(
-      weak_from_this(), stream_.get_executor(), ctx_->options.max_pending_bytes,
-      action.sse ? "sse" : "poll");
+  sink_ = std::make_shared<strand_sink<http_connection>>(weak_from_this(), stream_.get_executor(),
+                                                         ctx_->options.max_pending_bytes,
+                                                         action.sse ? "sse" : "poll");
   begin(action.sse ? mode::sse : mode::poll, req, action.session_id, "", action.sse);
   poll_last_seq_ = action.after_seq;
   if (!ctx_->service.attach(action.session_id, action.after_seq, sink_)) {
@@ -302,8 +309,12 @@ void http_connection::on_attached(std::uint64_t last_seq, bool ended) {
 void http_connection::on_event(const event_ptr& ev) {
   if (closed_ || stream_done_) return;
   switch (mode_) {
-    case mode::sse: render_sse(*ev); break;
-    case mode::collect: collect(*ev); break;
+    case mode::sse:
+      render_sse(*ev);
+      break;
+    case mode::collect:
+      collect(*ev);
+      break;
     case mode::poll:
       if (!poll_events_.empty()) poll_events_ += ',';
       poll_events_ += poll_event_json(*ev).dump(-1, ' ', false, json::error_handler_t::replace);
@@ -315,15 +326,16 @@ void http_connection::on_event(const event_ptr& ev) {
         if (self->mode_ == mode::poll) self->finish_poll();
       });
       break;
-    case mode::idle: break;
+    case mode::idle:
+      break;
   }
 }
 
 void http_connection::on_detached(detach_reason why) {
   if (closed_ || mode_ == mode::idle) return;
-  log::info("client_dropped", {{"session", session_id_},
-                               {"reason", why == detach_reason::slow_consumer ? "slow_consumer"
-                                                                              : "detached"}});
+  log::info("client_dropped",
+            {{"session", session_id_},
+             {"reason", why == detach_reason::slow_consumer ? "slow_consumer" : "detached"}});
   sink_.reset();
   close();
 }
@@ -342,7 +354,9 @@ void http_connection::finish_poll() {
 
 void http_connection::collect(const stream_event& ev) {
   switch (ev.kind) {
-    case event_kind::delta: collected_ += ev.text; return;
+    case event_kind::delta:
+      collected_ += ev.text;
+      return;
     case event_kind::usage:
       usage_ = ev.usage;
       have_usage_ = true;
@@ -366,7 +380,8 @@ void http_connection::collect(const stream_event& ev) {
       send(error_response(version_, keep_alive_, code, ev.text));
       return;
     }
-    case event_kind::heartbeat: return;
+    case event_kind::heartbeat:
+      return;
   }
 }
 
@@ -414,7 +429,9 @@ void http_connection::render_sse(const stream_event& ev) {
     case event_kind::cancelled:
       openai::append_sse(frame, ev.seq, openai::error_body(error_code::cancelled, ev.text));
       break;
-    case event_kind::heartbeat: frame = ": heartbeat\n\n"; break;
+    case event_kind::heartbeat:
+      frame = ": heartbeat\n\n";
+      break;
   }
   append_chunk(frame);
   if (ev.terminal()) {
@@ -477,31 +494,32 @@ void http_connection::watch_peer() {
   // While a response streams the client sends nothing; a pending read tells us at once
   // when it goes away, so its session is detached (and its upstream cancelled) promptly.
   watching_ = true;
-  stream_.socket().async_wait(
-      net::ip::tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
-        self->watching_ = false;
-        if (self->closed_) return;
-        bool streaming = self->mode_ != mode::idle;
-        if (ec == net::error::operation_aborted) {
-          if (!streaming) self->do_read();
-          return;
-        }
-        if (ec) {
-          self->close();
-          return;
-        }
-        // Readable: either EOF (the peer closed) or a pipelined request.
-        char probe;
-        beast::error_code pec;
-        auto n = self->stream_.socket().receive(net::buffer(&probe, 1),
-                                                net::socket_base::message_peek, pec);
-        if (pec || n == 0) {
-          self->close();
-          return;
-        }
-        if (!streaming) self->do_read();
-        // else a pipelined request waits in the socket until the stream ends
-      });
+  stream_.socket().async_wait(net::ip::tcp::socket::wait_read,
+                              [self = shared_from_this()](beast::error_code ec) {
+                                self->watching_ = false;
+                                if (self->closed_) return;
+                                bool streaming = self->mode_ != mode::idle;
+                                if (ec == net::error::operation_aborted) {
+                                  if (!streaming) self->do_read();
+                                  return;
+                                }
+                                if (ec) {
+                                  self->close();
+                                  return;
+                                }
+                                // Readable: either EOF (the peer closed) or a pipelined request.
+                                char probe;
+                                beast::error_code pec;
+                                auto n = self->stream_.socket().receive(
+                                    net::buffer(&probe, 1), net::socket_base::message_peek, pec);
+                                if (pec || n == 0) {
+                                  self->close();
+                                  return;
+                                }
+                                if (!streaming) self->do_read();
+                                // else a pipelined request waits in the socket until the stream
+                                // ends
+                              });
 }
 
 void http_connection::arm_keepalive() {

@@ -17,7 +17,8 @@
 
 namespace streamgate {
 
-template <class> class strand_sink;
+template <class>
+class strand_sink;
 
 // One client TCP connection speaking HTTP/1.1: keep-alive requests, and responses that stream
 // a session's events (SSE), wait for them (long poll) or collect them (stream: false).
@@ -82,9 +83,9 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   bool stream_done_ = false;  // the terminal event is rendered
   bool writing_ = false;
   bool closed_ = false;
-  std::string pending_;     // rendered bytes not yet handed to the socket
-  std::string in_flight_;   // bytes being written
-  std::string collected_;   // stream: false answer text
+  std::string pending_;      // rendered bytes not yet handed to the socket
+  std::string in_flight_;    // bytes being written
+  std::string collected_;    // stream: false answer text
   std::string poll_events_;  // JSON array elements for a long poll
   std::uint64_t poll_last_seq_ = 0;
   bool poll_has_events_ = false;

@@ -32,22 +32,22 @@ struct http_server::impl {
   }
 
   void accept() {
-    acceptor.async_accept(net::make_strand(ioc), [this](boost::system::error_code ec,
-                                                        tcp::socket socket) {
-      if (ec) {
-        if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
-        // EMFILE and friends: keep accepting rather than going deaf.
-        log::warn("accept_failed", {{"error", ec.message()}});
-      } else {
-        socket.set_option(tcp::no_delay(true), ec);
-        if (static_cast<std::size_t>(ctx->connections.load()) >= ctx->options.max_connections) {
-          refuse(std::move(socket));
-        } else {
-          std::make_shared<http_connection>(std::move(socket), ctx)->run();
-        }
-      }
-      accept();
-    });
+    acceptor.async_accept(
+        net::make_strand(ioc), [this](boost::system::error_code ec, tcp::socket socket) {
+          if (ec) {
+            if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+            // EMFILE and friends: keep accepting rather than going deaf.
+            log::warn("accept_failed", {{"error", ec.message()}});
+          } else {
+            socket.set_option(tcp::no_delay(true), ec);
+            if (static_cast<std::size_t>(ctx->connections.load()) >= ctx->options.max_connections) {
+              refuse(std::move(socket));
+            } else {
+              std::make_shared<http_connection>(std::move(socket), ctx)->run();
+            }
+          }
+          accept();
+        });
   }
 
   // Over the connection limit: a clear 503 instead of slowing everybody down.
@@ -56,7 +56,8 @@ struct http_server::impl {
     auto res = std::make_shared<std::string>(
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
         "Retry-After: 1\r\nConnection: close\r\nContent-Length: ");
-    auto body = R"({"error":{"message":"the server has reached its connection limit","type":"server_error","code":"too_many_connections"}})";
+    auto body =
+        R"({"error":{"message":"the server has reached its connection limit","type":"server_error","code":"too_many_connections"}})";
     *res += std::to_string(std::strlen(body)) + "\r\n\r\n" + body;
     auto sock = std::make_shared<tcp::socket>(std::move(socket));
     net::async_write(*sock, net::buffer(*res), [sock, res](boost::system::error_code, std::size_t) {
@@ -69,7 +70,9 @@ struct http_server::impl {
 http_server::http_server(session_service& service, http_options options, admin_service* admin)
     : impl_(std::make_unique<impl>(service, std::move(options), admin)) {}
 
-http_server::~http_server() { stop(); }
+http_server::~http_server() {
+  stop();
+}
 
 void http_server::start() {
   auto& d = *impl_;
@@ -91,7 +94,9 @@ void http_server::start() {
     d.threads.emplace_back([&d] { d.ioc.run(); });
 }
 
-std::uint16_t http_server::port() const { return impl_->port; }
+std::uint16_t http_server::port() const {
+  return impl_->port;
+}
 
 void http_server::set_metrics_text(std::function<std::string()> fn) {
   impl_->ctx->metrics_text = std::move(fn);
@@ -106,9 +111,13 @@ void http_server::stop_accepting() {
   });
 }
 
-std::int64_t http_server::open_connections() const { return impl_->ctx->connections.load(); }
+std::int64_t http_server::open_connections() const {
+  return impl_->ctx->connections.load();
+}
 
-std::int64_t http_server::streaming_connections() const { return impl_->ctx->streams.load(); }
+std::int64_t http_server::streaming_connections() const {
+  return impl_->ctx->streams.load();
+}
 
 void http_server::stop() {
   auto& d = *impl_;

@@ -55,8 +55,8 @@ std::string delta_chunk(const completion_context& ctx, std::string_view content,
 
 std::string finish_chunk(const completion_context& ctx, std::string_view finish_reason) {
   auto j = chunk_base(ctx);
-  j["choices"] = json::array(
-      {{{"index", 0}, {"delta", json::object()}, {"finish_reason", finish_reason}}});
+  j["choices"] =
+      json::array({{{"index", 0}, {"delta", json::object()}, {"finish_reason", finish_reason}}});
   return dump(j);
 }
 
@@ -73,10 +73,9 @@ std::string completion(const completion_context& ctx, std::string_view content,
          {"object", "chat.completion"},
          {"created", ctx.created},
          {"model", ctx.model},
-         {"choices",
-          json::array({{{"index", 0},
-                        {"message", {{"role", "assistant"}, {"content", content}}},
-                        {"finish_reason", finish_reason}}})},
+         {"choices", json::array({{{"index", 0},
+                                   {"message", {{"role", "assistant"}, {"content", content}}},
+                                   {"finish_reason", finish_reason}}})},
          {"usage", usage_json(usage)}};
   return dump(j);
 }

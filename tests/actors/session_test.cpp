@@ -1,9 +1,9 @@
 // The session state machine under CAF's deterministic test coordinator: virtual time, no
 // threads, no sleeps.
 
+#include "actors/session.hpp"
 #include "actors/error_code.hpp"
 #include "actors/router.hpp"
-#include "actors/session.hpp"
 #include "actors/session_registry.hpp"
 #include "providers/mock_provider.hpp"
 
@@ -55,11 +55,11 @@ provider_actor::behavior_type scripted_provider(provider_actor::pointer self,
                                                 std::vector<stream_event> script) {
   return {[self, script](open_atom, chat_request&, session_actor& session,
                          std::uint32_t attempt) -> upstream_actor {
-    return self->spawn([script, session, attempt](upstream_actor::pointer up)
-                           -> upstream_actor::behavior_type {
-      for (auto& ev : script) up->send(session, upstream_atom::value, attempt, ev);
-      return {[up](cancel_atom) { up->quit(); }};
-    });
+    return self->spawn(
+        [script, session, attempt](upstream_actor::pointer up) -> upstream_actor::behavior_type {
+          for (auto& ev : script) up->send(session, upstream_atom::value, attempt, ev);
+          return {[up](cancel_atom) { up->quit(); }};
+        });
   }};
 }
 
@@ -273,8 +273,8 @@ TEST_F(session_test, a_client_error_is_not_retried_elsewhere) {
 
 TEST_F(session_test, after_the_first_token_a_broken_upstream_ends_with_interrupted) {
   route({{"flaky", scripted({stream_event::make_delta("partial "),
-                             stream_event::make_error(
-                                 std::string{error_code::upstream_interrupted}, "dropped")})},
+                             stream_event::make_error(std::string{error_code::upstream_interrupted},
+                                                      "dropped")})},
          {"mock", mock({3, 0, 0})}});
   auto sink = std::make_shared<recording_sink>();
   auto s = start(sink);
@@ -286,10 +286,10 @@ TEST_F(session_test, after_the_first_token_a_broken_upstream_ends_with_interrupt
 }
 
 TEST_F(session_test, when_every_candidate_fails_the_last_error_is_reported_once) {
-  route({{"a", scripted({stream_event::make_error(
-                   std::string{error_code::upstream_server_error}, "a down")})},
-         {"b", scripted({stream_event::make_error(
-                   std::string{error_code::upstream_connect_failed}, "b down")})}});
+  route({{"a", scripted({stream_event::make_error(std::string{error_code::upstream_server_error},
+                                                  "a down")})},
+         {"b", scripted({stream_event::make_error(std::string{error_code::upstream_connect_failed},
+                                                  "b down")})}});
   auto sink = std::make_shared<recording_sink>();
   start(sink);
   advance(20ms);

@@ -83,8 +83,7 @@ TEST_F(chat_api, include_usage_adds_the_usage_chunk_before_done) {
   auto& usage = r.chunks.back();
   EXPECT_TRUE(usage["choices"].empty());
   EXPECT_EQ(usage["usage"]["completion_tokens"], 3);
-  EXPECT_EQ(usage["usage"]["total_tokens"],
-            usage["usage"]["prompt_tokens"].get<int>() + 3);
+  EXPECT_EQ(usage["usage"]["total_tokens"], usage["usage"]["prompt_tokens"].get<int>() + 3);
 
   http_client plain{server.port()};
   plain.open_stream("POST", "/v1/chat/completions", mock_body(true, 3));
@@ -168,23 +167,25 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         bad_request_case{"malformed_json", "POST", "/v1/chat/completions", "{\"model\": ", 400,
                          "invalid_json"},
-        bad_request_case{"missing_messages", "POST", "/v1/chat/completions",
-                         R"({"model":"mock"})", 400, "invalid_request"},
+        bad_request_case{"missing_messages", "POST", "/v1/chat/completions", R"({"model":"mock"})",
+                         400, "invalid_request"},
         bad_request_case{"empty_messages", "POST", "/v1/chat/completions",
                          R"({"model":"mock","messages":[]})", 400, "invalid_request"},
         bad_request_case{"messages_wrong_type", "POST", "/v1/chat/completions",
                          R"({"model":"mock","messages":"hi"})", 400, "invalid_request"},
-        bad_request_case{"stream_wrong_type", "POST", "/v1/chat/completions",
-                         R"({"model":"mock","stream":"yes","messages":[{"role":"user","content":"x"}]})",
-                         400, "invalid_request"},
+        bad_request_case{
+            "stream_wrong_type", "POST", "/v1/chat/completions",
+            R"({"model":"mock","stream":"yes","messages":[{"role":"user","content":"x"}]})", 400,
+            "invalid_request"},
         bad_request_case{"model_wrong_type", "POST", "/v1/chat/completions",
                          R"({"model":7,"messages":[{"role":"user","content":"x"}]})", 400,
                          "invalid_request"},
         bad_request_case{"body_not_an_object", "POST", "/v1/chat/completions", "[1,2]", 400,
                          "invalid_request"},
-        bad_request_case{"unknown_model", "POST", "/v1/chat/completions",
-                         R"({"model":"gpt-nope","stream":true,"messages":[{"role":"user","content":"x"}]})",
-                         404, "model_not_found"},
+        bad_request_case{
+            "unknown_model", "POST", "/v1/chat/completions",
+            R"({"model":"gpt-nope","stream":true,"messages":[{"role":"user","content":"x"}]})", 404,
+            "model_not_found"},
         bad_request_case{"wrong_method", "GET", "/v1/chat/completions", "", 405,
                          "method_not_allowed"},
         bad_request_case{"unknown_path", "GET", "/v1/nothing-here", "", 404, "not_found"},

@@ -89,7 +89,9 @@ unsigned short child_process::port_of(const std::string& line) {
   return static_cast<unsigned short>(std::atoi(line.c_str() + colon + 1));
 }
 
-void child_process::signal(int sig) { ::kill(pid_, sig); }
+void child_process::signal(int sig) {
+  ::kill(pid_, sig);
+}
 
 int child_process::wait(std::chrono::milliseconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;

@@ -32,7 +32,9 @@ http_client::http_client(std::uint16_t port, std::chrono::milliseconds timeout) 
   }
 }
 
-http_client::~http_client() { close(); }
+http_client::~http_client() {
+  close();
+}
 
 void http_client::close() {
   if (fd_ >= 0) ::close(fd_);
@@ -105,9 +107,10 @@ bool http_client::read_headers(http_reply& out) {
     pos = next + 2;
   }
   chunked_ = out.header("transfer-encoding") == "chunked";
-  content_left_ = chunked_ ? 0 : std::stoul(out.headers.count("content-length")
-                                                ? out.headers["content-length"]
-                                                : std::string{"0"});
+  content_left_ =
+      chunked_ ? 0
+               : std::stoul(out.headers.count("content-length") ? out.headers["content-length"]
+                                                                : std::string{"0"});
   body_done_ = false;
   return true;
 }
@@ -190,9 +193,12 @@ std::optional<sse_event> http_client::next_event() {
         auto nl = block.find('\n', pos);
         if (nl == std::string::npos) nl = block.size();
         auto line = block.substr(pos, nl - pos);
-        if (line.rfind("id: ", 0) == 0) ev.id = line.substr(4);
-        else if (line.rfind("data: ", 0) == 0) ev.data += line.substr(6);
-        else if (line.rfind(":", 0) == 0) ev.comments.push_back(line.substr(1));
+        if (line.rfind("id: ", 0) == 0)
+          ev.id = line.substr(4);
+        else if (line.rfind("data: ", 0) == 0)
+          ev.data += line.substr(6);
+        else if (line.rfind(":", 0) == 0)
+          ev.comments.push_back(line.substr(1));
         pos = nl + 1;
       }
       return ev;

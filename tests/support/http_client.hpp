@@ -61,8 +61,8 @@ class http_client {
   bool fill();  // reads more bytes into buffer_; false on EOF/error
   bool read_headers(http_reply& out);
   std::optional<std::string> next_body_bytes();  // next decoded piece of a chunked body
-  void send_request(const std::string& method, const std::string& target,
-                    const std::string& body, const std::map<std::string, std::string>& headers);
+  void send_request(const std::string& method, const std::string& target, const std::string& body,
+                    const std::map<std::string, std::string>& headers);
 
   int fd_ = -1;
   std::string buffer_;

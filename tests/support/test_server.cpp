@@ -44,9 +44,15 @@ test_server::~test_server() {
   impl_->engine.reset();
 }
 
-std::uint16_t test_server::port() const { return impl_->server->port(); }
-gateway& test_server::engine() { return *impl_->engine; }
-http_server& test_server::server() { return *impl_->server; }
+std::uint16_t test_server::port() const {
+  return impl_->server->port();
+}
+gateway& test_server::engine() {
+  return *impl_->engine;
+}
+http_server& test_server::server() {
+  return *impl_->server;
+}
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
@@ -59,13 +65,12 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 
 std::string mock_body(bool stream, unsigned tokens, unsigned interval_ms, unsigned first_token_ms,
                       bool include_usage) {
-  nlohmann::json body{{"model", "mock"},
-                      {"stream", stream},
-                      {"messages", {{{"role", "user"}, {"content", "Hello there"}}}},
-                      {"mock",
-                       {{"tokens", tokens},
-                        {"interval_ms", interval_ms},
-                        {"first_token_ms", first_token_ms}}}};
+  nlohmann::json body{
+      {"model", "mock"},
+      {"stream", stream},
+      {"messages", {{{"role", "user"}, {"content", "Hello there"}}}},
+      {"mock",
+       {{"tokens", tokens}, {"interval_ms", interval_ms}, {"first_token_ms", first_token_ms}}}};
   if (include_usage) body["stream_options"] = {{"include_usage", true}};
   return body.dump();
 }

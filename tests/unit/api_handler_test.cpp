@@ -50,8 +50,8 @@ TEST_F(api_dispatch, session_endpoints_and_their_parameters) {
   EXPECT_EQ(ev.wait_ms, 250u);
   EXPECT_FALSE(ev.sse);
 
-  auto sse = run(http::verb::get, "/v1/sessions/sess_ab/events",
-                 {}, {{"Accept", "text/event-stream"}, {"Last-Event-ID", "12"}});
+  auto sse = run(http::verb::get, "/v1/sessions/sess_ab/events", {},
+                 {{"Accept", "text/event-stream"}, {"Last-Event-ID", "12"}});
   EXPECT_TRUE(sse.sse);
   EXPECT_EQ(sse.after_seq, 12u);
 
@@ -76,8 +76,7 @@ TEST_F(api_dispatch, wrong_methods_get_405_with_allow) {
 TEST_F(api_dispatch, metrics_models_health) {
   auto m = run(http::verb::get, "/metrics");
   EXPECT_EQ(m.response.body(), "# metrics\n");
-  EXPECT_NE(run(http::verb::get, "/v1/models").response.body().find("\"mock\""),
-            std::string::npos);
+  EXPECT_NE(run(http::verb::get, "/v1/models").response.body().find("\"mock\""), std::string::npos);
   EXPECT_EQ(run(http::verb::get, "/healthz").response.result(), http::status::ok);
 }
 

@@ -34,7 +34,8 @@ TEST(config, reads_a_complete_file) {
     "providers": [{"name": "fast", "kind": "mock", "models": ["mock", "fast"],
                    "mock": {"tokens": 5, "first_token_ms": 0, "interval_ms": 1}}],
     "routes": {"fast": ["fast"]}
-  })", cfg);
+  })",
+                    cfg);
   EXPECT_EQ(cfg.http.host, "0.0.0.0");
   EXPECT_EQ(cfg.http.port, 9000);
   EXPECT_EQ(cfg.log_level, log::level::debug);
@@ -58,8 +59,10 @@ TEST(config, errors_name_the_key_path) {
             "providers[0].mock.tokens: expected integer");
   EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "models": [3]}]})"),
             "providers[0].models[0]: expected string");
-  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "models": ["m"]}, {"name": "a", "models": ["m"]}]})"),
-            "providers[1].name: duplicate provider 'a'");
+  EXPECT_EQ(
+      error_of(
+          R"({"providers": [{"name": "a", "models": ["m"]}, {"name": "a", "models": ["m"]}]})"),
+      "providers[1].name: duplicate provider 'a'");
   EXPECT_EQ(error_of(R"({"log": {"level": "loud"}})"), "log.level: unknown level 'loud'");
   EXPECT_EQ(error_of(R"({"listen": "nowhere"})"), "listen: expected HOST:PORT, got 'nowhere'");
   EXPECT_EQ(error_of(R"({"listen": "h:99999"})"), "listen: invalid port '99999'");
