@@ -1,0 +1,399 @@
+#include "tools/fake_upstream/fake_server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <thread>
+#include <vector>
+
+namespace streamgate::fake {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using json = nlohmann::json;
+
+void stats::stream_started() {
+  streams_started.fetch_add(1, std::memory_order_relaxed);
+  auto now = active_streams.fetch_add(1, std::memory_order_relaxed) + 1;
+  auto peak = peak_active_streams.load(std::memory_order_relaxed);
+  while (now > peak && !peak_active_streams.compare_exchange_weak(peak, now)) {
+  }
+}
+
+void stats::stream_ended() { active_streams.fetch_sub(1, std::memory_order_relaxed); }
+
+void stats::connection_opened() {
+  auto now = open_connections.fetch_add(1, std::memory_order_relaxed) + 1;
+  auto peak = peak_open_connections.load(std::memory_order_relaxed);
+  while (now > peak && !peak_open_connections.compare_exchange_weak(peak, now)) {
+  }
+}
+
+void stats::connection_closed() { open_connections.fetch_sub(1, std::memory_order_relaxed); }
+
+void stats::reset() {
+  for (auto* c : {&requests_total, &streams_started, &streams_completed, &client_aborts,
+                  &bytes_sent})
+    c->store(0);
+  peak_active_streams.store(active_streams.load());
+  peak_open_connections.store(open_connections.load());
+}
+
+std::string stats::to_json() const {
+  return json{{"requests_total", requests_total.load()},
+              {"streams_started", streams_started.load()},
+              {"streams_completed", streams_completed.load()},
+              {"active_streams", active_streams.load()},
+              {"peak_active_streams", peak_active_streams.load()},
+              {"open_connections", open_connections.load()},
+              {"peak_open_connections", peak_open_connections.load()},
+              {"client_aborts", client_aborts.load()},
+              {"bytes_sent", bytes_sent.load()}}
+      .dump();
+}
+
+namespace {
+
+std::string error_body(const std::string& message, const std::string& type,
+                       const std::string& code) {
+  return json{{"error", {{"message", message}, {"type", type}, {"code", code}}}}.dump();
+}
+
+// One client connection: keep-alive requests, one paced stream at a time.
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  connection(tcp::socket&& s, const server_options& opts, stats& st)
+      : stream_(std::move(s)), opts_(opts), stats_(st), timer_(stream_.get_executor()) {
+    stats_.connection_opened();
+  }
+  ~connection() {
+    if (streaming_) end_stream(false);
+    stats_.connection_closed();
+  }
+
+  void run() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+  }
+
+ private:
+  void read() {
+    req_ = {};
+    stream_.expires_after(std::chrono::seconds(60));
+    http::async_read(stream_, buffer_, req_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) return self->close();
+                       self->handle();
+                     });
+  }
+
+  void respond(http::status status, std::string body, const char* type = "application/json") {
+    auto res = std::make_shared<http::response<http::string_body>>(status, req_.version());
+    res->set(http::field::content_type, type);
+    if (status == http::status::too_many_requests)
+      res->set(http::field::retry_after, std::to_string(b_.retry_after));
+    res->keep_alive(req_.keep_alive());
+    res->body() = std::move(body);
+    res->prepare_payload();
+    stream_.expires_after(std::chrono::seconds(30));
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec,
+                                                                      std::size_t n) {
+      self->stats_.bytes_sent.fetch_add(n, std::memory_order_relaxed);
+      if (ec || !res->keep_alive()) return self->close();
+      self->read();
+    });
+  }
+
+  void handle() {
+    auto target = std::string{req_.target()};
+    if (target == "/stats" && req_.method() == http::verb::get)
+      return respond(http::status::ok, stats_.to_json());
+    if (target == "/stats/reset" && req_.method() == http::verb::post) {
+      stats_.reset();
+      return respond(http::status::ok, stats_.to_json());
+    }
+    stats_.requests_total.fetch_add(1, std::memory_order_relaxed);
+    if (target == "/v1/models" && req_.method() == http::verb::get)
+      return respond(http::status::ok,
+                     R"({"object":"list","data":[{"id":"fake","object":"model","owned_by":"fake-upstream"}]})");
+    bool zhipu = target.rfind("/api/paas/v3/model-api/", 0) == 0 &&
+                 target.size() > 11 && target.substr(target.size() - 11) == "/sse-invoke";
+    if (!zhipu && target != "/v1/chat/completions")
+      return respond(http::status::not_found,
+                     error_body("no such path: " + target, "invalid_request_error", "not_found"));
+    if (req_.method() != http::verb::post)
+      return respond(http::status::method_not_allowed,
+                     error_body("use POST", "invalid_request_error", "method_not_allowed"));
+    start(zhipu);
+  }
+
+  void start(bool zhipu_path) {
+    b_ = opts_.defaults;
+    auto body = json::parse(req_.body(), nullptr, false);
+    if (body.is_discarded() || !body.is_object())
+      return respond(http::status::bad_request,
+                     error_body("body is not JSON", "invalid_request_error", "invalid_json"));
+    model_ = body.value("model", std::string{"fake"});
+    if (zhipu_path) {
+      auto t = std::string{req_.target()};
+      auto from = std::string{"/api/paas/v3/model-api/"}.size();
+      model_ = t.substr(from, t.size() - 11 - from);
+      b_.zhipu_legacy = true;
+    }
+    auto err = apply_model_suffix(model_, b_);
+    if (!err) err = apply_spec(req_["X-Fake"], ';', b_);
+    if (err) return respond(http::status::bad_request,
+                            error_body(*err, "invalid_request_error", "bad_fake_spec"));
+    if (!opts_.require_key.empty() &&
+        req_[http::field::authorization] != "Bearer " + opts_.require_key)
+      return respond(http::status::unauthorized,
+                     error_body("Incorrect API key provided.", "invalid_request_error",
+                                "invalid_api_key"));
+    stream_flag_ = body.value("stream", false) || zhipu_path;
+    include_usage_ = body.contains("stream_options") && body["stream_options"].is_object() &&
+                     body["stream_options"].value("include_usage", false);
+    after(b_.first_byte_ms, [self = shared_from_this()] { self->first_byte(); });
+  }
+
+  void first_byte() {
+    if (b_.status != 200) {
+      auto s = static_cast<http::status>(b_.status);
+      return respond(s, error_body("fake status " + std::to_string(b_.status),
+                                   b_.status >= 500 ? "server_error" : "invalid_request_error",
+                                   "fake_status"));
+    }
+    if (!stream_flag_) {
+      json j{{"id", "chatcmpl-fake"},
+             {"object", "chat.completion"},
+             {"created", 0},
+             {"model", model_},
+             {"choices", json::array({{{"index", 0},
+                                       {"message", {{"role", "assistant"},
+                                                    {"content", full_text(b_.chunks, b_.chunk_size)}}},
+                                       {"finish_reason", "stop"}}})},
+             {"usage", usage()}};
+      return respond(http::status::ok, j.dump());
+    }
+    streaming_ = true;
+    stats_.stream_started();
+    stream_.expires_never();
+    std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                       "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
+    if (!b_.zhipu_legacy)
+      head += frame(data(R"({"role":"assistant","content":""})", nullptr));
+    watch_peer();
+    write(std::move(head), [self = shared_from_this()] { self->next_chunk(); });
+  }
+
+  json usage() const {
+    return {{"prompt_tokens", 1}, {"completion_tokens", b_.chunks},
+            {"total_tokens", b_.chunks + 1}};
+  }
+
+  // An OpenAI chunk's `data:` line with the given delta JSON and finish reason.
+  std::string data(const std::string& delta, const char* finish) const {
+    return "data: {\"id\":\"chatcmpl-fake\",\"object\":\"chat.completion.chunk\",\"created\":0,"
+           "\"model\":" + json(model_).dump() + ",\"choices\":[{\"index\":0,\"delta\":" + delta +
+           ",\"finish_reason\":" + (finish ? json(finish).dump() : "null") + "}]}\n\n";
+  }
+
+  static std::string frame(const std::string& payload) {
+    char size[20];
+    std::snprintf(size, sizeof size, "%zx\r\n", payload.size());
+    return size + payload + "\r\n";
+  }
+
+  std::string content_event(std::uint32_t i) const {
+    auto text = chunk_text(i, b_.chunk_size);
+    if (b_.invalid_utf8 && text.size() >= 2) text[text.size() - 2] = '\xff';
+    if (b_.zhipu_legacy) return "event: add\nid: " + std::to_string(i) + "\ndata: " + text + "\n\n";
+    return data("{\"content\":" + json(text).dump(-1, ' ', false, json::error_handler_t::ignore) +
+                    "}",
+                nullptr);
+  }
+
+  void next_chunk() {
+    if (!streaming_) return;
+    auto i = sent_;
+    if (b_.drop_after && i == *b_.drop_after) return drop();
+    if (b_.stall_after && i == *b_.stall_after) return;  // silent until the client leaves
+    if (b_.error_after && i == *b_.error_after)
+      return finish(R"(data: {"error":{"message":"fake mid-stream failure","type":"server_error","code":"fake_error"}})"
+                    "\n\n");
+    if (i == b_.chunks) return finish(ending());
+    std::string payload;
+    if (b_.malformed_after && i == *b_.malformed_after) payload += "data: {not json\n\n";
+    payload += content_event(i);
+    if (b_.huge_line && i == 1) payload += "data: " + std::string(*b_.huge_line, 'x') + "\n\n";
+    ++sent_;
+    write(frame(payload), [self = shared_from_this()] {
+      self->after(self->b_.interval_ms, [self] { self->next_chunk(); });
+    });
+  }
+
+  std::string ending() const {
+    if (b_.zhipu_legacy)
+      return "event: finish\nid: " + std::to_string(b_.chunks) + "\ndata: \nmeta: " +
+             json{{"usage", usage()}}.dump() + "\n\n";
+    auto out = data("{}", "stop");
+    if (include_usage_)
+      out += "data: " +
+             json{{"id", "chatcmpl-fake"}, {"object", "chat.completion.chunk"}, {"created", 0},
+                  {"model", model_}, {"choices", json::array()}, {"usage", usage()}}
+                 .dump() +
+             "\n\n";
+    if (!b_.no_done) out += "data: [DONE]\n\n";
+    return out;
+  }
+
+  void finish(std::string last) {
+    write(frame(last) + "0\r\n\r\n", [self = shared_from_this()] {
+      self->end_stream(true);
+      self->cancel_watch();
+      if (self->req_.keep_alive()) self->read();
+      else self->close();
+    });
+  }
+
+  void drop() {
+    end_stream(false);
+    beast::error_code ec;
+    stream_.socket().set_option(net::socket_base::linger(true, 0), ec);  // RST, no terminator
+    close();
+  }
+
+  void end_stream(bool completed) {
+    if (!streaming_) return;
+    streaming_ = false;
+    if (completed) stats_.streams_completed.fetch_add(1, std::memory_order_relaxed);
+    stats_.stream_ended();
+  }
+
+  // While a stream runs the client sends nothing: a readable socket means it went away.
+  void watch_peer() {
+    watching_ = true;
+    stream_.socket().async_wait(tcp::socket::wait_read,
+                                [self = shared_from_this()](beast::error_code ec) {
+                                  self->watching_ = false;
+                                  if (ec == net::error::operation_aborted) return;
+                                  if (self->streaming_) self->abort();
+                                });
+  }
+
+  void cancel_watch() {
+    if (!watching_) return;
+    beast::error_code ec;
+    stream_.socket().cancel(ec);
+  }
+
+  void abort() {
+    stats_.client_aborts.fetch_add(1, std::memory_order_relaxed);
+    end_stream(false);
+    close();
+  }
+
+  template <class F>
+  void write(std::string bytes, F next) {
+    auto buf = std::make_shared<std::string>(std::move(bytes));
+    net::async_write(stream_.socket(), net::buffer(*buf),
+                     [self = shared_from_this(), buf, next](beast::error_code ec, std::size_t n) {
+                       self->stats_.bytes_sent.fetch_add(n, std::memory_order_relaxed);
+                       if (ec) {
+                         if (self->streaming_) self->abort();
+                         return;
+                       }
+                       next();
+                     });
+  }
+
+  template <class F>
+  void after(std::uint32_t ms, F f) {
+    if (ms == 0) return f();
+    timer_.expires_after(std::chrono::milliseconds(ms));
+    timer_.async_wait([f](beast::error_code ec) {
+      if (!ec) f();
+    });
+  }
+
+  void close() {
+    beast::error_code ec;
+    timer_.cancel();
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  http::request<http::string_body> req_;
+  const server_options& opts_;
+  stats& stats_;
+  net::steady_timer timer_;
+  behaviour b_;
+  std::string model_;
+  bool stream_flag_ = false;
+  bool include_usage_ = false;
+  bool streaming_ = false;
+  bool watching_ = false;
+  std::uint32_t sent_ = 0;
+};
+
+}  // namespace
+
+struct fake_server::impl {
+  server_options opts;
+  stats counters;
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::vector<std::thread> threads;
+
+  explicit impl(server_options o) : opts(std::move(o)), ioc(static_cast<int>(opts.threads)) {}
+
+  void accept() {
+    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
+      if (ec == net::error::operation_aborted) return;
+      if (!ec) {
+        s.set_option(tcp::no_delay(true), ec);
+        std::make_shared<connection>(std::move(s), opts, counters)->run();
+      }
+      accept();
+    });
+  }
+};
+
+fake_server::fake_server(server_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
+
+fake_server::~fake_server() { stop(); }
+
+void fake_server::start() {
+  auto& d = *impl_;
+  tcp::endpoint ep{net::ip::make_address(d.opts.host), d.opts.port};
+  d.acceptor.open(ep.protocol());
+  d.acceptor.set_option(net::socket_base::reuse_address(true));
+  d.acceptor.bind(ep);
+  d.acceptor.listen(net::socket_base::max_listen_connections);
+  d.accept();
+  for (unsigned i = 0; i < std::max(1u, d.opts.threads); ++i)
+    d.threads.emplace_back([&d] { d.ioc.run(); });
+}
+
+std::uint16_t fake_server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void fake_server::stop() {
+  auto& d = *impl_;
+  if (d.threads.empty()) return;
+  d.ioc.stop();
+  for (auto& t : d.threads) t.join();
+  d.threads.clear();
+}
+
+const stats& fake_server::counters() const { return impl_->counters; }
+
+}  // namespace streamgate::fake
