@@ -23,6 +23,7 @@ struct stream_event {
   std::string text;  // delta: content; finish: finish_reason; error: human-readable message
   std::string code;  // error: stable code from error_code.hpp; empty otherwise
   usage_info usage;  // usage only
+  std::uint32_t retry_after_s = 0;  // error upstream_rate_limited: the provider's Retry-After
 
   bool terminal() const {
     return kind == event_kind::finish || kind == event_kind::error || kind == event_kind::cancelled;

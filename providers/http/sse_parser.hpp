@@ -1,0 +1,45 @@
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace streamgate {
+
+struct sse_event {
+  std::string event;  // empty means "message"
+  std::string data;   // data lines joined by '\n'
+  std::string id;
+  std::string meta;   // Zhipu's legacy API puts usage on a non-standard `meta:` line
+};
+
+// Incremental Server-Sent Events parser (WHATWG rules): bytes may arrive split anywhere, even
+// inside a line end or a UTF-8 sequence, since it only ever splits on '\r' and '\n'. Lines
+// end with "\n", "\r\n" or "\r". Bounded: a line or event over the limit puts the parser in
+// a failed state instead of buffering without end.
+class sse_parser {
+ public:
+  explicit sse_parser(std::size_t max_event_bytes = 1 << 20) : max_event_(max_event_bytes) {}
+
+  // Returns false once the input exceeded the bound (and stays failed).
+  bool feed(std::string_view bytes, const std::function<void(sse_event&)>& on_event);
+
+  bool failed() const { return failed_; }
+  // Bytes of an unfinished event still buffered (what arrived since the last blank line).
+  bool mid_event() const { return !line_.empty() || has_fields_; }
+
+ private:
+  void line_done(const std::function<void(sse_event&)>& on_event);
+
+  std::size_t max_event_;
+  std::string line_;
+  sse_event current_;
+  std::size_t event_bytes_ = 0;
+  bool has_fields_ = false;
+  bool has_data_ = false;
+  bool after_cr_ = false;
+  bool failed_ = false;
+};
+
+}  // namespace streamgate

@@ -1,0 +1,152 @@
+#include "providers/http/stream_decoder.hpp"
+
+#include "actors/error_code.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+
+namespace streamgate {
+namespace {
+
+using json = nlohmann::json;
+
+stream_event error_event(std::string_view code, std::string message) {
+  return stream_event::make_error(std::string{code}, std::move(message));
+}
+
+usage_info usage_of(const json& u) {
+  usage_info out;
+  if (u.is_object()) {
+    out.prompt_tokens = u.value("prompt_tokens", 0u);
+    out.completion_tokens = u.value("completion_tokens", 0u);
+  }
+  return out;
+}
+
+// OpenAI's chat.completion.chunk stream (also NVIDIA NIM, Zhipu v4, Hunyuan, ...).
+class openai_decoder final : public stream_decoder {
+ public:
+  void on_sse(const sse_event& ev, std::vector<stream_event>& out) override {
+    if (done_) return;
+    if (ev.data == "[DONE]") {
+      emit_terminal(finish_ ? std::move(*finish_) : stream_event::make_finish("stop"), out);
+      return;
+    }
+    auto j = json::parse(sanitize_utf8(ev.data), nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      emit_terminal(error_event(error_code::upstream_malformed,
+                                "the provider sent an event that is not JSON"),
+                    out);
+      return;
+    }
+    if (auto e = j.find("error"); e != j.end()) {
+      std::string message = "the provider reported an error mid-stream";
+      if (e->is_object() && e->contains("message") && (*e)["message"].is_string())
+        message = (*e)["message"].get<std::string>();
+      else if (e->is_string())
+        message = e->get<std::string>();
+      emit_terminal(error_event(error_code::upstream_error, message), out);
+      return;
+    }
+    if (auto c = j.find("choices"); c != j.end() && c->is_array() && !c->empty()) {
+      const auto& choice = (*c)[0];
+      if (auto d = choice.find("delta"); d != choice.end() && d->is_object()) {
+        if (auto content = d->find("content"); content != d->end() && content->is_string() &&
+                                               !content->get_ref<const std::string&>().empty())
+          out.push_back(stream_event::make_delta(content->get<std::string>()));
+      }
+      if (auto f = choice.find("finish_reason"); f != choice.end() && f->is_string())
+        finish_ = stream_event::make_finish(f->get<std::string>());
+    }
+    if (auto u = j.find("usage"); u != j.end() && u->is_object())
+      out.push_back(stream_event::make_usage(usage_of(*u)));
+  }
+
+  void on_end(std::vector<stream_event>& out) override {
+    // Some providers end after finish_reason without [DONE]: that is a clean end. Without
+    // either, the stream was cut.
+    if (finish_) {
+      emit_terminal(std::move(*finish_), out);
+      return;
+    }
+    emit_terminal(error_event(error_code::upstream_interrupted,
+                              "the provider's stream ended before the answer was complete"),
+                  out);
+  }
+
+ private:
+  std::optional<stream_event> finish_;
+};
+
+// Zhipu's older API: `event: add` carries raw text, `finish` ends (usage on `meta:`),
+// `error` and `interrupted` end badly.
+class zhipu_legacy_decoder final : public stream_decoder {
+ public:
+  void on_sse(const sse_event& ev, std::vector<stream_event>& out) override {
+    if (done_) return;
+    if (ev.event == "add" || ev.event.empty()) {
+      if (!ev.data.empty()) out.push_back(stream_event::make_delta(sanitize_utf8(ev.data)));
+      return;
+    }
+    if (ev.event == "finish") {
+      auto meta = json::parse(ev.meta, nullptr, false);
+      if (!meta.is_discarded() && meta.is_object() && meta.contains("usage"))
+        out.push_back(stream_event::make_usage(usage_of(meta["usage"])));
+      emit_terminal(stream_event::make_finish("stop"), out);
+      return;
+    }
+    if (ev.event == "interrupted") {
+      emit_terminal(error_event(error_code::upstream_interrupted, "the provider interrupted"),
+                    out);
+      return;
+    }
+    emit_terminal(error_event(error_code::upstream_error,
+                              ev.data.empty() ? "the provider reported an error"
+                                              : sanitize_utf8(ev.data)),
+                  out);
+  }
+
+  void on_end(std::vector<stream_event>& out) override {
+    emit_terminal(error_event(error_code::upstream_interrupted,
+                              "the provider's stream ended before the answer was complete"),
+                  out);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<stream_decoder> make_decoder(adapter_kind kind) {
+  if (kind == adapter_kind::zhipu_legacy) return std::make_unique<zhipu_legacy_decoder>();
+  return std::make_unique<openai_decoder>();
+}
+
+std::string sanitize_utf8(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  std::size_t i = 0;
+  while (i < in.size()) {
+    auto c = static_cast<unsigned char>(in[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len != 0 && i + len <= in.size();
+    for (std::size_t k = 1; ok && k < len; ++k)
+      ok = (static_cast<unsigned char>(in[i + k]) & 0xC0) == 0x80;
+    if (ok && len > 1) {
+      // Reject overlong forms, surrogates and code points past U+10FFFF.
+      auto b1 = static_cast<unsigned char>(in[i + 1]);
+      if (len == 2) ok = c >= 0xC2;
+      if (len == 3) ok = !(c == 0xE0 && b1 < 0xA0) && !(c == 0xED && b1 >= 0xA0);
+      if (len == 4) ok = !(c == 0xF0 && b1 < 0x90) && !(c == 0xF4 && b1 >= 0x90) && c <= 0xF4;
+    }
+    if (!ok) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+      continue;
+    }
+    out.append(in.substr(i, len));
+    i += len;
+  }
+  return out;
+}
+
+}  // namespace streamgate
