@@ -137,36 +137,32 @@ std::string format_value(double v) {
   return std::string(buf, r.ptr);
 }
 
-std::string escape_label_value(std::string_view v) {
+namespace {
+
+// Backslash and newline always; the double quote only inside a label value.
+std::string escape(std::string_view v, bool quote) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
     if (c == '\\')
       out += "\\\\";
-    else if (c == '"')
-      out += "\\\"";
     else if (c == '\n')
       out += "\\n";
+    else if (quote && c == '"')
+      out += "\\\"";
     else
       out += c;
   }
   return out;
+}
+
+}  // namespace
+
+std::string escape_label_value(std::string_view v) {
+  return escape(v, true);
 }
 
 namespace {
-
-std::string escape_help(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
-}
 
 bool valid_name(const std::string& n, bool allow_colon) {
   if (n.empty()) return false;
@@ -201,14 +197,13 @@ std::string label_set(const std::vector<std::string>& names, const label_values&
 }
 
 void header(std::string& out, const std::string& name, const std::string& help, const char* type) {
-  out += "# HELP " + name + ' ' + escape_help(help) + '\n';
+  out += "# HELP " + name + ' ' + escape(help, false) + '\n';
   out += "# TYPE " + name + ' ' + type + '\n';
 }
 
 }  // namespace
 
 struct registry::entry {
-  metric_type type = metric_type::counter;
   std::unique_ptr<counter_family> counters;
   std::unique_ptr<gauge_family> gauges;
   std::unique_ptr<histogram_family> histograms;
@@ -265,12 +260,6 @@ registry& registry::global() {
   return instance;
 }
 
-void registry::check_name(const std::string& name) {
-  if (!valid_name(name, true)) throw std::invalid_argument("invalid metric name '" + name + "'");
-  for (auto& e : entries_)
-    if (e->metric_name() == name) throw std::invalid_argument("metric '" + name + "' exists");
-}
-
 namespace {
 void check_labels(const std::vector<std::string>& labels) {
   for (auto& l : labels) {
@@ -280,47 +269,44 @@ void check_labels(const std::vector<std::string>& labels) {
 }
 }  // namespace
 
-counter_family& registry::add_counter(std::string name, std::string help,
-                                      std::vector<std::string> labels) {
+void registry::check_name(const std::string& name) {
+  if (!valid_name(name, true)) throw std::invalid_argument("invalid metric name '" + name + "'");
+  for (auto& e : entries_)
+    if (e->metric_name() == name) throw std::invalid_argument("metric '" + name + "' exists");
+}
+
+template <class Family, class... Bounds>
+Family& registry::declare(std::unique_ptr<Family> entry::*slot, std::string name, std::string help,
+                          std::vector<std::string> labels, Bounds&&... bounds) {
   std::lock_guard<std::mutex> guard{mutex_};
   check_name(name);
   check_labels(labels);
   auto e = std::make_shared<entry>();
-  e->type = metric_type::counter;
-  e->counters =
-      std::make_unique<counter_family>(std::move(name), std::move(help), std::move(labels));
+  (*e).*slot = std::make_unique<Family>(std::move(name), std::move(help), std::move(labels),
+                                        std::forward<Bounds>(bounds)...);
   entries_.push_back(e);
-  return *e->counters;
+  return *((*e).*slot);
+}
+
+counter_family& registry::add_counter(std::string name, std::string help,
+                                      std::vector<std::string> labels) {
+  return declare(&entry::counters, std::move(name), std::move(help), std::move(labels));
 }
 
 gauge_family& registry::add_gauge(std::string name, std::string help,
                                   std::vector<std::string> labels) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  check_name(name);
-  check_labels(labels);
-  auto e = std::make_shared<entry>();
-  e->type = metric_type::gauge;
-  e->gauges = std::make_unique<gauge_family>(std::move(name), std::move(help), std::move(labels));
-  entries_.push_back(e);
-  return *e->gauges;
+  return declare(&entry::gauges, std::move(name), std::move(help), std::move(labels));
 }
 
 histogram_family& registry::add_histogram(std::string name, std::string help,
                                           std::vector<std::string> labels,
                                           std::vector<double> bounds) {
-  std::lock_guard<std::mutex> guard{mutex_};
-  check_name(name);
-  check_labels(labels);
   for (std::size_t i = 0; i < bounds.size(); ++i) {
     if (!std::isfinite(bounds[i]) || (i > 0 && bounds[i] <= bounds[i - 1]))
       throw std::invalid_argument(name + ": bucket bounds must be finite and increasing");
   }
-  auto e = std::make_shared<entry>();
-  e->type = metric_type::histogram;
-  e->histograms = std::make_unique<histogram_family>(std::move(name), std::move(help),
-                                                     std::move(labels), std::move(bounds));
-  entries_.push_back(e);
-  return *e->histograms;
+  return declare(&entry::histograms, std::move(name), std::move(help), std::move(labels),
+                 std::move(bounds));
 }
 
 std::uint64_t registry::add_callback_gauge(std::string name, std::string help,
@@ -335,7 +321,6 @@ std::uint64_t registry::add_callback_gauge(std::string name, std::string help,
   }
   check_name(name);
   auto e = std::make_shared<entry>();
-  e->type = metric_type::gauge;
   e->callback_id = next_callback_++;
   e->name = std::move(name);
   e->help = std::move(help);

@@ -75,8 +75,6 @@ class histogram {
   std::unique_ptr<std::atomic<std::uint64_t>[]> cells_;
 };
 
-enum class metric_type { counter, gauge, histogram };
-
 // Everything one metric name holds: its help text, label names and one child per distinct
 // label values. Children are never removed, so a reference to one stays valid for the
 // process's life and may be cached by the caller.
@@ -162,6 +160,9 @@ class registry {
  private:
   struct entry;
   void check_name(const std::string& name);
+  template <class Family, class... Bounds>
+  Family& declare(std::unique_ptr<Family> entry::*slot, std::string name, std::string help,
+                  std::vector<std::string> labels, Bounds&&... bounds);
   mutable std::mutex mutex_;  // declarations and scrapes only, never the hot path
   std::vector<std::shared_ptr<entry>> entries_;
   std::uint64_t next_callback_ = 1;

@@ -38,6 +38,17 @@ double at(const samples& s, const std::string& series) {
   return it == s.end() ? 0 : it->second;
 }
 
+// Scrapes until `done(samples)` holds (bounded); returns the last scrape.
+template <class Pred>
+samples scrape_until(std::uint16_t port, Pred done) {
+  samples s;
+  EXPECT_TRUE(eventually([&] {
+    s = scrape(port);
+    return done(s);
+  }));
+  return s;
+}
+
 const std::string sse_ok =
     R"(streamgate_session_requests_total{transport="sse",model="mock",outcome="ok"})";
 const std::string sse_cancelled =
@@ -94,11 +105,8 @@ TEST(metrics_endpoint, a_streamed_request_moves_counters_gauges_and_histograms) 
   EXPECT_EQ(at(during, sse_ok) - at(before, sse_ok), 0);
 
   drain(c);
-  samples after;
-  ASSERT_TRUE(eventually([&] {
-    after = scrape(server.port());
-    return at(after, sse_ok) - at(before, sse_ok) == 1;
-  }));
+  auto after = scrape_until(
+      server.port(), [&](const samples& s) { return at(s, sse_ok) - at(before, sse_ok) == 1; });
   EXPECT_EQ(at(after, "streamgate_session_active"), 0);
   EXPECT_EQ(at(after, clients) - at(before, clients), 0);
   EXPECT_EQ(at(after, duration_count) - at(before, duration_count), 1);
@@ -120,11 +128,9 @@ TEST(metrics_endpoint, a_cancelled_stream_counts_its_outcome_and_cancel_latency)
     ASSERT_TRUE(c.next_event().has_value());
     c.close();  // a disconnect is a cancel for /v1/chat/completions
   }
-  samples after;
-  ASSERT_TRUE(eventually([&] {
-    after = scrape(server.port());
-    return at(after, cancel_count) - at(before, cancel_count) == 1;
-  }));
+  auto after = scrape_until(server.port(), [&](const samples& s) {
+    return at(s, cancel_count) - at(before, cancel_count) == 1;
+  });
   EXPECT_EQ(at(after, sse_cancelled) - at(before, sse_cancelled), 1);
   EXPECT_EQ(at(after, attempts_cancelled) - at(before, attempts_cancelled), 1);
   EXPECT_EQ(at(after, "streamgate_upstream_active"), 0);
@@ -143,11 +149,10 @@ TEST(metrics_endpoint, a_cancelled_stream_counts_its_outcome_and_cancel_latency)
   ASSERT_EQ(c.request("POST", "/v1/sessions/" + id + "/cancel").status, 200u);
   auto poll_cancelled =
       R"(streamgate_session_requests_total{transport="poll",model="mock",outcome="cancelled"})";
-  ASSERT_TRUE(eventually([&] {
-    after = scrape(server.port());
-    return at(after, poll_cancelled) - at(before, poll_cancelled) == 1 &&
-           at(after, cancel_count) - at(before, cancel_count) == 2;
-  }));
+  after = scrape_until(server.port(), [&](const samples& s) {
+    return at(s, poll_cancelled) - at(before, poll_cancelled) == 1 &&
+           at(s, cancel_count) - at(before, cancel_count) == 2;
+  });
 }
 
 TEST(metrics_endpoint, a_failed_stream_and_a_provider_restart_are_counted) {
@@ -171,11 +176,8 @@ TEST(metrics_endpoint, a_failed_stream_and_a_provider_restart_are_counted) {
       R"(streamgate_upstream_attempts_total{provider="mock",outcome="upstream_interrupted"})";
   auto restarts = R"(streamgate_provider_restarts_total{provider="mock"})";
   auto crashes = R"(streamgate_provider_crashes_total{provider="mock"})";
-  samples after;
-  ASSERT_TRUE(eventually([&] {
-    after = scrape(server.port());
-    return at(after, restarts) - at(before, restarts) == 1;
-  }));
+  auto after = scrape_until(
+      server.port(), [&](const samples& s) { return at(s, restarts) - at(before, restarts) == 1; });
   EXPECT_EQ(at(after, failed) - at(before, failed), 1);
   EXPECT_EQ(at(after, attempt_failed) - at(before, attempt_failed), 1);
   EXPECT_EQ(at(after, crashes) - at(before, crashes), 1);

@@ -119,13 +119,26 @@ json run_loadgen(std::vector<std::string> args, int expect_exit = 0) {
   return json::parse(text.str(), nullptr, false);
 }
 
+// A fake upstream on a loopback port serving `chunks` chunks `interval_ms` apart.
+struct paced_upstream {
+  paced_upstream(std::uint32_t chunks, std::uint32_t interval_ms)
+      : server{[&] {
+          fake::server_options fo;
+          fo.defaults.chunks = chunks;
+          fo.defaults.interval_ms = interval_ms;
+          return fo;
+        }()} {
+    server.start();
+    url = "http://127.0.0.1:" + std::to_string(server.port());
+  }
+  fake::fake_server server;
+  std::string url;
+};
+
 TEST(loadgen_program, streams_from_the_fake_upstream_and_measures_every_chunk) {
-  fake::server_options fo;
-  fo.defaults.chunks = 8;
-  fo.defaults.interval_ms = 5;
-  fake::fake_server upstream{fo};
-  upstream.start();
-  auto url = "http://127.0.0.1:" + std::to_string(upstream.port());
+  paced_upstream up{8, 5};
+  auto& upstream = up.server;
+  auto& url = up.url;
   auto j = run_loadgen({"--url", url, "--model", "fake", "--concurrency", "4", "--requests", "12"});
   ASSERT_TRUE(j.is_object());
   EXPECT_EQ(j["ok"], 12);
@@ -139,12 +152,9 @@ TEST(loadgen_program, streams_from_the_fake_upstream_and_measures_every_chunk) {
 }
 
 TEST(loadgen_program, times_cancels_until_the_upstream_saw_the_close) {
-  fake::server_options fo;
-  fo.defaults.chunks = 1000;
-  fo.defaults.interval_ms = 2;
-  fake::fake_server upstream{fo};
-  upstream.start();
-  auto url = "http://127.0.0.1:" + std::to_string(upstream.port());
+  paced_upstream up{1000, 2};
+  auto& upstream = up.server;
+  auto& url = up.url;
   auto j = run_loadgen({"--url", url, "--model", "fake", "--concurrency", "5", "--requests", "10",
                         "--cancel-after", "3", "--upstream-stats", url});
   EXPECT_EQ(j["ok"], 10);
