@@ -141,6 +141,8 @@ measure() {
   local gw_pid=""
   case $name in nginx) gw_pid=$NGINX_WORKER ;; streamgate-*|cancel-*) gw_pid=$GW_PID ;; esac
   local f0 g0 f1 g1
+  # Peak RSS per run: reset the process's high-water mark first.
+  [ -n "$gw_pid" ] && { echo 5 > "/proc/$gw_pid/clear_refs"; } 2>/dev/null || true
   f0=$(cpu_of "$FAKE_PID"); g0=0; [ -n "$gw_pid" ] && g0=$(cpu_of "$gw_pid")
   # shellcheck disable=SC2086
   "$LOADGEN" --protocol "$proto" --url "$url" --model fake --concurrency "$conc" \
