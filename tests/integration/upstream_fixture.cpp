@@ -40,34 +40,36 @@ std::string upstream_fixture::chat_body(const std::string& model, const std::str
 client_outcome upstream_fixture::stream(const std::string& model, const std::string& content) {
   client_outcome out;
   http_client c{port(), std::chrono::seconds(15)};
-  auto head = c.open_stream("POST", "/v1/chat/completions", chat_body(model, content));
-  out.status = head.status;
-  out.retry_after = head.header("retry-after");
-  out.session = head.header("x-streamgate-session");
-  if (head.status != 200) {
+  auto reply = c.request("POST", "/v1/chat/completions", chat_body(model, content));
+  out.status = reply.status;
+  out.retry_after = reply.header("retry-after");
+  out.session = reply.header("x-streamgate-session");
+  auto on_error = [&](const json& j) {
+    out.error_code = j["error"].value("code", "");
+    out.error_message = j["error"].value("message", "");
+    ++out.terminal_events;
+  };
+  if (reply.status != 200) {
     // An error before the first token: a real HTTP status and an OpenAI error body.
-    auto body = head.body;
-    while (auto more = c.next_event()) body += more->data;
-    auto j = json::parse(body, nullptr, false);
-    if (!j.is_discarded() && j.contains("error")) {
-      out.error_code = j["error"].value("code", "");
-      out.error_message = j["error"].value("message", "");
-      ++out.terminal_events;
-    }
+    auto j = json::parse(reply.body, nullptr, false);
+    if (!j.is_discarded() && j.contains("error")) on_error(j);
     return out;
   }
-  while (auto ev = c.next_event()) {
-    if (ev->data.empty()) continue;
-    if (ev->data == "[DONE]") {
+  std::size_t pos = 0;
+  for (auto end = reply.body.find("\n\n"); end != std::string::npos;
+       pos = end + 2, end = reply.body.find("\n\n", pos)) {
+    auto block = reply.body.substr(pos, end - pos);
+    auto data_at = block.find("data: ");
+    if (data_at == std::string::npos) continue;  // a keep-alive comment
+    auto data = block.substr(data_at + 6);
+    if (data == "[DONE]") {
       out.done = true;
       continue;
     }
-    auto j = json::parse(ev->data, nullptr, false);
+    auto j = json::parse(data, nullptr, false);
     if (j.is_discarded()) continue;
     if (j.contains("error")) {
-      out.error_code = j["error"].value("code", "");
-      out.error_message = j["error"].value("message", "");
-      ++out.terminal_events;
+      on_error(j);
       continue;
     }
     if (!j.contains("choices") || j["choices"].empty()) continue;

@@ -13,13 +13,12 @@ namespace {
 using json = nlohmann::json;
 
 chat_request request_for(const std::string& model) {
-  auto parsed = parse_chat_request(
-      json{{"model", model},
-           {"stream", false},
-           {"temperature", 0.5},
-           {"mock", {{"tokens", 3}}},
-           {"messages", {{{"role", "user"}, {"content", "hi"}}}}}
-          .dump());
+  auto parsed = parse_chat_request(json{{"model", model},
+                                        {"stream", false},
+                                        {"temperature", 0.5},
+                                        {"mock", {{"tokens", 3}}},
+                                        {"messages", {{{"role", "user"}, {"content", "hi"}}}}}
+                                       .dump());
   return std::get<chat_request>(parsed);
 }
 
@@ -83,10 +82,11 @@ TEST(build_request, zhipu_legacy_uses_its_own_path_body_and_token) {
 TEST(zhipu_token, matches_an_independent_hs256_jwt) {
   // Computed with Python's hmac/hashlib for header {"alg":"HS256","sign_type":"SIGN"} and
   // payload {"api_key":"myid","exp":1700003600000,"timestamp":1700000000000}.
-  EXPECT_EQ(zhipu_token("myid.mysecret", 1700000000000),
-            "eyJhbGciOiJIUzI1NiIsInNpZ25fdHlwZSI6IlNJR04ifQ."
-            "eyJhcGlfa2V5IjoibXlpZCIsImV4cCI6MTcwMDAwMzYwMDAwMCwidGltZXN0YW1wIjoxNzAwMDAwMDAwMDAwfQ."
-            "b7R2iIBrPtJHMXeBh9EpnRKIU6l2co68HbP0o6F3R28");
+  EXPECT_EQ(
+      zhipu_token("myid.mysecret", 1700000000000),
+      "eyJhbGciOiJIUzI1NiIsInNpZ25fdHlwZSI6IlNJR04ifQ."
+      "eyJhcGlfa2V5IjoibXlpZCIsImV4cCI6MTcwMDAwMzYwMDAwMCwidGltZXN0YW1wIjoxNzAwMDAwMDAwMDAwfQ."
+      "b7R2iIBrPtJHMXeBh9EpnRKIU6l2co68HbP0o6F3R28");
   EXPECT_EQ(zhipu_token("no-dot-key", 0), "");
 }
 

@@ -32,7 +32,8 @@ std::vector<sse_event> parse_pieces(const std::vector<std::string>& pieces, bool
   sse_parser p{bound};
   std::vector<sse_event> out;
   bool all_ok = true;
-  for (auto& piece : pieces) all_ok = p.feed(piece, [&](sse_event& e) { out.push_back(e); }) && all_ok;
+  for (auto& piece : pieces)
+    all_ok = p.feed(piece, [&](sse_event& e) { out.push_back(e); }) && all_ok;
   if (end) p.end([&](sse_event& e) { out.push_back(e); });
   if (ok) *ok = all_ok;
   return out;
@@ -41,7 +42,8 @@ std::vector<sse_event> parse_pieces(const std::vector<std::string>& pieces, bool
 void expect_events(const std::vector<sse_event>& got, const std::vector<expected_event>& want,
                    const std::string& how) {
   ASSERT_EQ(got.size(), want.size()) << how;
-  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_TRUE(got[i] == want[i]) << how << ": " << got[i];
+  for (std::size_t i = 0; i < want.size(); ++i)
+    EXPECT_TRUE(got[i] == want[i]) << how << ": " << got[i];
 }
 
 // Feeds `input` in every way it could be cut into three pieces, and byte by byte.
@@ -87,8 +89,9 @@ TEST(sse_parser, multi_line_data_is_joined_with_newlines) {
 }
 
 TEST(sse_parser, event_and_id_fields) {
-  check_every_split("event: add\nid: 7\ndata: t\n\nevent: finish\nid: 8\ndata: \nmeta: {\"u\":1}\n\n",
-                    {{"add", "t", "7", ""}, {"finish", "", "8", "{\"u\":1}"}});
+  check_every_split(
+      "event: add\nid: 7\ndata: t\n\nevent: finish\nid: 8\ndata: \nmeta: {\"u\":1}\n\n",
+      {{"add", "t", "7", ""}, {"finish", "", "8", "{\"u\":1}"}});
 }
 
 TEST(sse_parser, only_one_leading_space_is_stripped) {
@@ -119,8 +122,9 @@ TEST(sse_parser, utf8_split_inside_a_sequence_is_reassembled) {
 }
 
 TEST(sse_parser, error_object_mid_stream_is_an_ordinary_event) {
-  check_every_split("data: {\"x\":1}\n\ndata: {\"error\":{\"message\":\"boom\"}}\n\n",
-                    {{"", "{\"x\":1}", "", ""}, {"", "{\"error\":{\"message\":\"boom\"}}", "", ""}});
+  check_every_split(
+      "data: {\"x\":1}\n\ndata: {\"error\":{\"message\":\"boom\"}}\n\n",
+      {{"", "{\"x\":1}", "", ""}, {"", "{\"error\":{\"message\":\"boom\"}}", "", ""}});
 }
 
 TEST(sse_parser, an_unterminated_last_event_is_dispatched_at_end) {
@@ -136,7 +140,8 @@ TEST(sse_parser, a_line_over_the_bound_fails_and_stays_failed) {
   std::string input = "data: " + std::string(100, 'x') + "\n\n";
   for (std::size_t i = 0; i <= input.size(); ++i) {
     bool ok = true;
-    auto got = parse_pieces({input.substr(0, i), input.substr(i), "data: later\n\n"}, true, &ok, 64);
+    auto got =
+        parse_pieces({input.substr(0, i), input.substr(i), "data: later\n\n"}, true, &ok, 64);
     EXPECT_FALSE(ok) << "split at " << i;
     EXPECT_TRUE(got.empty()) << "split at " << i;
   }

@@ -1,8 +1,8 @@
 // Provider stream decoders: OpenAI chat.completion.chunk and Zhipu's legacy event format,
 // each ending in exactly one terminal event however the stream ends.
 
-#include "actors/error_code.hpp"
 #include "providers/http/stream_decoder.hpp"
+#include "actors/error_code.hpp"
 
 #include <gtest/gtest.h>
 
@@ -44,11 +44,13 @@ int terminals(const std::vector<stream_event>& out) {
 }
 
 TEST(openai_decoder, deltas_then_usage_then_finish) {
-  auto out = run(adapter_kind::openai,
-                 {data(R"({"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})"),
-                  data(chunk("Hel")), data(chunk("lo")), data(chunk("", "stop")),
-                  data(R"({"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}})"),
-                  data("[DONE]")});
+  auto out = run(
+      adapter_kind::openai,
+      {data(
+           R"({"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})"),
+       data(chunk("Hel")), data(chunk("lo")), data(chunk("", "stop")),
+       data(R"({"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}})"),
+       data("[DONE]")});
   ASSERT_EQ(out.size(), 4u);
   EXPECT_EQ(out[0].text, "Hel");
   EXPECT_EQ(out[1].text, "lo");
@@ -80,9 +82,10 @@ TEST(openai_decoder, neither_finish_nor_done_is_an_interruption) {
 }
 
 TEST(openai_decoder, error_object_mid_stream_ends_with_its_message) {
-  auto out = run(adapter_kind::openai,
-                 {data(chunk("a")), data(R"({"error":{"message":"overloaded","type":"server_error"}})"),
-                  data(chunk("never"))});
+  auto out =
+      run(adapter_kind::openai,
+          {data(chunk("a")), data(R"({"error":{"message":"overloaded","type":"server_error"}})"),
+           data(chunk("never"))});
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[1].code, error_code::upstream_error);
   EXPECT_EQ(out[1].text, "overloaded");
@@ -96,7 +99,9 @@ TEST(openai_decoder, error_as_a_plain_string) {
 }
 
 TEST(openai_decoder, a_null_error_field_is_not_an_error) {
-  auto out = run(adapter_kind::openai, {data(R"({"error":null,"choices":[{"delta":{"content":"x"},"finish_reason":"stop"}]})")});
+  auto out =
+      run(adapter_kind::openai,
+          {data(R"({"error":null,"choices":[{"delta":{"content":"x"},"finish_reason":"stop"}]})")});
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0].text, "x");
   EXPECT_EQ(out[1].kind, event_kind::finish);
@@ -152,10 +157,10 @@ TEST(sanitize_utf8, keeps_valid_text_and_replaces_every_invalid_sequence) {
   EXPECT_EQ(sanitize_utf8("plain ascii"), "plain ascii");
   EXPECT_EQ(sanitize_utf8("\xE4\xBD\xA0\xF0\x9F\x98\x80"), "\xE4\xBD\xA0\xF0\x9F\x98\x80");
   EXPECT_EQ(sanitize_utf8("a\xFF"), "a\xEF\xBF\xBD");
-  EXPECT_EQ(sanitize_utf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");      // overlong
+  EXPECT_EQ(sanitize_utf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong
   EXPECT_EQ(sanitize_utf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
-  EXPECT_EQ(sanitize_utf8("\xE4\xBD"), "\xEF\xBF\xBD\xEF\xBF\xBD");      // truncated
-  EXPECT_EQ(sanitize_utf8("\xF4\x90\x80\x80").substr(0, 3), "\xEF\xBF\xBD");  // > U+10FFFF
+  EXPECT_EQ(sanitize_utf8("\xE4\xBD"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // truncated
+  EXPECT_EQ(sanitize_utf8("\xF4\x90\x80\x80").substr(0, 3), "\xEF\xBF\xBD");         // > U+10FFFF
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 // What an upstream HTTP response means for the client: status codes, bounds, cut streams
 // and transport failures, each ending in exactly one terminal event with a stable code.
 
-#include "actors/error_code.hpp"
 #include "providers/http/upstream_response.hpp"
+#include "actors/error_code.hpp"
 
 #include <gtest/gtest.h>
 
@@ -74,7 +74,8 @@ TEST(upstream_response, auth_failures_never_echo_the_provider_text) {
 TEST(upstream_response, bad_request_passes_the_message_through_without_the_key) {
   response_run t;
   t.head("HTTP/1.1 400 Bad Request")
-      .body("{\"error\":{\"message\":\"max_tokens is too large (key " + key + ")\",\"code\":\"x\"}}")
+      .body("{\"error\":{\"message\":\"max_tokens is too large (key " + key +
+            ")\",\"code\":\"x\"}}")
       .complete();
   EXPECT_EQ(t.last().code, error_code::upstream_bad_request);
   EXPECT_EQ(t.last().text, "max_tokens is too large (key ***)");
@@ -82,7 +83,9 @@ TEST(upstream_response, bad_request_passes_the_message_through_without_the_key) 
 
 TEST(upstream_response, not_found_means_the_model) {
   response_run t;
-  t.head("HTTP/1.1 404 Not Found").body(R"({"error":{"message":"model glm-9 not found"}})").complete();
+  t.head("HTTP/1.1 404 Not Found")
+      .body(R"({"error":{"message":"model glm-9 not found"}})")
+      .complete();
   EXPECT_EQ(t.last().code, error_code::upstream_model_not_found);
   EXPECT_EQ(t.last().text, "model glm-9 not found");
 }
@@ -125,8 +128,10 @@ TEST(upstream_response, a_body_over_the_limit_aborts_with_too_large) {
   response_run t;
   t.head("HTTP/1.1 200 OK");
   for (int i = 0; i < 100 && t.go_on; ++i)
-    t.body("data: {\"choices\":[{\"delta\":{\"content\":\"0123456789012345678901234567890123456789\"}}]}\n\n"
-           ": pad pad pad pad pad pad pad pad pad pad pad pad pad pad pad pad pad pad pad pad\n\n");
+    t.body(
+        "data: "
+        "{\"choices\":[{\"delta\":{\"content\":\"0123456789012345678901234567890123456789\"}}]}\n\n"
+        ": pad pad pad pad pad pad pad pad pad pad pad pad pad pad pad pad pad pad pad pad\n\n");
   EXPECT_FALSE(t.go_on);
   EXPECT_EQ(t.last().code, error_code::upstream_too_large);
   t.complete();

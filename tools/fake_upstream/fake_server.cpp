@@ -142,6 +142,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   void start(bool zhipu_path) {
     b_ = opts_.defaults;
+    sent_ = 0;  // a keep-alive connection serves one stream after another
     auto body = json::parse(req_.body(), nullptr, false);
     if (body.is_discarded() || !body.is_object())
       return respond(http::status::bad_request,
@@ -221,11 +222,15 @@ class connection : public std::enable_shared_from_this<connection> {
 
   std::string content_event(std::uint32_t i) const {
     auto text = chunk_text(i, b_.chunk_size);
-    if (b_.invalid_utf8 && text.size() >= 2) text[text.size() - 2] = '\xff';
+    // The text is ASCII with nothing to escape, so its JSON string is the text in quotes; the
+    // invalid byte goes into the raw bytes, where no JSON library would put it.
+    auto quoted = json(text).dump();
+    if (b_.invalid_utf8 && text.size() >= 2) {
+      text[text.size() - 2] = '\xff';
+      quoted[text.size() - 1] = '\xff';
+    }
     if (b_.zhipu_legacy) return "event: add\nid: " + std::to_string(i) + "\ndata: " + text + "\n\n";
-    return data(
-        "{\"content\":" + json(text).dump(-1, ' ', false, json::error_handler_t::ignore) + "}",
-        nullptr);
+    return data("{\"content\":" + quoted + "}", nullptr);
   }
 
   void next_chunk() {
