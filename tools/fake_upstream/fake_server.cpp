@@ -167,10 +167,17 @@ class connection : public std::enable_shared_from_this<connection> {
     stream_flag_ = body.value("stream", false) || zhipu_path;
     include_usage_ = body.contains("stream_options") && body["stream_options"].is_object() &&
                      body["stream_options"].value("include_usage", false);
+    // From here until the response is complete, a client that leaves is an abort.
+    busy_ = true;
+    watch_peer();
     after(b_.first_byte_ms, [self = shared_from_this()] { self->first_byte(); });
   }
 
   void first_byte() {
+    if (b_.status != 200 || !stream_flag_) {
+      busy_ = false;  // a plain response: the ordinary read/write path takes over
+      cancel_watch();
+    }
     if (b_.status != 200) {
       auto s = static_cast<http::status>(b_.status);
       return respond(s, error_body("fake status " + std::to_string(b_.status),
@@ -197,7 +204,6 @@ class connection : public std::enable_shared_from_this<connection> {
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
         "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
     if (!b_.zhipu_legacy) head += frame(data(R"({"role":"assistant","content":""})", nullptr));
-    watch_peer();
     write(std::move(head), [self = shared_from_this()] { self->next_chunk(); });
   }
 
@@ -270,6 +276,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   void finish(std::string last) {
     write(frame(last) + "0\r\n\r\n", [self = shared_from_this()] {
+      self->busy_ = false;
       self->end_stream(true);
       self->cancel_watch();
       if (self->req_.keep_alive())
@@ -280,6 +287,7 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   void drop() {
+    busy_ = false;
     end_stream(false);
     beast::error_code ec;
     stream_.socket().set_option(net::socket_base::linger(true, 0), ec);  // RST, no terminator
@@ -293,14 +301,15 @@ class connection : public std::enable_shared_from_this<connection> {
     stats_.stream_ended();
   }
 
-  // While a stream runs the client sends nothing: a readable socket means it went away.
+  // While a response is pending the client sends nothing: a readable socket means it went
+  // away (or reset the connection).
   void watch_peer() {
     watching_ = true;
     stream_.socket().async_wait(tcp::socket::wait_read,
                                 [self = shared_from_this()](beast::error_code ec) {
                                   self->watching_ = false;
                                   if (ec == net::error::operation_aborted) return;
-                                  if (self->streaming_) self->abort();
+                                  if (self->busy_) self->abort();
                                 });
   }
 
@@ -311,6 +320,7 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   void abort() {
+    busy_ = false;
     stats_.client_aborts.fetch_add(1, std::memory_order_relaxed);
     end_stream(false);
     close();
@@ -323,7 +333,7 @@ class connection : public std::enable_shared_from_this<connection> {
                      [self = shared_from_this(), buf, next](beast::error_code ec, std::size_t n) {
                        self->stats_.bytes_sent.fetch_add(n, std::memory_order_relaxed);
                        if (ec) {
-                         if (self->streaming_) self->abort();
+                         if (self->busy_) self->abort();
                          return;
                        }
                        next();
@@ -357,6 +367,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool stream_flag_ = false;
   bool include_usage_ = false;
   bool streaming_ = false;
+  bool busy_ = false;  // a request is being answered (delayed or streaming)
   bool watching_ = false;
   std::uint32_t sent_ = 0;
 };
