@@ -161,9 +161,12 @@ class connection : public std::enable_shared_from_this<connection> {
                      error_body(*err, "invalid_request_error", "bad_fake_spec"));
     if (!opts_.require_key.empty() &&
         req_[http::field::authorization] != "Bearer " + opts_.require_key)
+      // Echoes what it was sent, as some real providers do (partly): the gateway must
+      // never pass this text on.
       return respond(
           http::status::unauthorized,
-          error_body("Incorrect API key provided.", "invalid_request_error", "invalid_api_key"));
+          error_body("Incorrect API key provided: " + std::string{req_[http::field::authorization]},
+                     "invalid_request_error", "invalid_api_key"));
     stream_flag_ = body.value("stream", false) || zhipu_path;
     include_usage_ = body.contains("stream_options") && body["stream_options"].is_object() &&
                      body["stream_options"].value("include_usage", false);
