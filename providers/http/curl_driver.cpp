@@ -99,6 +99,10 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
   std::unordered_map<transfer_id, std::unique_ptr<transfer>> transfers;  // driver thread only
   driver_counters counters;
   std::thread thread;
+  // No transfer's deadline is earlier than this: the loop scans transfers only when it has
+  // passed, not on every wake-up (one per received chunk). Deadlines only move later as
+  // bytes arrive; the few events that set an earlier one lower it (deadline_at_most).
+  clock_type::time_point next_scan = clock_type::now();
 
   impl() {
     std::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -153,7 +157,9 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
       curl_multi_perform(multi, &running);
       collect_finished();
       auto now = clock_type::now();
-      auto wait = expire_deadlines(now);
+      if (now >= next_scan) next_scan = expire_deadlines(now);
+      // Round up, so a deadline is never polled a millisecond too early in a busy loop.
+      auto wait = std::chrono::duration_cast<milliseconds>(next_scan - now) + milliseconds{1};
       curl_multi_poll(multi, nullptr, 0, static_cast<int>(wait.count()), nullptr);
     }
     while (!transfers.empty()) remove_transfer(*transfers.begin()->second);
@@ -198,6 +204,7 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
     }
     counters.started.fetch_add(1, std::memory_order_relaxed);
     counters.active.fetch_add(1, std::memory_order_relaxed);
+    deadline_at_most(t.deadline().first);
     transfers.emplace(t.id, std::move(tp));
   }
 
@@ -255,8 +262,10 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
     }
   }
 
-  // Ends transfers past one of their deadlines; returns how long the loop may sleep.
-  milliseconds expire_deadlines(clock_type::time_point now) {
+  void deadline_at_most(clock_type::time_point when) { next_scan = std::min(next_scan, when); }
+
+  // Ends transfers past one of their deadlines; returns when the next one falls due.
+  clock_type::time_point expire_deadlines(clock_type::time_point now) {
     auto next = now + max_poll_wait;
     std::vector<std::pair<transfer*, std::string_view>> expired;
     for (auto& [id, t] : transfers) {
@@ -273,8 +282,7 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
       deliver(*t, events);
       remove_transfer(*t);
     }
-    // Round up so a deadline is never polled a millisecond too early in a busy loop.
-    return std::chrono::duration_cast<milliseconds>(next - now) + milliseconds{1};
+    return next;
   }
 
   static std::string timeout_message(std::string_view code, const upstream_timeouts& t) {
@@ -289,12 +297,14 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
   static void on_first_byte(transfer& t, clock_type::time_point now) {
     t.first_byte = true;
     t.last_byte = now;
+    t.driver->deadline_at_most(t.deadline().first);  // the idle deadline may be the sooner
   }
 
   static int on_request_sending(void* data, char*, char*, int, int) {
     auto& t = *static_cast<transfer*>(data);
     t.sent = true;
     t.request_sent = clock_type::now();
+    t.driver->deadline_at_most(t.deadline().first);
     return CURL_PREREQFUNC_OK;
   }
 
