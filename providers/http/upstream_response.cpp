@@ -100,8 +100,11 @@ void upstream_response::on_header(std::string_view line) {
     }
     status_ = status >= 100 && status < 200 ? 0 : status;
     retry_after_s_ = 0;
+    json_body_ = false;
     return;
   }
+  if (iequals_prefix(line, "content-type:"))
+    json_body_ = iequals_prefix(trim(line.substr(13)), "application/json");
   if (iequals_prefix(line, "retry-after:"))
     retry_after_s_ =
         parse_retry_after(line.substr(12), static_cast<std::int64_t>(std::time(nullptr)));
@@ -122,6 +125,10 @@ bool upstream_response::on_body(std::string_view bytes, std::vector<stream_event
                       "the provider's response exceeded " + std::to_string(max_body_) + " bytes"),
                   out);
     return false;
+  }
+  if (json_body_) {  // a whole JSON answer instead of a stream: decoded when complete
+    error_body_.append(bytes);
+    return true;
   }
   std::vector<stream_event> events;
   bool ok = parser_.feed(bytes, [&](sse_event& ev) { decoder_->on_sse(ev, events); });
@@ -153,8 +160,12 @@ void upstream_response::on_complete(std::vector<stream_event>& out) {
     return;
   }
   std::vector<stream_event> events;
-  parser_.end([&](sse_event& ev) { decoder_->on_sse(ev, events); });
-  decoder_->on_end(events);
+  if (json_body_) {
+    json_answer(events);
+  } else {
+    parser_.end([&](sse_event& ev) { decoder_->on_sse(ev, events); });
+    decoder_->on_end(events);
+  }
   for (auto& ev : events) {
     if (ev.terminal())
       emit_terminal(std::move(ev), out);
@@ -192,6 +203,39 @@ void upstream_response::emit_terminal(stream_event ev, std::vector<stream_event>
     ev.text = redact(std::move(ev.text));
   }
   out.push_back(std::move(ev));
+}
+
+// Some providers answer a streaming request with one JSON document: an error object (with
+// status 200), or the whole completion when they ignore `stream: true`. Both are understood.
+void upstream_response::json_answer(std::vector<stream_event>& out) const {
+  namespace ec = error_code;
+  auto j = json::parse(sanitize_utf8(error_body_), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    out.push_back(stream_event::make_error(std::string{ec::upstream_malformed},
+                                           "the provider's JSON answer could not be parsed"));
+    return;
+  }
+  if (auto e = j.find("error"); e != j.end() && !e->is_null()) {
+    out.push_back(
+        stream_event::make_error(std::string{ec::upstream_error}, provider_message(error_body_)));
+    return;
+  }
+  auto c = j.find("choices");
+  if (c == j.end() || !c->is_array() || c->empty() || !(*c)[0].is_object()) {
+    out.push_back(stream_event::make_error(std::string{ec::upstream_malformed},
+                                           "the provider's JSON answer has no choices"));
+    return;
+  }
+  const auto& choice = (*c)[0];
+  auto m = choice.find("message");
+  if (m != choice.end() && m->is_object() && m->contains("content") &&
+      (*m)["content"].is_string() && !(*m)["content"].get_ref<const std::string&>().empty())
+    out.push_back(stream_event::make_delta((*m)["content"].get<std::string>()));
+  if (auto u = j.find("usage"); u != j.end() && u->is_object())
+    out.push_back(stream_event::make_usage(usage_of(*u)));
+  auto f = choice.find("finish_reason");
+  out.push_back(stream_event::make_finish(
+      f != choice.end() && f->is_string() ? f->get<std::string>() : std::string{"stop"}));
 }
 
 stream_event upstream_response::error_for_status() const {

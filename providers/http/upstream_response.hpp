@@ -47,6 +47,7 @@ class upstream_response {
  private:
   void emit_terminal(stream_event ev, std::vector<stream_event>& out);
   stream_event error_for_status() const;
+  void json_answer(std::vector<stream_event>& out) const;
   std::string redact(std::string text) const;
 
   std::unique_ptr<stream_decoder> decoder_;
@@ -56,7 +57,8 @@ class upstream_response {
   long status_ = 0;
   std::uint32_t retry_after_s_ = 0;
   std::size_t body_bytes_ = 0;
-  std::string error_body_;  // the (bounded) body of a non-2xx response
+  std::string error_body_;  // the body of a non-2xx (bounded) or a JSON (max_body) response
+  bool json_body_ = false;  // Content-Type: application/json rather than an event stream
   bool done_ = false;
   bool failed_ = false;
 };

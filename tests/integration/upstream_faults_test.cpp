@@ -261,6 +261,25 @@ TEST(upstream_connect, sequential_streams_reuse_one_connection) {
   EXPECT_EQ(f.upstream().counters().peak_open_connections.load(), 1);
 }
 
+// Before the first token, a failing provider is replaced by the next one: the client only
+// sees the answer (and the fake saw both attempts).
+TEST(upstream_failover, a_failure_before_the_first_token_is_transparent) {
+  upstream_fixture f{{{"m", "fake@status=503"}}, {}, [](gateway_config& g) {
+                       auto second = g.providers[0];
+                       second.name = "second";
+                       second.http.name = "second";
+                       second.http.models["m"] = "fake@chunks=5,chunk_size=6";
+                       g.providers.push_back(second);
+                       g.sessions.max_attempts = 2;
+                     }};
+  auto r = f.stream("m");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.text, fake::full_text(5, 6));
+  EXPECT_TRUE(r.done);
+  EXPECT_EQ(r.terminal_events, 1);
+  EXPECT_EQ(f.upstream().counters().requests_total.load(), 2u);
+}
+
 TEST(upstream_zhipu_legacy, streams_through_the_legacy_adapter) {
   upstream_fixture f{{{"glm-old", "chatglm_turbo@chunks=6,chunk_size=7"}},
                      [](http_provider_config& h) {

@@ -5,7 +5,8 @@ namespace streamgate::test {
 using json = nlohmann::json;
 
 upstream_fixture::upstream_fixture(const std::map<std::string, std::string>& models,
-                                   const std::function<void(http_provider_config&)>& tweak) {
+                                   const std::function<void(http_provider_config&)>& tweak,
+                                   const std::function<void(gateway_config&)>& gateway_tweak) {
   fake::server_options fo;
   fake_ = std::make_unique<fake::fake_server>(fo);
   fake_->start();
@@ -28,6 +29,7 @@ upstream_fixture::upstream_fixture(const std::map<std::string, std::string>& mod
   if (tweak) tweak(p.http);
   g.providers.push_back(p);
   g.sessions.max_attempts = 1;  // one provider: a fault must surface, not be retried
+  if (gateway_tweak) gateway_tweak(g);
   server_ = std::make_unique<test_server>(g);
 }
 

@@ -33,8 +33,10 @@ struct client_outcome {
 class upstream_fixture {
  public:
   // `models` maps client model names to the fake upstream's model (with its @fault suffix).
+  // `gateway_tweak` sees the whole configuration last (one provider "fake", one attempt).
   explicit upstream_fixture(const std::map<std::string, std::string>& models,
-                            const std::function<void(http_provider_config&)>& tweak = {});
+                            const std::function<void(http_provider_config&)>& tweak = {},
+                            const std::function<void(gateway_config&)>& gateway_tweak = {});
 
   fake::fake_server& upstream() { return *fake_; }
   test_server& server() { return *server_; }

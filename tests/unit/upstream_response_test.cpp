@@ -188,6 +188,41 @@ TEST(upstream_response, nothing_after_the_terminal_event) {
   EXPECT_EQ(t.last().kind, event_kind::finish);
 }
 
+TEST(upstream_response, a_json_error_with_status_200) {
+  response_run t;
+  t.head("HTTP/1.1 200 OK", {"Content-Type: application/json; charset=utf-8"})
+      .body(R"({"error":{"code":"1301","message":"unsafe content"}})")
+      .complete();
+  ASSERT_EQ(t.out.size(), 1u);
+  EXPECT_EQ(t.last().code, error_code::upstream_error);
+  EXPECT_EQ(t.last().text, "unsafe content");
+}
+
+TEST(upstream_response, a_whole_completion_instead_of_a_stream) {
+  response_run t;
+  t.head("HTTP/1.1 200 OK", {"content-type: application/json"})
+      .body(R"({"choices":[{"message":{"role":"assistant","content":"all at )")
+      .body(
+          R"(once"},"finish_reason":"length"}],"usage":{"prompt_tokens":2,"completion_tokens":3}})")
+      .complete();
+  ASSERT_EQ(t.out.size(), 3u);
+  EXPECT_EQ(t.out[0].text, "all at once");
+  EXPECT_EQ(t.out[1].usage.completion_tokens, 3u);
+  EXPECT_EQ(t.out[2].kind, event_kind::finish);
+  EXPECT_EQ(t.out[2].text, "length");
+}
+
+TEST(upstream_response, a_json_answer_is_bounded_and_checked) {
+  response_run big;
+  big.head("HTTP/1.1 200 OK", {"content-type: application/json"});
+  for (int i = 0; i < 10 && big.go_on; ++i) big.body(std::string(1000, ' '));
+  EXPECT_FALSE(big.go_on);
+  EXPECT_EQ(big.last().code, error_code::upstream_too_large);
+  response_run junk;
+  junk.head("HTTP/1.1 200 OK", {"content-type: application/json"}).body("{\"x\":1}").complete();
+  EXPECT_EQ(junk.last().code, error_code::upstream_malformed);
+}
+
 TEST(parse_retry_after, seconds_dates_and_garbage) {
   EXPECT_EQ(parse_retry_after(" 12 ", 0), 12u);
   EXPECT_EQ(parse_retry_after("999999", 0), 3600u);
