@@ -25,14 +25,6 @@ using json = nlohmann::json;
 const std::string wrong_key = "sk-canary-5b1e0c7d9a2f4e6b8d3c1a0f";
 const std::string right_key = "sk-right-key-that-the-fake-wants-42";
 
-std::string write_temp(const std::string& text) {
-  char path[] = "/tmp/sg-secret-config-XXXXXX";
-  int fd = mkstemp(path);
-  close(fd);
-  std::ofstream{path} << text;
-  return path;
-}
-
 std::string drain_stdout(child_process& p) {
   std::string all;
   for (auto line = p.read_line(std::chrono::milliseconds(500)); !line.empty();
@@ -48,10 +40,10 @@ TEST(upstream_secret, a_failing_auth_run_never_shows_the_key) {
   auto fake_port = child_process::port_of(fake_line);
 
   ::setenv("SG_SECRET_TEST_KEY", wrong_key.c_str(), 1);
-  auto config = write_temp(R"({"log": {"level": "debug"},
+  auto config = write_temp_file(R"({"log": {"level": "debug"},
     "providers": [{"name": "leaky", "kind": "custom",
                    "base_url": "http://127.0.0.1:)" +
-                           std::to_string(fake_port) + R"(/v1",
+                                std::to_string(fake_port) + R"(/v1",
                    "api_key_env": "SG_SECRET_TEST_KEY", "models": ["m"]}]})");
   child_process server{STREAMGATE_BIN, {"--config", config, "--listen", "127.0.0.1:0", "--admin"}};
   auto line = server.wait_for_line("streamgate listening on");
@@ -102,7 +94,7 @@ TEST(upstream_secret, a_failing_auth_run_never_shows_the_key) {
 
 TEST(upstream_secret, a_key_of_the_wrong_shape_is_a_config_error_without_the_key) {
   ::setenv("SG_SECRET_TEST_KEY", wrong_key.c_str(), 1);
-  auto config = write_temp(R"({"providers": [{"name": "old", "kind": "zhipu_legacy",
+  auto config = write_temp_file(R"({"providers": [{"name": "old", "kind": "zhipu_legacy",
       "api_key_env": "SG_SECRET_TEST_KEY", "models": ["chatglm_turbo"]}]})");
   child_process server{STREAMGATE_BIN, {"--config", config}};
   EXPECT_EQ(server.wait(), 2);
