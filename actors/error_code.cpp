@@ -45,10 +45,10 @@ bool is_retryable_before_first_token(std::string_view code) {
   return code == ec::upstream_connect_failed || code == ec::upstream_connect_timeout ||
          code == ec::upstream_first_byte_timeout || code == ec::upstream_idle_timeout ||
          code == ec::upstream_request_timeout || code == ec::upstream_too_large ||
-         code == ec::upstream_server_error ||
-         code == ec::upstream_rate_limited || code == ec::upstream_auth_failed ||
-         code == ec::upstream_malformed || code == ec::upstream_interrupted ||
-         code == ec::upstream_error || code == ec::quota_exhausted;
+         code == ec::upstream_server_error || code == ec::upstream_rate_limited ||
+         code == ec::upstream_auth_failed || code == ec::upstream_malformed ||
+         code == ec::upstream_interrupted || code == ec::upstream_error ||
+         code == ec::quota_exhausted;
 }
 
 }  // namespace streamgate
