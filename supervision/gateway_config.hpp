@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/session.hpp"
+#include "providers/http/provider_config.hpp"
 #include "providers/mock_provider.hpp"
 
 #include <chrono>
@@ -14,9 +15,11 @@ namespace streamgate {
 
 struct provider_entry {
   std::string name;
-  std::string kind = "mock";        // "mock" or an HTTP adapter
+  // "mock", or an HTTP provider preset: openai, nvidia, zhipu, hunyuan, zhipu_legacy, custom.
+  std::string kind = "mock";
   std::vector<std::string> models;  // client-facing model names it serves
   mock_config mock;
+  http_provider_config http;  // every kind but mock
 };
 
 // One-for-one restarts of provider actors: at most `max_restarts` within `window`, waiting
