@@ -3,6 +3,7 @@
 // two scrapes.
 
 #include "providers/mock_provider.hpp"
+#include "tests/integration/upstream_fixture.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/test_server.hpp"
 
@@ -196,6 +197,46 @@ TEST(metrics_endpoint, a_request_over_the_session_limit_is_counted_as_rejected) 
   EXPECT_EQ(c.request("POST", "/v1/chat/completions", mock_body(true, 3)).status, 503u);
   auto after = scrape(server.port());
   EXPECT_EQ(at(after, rejected) - at(before, rejected), 1);
+}
+
+// The HTTP provider's own figures, against the fake upstream: time to first byte, gaps
+// between chunks, attempts by outcome, and cancel → transfer removed in the curl driver.
+TEST(metrics_endpoint, an_http_upstream_reports_ttfb_gaps_attempts_and_cancel_latency) {
+  upstream_fixture f{{{"ok", "fake@chunks=4,interval_ms=2"},
+                      {"endless", "fake@chunks=100000,interval_ms=5"},
+                      {"broken", "fake@status=500"}}};
+  auto port = f.port();
+  auto series = [](const char* name, const std::string& labels) {
+    return std::string{name} + "{" + labels + "}";
+  };
+  auto ttfb = series("streamgate_upstream_ttfb_seconds_count", R"(provider="fake")");
+  auto gaps = series("streamgate_upstream_chunk_gap_seconds_count", R"(provider="fake")");
+  auto cancel = series("streamgate_upstream_cancel_latency_seconds_count", R"(provider="fake")");
+  auto ok = series("streamgate_upstream_attempts_total", R"(provider="fake",outcome="ok")");
+  auto failed = series("streamgate_upstream_attempts_total",
+                       R"(provider="fake",outcome="upstream_server_error")");
+  auto before = scrape(port);
+
+  auto out = f.stream("ok");
+  ASSERT_TRUE(out.done) << out.error_code;
+  auto after =
+      scrape_until(port, [&](const samples& s) { return at(s, ok) - at(before, ok) == 1; });
+  EXPECT_EQ(at(after, ttfb) - at(before, ttfb), 1);
+  EXPECT_GE(at(after, gaps) - at(before, gaps), 1);
+
+  EXPECT_EQ(f.stream("broken").error_code, "upstream_server_error");
+  after =
+      scrape_until(port, [&](const samples& s) { return at(s, failed) - at(before, failed) == 1; });
+
+  {
+    http_client c{port};
+    c.open_stream("POST", "/v1/chat/completions", upstream_fixture::chat_body("endless"));
+    ASSERT_TRUE(c.next_event().has_value());
+    c.close();
+  }
+  after =
+      scrape_until(port, [&](const samples& s) { return at(s, cancel) - at(before, cancel) == 1; });
+  EXPECT_TRUE(f.settled());
 }
 
 }  // namespace
