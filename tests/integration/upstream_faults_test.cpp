@@ -21,10 +21,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A provider with short deadlines, so timeout faults end quickly.
+// A provider with short deadlines, so timeout faults end quickly, yet each at least ten
+// times the gaps of the streams that must pass, so a loaded machine cannot make them flaky.
 void short_timeouts(http_provider_config& h) {
-  h.timeouts.first_byte = 300ms;
-  h.timeouts.idle = 300ms;
+  h.timeouts.first_byte = 1000ms;
+  h.timeouts.idle = 1000ms;
   h.timeouts.total = 3000ms;
   h.max_line_bytes = 64 << 10;
   h.max_body_bytes = 1 << 20;
@@ -38,7 +39,7 @@ class upstream_faults : public ::testing::Test {
                       {"paced", "fake@interval_ms=20,chunks=5"},
                       {"no-first-byte", "fake@first_byte_ms=5000"},
                       {"stall", "fake@stall_after=2,chunks=10,chunk_size=5"},
-                      {"too-slow", "fake@interval_ms=200,chunks=100"},
+                      {"too-slow", "fake@interval_ms=100,chunks=100"},
                       {"rate-limited", "fake@status=429,retry_after=17"},
                       {"server-error", "fake@status=500"},
                       {"unavailable", "fake@status=503"},
