@@ -27,7 +27,7 @@ struct upstream_stream_state {
 upstream_stream_actor::behavior_type upstream_stream(
     upstream_stream_actor::stateful_pointer<upstream_stream_state> self, session_actor session,
     std::uint32_t attempt, std::string provider, upstream_request request,
-    std::shared_ptr<curl_driver> driver, std::atomic<std::int64_t>* upstreams) {
+    std::shared_ptr<transfer_runner> driver, std::atomic<std::int64_t>* upstreams) {
   auto& st = self->state;
   st.session = std::move(session);
   st.attempt = attempt;
@@ -76,7 +76,7 @@ std::int64_t wall_clock_ms() {
 
 provider_actor::behavior_type http_provider(provider_actor::pointer self,
                                             http_provider_config config,
-                                            std::shared_ptr<curl_driver> driver,
+                                            std::shared_ptr<transfer_runner> driver,
                                             std::atomic<std::int64_t>* upstreams) {
   return {
       [self, config, driver, upstreams](open_atom, const chat_request& req, session_actor& session,
