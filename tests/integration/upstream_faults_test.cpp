@@ -50,6 +50,7 @@ class upstream_faults : public ::testing::Test {
                       {"malformed", "fake@malformed_after=2,chunks=5,chunk_size=5"},
                       {"mid-error", "fake@error_after=2,chunks=5,chunk_size=5"},
                       {"no-done", "fake@no_done=1,chunks=3,chunk_size=5"},
+                      {"cut", "fake@end_after=2,chunks=5,chunk_size=5"},
                       {"bad-utf8", "fake@invalid_utf8=1,chunks=3,chunk_size=6"},
                       {"long-line", "fake@huge_line=200000,chunks=4"},
                       {"huge-body", "fake@chunks=3000,chunk_size=1000"}},
@@ -162,6 +163,12 @@ TEST_F(upstream_faults, finish_reason_without_done_is_a_clean_finish) {
   EXPECT_EQ(r.finish_reason, "stop");
   EXPECT_EQ(r.terminal_events, 1);
   EXPECT_TRUE(r.done);
+}
+
+TEST_F(upstream_faults, a_clean_end_without_finish_or_done_is_an_interruption) {
+  auto r = f.stream("cut");
+  EXPECT_EQ(r.text, fake::full_text(2, 5));
+  expect_error(r, 200, error_code::upstream_interrupted);
 }
 
 TEST_F(upstream_faults, invalid_utf8_is_replaced_not_forwarded) {
@@ -281,19 +288,30 @@ TEST(upstream_failover, a_failure_before_the_first_token_is_transparent) {
   EXPECT_EQ(f.upstream().counters().requests_total.load(), 2u);
 }
 
+// The legacy adapter, pointed at the path where the fake serves Zhipu's older API.
+void legacy_adapter(http_provider_config& h) {
+  h.adapter = adapter_kind::zhipu_legacy;
+  h.base_url.resize(h.base_url.size() - 3);  // drop "/v1"
+  h.base_url += "/api/paas/v3/model-api";
+  h.api_key = secret{"someid.somesecret"};
+}
+
 TEST(upstream_zhipu_legacy, streams_through_the_legacy_adapter) {
-  upstream_fixture f{{{"glm-old", "chatglm_turbo@chunks=6,chunk_size=7"}},
-                     [](http_provider_config& h) {
-                       h.adapter = adapter_kind::zhipu_legacy;
-                       // The fake serves the legacy API at its usual path.
-                       h.base_url.resize(h.base_url.size() - 3);
-                       h.base_url += "/api/paas/v3/model-api";
-                       h.api_key = secret{"someid.somesecret"};
-                     }};
+  upstream_fixture f{{{"glm-old", "chatglm_turbo@chunks=6,chunk_size=7"}}, legacy_adapter};
   auto r = f.stream("glm-old");
   EXPECT_EQ(r.status, 200u);
   EXPECT_EQ(r.text, fake::full_text(6, 7));
   EXPECT_TRUE(r.done);
+  EXPECT_EQ(r.terminal_events, 1);
+}
+
+TEST(upstream_zhipu_legacy, its_error_event_ends_the_stream) {
+  upstream_fixture f{{{"glm-old", "chatglm_turbo@chunks=6,chunk_size=7,error_after=2"}},
+                     legacy_adapter};
+  auto r = f.stream("glm-old");
+  EXPECT_EQ(r.text, fake::full_text(2, 7));
+  EXPECT_EQ(r.error_code, error_code::upstream_error);
+  EXPECT_EQ(r.error_message, "fake mid-stream failure");
   EXPECT_EQ(r.terminal_events, 1);
 }
 
