@@ -116,20 +116,124 @@ class session_ops {
     }
   }
 
-  // Opens the next candidate provider, or fails with the last attempt's error.
+  // The next attempt: the first untried candidate whose pool has room now, else a wait in
+  // the queue of the pool that expects room soonest; bounded by max_attempts and the deadline.
   void try_next_candidate() {
-    if (st_.next_candidate >= st_.plan.candidates.size() ||
-        st_.attempt >= st_.options.max_attempts) {
-      if (st_.attempt == 0) {
-        fail(error_code::no_provider_available,
-             "no provider can serve model '" + st_.request.model + "' right now");
-      } else {
-        emit(st_.last_failure);
-      }
+    if (st_.ended()) return;
+    if (st_.attempt >= st_.options.max_attempts || remaining().count() <= 0) {
+      give_up();
       return;
     }
-    auto& candidate = st_.plan.candidates[st_.next_candidate++];
+    seek_room(0);
+  }
+
+  void seek_room(std::size_t pos) {
+    auto& c = st_.plan.candidates;
+    while (pos < c.size() && st_.tried[pos]) ++pos;
+    if (pos >= c.size()) {
+      wait_for_room();
+      return;
+    }
+    if (!c[pos].pool) {
+      open_candidate(pos, 0);
+      return;
+    }
+    self_->request(c[pos].pool, st_.options.open_timeout, acquire_atom::value, std::uint32_t{0})
+        .then(
+            [self = self_, pos](quota_lease& lease) {
+              session_ops ops{self};
+              if (ops.stale(pos, lease)) return;
+              if (lease.granted) {
+                ops.open_candidate(pos, lease.id);
+                return;
+              }
+              ops.note_refusal(pos, lease.retry_after_ms);
+              ops.seek_room(pos + 1);
+            },
+            [self = self_, pos](caf::error&) {
+              session_ops ops{self};
+              if (self->state.ended()) return;
+              ops.note_refusal(pos, 1000);  // a pool that does not answer has no room
+              ops.seek_room(pos + 1);
+            });
+  }
+
+  // No candidate has room now: queue (FIFO) at the one whose pool frees up soonest.
+  void wait_for_room() {
+    std::size_t best = st_.plan.candidates.size();
+    for (std::size_t i = 0; i < st_.plan.candidates.size(); ++i) {
+      if (st_.tried[i] || !st_.plan.candidates[i].pool) continue;
+      if (best == st_.plan.candidates.size() || st_.refused_for_ms[i] < st_.refused_for_ms[best])
+        best = i;
+    }
+    auto wait = remaining();
+    if (best == st_.plan.candidates.size() || wait.count() <= 0) {
+      give_up();
+      return;
+    }
+    auto wait_ms = static_cast<std::uint32_t>(wait.count());
+    self_
+        ->request(st_.plan.candidates[best].pool, wait + st_.options.open_timeout,
+                  acquire_atom::value, wait_ms)
+        .then(
+            [self = self_, best](quota_lease& lease) {
+              session_ops ops{self};
+              if (ops.stale(best, lease)) return;
+              if (lease.granted) {
+                ops.open_candidate(best, lease.id);
+                return;
+              }
+              ops.note_refusal(best, lease.retry_after_ms);
+              ops.give_up();
+            },
+            [self = self_](caf::error&) {
+              if (!self->state.ended()) session_ops{self}.give_up();
+            });
+  }
+
+  // A lease that arrives after the session ended goes straight back.
+  bool stale(std::size_t pos, const quota_lease& lease) {
+    if (!st_.ended() && st_.lease_id == 0) return false;
+    if (lease.granted)
+      self_->anon_send(st_.plan.candidates[pos].pool, release_atom::value, lease.id);
+    return true;
+  }
+
+  void note_refusal(std::size_t pos, std::uint32_t retry_after_ms) {
+    ++st_.quota_refusals;
+    st_.refused_for_ms[pos] = retry_after_ms;
+  }
+
+  // Out of candidates, attempts or time: the client gets one explicit error.
+  void give_up() {
+    if (st_.ended()) return;
+    if (st_.attempt > 0) {
+      emit(st_.last_failure);
+    } else if (st_.quota_refusals > 0) {
+      std::uint32_t ms = 0;
+      for (std::size_t i = 0; i < st_.refused_for_ms.size(); ++i) {
+        if (st_.refused_for_ms[i] > 0 && (ms == 0 || st_.refused_for_ms[i] < ms))
+          ms = st_.refused_for_ms[i];
+      }
+      auto ev = stream_event::make_error(
+          std::string{error_code::quota_exhausted},
+          "every provider of model '" + st_.request.model + "' is at its quota; retry later");
+      ev.retry_after_s = std::max<std::uint32_t>(1, (ms + 999) / 1000);
+      emit(std::move(ev));
+    } else {
+      emit(stream_event::make_error(
+          std::string{error_code::no_provider_available},
+          "no provider can serve model '" + st_.request.model + "' right now"));
+    }
+  }
+
+  void open_candidate(std::size_t pos, std::uint64_t lease_id) {
+    auto& candidate = st_.plan.candidates[pos];
+    st_.tried[pos] = true;
+    st_.lease_pool = candidate.pool;
+    st_.lease_id = lease_id;
     auto attempt = ++st_.attempt;
+    st_.outcome_reported = false;
     if (attempt > 1) {
       log::info("failover", {{"session", st_.id},
                              {"provider", candidate.provider},
@@ -164,12 +268,51 @@ class session_ops {
   // An attempt ended in error: before the first token another provider may take over.
   void attempt_failed(stream_event ev) {
     st_.upstream = nullptr;
+    log::info("attempt_failed", {{"session", st_.id},
+                                 {"provider", st_.provider},
+                                 {"attempt", st_.attempt},
+                                 {"code", ev.code}});
+    if (ev.code == error_code::upstream_rate_limited && st_.lease_pool) {
+      // The provider knows its quota better than our configuration: hold the pool back.
+      auto s = ev.retry_after_s > 0 ? ev.retry_after_s : 1;
+      self_->anon_send(st_.lease_pool, pause_atom::value, s * 1000);
+    } else if (ev.code != error_code::upstream_bad_request &&
+               ev.code != error_code::upstream_model_not_found) {
+      report_outcome(false);
+    }
+    release_lease();
     if (st_.phase == session_phase::queued && is_retryable_before_first_token(ev.code)) {
       st_.last_failure = std::move(ev);
       try_next_candidate();
       return;
     }
     emit(std::move(ev));
+  }
+
+  void report_outcome(bool ok) {
+    if (st_.outcome_reported || !st_.health) return;
+    st_.outcome_reported = true;
+    self_->anon_send(st_.health, outcome_atom::value, st_.provider, ok);
+  }
+
+  void release_lease() {
+    if (st_.lease_id == 0) return;
+    self_->anon_send(st_.lease_pool, release_atom::value, st_.lease_id);
+    st_.lease_id = 0;
+  }
+
+  // No first token within the deadline: whatever is under way is abandoned.
+  void on_deadline() {
+    if (st_.phase != session_phase::queued) return;
+    log::warn("attempt_deadline", {{"session", st_.id}, {"attempts", st_.attempt}});
+    if (st_.attempt > 0 && !st_.outcome_reported) {  // an attempt is still waiting
+      report_outcome(false);
+      st_.last_failure = stream_event::make_error(
+          std::string{error_code::upstream_first_byte_timeout},
+          "no first token within " + std::to_string(st_.options.attempt_deadline.count()) + " ms");
+    }
+    stop_upstream();
+    give_up();
   }
 
   void on_upstream_event(std::uint32_t attempt, stream_event ev) {
@@ -179,6 +322,7 @@ class session_ops {
       attempt_failed(std::move(ev));
       return;
     }
+    report_outcome(true);
     if (ev.terminal()) {
       if (st_.upstream) self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
       st_.upstream = nullptr;
@@ -201,6 +345,12 @@ class session_ops {
   }
 
  private:
+  std::chrono::milliseconds remaining() const {
+    auto spent = self_->clock().now() - st_.started_at;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(st_.options.attempt_deadline -
+                                                                 spent);
+  }
+
   void deliver_to_all(const event_ptr& ev) {
     auto& sinks = st_.sinks;
     bool dropped = false;
@@ -223,6 +373,7 @@ class session_ops {
   }
 
   void on_ended() {
+    release_lease();
     st_.sinks.clear();  // every sink has its terminal event and closes on its own
     write_access_log();
     if (st_.registry) st_.registry->active.fetch_sub(1, std::memory_order_relaxed);
@@ -262,6 +413,7 @@ session_actor::behavior_type session_behavior(session_pointer self, session_init
   st.options = init.options;
   st.cancel_on_detach = init.cancel_on_detach;
   st.router = std::move(init.router);
+  st.health = std::move(init.health);
   st.registry = init.registry;
   st.transport = std::move(init.transport);
   st.started_at = self->clock().now();
@@ -283,10 +435,14 @@ session_actor::behavior_type session_behavior(session_pointer self, session_init
         "the upstream stream stopped unexpectedly"));
   });
 
+  self->delayed_send(self, st.options.attempt_deadline, deadline_atom::value);
   self->request(st.router, st.options.open_timeout, route_atom::value, st.request.model)
       .then(
           [self](route_plan& plan) {
-            self->state.plan = std::move(plan);
+            auto& st = self->state;
+            st.plan = std::move(plan);
+            st.tried.assign(st.plan.candidates.size(), false);
+            st.refused_for_ms.assign(st.plan.candidates.size(), 0);
             session_ops{self}.try_next_candidate();
           },
           [self](caf::error& err) {
@@ -307,6 +463,7 @@ session_actor::behavior_type session_behavior(session_pointer self, session_init
         session_ops{self}.fail(error_code::server_shutting_down, "the server is shutting down");
       },
       [self](expire_atom, std::uint64_t gen) { session_ops{self}.on_expiry(gen); },
+      [self](deadline_atom) { session_ops{self}.on_deadline(); },
   };
 }
 

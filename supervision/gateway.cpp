@@ -80,6 +80,7 @@ start_outcome gateway::start(chat_request req, sink_ptr sink, const char* transp
   init.transport = transport;
   init.cancel_on_detach = cancel_on_detach;
   init.router = d.router;
+  init.health = d.engine;
   init.registry = &d.registry;
   init.options = d.config.sessions;
   auto id = init.id;

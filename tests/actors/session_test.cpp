@@ -81,7 +81,7 @@ class session_test : public ::testing::Test {
   // Routes model "m" to the given providers, in order.
   void route(std::vector<std::pair<std::string, provider_actor>> providers) {
     router_config rc;
-    for (auto& [name, h] : providers) rc.routes["m"].push_back(name);
+    for (auto& [name, h] : providers) rc.routes["m"].targets.push_back({name, 1});
     router = sys->spawn(router_behavior, rc);
     spawned.push_back(caf::actor_cast<caf::actor>(router));
     for (auto& [name, h] : providers) {

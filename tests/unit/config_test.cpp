@@ -47,7 +47,8 @@ TEST(config, reads_a_complete_file) {
   EXPECT_EQ(cfg.drain.count(), 100);
   ASSERT_EQ(cfg.gateway.providers.size(), 1u);
   EXPECT_EQ(cfg.gateway.providers[0].mock.tokens, 5u);
-  EXPECT_EQ(cfg.gateway.routes.at("fast"), std::vector<std::string>{"fast"});
+  ASSERT_EQ(cfg.gateway.routes.at("fast").targets.size(), 1u);
+  EXPECT_EQ(cfg.gateway.routes.at("fast").targets[0].provider, "fast");
 }
 
 TEST(config, errors_name_the_key_path) {
