@@ -1,5 +1,7 @@
 #include "actors/session.hpp"
 
+#include "actors/session_ops.hpp"
+
 #include "actors/error_code.hpp"
 #include "actors/session_registry.hpp"
 #include "telemetry/log.hpp"
@@ -48,363 +50,147 @@ session_phase phase_after(const stream_event& ev) {
   }
 }
 
-// The session's own operations, kept out of the message handlers so that each handler reads
-// as one step of the state machine.
-class session_ops {
- public:
-  explicit session_ops(session_pointer self) : self_(self), st_(self->state) {}
-
-  // Logs the event, hands it to every sink, and moves the state machine.
-  void emit(stream_event ev) {
-    if (st_.ended()) return;  // exactly one terminal event: later ones are dropped
-    ev.seq = st_.log.size() + 1;
-    auto ptr = std::make_shared<const stream_event>(std::move(ev));
-    st_.log.push_back(ptr);
-    if (ptr->kind == event_kind::delta) {
-      if (st_.tokens++ == 0) st_.first_token_at = self_->clock().now();
-      st_.bytes += ptr->text.size();
-    }
-    if (ptr->kind == event_kind::delta || ptr->terminal()) st_.phase = phase_after(*ptr);
-    deliver_to_all(ptr);
-    if (ptr->terminal()) on_ended();
-  }
-
-  void attach(sink_ptr sink, std::uint64_t after_seq) {
-    for (auto i = std::min<std::uint64_t>(after_seq, st_.log.size()); i < st_.log.size(); ++i) {
-      if (!sink->deliver(st_.log[i])) {
-        sink->detached(detach_reason::slow_consumer);
-        return;
-      }
-    }
-    sink->attached(st_.log.size(), st_.ended());
-    if (st_.ended()) return;  // the replay held the terminal event; nothing live follows
-    st_.sinks.push_back(std::move(sink));
-    ++st_.expire_generation;  // a client is back: the resume window stops running
-  }
-
-  void detach(const sink_ptr& sink) {
-    auto& s = st_.sinks;
-    s.erase(std::remove(s.begin(), s.end(), sink), s.end());
-    if (!s.empty() || st_.ended()) return;
-    if (st_.cancel_on_detach) {
-      cancel("client disconnected");
-      return;
-    }
-    arm_expiry();
-  }
-
-  // Ends the stream on the client's or the window's behalf and stops the upstream.
-  void cancel(std::string_view why) {
-    if (st_.ended()) return;
-    stop_upstream();
-    stream_event ev;
-    ev.kind = event_kind::cancelled;
-    ev.text = std::string{why};
-    emit(std::move(ev));
-  }
-
-  void fail(std::string_view code, std::string message) {
-    stop_upstream();
-    emit(stream_event::make_error(std::string{code}, std::move(message)));
-  }
-
-  void stop_upstream() {
-    if (st_.upstream) {
-      self_->anon_send(st_.upstream, cancel_atom::value);
-      self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
-      st_.upstream = nullptr;
-    }
-  }
-
-  // The next attempt: the first untried candidate whose pool has room now, else a wait in
-  // the queue of the pool that expects room soonest; bounded by max_attempts and the deadline.
-  void try_next_candidate() {
-    if (st_.ended()) return;
-    if (st_.attempt >= st_.options.max_attempts || remaining().count() <= 0) {
-      give_up();
-      return;
-    }
-    seek_room(0);
-  }
-
-  void seek_room(std::size_t pos) {
-    auto& c = st_.plan.candidates;
-    while (pos < c.size() && st_.tried[pos]) ++pos;
-    if (pos >= c.size()) {
-      wait_for_room();
-      return;
-    }
-    if (!c[pos].pool) {
-      open_candidate(pos, 0);
-      return;
-    }
-    self_->request(c[pos].pool, st_.options.open_timeout, acquire_atom::value, std::uint32_t{0})
-        .then(
-            [self = self_, pos](quota_lease& lease) {
-              session_ops ops{self};
-              if (ops.stale(pos, lease)) return;
-              if (lease.granted) {
-                ops.open_candidate(pos, lease.id);
-                return;
-              }
-              ops.note_refusal(pos, lease.retry_after_ms);
-              ops.seek_room(pos + 1);
-            },
-            [self = self_, pos](caf::error&) {
-              session_ops ops{self};
-              if (self->state.ended()) return;
-              ops.note_refusal(pos, 1000);  // a pool that does not answer has no room
-              ops.seek_room(pos + 1);
-            });
-  }
-
-  // No candidate has room now: queue (FIFO) at the one whose pool frees up soonest.
-  void wait_for_room() {
-    std::size_t best = st_.plan.candidates.size();
-    for (std::size_t i = 0; i < st_.plan.candidates.size(); ++i) {
-      if (st_.tried[i] || !st_.plan.candidates[i].pool) continue;
-      if (best == st_.plan.candidates.size() || st_.refused_for_ms[i] < st_.refused_for_ms[best])
-        best = i;
-    }
-    auto wait = remaining();
-    if (best == st_.plan.candidates.size() || wait.count() <= 0) {
-      give_up();
-      return;
-    }
-    auto wait_ms = static_cast<std::uint32_t>(wait.count());
-    self_
-        ->request(st_.plan.candidates[best].pool, wait + st_.options.open_timeout,
-                  acquire_atom::value, wait_ms)
-        .then(
-            [self = self_, best](quota_lease& lease) {
-              session_ops ops{self};
-              if (ops.stale(best, lease)) return;
-              if (lease.granted) {
-                ops.open_candidate(best, lease.id);
-                return;
-              }
-              ops.note_refusal(best, lease.retry_after_ms);
-              ops.give_up();
-            },
-            [self = self_](caf::error&) {
-              if (!self->state.ended()) session_ops{self}.give_up();
-            });
-  }
-
-  // A lease that arrives after the session ended goes straight back.
-  bool stale(std::size_t pos, const quota_lease& lease) {
-    if (!st_.ended() && st_.lease_id == 0) return false;
-    if (lease.granted)
-      self_->anon_send(st_.plan.candidates[pos].pool, release_atom::value, lease.id);
-    return true;
-  }
-
-  void note_refusal(std::size_t pos, std::uint32_t retry_after_ms) {
-    ++st_.quota_refusals;
-    st_.refused_for_ms[pos] = retry_after_ms;
-  }
-
-  // Out of candidates, attempts or time: the client gets one explicit error.
-  void give_up() {
-    if (st_.ended()) return;
-    if (st_.attempt > 0) {
-      emit(st_.last_failure);
-    } else if (st_.quota_refusals > 0) {
-      std::uint32_t ms = 0;
-      for (std::size_t i = 0; i < st_.refused_for_ms.size(); ++i) {
-        if (st_.refused_for_ms[i] > 0 && (ms == 0 || st_.refused_for_ms[i] < ms))
-          ms = st_.refused_for_ms[i];
-      }
-      auto ev = stream_event::make_error(
-          std::string{error_code::quota_exhausted},
-          "every provider of model '" + st_.request.model + "' is at its quota; retry later");
-      ev.retry_after_s = std::max<std::uint32_t>(1, (ms + 999) / 1000);
-      emit(std::move(ev));
-    } else {
-      emit(stream_event::make_error(
-          std::string{error_code::no_provider_available},
-          "no provider can serve model '" + st_.request.model + "' right now"));
-    }
-  }
-
-  void open_candidate(std::size_t pos, std::uint64_t lease_id) {
-    auto& candidate = st_.plan.candidates[pos];
-    st_.tried[pos] = true;
-    st_.lease_pool = candidate.pool;
-    st_.lease_id = lease_id;
-    auto attempt = ++st_.attempt;
-    st_.outcome_reported = false;
-    if (attempt > 1) {
-      log::info("failover", {{"session", st_.id},
-                             {"provider", candidate.provider},
-                             {"attempt", attempt},
-                             {"previous_error", st_.last_failure.code}});
-    }
-    auto provider_name = candidate.provider;
-    st_.provider = provider_name;
-    self_
-        ->request(candidate.handle, st_.options.open_timeout, open_atom::value, st_.request,
-                  session_actor{self_}, attempt)
-        .then(
-            [self = self_, attempt](upstream_actor& up) {
-              auto& st = self->state;
-              if (st.ended() || attempt != st.attempt) {
-                self->anon_send(up, cancel_atom::value);
-                return;
-              }
-              st.upstream = up;
-              self->monitor(up);
-            },
-            [self = self_, attempt, provider_name](caf::error& err) {
-              session_ops ops{self};
-              if (self->state.ended() || attempt != self->state.attempt) return;
-              ops.attempt_failed(stream_event::make_error(
-                  std::string{error_code::upstream_error},
-                  "provider '" + provider_name +
-                      "' could not open a stream: " + self->system().render(err)));
-            });
-  }
-
-  // An attempt ended in error: before the first token another provider may take over.
-  void attempt_failed(stream_event ev) {
-    st_.upstream = nullptr;
-    log::info("attempt_failed", {{"session", st_.id},
-                                 {"provider", st_.provider},
-                                 {"attempt", st_.attempt},
-                                 {"code", ev.code}});
-    if (ev.code == error_code::upstream_rate_limited && st_.lease_pool) {
-      // The provider knows its quota better than our configuration: hold the pool back.
-      auto s = ev.retry_after_s > 0 ? ev.retry_after_s : 1;
-      self_->anon_send(st_.lease_pool, pause_atom::value, s * 1000);
-    } else if (ev.code != error_code::upstream_bad_request &&
-               ev.code != error_code::upstream_model_not_found) {
-      report_outcome(false);
-    }
-    release_lease();
-    if (st_.phase == session_phase::queued && is_retryable_before_first_token(ev.code)) {
-      st_.last_failure = std::move(ev);
-      try_next_candidate();
-      return;
-    }
-    emit(std::move(ev));
-  }
-
-  void report_outcome(bool ok) {
-    if (st_.outcome_reported || !st_.health) return;
-    st_.outcome_reported = true;
-    self_->anon_send(st_.health, outcome_atom::value, st_.provider, ok);
-  }
-
-  void release_lease() {
-    if (st_.lease_id == 0) return;
-    self_->anon_send(st_.lease_pool, release_atom::value, st_.lease_id);
-    st_.lease_id = 0;
-  }
-
-  // No first token within the deadline: whatever is under way is abandoned.
-  void on_deadline() {
-    if (st_.phase != session_phase::queued) return;
-    log::warn("attempt_deadline", {{"session", st_.id}, {"attempts", st_.attempt}});
-    if (st_.attempt > 0 && !st_.outcome_reported) {  // an attempt is still waiting
-      report_outcome(false);
-      st_.last_failure = stream_event::make_error(
-          std::string{error_code::upstream_first_byte_timeout},
-          "no first token within " + std::to_string(st_.options.attempt_deadline.count()) + " ms");
-    }
-    stop_upstream();
-    give_up();
-  }
-
-  void on_upstream_event(std::uint32_t attempt, stream_event ev) {
-    if (attempt != st_.attempt || st_.ended()) return;  // a stale attempt's late event
-    if (ev.kind == event_kind::error) {
-      if (st_.upstream) self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
-      attempt_failed(std::move(ev));
-      return;
-    }
-    report_outcome(true);
-    if (ev.terminal()) {
-      if (st_.upstream) self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
-      st_.upstream = nullptr;
-    }
-    emit(std::move(ev));
-  }
-
-  void arm_expiry() {
-    auto gen = ++st_.expire_generation;
-    self_->delayed_send(self_, st_.options.resume_window, expire_atom::value, gen);
-  }
-
-  void on_expiry(std::uint64_t gen) {
-    if (gen != st_.expire_generation) return;
-    if (!st_.ended()) {
-      if (!st_.sinks.empty()) return;
-      cancel("resume window expired");
-    }
-    self_->quit();
-  }
-
- private:
-  std::chrono::milliseconds remaining() const {
-    auto spent = self_->clock().now() - st_.started_at;
-    return std::chrono::duration_cast<std::chrono::milliseconds>(st_.options.attempt_deadline -
-                                                                 spent);
-  }
-
-  void deliver_to_all(const event_ptr& ev) {
-    auto& sinks = st_.sinks;
-    bool dropped = false;
-    for (auto it = sinks.begin(); it != sinks.end();) {
-      if ((*it)->deliver(ev)) {
-        ++it;
-        continue;
-      }
-      (*it)->detached(detach_reason::slow_consumer);
-      it = sinks.erase(it);
-      dropped = true;
-    }
-    // Losing the last client to its own slowness is a detach like any other.
-    if (dropped && sinks.empty() && !ev->terminal()) {
-      if (st_.cancel_on_detach)
-        cancel("client too slow");
-      else
-        arm_expiry();
-    }
-  }
-
-  void on_ended() {
-    release_lease();
-    st_.sinks.clear();  // every sink has its terminal event and closes on its own
-    write_access_log();
-    if (st_.registry) st_.registry->active.fetch_sub(1, std::memory_order_relaxed);
-    // The log stays readable for the resume window, then the session goes away.
-    arm_expiry();
-  }
-
-  // One line per finished session: what operators grep for first.
-  void write_access_log() {
-    if (!log::enabled(log::level::info)) return;
-    using ms = std::chrono::duration<double, std::milli>;
-    auto now = self_->clock().now();
-    auto& last = *st_.log.back();
-    nlohmann::json fields{{"session", st_.id},
-                          {"transport", st_.transport},
-                          {"model", st_.request.model},
-                          {"provider", st_.provider},
-                          {"attempts", st_.attempt},
-                          {"outcome", outcome_of(last)},
-                          {"duration_ms", ms(now - st_.started_at).count()},
-                          {"tokens", st_.tokens},
-                          {"bytes", st_.bytes}};
-    if (st_.tokens > 0) fields["ttft_ms"] = ms(st_.first_token_at - st_.started_at).count();
-    log::info("access", std::move(fields));
-  }
-
-  session_pointer self_;
-  session_state& st_;
-};
-
 }  // namespace
+
+// Logs the event, hands it to every sink, and moves the state machine.
+void session_ops::emit(stream_event ev) {
+  if (st_.ended()) return;  // exactly one terminal event: later ones are dropped
+  ev.seq = st_.log.size() + 1;
+  auto ptr = std::make_shared<const stream_event>(std::move(ev));
+  st_.log.push_back(ptr);
+  if (ptr->kind == event_kind::delta) {
+    if (st_.tokens++ == 0) st_.first_token_at = self_->clock().now();
+    st_.bytes += ptr->text.size();
+  }
+  if (ptr->kind == event_kind::delta || ptr->terminal()) st_.phase = phase_after(*ptr);
+  deliver_to_all(ptr);
+  if (ptr->terminal()) on_ended();
+}
+
+void session_ops::attach(sink_ptr sink, std::uint64_t after_seq) {
+  for (auto i = std::min<std::uint64_t>(after_seq, st_.log.size()); i < st_.log.size(); ++i) {
+    if (!sink->deliver(st_.log[i])) {
+      sink->detached(detach_reason::slow_consumer);
+      return;
+    }
+  }
+  sink->attached(st_.log.size(), st_.ended());
+  if (st_.ended()) return;  // the replay held the terminal event; nothing live follows
+  st_.sinks.push_back(std::move(sink));
+  ++st_.expire_generation;  // a client is back: the resume window stops running
+}
+
+void session_ops::detach(const sink_ptr& sink) {
+  auto& s = st_.sinks;
+  s.erase(std::remove(s.begin(), s.end(), sink), s.end());
+  if (!s.empty() || st_.ended()) return;
+  if (st_.cancel_on_detach) {
+    cancel("client disconnected");
+    return;
+  }
+  arm_expiry();
+}
+
+// Ends the stream on the client's or the window's behalf and stops the upstream.
+void session_ops::cancel(std::string_view why) {
+  if (st_.ended()) return;
+  stop_upstream();
+  stream_event ev;
+  ev.kind = event_kind::cancelled;
+  ev.text = std::string{why};
+  emit(std::move(ev));
+}
+
+void session_ops::fail(std::string_view code, std::string message) {
+  stop_upstream();
+  emit(stream_event::make_error(std::string{code}, std::move(message)));
+}
+
+void session_ops::stop_upstream() {
+  if (st_.upstream) {
+    self_->anon_send(st_.upstream, cancel_atom::value);
+    self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
+    st_.upstream = nullptr;
+  }
+}
+
+void session_ops::on_upstream_event(std::uint32_t attempt, stream_event ev) {
+  if (attempt != st_.attempt || st_.ended()) return;  // a stale attempt's late event
+  if (ev.kind == event_kind::error) {
+    if (st_.upstream) self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
+    attempt_failed(std::move(ev));
+    return;
+  }
+  report_outcome(true);
+  if (ev.terminal()) {
+    if (st_.upstream) self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
+    st_.upstream = nullptr;
+  }
+  emit(std::move(ev));
+}
+
+void session_ops::arm_expiry() {
+  auto gen = ++st_.expire_generation;
+  self_->delayed_send(self_, st_.options.resume_window, expire_atom::value, gen);
+}
+
+void session_ops::on_expiry(std::uint64_t gen) {
+  if (gen != st_.expire_generation) return;
+  if (!st_.ended()) {
+    if (!st_.sinks.empty()) return;
+    cancel("resume window expired");
+  }
+  self_->quit();
+}
+
+void session_ops::deliver_to_all(const event_ptr& ev) {
+  auto& sinks = st_.sinks;
+  bool dropped = false;
+  for (auto it = sinks.begin(); it != sinks.end();) {
+    if ((*it)->deliver(ev)) {
+      ++it;
+      continue;
+    }
+    (*it)->detached(detach_reason::slow_consumer);
+    it = sinks.erase(it);
+    dropped = true;
+  }
+  // Losing the last client to its own slowness is a detach like any other.
+  if (dropped && sinks.empty() && !ev->terminal()) {
+    if (st_.cancel_on_detach)
+      cancel("client too slow");
+    else
+      arm_expiry();
+  }
+}
+
+void session_ops::on_ended() {
+  release_lease();
+  st_.sinks.clear();  // every sink has its terminal event and closes on its own
+  write_access_log();
+  if (st_.registry) st_.registry->active.fetch_sub(1, std::memory_order_relaxed);
+  // The log stays readable for the resume window, then the session goes away.
+  arm_expiry();
+}
+
+// One line per finished session: what operators grep for first.
+void session_ops::write_access_log() {
+  if (!log::enabled(log::level::info)) return;
+  using ms = std::chrono::duration<double, std::milli>;
+  auto now = self_->clock().now();
+  auto& last = *st_.log.back();
+  nlohmann::json fields{{"session", st_.id},
+                        {"transport", st_.transport},
+                        {"model", st_.request.model},
+                        {"provider", st_.provider},
+                        {"attempts", st_.attempt},
+                        {"outcome", outcome_of(last)},
+                        {"duration_ms", ms(now - st_.started_at).count()},
+                        {"tokens", st_.tokens},
+                        {"bytes", st_.bytes}};
+  if (st_.tokens > 0) fields["ttft_ms"] = ms(st_.first_token_at - st_.started_at).count();
+  log::info("access", std::move(fields));
+}
 
 session_actor::behavior_type session_behavior(session_pointer self, session_init init) {
   auto& st = self->state;

@@ -72,6 +72,7 @@ struct session_state {
   quota_pool_actor lease_pool;
   std::uint64_t lease_id = 0;
   std::uint32_t quota_refusals = 0;  // pools that had no room for this session
+  bool plan_refreshed = false;       // asked the router again after a provider restart
 
   // For the access log line.
   std::string transport;

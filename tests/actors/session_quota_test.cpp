@@ -185,3 +185,31 @@ TEST_F(session_quota_test, each_attempt_reports_its_outcome_once) {
 
 }  // namespace
 }  // namespace streamgate
+
+namespace streamgate {
+namespace {
+
+TEST_F(session_quota_test, a_request_queued_while_its_provider_restarts_is_not_lost) {
+  quota_gauges_ptr g;
+  auto p = pool(1, g);
+  auto crashing = mock({100000, 0, 10});
+  route({{"a", crashing, p}});
+  auto first = std::make_shared<recording_sink>();
+  auto second = std::make_shared<recording_sink>();
+  start(first);
+  auto s = start(second);
+  advance(20ms);
+  ASSERT_EQ(g->queue_length.load(), 1);
+  // The provider crashes (its streams with it) and its supervisor restarts it at once.
+  caf::anon_send_exit(crashing, caf::exit_reason::unhandled_exception);
+  caf::anon_send(router, provider_atom::value, std::string{"a"}, keep(mock({3, 0, 10})));
+  sched->run();
+  advance(100ms);
+  EXPECT_EQ(first->last().code, error_code::upstream_interrupted);
+  EXPECT_EQ(second->text(), mock_text(3));  // the queued one went to the new actor
+  EXPECT_EQ(state_of(s).attempt, 1u);
+  EXPECT_EQ(g->leases_in_use.load(), 0);
+}
+
+}  // namespace
+}  // namespace streamgate
