@@ -29,7 +29,8 @@ struct quota_gauges {
   std::atomic<std::int64_t> rpm_used{0};   // grants in the last 60 s, as of the pool's last event
   std::atomic<std::int64_t> paused_ms{0};  // remaining upstream-429 pause at the last event
   std::atomic<std::uint64_t> granted_total{0};
-  std::atomic<std::uint64_t> refused_total{0};    // queue deadline passed, or no waiting allowed
+  std::atomic<std::uint64_t> refused_total{0};    // no room, and the caller could not wait
+  std::atomic<std::uint64_t> expired_total{0};    // waited in the queue until its deadline
   std::atomic<std::uint64_t> reclaimed_total{0};  // leases freed because their holder died
 
   // Share of the pool free right now, 0..1 (1 for an unlimited pool): least-loaded routing.

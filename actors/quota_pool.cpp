@@ -112,7 +112,8 @@ class pool_ops {
     if (it == st_.queue.end()) return;  // granted before its deadline
     auto w = std::move(*it);
     st_.queue.erase(it);
-    w.promise.deliver(refusal());
+    st_.gauges->expired_total.fetch_add(1, std::memory_order_relaxed);
+    w.promise.deliver(quota_lease{false, 0, retry_after_ms()});
     unhold(w.holder);
   }
 

@@ -95,6 +95,7 @@ nlohmann::json pool_json(const std::string& name, const quota_gauges& g) {
           {"paused_ms", g.paused_ms.load()},
           {"granted_total", g.granted_total.load()},
           {"refused_total", g.refused_total.load()},
+          {"expired_total", g.expired_total.load()},
           {"reclaimed_total", g.reclaimed_total.load()}};
 }
 

@@ -101,7 +101,8 @@ TEST_F(quota_pool_test, a_queued_request_gets_quota_exhausted_at_its_deadline) {
   EXPECT_FALSE(results[1].lease.granted);
   EXPECT_GT(results[1].lease.retry_after_ms, 0u);
   EXPECT_EQ(gauges->queue_length.load(), 0);
-  EXPECT_EQ(gauges->refused_total.load(), 1u);
+  EXPECT_EQ(gauges->expired_total.load(), 1u);
+  EXPECT_EQ(gauges->refused_total.load(), 0u);
 }
 
 TEST_F(quota_pool_test, the_pool_queue_timeout_caps_what_a_caller_asks_for) {

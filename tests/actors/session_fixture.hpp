@@ -107,7 +107,7 @@ class session_fixture : public coordinator_fixture {
     init.registry = &registry;
     init.options = options;
     auto id = init.id;
-    auto h = *registry.add(id, 100, [&] { return sys->spawn(session_behavior, init); });
+    auto h = *registry.add(id, 100000, [&] { return sys->spawn(session_behavior, init); });
     sched->run();
     return h;
   }

@@ -213,3 +213,38 @@ TEST_F(session_quota_test, a_request_queued_while_its_provider_restarts_is_not_l
 
 }  // namespace
 }  // namespace streamgate
+
+namespace streamgate {
+namespace {
+
+TEST_F(session_quota_test, two_hundred_sessions_through_a_pool_of_ten_never_open_more_than_ten) {
+  quota_gauges_ptr g;
+  options.attempt_deadline = 600s;
+  route({{"mock", mock({5, 0, 10}), pool(10, g)}});
+  std::vector<std::shared_ptr<recording_sink>> sinks;
+  for (int i = 0; i < 200; ++i) {
+    sinks.push_back(std::make_shared<recording_sink>());
+    start(sinks.back());
+    ASSERT_LE(registry.upstreams.load(), 10);
+  }
+  std::int64_t peak = 0;
+  for (int step = 0; step < 2000 && g->granted_total.load() < 200; ++step) {
+    advance(5ms, 5ms);
+    peak = std::max<std::int64_t>(peak, registry.upstreams.load());
+    ASSERT_LE(registry.upstreams.load(), 10) << "at step " << step;
+    ASSERT_LE(g->leases_in_use.load(), 10);
+  }
+  advance(100ms);
+  EXPECT_EQ(peak, 10);  // the pool was used to the full
+  EXPECT_EQ(g->granted_total.load(), 200u)
+      << g->queue_length.load() << " queued, " << g->refused_total.load() << " refused";
+  for (auto& s : sinks) {
+    ASSERT_FALSE(s->events.empty());
+    EXPECT_EQ(s->last().kind, event_kind::finish);
+  }
+  EXPECT_EQ(g->leases_in_use.load(), 0);
+  EXPECT_EQ(registry.upstreams.load(), 0);
+}
+
+}  // namespace
+}  // namespace streamgate
