@@ -173,6 +173,8 @@ provider_entry read_provider(const json& j, const std::string& path,
     m.integer("tokens", p.mock.tokens, 0, 100000);
     m.integer("first_token_ms", p.mock.first_token_ms, 0, 600000);
     m.integer("interval_ms", p.mock.interval_ms, 0, 60000);
+    m.string("fail", p.mock.fail);
+    m.integer("fail_first", p.mock.fail_first, 0, 1000000);
   });
   r.finish();
   return p;
