@@ -10,6 +10,8 @@
 #include "providers/mock_provider.hpp"
 #include "tests/support/test_coordinator_fixture.hpp"
 
+#include <array>
+
 namespace streamgate::test {
 
 using namespace std::chrono_literals;
@@ -86,7 +88,12 @@ class session_fixture : public coordinator_fixture {
     sched->run();
   }
 
-  provider_actor mock(mock_config mc = {3, 100, 10}) {
+  // A mock provider streaming {tokens, first_token_ms, interval_ms}.
+  provider_actor mock(std::array<std::uint32_t, 3> shape = {3, 100, 10}) {
+    mock_config mc;
+    mc.tokens = shape[0];
+    mc.first_token_ms = shape[1];
+    mc.interval_ms = shape[2];
     return sys->spawn(mock_provider, mc, &registry.upstreams);
   }
 
