@@ -38,13 +38,7 @@ void session_ops::seek_room(std::size_t pos) {
       .then(
           [self = self_, pos](quota_lease& lease) {
             session_ops ops{self};
-            if (ops.stale(pos, lease)) return;
-            if (lease.granted) {
-              ops.open_candidate(pos, lease.id);
-              return;
-            }
-            ops.note_refusal(pos, lease.retry_after_ms);
-            ops.seek_room(pos + 1);
+            if (!ops.take_lease(pos, lease)) ops.seek_room(pos + 1);
           },
           [self = self_, pos](caf::error&) {
             session_ops ops{self};
@@ -74,24 +68,27 @@ void session_ops::wait_for_room() {
       .then(
           [self = self_, best](quota_lease& lease) {
             session_ops ops{self};
-            if (ops.stale(best, lease)) return;
-            if (lease.granted) {
-              ops.open_candidate(best, lease.id);
-              return;
-            }
-            ops.note_refusal(best, lease.retry_after_ms);
-            ops.give_up();
+            if (!ops.take_lease(best, lease)) ops.give_up();
           },
           [self = self_](caf::error&) {
             if (!self->state.ended()) session_ops{self}.give_up();
           });
 }
 
-// A lease that arrives after the session ended goes straight back.
-bool session_ops::stale(std::size_t pos, const quota_lease& lease) {
-  if (!st_.ended() && st_.lease_id == 0) return false;
-  if (lease.granted) self_->anon_send(st_.plan.candidates[pos].pool, release_atom::value, lease.id);
-  return true;
+// A pool's answer: a lease opens the candidate; a lease that arrives after the session ended
+// goes straight back. False when the pool refused: the caller decides what comes next.
+bool session_ops::take_lease(std::size_t pos, const quota_lease& lease) {
+  if (st_.ended() || st_.lease_id != 0) {
+    if (lease.granted)
+      self_->anon_send(st_.plan.candidates[pos].pool, release_atom::value, lease.id);
+    return true;
+  }
+  if (lease.granted) {
+    open_candidate(pos, lease.id);
+    return true;
+  }
+  note_refusal(pos, lease.retry_after_ms);
+  return false;
 }
 
 void session_ops::note_refusal(std::size_t pos, std::uint32_t retry_after_ms) {

@@ -33,8 +33,9 @@ class session_ops {
   void seek_room(std::size_t pos);
   // No candidate has room now: queue (FIFO) at the one whose pool frees up soonest.
   void wait_for_room();
-  // A lease that arrives after the session ended goes straight back.
-  bool stale(std::size_t pos, const quota_lease& lease);
+  // A pool's answer: a lease opens the candidate; a lease that arrives after the session ended
+  // goes straight back. False when the pool refused: the caller decides what comes next.
+  bool take_lease(std::size_t pos, const quota_lease& lease);
   void note_refusal(std::size_t pos, std::uint32_t retry_after_ms);
   // Out of candidates, attempts or time: the client gets one explicit error.
   void give_up();

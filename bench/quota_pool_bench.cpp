@@ -10,15 +10,28 @@
 namespace streamgate {
 namespace {
 
+// An actor system on the real scheduler (two workers, as on the target machine) with one
+// pool of 10 concurrent leases.
+struct bench_pool {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  quota_pool_actor pool;
+
+  bench_pool() {
+    cfg.set("scheduler.max-threads", 2);
+    sys = std::make_unique<caf::actor_system>(cfg);
+    quota_options o;
+    o.max_concurrent = 10;
+    pool = sys->spawn(quota_pool, std::string{"bench"}, o, std::make_shared<quota_gauges>());
+  }
+  ~bench_pool() { caf::anon_send_exit(pool, caf::exit_reason::user_shutdown); }
+};
+
 // One caller: acquire, wait for the lease, release; repeated. Measures the full round trip.
 void acquire_release_round_trip(benchmark::State& state) {
-  caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", 2);
-  caf::actor_system sys{cfg};
-  quota_options o;
-  o.max_concurrent = 10;
-  auto pool = sys.spawn(quota_pool, std::string{"bench"}, o, std::make_shared<quota_gauges>());
-  caf::scoped_actor self{sys};
+  bench_pool b;
+  auto& pool = b.pool;
+  caf::scoped_actor self{*b.sys};
   for (auto _ : state) {
     self->request(pool, caf::infinite, acquire_atom::value, std::uint32_t{1000})
         .receive(
@@ -29,7 +42,6 @@ void acquire_release_round_trip(benchmark::State& state) {
             [&](caf::error&) { state.SkipWithError("error"); });
   }
   state.SetItemsProcessed(state.iterations());
-  caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
 }
 BENCHMARK(acquire_release_round_trip)->UseRealTime();
 
@@ -54,19 +66,13 @@ caf::behavior bench_caller(caf::event_based_actor* self, quota_pool_actor pool, 
 // grants per second through one pool actor.
 void contended_pool(benchmark::State& state) {
   auto callers = static_cast<int>(state.range(0));
-  caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", 2);
-  caf::actor_system sys{cfg};
-  quota_options o;
-  o.max_concurrent = 10;
-  auto pool = sys.spawn(quota_pool, std::string{"bench"}, o, std::make_shared<quota_gauges>());
+  bench_pool b;
   for (auto _ : state) {
-    caf::scoped_actor self{sys};
-    for (int i = 0; i < callers; ++i) sys.spawn(bench_caller, pool, caf::actor{self});
+    caf::scoped_actor self{*b.sys};
+    for (int i = 0; i < callers; ++i) b.sys->spawn(bench_caller, b.pool, caf::actor{self});
     for (int i = 0; i < callers; ++i) self->receive([](caf::ok_atom) {});
   }
   state.SetItemsProcessed(state.iterations() * callers * rounds_per_caller);
-  caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
 }
 BENCHMARK(contended_pool)->Arg(100)->Arg(1000)->UseRealTime()->Unit(benchmark::kMillisecond);
 

@@ -45,12 +45,6 @@ gateway_config config_of(std::vector<provider_entry> providers, route_strategy s
   return cfg;
 }
 
-http_options with_admin() {
-  auto o = test_server::default_options();
-  o.admin = true;
-  return o;
-}
-
 std::map<std::string, json> admin_view(std::uint16_t port) {
   http_client c{port};
   auto r = c.request("GET", "/admin/providers");
@@ -73,7 +67,7 @@ std::string content_of(const http_reply& r) {
 TEST(failover, a_failing_provider_is_failed_over_and_its_breaker_opens) {
   test_server server{config_of({provider("failing", "upstream_server_error"), provider("steady")},
                                route_strategy::priority),
-                     with_admin()};
+                     test_server::admin_options()};
   http_client c{server.port()};
   for (int i = 0; i < 10; ++i) {
     auto r = c.request("POST", "/v1/chat/completions", chat());
@@ -91,7 +85,7 @@ TEST(failover, a_provider_that_recovers_closes_its_breaker_after_a_probe) {
   auto cfg = config_of({provider("flaky", "upstream_server_error", 3), provider("steady")},
                        route_strategy::priority);
   cfg.breaker.cooldown = 200ms;
-  test_server server{cfg, with_admin()};
+  test_server server{cfg, test_server::admin_options()};
   http_client c{server.port()};
   for (int i = 0; i < 3; ++i)
     EXPECT_EQ(c.request("POST", "/v1/chat/completions", chat()).status, 200u);
@@ -113,7 +107,7 @@ TEST(failover, a_thousand_requests_with_one_provider_failing_and_one_crashing) {
       {provider("failing", "upstream_server_error"), provider("crashy"), provider("steady")},
       route_strategy::least_loaded);
   cfg.restarts.backoff_initial = 50ms;
-  test_server server{cfg, with_admin()};
+  test_server server{cfg, test_server::admin_options()};
   constexpr int threads = 10, per_thread = 100;
   std::atomic<int> ok{0}, explicit_errors{0}, other{0};
   std::atomic<int> sent{0};

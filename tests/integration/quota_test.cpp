@@ -26,12 +26,6 @@ gateway_config pooled_mock(std::uint32_t max_concurrent, std::chrono::millisecon
   return cfg;
 }
 
-http_options with_admin() {
-  auto o = test_server::default_options();
-  o.admin = true;
-  return o;
-}
-
 json mock_pool(std::uint16_t port) {
   http_client c{port};
   auto r = c.request("GET", "/admin/providers");
@@ -40,7 +34,7 @@ json mock_pool(std::uint16_t port) {
 }
 
 TEST(quota, a_full_pool_answers_429_with_retry_after_once_the_queue_wait_is_over) {
-  test_server server{pooled_mock(1, 300ms), with_admin()};
+  test_server server{pooled_mock(1, 300ms), test_server::admin_options()};
   http_client streaming{server.port()};
   streaming.open_stream("POST", "/v1/chat/completions", mock_body(true, 100000, 5));
   ASSERT_TRUE(streaming.next_event().has_value());
@@ -60,7 +54,7 @@ TEST(quota, a_full_pool_answers_429_with_retry_after_once_the_queue_wait_is_over
 }
 
 TEST(quota, the_admin_view_shows_leases_and_the_queue_live_and_nothing_held_afterwards) {
-  test_server server{pooled_mock(1, 10s), with_admin()};
+  test_server server{pooled_mock(1, 10s), test_server::admin_options()};
   http_client first{server.port()};
   first.open_stream("POST", "/v1/chat/completions", mock_body(true, 30, 10));
   ASSERT_TRUE(first.next_event().has_value());
@@ -79,7 +73,7 @@ TEST(quota, the_admin_view_shows_leases_and_the_queue_live_and_nothing_held_afte
 }
 
 TEST(quota, two_hundred_concurrent_requests_through_a_pool_of_ten_all_complete) {
-  test_server server{pooled_mock(10, 60s), with_admin()};
+  test_server server{pooled_mock(10, 60s), test_server::admin_options()};
   constexpr int clients = 200;
   std::atomic<int> ok{0};
   std::atomic<bool> done{false};
