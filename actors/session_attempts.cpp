@@ -4,6 +4,7 @@
 
 #include "actors/error_code.hpp"
 #include "actors/session_ops.hpp"
+#include "actors/session_registry.hpp"
 #include "telemetry/log.hpp"
 
 #include <caf/all.hpp>
@@ -127,6 +128,7 @@ void session_ops::open_candidate(std::size_t pos, std::uint64_t lease_id) {
   auto attempt = ++st_.attempt;
   st_.outcome_reported = false;
   if (attempt > 1) {
+    if (st_.registry) st_.registry->failovers.fetch_add(1, std::memory_order_relaxed);
     log::info("failover", {{"session", st_.id},
                            {"provider", candidate.provider},
                            {"attempt", attempt},

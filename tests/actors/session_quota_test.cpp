@@ -127,6 +127,7 @@ TEST_F(session_quota_test, failover_stops_at_max_attempts) {
   ASSERT_EQ(sink->events.size(), 1u);
   EXPECT_EQ(sink->last().code, error_code::upstream_connect_failed);
   EXPECT_EQ(state_of(s).attempt, 2u);
+  EXPECT_EQ(registry.failovers.load(), 1u);
 }
 
 TEST_F(session_quota_test, no_first_token_by_the_deadline_ends_with_first_byte_timeout) {
