@@ -22,6 +22,8 @@ namespace {
 
 using std::chrono::milliseconds;
 constexpr auto rate_window = std::chrono::seconds(60);
+constexpr std::uint64_t prune_tick = 0;                    // wake-up generations start at 1
+constexpr std::uint64_t refresh_tick = ~std::uint64_t{0};  // only re-publishes the figures
 
 std::uint32_t ms_until(caf::actor_clock::time_point t, caf::actor_clock::time_point now) {
   if (t <= now) return 0;
@@ -104,6 +106,8 @@ class pool_ops {
     st_.paused_until = std::max(st_.paused_until, now_ + milliseconds{ms});
     log::warn("quota_paused", {{"pool", st_.pool_name}, {"pause_ms", ms}});
     arm_wakeup();
+    // Readers (least-loaded routing, admin view) must see the pause end, traffic or not.
+    self_->delayed_send(self_, milliseconds{ms}, tick_atom::value, refresh_tick);
   }
 
   void on_deadline(std::uint64_t ticket) {
@@ -150,7 +154,8 @@ class pool_ops {
   }
 
   void on_tick(std::uint64_t generation) {
-    if (generation == st_.tick_generation) drain();
+    if (generation == prune_tick) st_.prune_armed = false;
+    if (generation == prune_tick || generation == st_.tick_generation) drain();
   }
 
  private:
@@ -179,6 +184,13 @@ class pool_ops {
   }
 
   void publish() {
+    // The figures must not go stale while the pool is idle: look again when the oldest grant
+    // leaves the window.
+    if (!st_.window.empty() && !st_.prune_armed) {
+      st_.prune_armed = true;
+      self_->delayed_send(self_, st_.window.front() + rate_window - now_, tick_atom::value,
+                          prune_tick);
+    }
     auto& g = *st_.gauges;
     g.leases_in_use.store(static_cast<std::int64_t>(st_.leases.size()), std::memory_order_relaxed);
     g.queue_length.store(static_cast<std::int64_t>(st_.queue.size()), std::memory_order_relaxed);

@@ -37,6 +37,7 @@ struct quota_pool_state {
   caf::actor_clock::time_point paused_until{};
   std::uint64_t next_id = 0;
   std::uint64_t tick_generation = 0;
+  bool prune_armed = false;  // a timer will drop expired grants from the window
 };
 
 using quota_pool_pointer = quota_pool_actor::stateful_pointer<quota_pool_state>;

@@ -170,6 +170,8 @@ TEST_F(quota_pool_test, an_idle_pool_grants_its_whole_minute_as_a_burst_and_says
   EXPECT_FALSE(results[3].lease.granted);
   EXPECT_EQ(results[3].lease.retry_after_ms, 50000u);
   EXPECT_EQ(gauges->rpm_used.load(), 3);
+  advance(50s, 1s);  // the admin view's figure follows the window without any traffic
+  EXPECT_EQ(gauges->rpm_used.load(), 0);
 }
 
 TEST_F(quota_pool_test, a_killed_lease_holder_frees_its_lease_for_the_next_in_line) {
@@ -215,6 +217,18 @@ TEST_F(quota_pool_test, an_upstream_retry_after_pauses_the_pool) {
   EXPECT_EQ(granted_ids().size(), 0u);
   advance(200ms, 100ms);
   EXPECT_EQ(granted_ids(), (std::vector<int>{1}));
+  EXPECT_EQ(gauges->paused_ms.load(), 0);
+}
+
+TEST_F(quota_pool_test, the_end_of_a_pause_shows_without_traffic) {
+  make_pool({});
+  caf::anon_send(pool, pause_atom::value, std::uint32_t{500});
+  sched->run();
+  EXPECT_EQ(gauges->paused_ms.load(), 500);
+  EXPECT_EQ(gauges->free_share(), 0.0);
+  advance(510ms);
+  EXPECT_EQ(gauges->paused_ms.load(), 0);
+  EXPECT_EQ(gauges->free_share(), 1.0);
 }
 
 TEST_F(quota_pool_test, releasing_twice_or_an_unknown_lease_changes_nothing) {
