@@ -104,3 +104,31 @@ TEST_F(engine_test, a_failed_probe_opens_the_breaker_again) {
 
 }  // namespace
 }  // namespace streamgate
+
+namespace streamgate {
+namespace {
+
+using engine_pool_test = test::coordinator_fixture;
+
+TEST_F(engine_pool_test, providers_naming_one_quota_key_share_one_pool) {
+  gateway_config gc;
+  for (auto name : {"a", "b", "c"}) {
+    provider_entry p;
+    p.name = name;
+    p.models = {"m"};
+    p.pool = std::string{name} == "c" ? "" : "shared";
+    gc.providers.push_back(p);
+  }
+  gc.pools["shared"].max_concurrent = 2;
+  session_registry registry;
+  auto engine = keep(sys->spawn(engine_behavior, gc, &registry));
+  sched->run();
+  auto& st = state_of<engine_state>(engine);
+  ASSERT_EQ(st.pools.size(), 1u);
+  auto& rs = state_of<router_state>(st.router);
+  EXPECT_EQ(rs.config.pools.at("a"), rs.config.pools.at("b"));
+  EXPECT_EQ(rs.config.pools.count("c"), 0u);  // no quota: unlimited, no pool in the way
+}
+
+}  // namespace
+}  // namespace streamgate
