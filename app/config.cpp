@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -148,6 +149,70 @@ void read_breaker(object_reader& r, breaker_options& b) {
   r.integer("half_open_probes", b.half_open_probes, 1, 10000);
 }
 
+// An HTTP provider: a preset (the kind) plus overrides. The API key comes from the
+// environment variable named in config, read once here; the config file never holds it.
+void read_http_provider(object_reader& r, provider_entry& p, const provider_preset& preset) {
+  auto& h = p.http;
+  h.name = p.name;
+  h.preset = p.kind;
+  h.base_url = std::string{preset.base_url};
+  h.adapter = preset.adapter;
+  r.string("base_url", h.base_url);
+  if (h.base_url.empty()) throw config_error(r.at("base_url") + ": required for kind custom");
+  if (h.base_url.rfind("http://", 0) != 0 && h.base_url.rfind("https://", 0) != 0)
+    throw config_error(r.at("base_url") + ": must start with http:// or https://");
+  std::string adapter;
+  r.string("adapter", adapter);
+  if (adapter == "openai" || adapter == "zhipu_legacy")
+    h.adapter = adapter == "openai" ? adapter_kind::openai : adapter_kind::zhipu_legacy;
+  else if (!adapter.empty())
+    throw config_error(r.at("adapter") + ": must be openai or zhipu_legacy");
+  r.string("api_key_env", h.api_key_env);
+  if (!h.api_key_env.empty()) {
+    const char* value = std::getenv(h.api_key_env.c_str());
+    if (value == nullptr || *value == '\0')
+      throw config_error(r.at("api_key_env") + ": environment variable '" + h.api_key_env +
+                         "' is not set");
+    h.api_key = secret{value};
+    if (h.adapter == adapter_kind::zhipu_legacy &&
+        h.api_key.reveal().find('.') == std::string::npos)
+      throw config_error(r.at("api_key_env") +
+                         ": the zhipu_legacy adapter needs a key of the form <id>.<secret>");
+  }
+  r.object("rename", [&](object_reader& m) {
+    for (auto& client_model : m.keys()) {
+      m.string(client_model, h.models[client_model]);
+      if (std::find(p.models.begin(), p.models.end(), client_model) == p.models.end())
+        p.models.push_back(client_model);
+    }
+  });
+  r.object("headers", [&](object_reader& m) {
+    for (auto& name : m.keys()) {
+      std::string value;
+      m.string(name, value);
+      if (name.find_first_of(":\r\n") != std::string::npos ||
+          value.find_first_of("\r\n") != std::string::npos)
+        throw config_error(m.at(name) + ": not a valid header");
+      h.headers.emplace_back(name, value);
+    }
+  });
+  r.object("timeouts", [&](object_reader& t) {
+    auto& o = h.timeouts;
+    t.millis("connect_ms", o.connect);
+    t.millis("first_byte_ms", o.first_byte);
+    t.millis("idle_ms", o.idle);
+    t.millis("total_ms", o.total);
+    for (auto [key, v] : {std::pair{"connect_ms", o.connect},
+                          {"first_byte_ms", o.first_byte},
+                          {"idle_ms", o.idle},
+                          {"total_ms", o.total}}) {
+      if (v.count() <= 0) throw config_error(t.at(key) + ": must be at least 1");
+    }
+  });
+  r.integer("max_body_bytes", h.max_body_bytes, 1024, 1LL << 30);
+  r.integer("max_line_bytes", h.max_line_bytes, 256, 64LL << 20);
+}
+
 // A provider's own "quota" object becomes a pool named after the provider.
 provider_entry read_provider(const json& j, const std::string& path,
                              std::optional<quota_options>& inline_pool) {
@@ -156,9 +221,21 @@ provider_entry read_provider(const json& j, const std::string& path,
   r.string("name", p.name);
   if (p.name.empty()) throw config_error(r.at("name") + ": required");
   r.string("kind", p.kind);
-  if (p.kind != "mock")
-    throw config_error(r.at("kind") + ": unknown provider kind '" + p.kind + "'");
   r.string_list("models", p.models);
+  if (p.kind == "mock") {
+    r.object("mock", [&](object_reader& m) {
+      m.integer("tokens", p.mock.tokens, 0, 100000);
+      m.integer("first_token_ms", p.mock.first_token_ms, 0, 600000);
+      m.integer("interval_ms", p.mock.interval_ms, 0, 60000);
+      m.string("fail", p.mock.fail);
+      m.integer("fail_first", p.mock.fail_first, 0, 1000000);
+    });
+  } else if (auto* preset = find_preset(p.kind)) {
+    read_http_provider(r, p, *preset);
+  } else {
+    throw config_error(r.at("kind") + ": unknown provider kind '" + p.kind +
+                       "' (mock, openai, nvidia, zhipu, hunyuan, zhipu_legacy, custom)");
+  }
   if (p.models.empty()) throw config_error(r.at("models") + ": at least one model is required");
   r.string("pool", p.pool);
   if (auto* q = r.field("quota")) {
@@ -169,13 +246,6 @@ provider_entry read_provider(const json& j, const std::string& path,
     qr.finish();
     p.pool = p.name;
   }
-  r.object("mock", [&](object_reader& m) {
-    m.integer("tokens", p.mock.tokens, 0, 100000);
-    m.integer("first_token_ms", p.mock.first_token_ms, 0, 600000);
-    m.integer("interval_ms", p.mock.interval_ms, 0, 60000);
-    m.string("fail", p.mock.fail);
-    m.integer("fail_first", p.mock.fail_first, 0, 1000000);
-  });
   r.finish();
   return p;
 }

@@ -3,6 +3,8 @@
 #include "actors/quota_pool.hpp"
 #include "actors/router.hpp"
 #include "actors/session_registry.hpp"
+#include "providers/http/curl_driver.hpp"
+#include "providers/http_provider.hpp"
 #include "providers/mock_provider.hpp"
 #include "telemetry/log.hpp"
 
@@ -57,7 +59,13 @@ void breaker_changed(engine_pointer self, const std::string& name, supervised_pr
 // and the provider goes down with the engine.
 void start_provider(engine_pointer self, supervised_provider& p) {
   auto& st = self->state;
-  p.handle = self->spawn<caf::linked>(mock_provider, p.entry.mock, &st.registry->upstreams);
+  auto* upstreams = &st.registry->upstreams;
+  if (p.entry.kind == "mock") {
+    p.handle = self->spawn<caf::linked>(mock_provider, p.entry.mock, upstreams);
+  } else {
+    if (!st.driver) st.driver = std::make_shared<curl_driver>();
+    p.handle = self->spawn<caf::linked>(http_provider, p.entry.http, st.driver, upstreams);
+  }
   self->send(st.router, provider_atom::value, p.entry.name, p.handle);
 }
 

@@ -10,10 +10,12 @@
 
 #include <deque>
 #include <map>
+#include <memory>
 #include <string>
 
 namespace streamgate {
 
+class curl_driver;
 class session_registry;
 
 using get_router_atom = caf::atom_constant<caf::atom("sg_router")>;
@@ -62,6 +64,9 @@ struct engine_state {
   router_actor router;
   std::map<std::string, supervised_provider> providers;
   std::map<std::string, engine_pool> pools;  // by pool name
+  // The one upstream I/O thread, started with the first HTTP provider. Shared with the
+  // streams, which may outlive the engine by a moment at shutdown.
+  std::shared_ptr<curl_driver> driver;
 };
 
 using engine_pointer = engine_actor::stateful_pointer<engine_state>;

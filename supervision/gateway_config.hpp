@@ -3,6 +3,7 @@
 #include "actors/quota_options.hpp"
 #include "actors/route_config.hpp"
 #include "actors/session.hpp"
+#include "providers/http/provider_config.hpp"
 #include "providers/mock_provider.hpp"
 #include "supervision/circuit_breaker.hpp"
 
@@ -17,12 +18,14 @@ namespace streamgate {
 
 struct provider_entry {
   std::string name;
-  std::string kind = "mock";        // "mock" or an HTTP adapter
+  // "mock", or an HTTP provider preset: openai, nvidia, zhipu, hunyuan, zhipu_legacy, custom.
+  std::string kind = "mock";
   std::vector<std::string> models;  // client-facing model names it serves
   mock_config mock;
   // The quota pool it draws leases from (a key of gateway_config::pools); empty: unlimited.
   // Several providers naming one pool share its limits (one API key, several endpoints).
   std::string pool;
+  http_provider_config http;  // every kind but mock
 };
 
 // One-for-one restarts of provider actors: at most `max_restarts` within `window`, waiting

@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <nlohmann/json.hpp>
+
 #include <array>
 
 namespace streamgate {
@@ -78,6 +80,7 @@ upstream_request build_request(const http_provider_config& cfg, const chat_reque
   out.max_body_bytes = cfg.max_body_bytes;
   out.max_line_bytes = cfg.max_line_bytes;
   out.adapter = cfg.adapter;
+  out.key = cfg.api_key;
   auto it = cfg.models.find(req.model);
   auto model = it == cfg.models.end() || it->second.empty() ? req.model : it->second;
 

@@ -15,15 +15,6 @@ stream_event error_event(std::string_view code, std::string message) {
   return stream_event::make_error(std::string{code}, std::move(message));
 }
 
-usage_info usage_of(const json& u) {
-  usage_info out;
-  if (u.is_object()) {
-    out.prompt_tokens = u.value("prompt_tokens", 0u);
-    out.completion_tokens = u.value("completion_tokens", 0u);
-  }
-  return out;
-}
-
 // OpenAI's chat.completion.chunk stream (also NVIDIA NIM, Zhipu v4, Hunyuan, ...).
 class openai_decoder final : public stream_decoder {
  public:
@@ -40,7 +31,7 @@ class openai_decoder final : public stream_decoder {
                     out);
       return;
     }
-    if (auto e = j.find("error"); e != j.end()) {
+    if (auto e = j.find("error"); e != j.end() && !e->is_null()) {
       std::string message = "the provider reported an error mid-stream";
       if (e->is_object() && e->contains("message") && (*e)["message"].is_string())
         message = (*e)["message"].get<std::string>();
@@ -114,6 +105,15 @@ class zhipu_legacy_decoder final : public stream_decoder {
 };
 
 }  // namespace
+
+usage_info usage_of(const json& u) {
+  usage_info out;
+  if (u.is_object()) {
+    out.prompt_tokens = u.value("prompt_tokens", 0u);
+    out.completion_tokens = u.value("completion_tokens", 0u);
+  }
+  return out;
+}
 
 std::unique_ptr<stream_decoder> make_decoder(adapter_kind kind) {
   if (kind == adapter_kind::zhipu_legacy) return std::make_unique<zhipu_legacy_decoder>();

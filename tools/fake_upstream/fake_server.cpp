@@ -142,6 +142,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   void start(bool zhipu_path) {
     b_ = opts_.defaults;
+    sent_ = 0;  // a keep-alive connection serves one stream after another
     auto body = json::parse(req_.body(), nullptr, false);
     if (body.is_discarded() || !body.is_object())
       return respond(http::status::bad_request,
@@ -160,16 +161,26 @@ class connection : public std::enable_shared_from_this<connection> {
                      error_body(*err, "invalid_request_error", "bad_fake_spec"));
     if (!opts_.require_key.empty() &&
         req_[http::field::authorization] != "Bearer " + opts_.require_key)
+      // Echoes what it was sent, as some real providers do (partly): the gateway must
+      // never pass this text on.
       return respond(
           http::status::unauthorized,
-          error_body("Incorrect API key provided.", "invalid_request_error", "invalid_api_key"));
+          error_body("Incorrect API key provided: " + std::string{req_[http::field::authorization]},
+                     "invalid_request_error", "invalid_api_key"));
     stream_flag_ = body.value("stream", false) || zhipu_path;
     include_usage_ = body.contains("stream_options") && body["stream_options"].is_object() &&
                      body["stream_options"].value("include_usage", false);
+    // From here until the response is complete, a client that leaves is an abort.
+    busy_ = true;
+    watch_peer();
     after(b_.first_byte_ms, [self = shared_from_this()] { self->first_byte(); });
   }
 
   void first_byte() {
+    if (b_.status != 200 || !stream_flag_) {
+      busy_ = false;  // a plain response: the ordinary read/write path takes over
+      cancel_watch();
+    }
     if (b_.status != 200) {
       auto s = static_cast<http::status>(b_.status);
       return respond(s, error_body("fake status " + std::to_string(b_.status),
@@ -196,7 +207,6 @@ class connection : public std::enable_shared_from_this<connection> {
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
         "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
     if (!b_.zhipu_legacy) head += frame(data(R"({"role":"assistant","content":""})", nullptr));
-    watch_peer();
     write(std::move(head), [self = shared_from_this()] { self->next_chunk(); });
   }
 
@@ -221,11 +231,15 @@ class connection : public std::enable_shared_from_this<connection> {
 
   std::string content_event(std::uint32_t i) const {
     auto text = chunk_text(i, b_.chunk_size);
-    if (b_.invalid_utf8 && text.size() >= 2) text[text.size() - 2] = '\xff';
+    // The text is ASCII with nothing to escape, so its JSON string is the text in quotes; the
+    // invalid byte goes into the raw bytes, where no JSON library would put it.
+    auto quoted = json(text).dump();
+    if (b_.invalid_utf8 && text.size() >= 2) {
+      text[text.size() - 2] = '\xff';
+      quoted[text.size() - 1] = '\xff';
+    }
     if (b_.zhipu_legacy) return "event: add\nid: " + std::to_string(i) + "\ndata: " + text + "\n\n";
-    return data(
-        "{\"content\":" + json(text).dump(-1, ' ', false, json::error_handler_t::ignore) + "}",
-        nullptr);
+    return data("{\"content\":" + quoted + "}", nullptr);
   }
 
   void next_chunk() {
@@ -265,6 +279,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   void finish(std::string last) {
     write(frame(last) + "0\r\n\r\n", [self = shared_from_this()] {
+      self->busy_ = false;
       self->end_stream(true);
       self->cancel_watch();
       if (self->req_.keep_alive())
@@ -275,6 +290,7 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   void drop() {
+    busy_ = false;
     end_stream(false);
     beast::error_code ec;
     stream_.socket().set_option(net::socket_base::linger(true, 0), ec);  // RST, no terminator
@@ -288,14 +304,15 @@ class connection : public std::enable_shared_from_this<connection> {
     stats_.stream_ended();
   }
 
-  // While a stream runs the client sends nothing: a readable socket means it went away.
+  // While a response is pending the client sends nothing: a readable socket means it went
+  // away (or reset the connection).
   void watch_peer() {
     watching_ = true;
     stream_.socket().async_wait(tcp::socket::wait_read,
                                 [self = shared_from_this()](beast::error_code ec) {
                                   self->watching_ = false;
                                   if (ec == net::error::operation_aborted) return;
-                                  if (self->streaming_) self->abort();
+                                  if (self->busy_) self->abort();
                                 });
   }
 
@@ -306,6 +323,7 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   void abort() {
+    busy_ = false;
     stats_.client_aborts.fetch_add(1, std::memory_order_relaxed);
     end_stream(false);
     close();
@@ -318,7 +336,7 @@ class connection : public std::enable_shared_from_this<connection> {
                      [self = shared_from_this(), buf, next](beast::error_code ec, std::size_t n) {
                        self->stats_.bytes_sent.fetch_add(n, std::memory_order_relaxed);
                        if (ec) {
-                         if (self->streaming_) self->abort();
+                         if (self->busy_) self->abort();
                          return;
                        }
                        next();
@@ -352,6 +370,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool stream_flag_ = false;
   bool include_usage_ = false;
   bool streaming_ = false;
+  bool busy_ = false;  // a request is being answered (delayed or streaming)
   bool watching_ = false;
   std::uint32_t sent_ = 0;
 };
