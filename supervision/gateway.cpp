@@ -5,6 +5,7 @@
 #include "actors/session_registry.hpp"
 #include "supervision/engine.hpp"
 #include "telemetry/log.hpp"
+#include "telemetry/stats.hpp"
 
 #include <caf/all.hpp>
 
@@ -32,6 +33,7 @@ struct gateway::impl {
   router_actor router;
   std::vector<model_info> models;
   std::atomic<bool> shutting_down{false};
+  std::vector<std::uint64_t> gauges;  // scrape-time gauges reading `registry`
 
   impl(caf::actor_system& sys, gateway_config cfg) : system(sys), config(std::move(cfg)) {
     std::set<std::string> seen;
@@ -40,6 +42,18 @@ struct gateway::impl {
         if (seen.insert(m).second) models.push_back({m, p.name});
       }
     }
+    stats::declare_all();
+    auto& m = metrics::registry::global();
+    gauges = {
+        m.add_callback_gauge("streamgate_session_active", "Sessions whose stream is running",
+                             [this] { return static_cast<double>(registry.active.load()); }),
+        m.add_callback_gauge("streamgate_session_live",
+                             "Sessions running or kept for resume (the max_sessions count)",
+                             [this] { return static_cast<double>(registry.size()); }),
+        m.add_callback_gauge("streamgate_upstream_active",
+                             "Upstream requests in flight (HTTP transfers, mock generators)",
+                             [this] { return static_cast<double>(registry.upstreams.load()); }),
+    };
     engine = system.spawn(engine_behavior, config, &registry);
     // Once, at start-up and never on an I/O thread: learn the router's handle.
     caf::scoped_actor self{system};
@@ -56,6 +70,7 @@ gateway::gateway(caf::actor_system& system, gateway_config config)
 
 gateway::~gateway() {
   auto& d = *impl_;
+  for (auto id : d.gauges) metrics::registry::global().remove_callback_gauge(id);
   caf::anon_send_exit(d.engine, caf::exit_reason::user_shutdown);
   // Sessions and upstream streams point into the registry (their exit removes them and counts
   // down), so it must outlive them: wait until every session is down, then for the streams.
@@ -106,6 +121,7 @@ start_outcome gateway::start(chat_request req, sink_ptr sink, const char* transp
   auto spawned = d.registry.add(id, d.config.max_sessions,
                                 [&] { return d.system.spawn(session_behavior, std::move(init)); });
   if (!spawned) {
+    stats::limits().rejected.with({"max_sessions"}).inc();
     log::warn("limit_refusal", {{"limit", "max_sessions"}, {"transport", transport}});
     return {"", std::string{error_code::too_many_sessions},
             "the server has reached its session limit; retry shortly"};
