@@ -137,6 +137,11 @@ api_action sessions(const http_request& req, std::string_view path) {
 api_action admin(const http_request& req, std::string_view path) {
   constexpr std::string_view providers = "/admin/providers";
   api_action a;
+  if (path == "/admin/connections/drop") {
+    if (req.method() != http::verb::post) return method_not_allowed(req, "POST");
+    a.what = api_action::kind::admin_drop;
+    return a;
+  }
   if (path == providers) {
     if (req.method() != http::verb::get) return method_not_allowed(req, "GET");
     a.what = api_action::kind::admin_status;

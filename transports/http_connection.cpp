@@ -3,6 +3,7 @@
 #include "actors/error_code.hpp"
 #include "telemetry/log.hpp"
 #include "transports/connection_sink.hpp"
+#include "transports/event_json.hpp"
 #include "transports/ws_connection.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -26,39 +27,6 @@ std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-json poll_event_json(const stream_event& ev) {
-  json j{{"seq", ev.seq}};
-  switch (ev.kind) {
-    case event_kind::delta:
-      j["type"] = "delta";
-      j["content"] = ev.text;
-      break;
-    case event_kind::usage:
-      j["type"] = "usage";
-      j["usage"] = {{"prompt_tokens", ev.usage.prompt_tokens},
-                    {"completion_tokens", ev.usage.completion_tokens},
-                    {"total_tokens", ev.usage.total()}};
-      break;
-    case event_kind::finish:
-      j["type"] = "done";
-      j["finish_reason"] = ev.text;
-      break;
-    case event_kind::error:
-      j["type"] = "error";
-      j["code"] = ev.code;
-      j["message"] = ev.text;
-      break;
-    case event_kind::cancelled:
-      j["type"] = "cancelled";
-      j["reason"] = ev.text;
-      break;
-    case event_kind::heartbeat:
-      j["type"] = "heartbeat";
-      break;
-  }
-  return j;
 }
 
 }  // namespace
@@ -151,6 +119,7 @@ void http_connection::handle(http_request req) {
       return;
     case k::admin_status:
     case k::admin_crash:
+    case k::admin_drop:
       admin(action);
       return;
     case k::websocket:
@@ -172,6 +141,13 @@ void http_connection::admin(const api_action& action) {
       self->send(json_response(self->version_, self->keep_alive_, status, std::move(body)));
     });
   };
+  if (action.what == api_action::kind::admin_drop) {
+    // Like a network failure: the sockets close without a goodbye; sessions stay resumable.
+    auto n = ctx_->drop_all();
+    log::info("admin_drop", {{"connections", n}});
+    send(json_response(version_, keep_alive_, http::status::ok, json{{"dropped", n}}.dump()));
+    return;
+  }
   if (action.what == api_action::kind::admin_status) {
     ctx_->admin->provider_status([reply](std::string providers) {
       reply(http::status::ok, "{\"providers\":" + providers + "}");
@@ -233,6 +209,7 @@ void http_connection::leave_stream() {
   if (mode_ == mode::idle) return;
   mode_ = mode::idle;
   ctx_->streams.fetch_sub(1, std::memory_order_relaxed);
+  ctx_->remove_droppable(this);
 }
 
 void http_connection::begin(mode m, const http_request& req, const std::string& session_id,
@@ -240,6 +217,11 @@ void http_connection::begin(mode m, const http_request& req, const std::string& 
   leave_stream();
   mode_ = m;
   ctx_->streams.fetch_add(1, std::memory_order_relaxed);
+  ctx_->add_droppable(this, [weak = weak_from_this(), ex = stream_.get_executor()] {
+    net::post(ex, [weak] {
+      if (auto self = weak.lock()) self->close();
+    });
+  });
   session_id_ = session_id;
   completion_ = {"chatcmpl-" + session_id, std::move(model), unix_now()};
   include_usage_ = include_usage;
@@ -293,8 +275,18 @@ void http_connection::resume_events(api_action& action, const http_request& req)
   }
 }
 
-void http_connection::on_attached(std::uint64_t last_seq, bool ended) {
-  if (mode_ != mode::poll || closed_) return;
+void http_connection::on_attached(const event_sink* from, std::uint64_t last_seq, bool ended) {
+  if (from != sink_.get() || closed_) return;
+  if (mode_ == mode::sse && ended && !stream_done_) {
+    // Resumed after the terminal event: the client has everything; end the response empty.
+    stream_done_ = true;
+    timer_.cancel();
+    write_headers_if_needed();
+    pending_ += "0\r\n\r\n";
+    flush();
+    return;
+  }
+  if (mode_ != mode::poll) return;
   poll_ended_ = ended;
   if (poll_has_events_ || ended || last_seq > poll_last_seq_) {
     finish_poll();
@@ -306,8 +298,9 @@ void http_connection::on_attached(std::uint64_t last_seq, bool ended) {
   });
 }
 
-void http_connection::on_event(const event_ptr& ev) {
-  if (closed_ || stream_done_) return;
+void http_connection::on_event(const event_sink* from, const event_ptr& ev) {
+  // A late event of an earlier request's sink belongs to a response already sent.
+  if (from != sink_.get() || closed_ || stream_done_) return;
   switch (mode_) {
     case mode::sse:
       render_sse(*ev);
@@ -317,7 +310,7 @@ void http_connection::on_event(const event_ptr& ev) {
       break;
     case mode::poll:
       if (!poll_events_.empty()) poll_events_ += ',';
-      poll_events_ += poll_event_json(*ev).dump(-1, ' ', false, json::error_handler_t::replace);
+      poll_events_ += dump_json(event_json(*ev));
       poll_has_events_ = true;
       poll_last_seq_ = ev->seq;
       poll_ended_ = ev->terminal();
@@ -331,11 +324,12 @@ void http_connection::on_event(const event_ptr& ev) {
   }
 }
 
-void http_connection::on_detached(detach_reason why) {
-  if (closed_ || mode_ == mode::idle) return;
+void http_connection::on_detached(const event_sink* from, detach_reason why) {
+  if (from != sink_.get() || closed_ || mode_ == mode::idle) return;
+  bool slow = why == detach_reason::slow_consumer;
+  if (slow) ctx_->slow_consumer_drops.fetch_add(1, std::memory_order_relaxed);
   log::info("client_dropped",
-            {{"session", session_id_},
-             {"reason", why == detach_reason::slow_consumer ? "slow_consumer" : "detached"}});
+            {{"session", session_id_}, {"reason", slow ? "slow_consumer" : "detached"}});
   sink_.reset();
   close();
 }
@@ -450,6 +444,7 @@ void http_connection::append_chunk(std::string_view data) {
   pending_.append(data);
   pending_ += "\r\n";
   if (pending_.size() + in_flight_.size() > ctx_->options.max_pending_bytes) {
+    ctx_->slow_consumer_drops.fetch_add(1, std::memory_order_relaxed);
     log::warn("client_dropped", {{"session", session_id_}, {"reason", "slow_consumer"}});
     close();
   }

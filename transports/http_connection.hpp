@@ -31,9 +31,9 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   void run();
 
   // Called on the strand by this connection's sink.
-  void on_event(const event_ptr& ev);
-  void on_attached(std::uint64_t last_seq, bool ended);
-  void on_detached(detach_reason why);
+  void on_event(const event_sink* from, const event_ptr& ev);
+  void on_attached(const event_sink* from, std::uint64_t last_seq, bool ended);
+  void on_detached(const event_sink* from, detach_reason why);
 
  private:
   enum class mode { idle, sse, collect, poll };

@@ -119,6 +119,14 @@ std::int64_t http_server::streaming_connections() const {
   return impl_->ctx->streams.load();
 }
 
+std::uint64_t http_server::slow_consumer_drops() const {
+  return impl_->ctx->slow_consumer_drops.load();
+}
+
+std::uint64_t http_server::ws_ping_timeouts() const {
+  return impl_->ctx->ws_ping_timeouts.load();
+}
+
 void http_server::stop() {
   auto& d = *impl_;
   if (d.threads.empty()) return;
