@@ -38,8 +38,8 @@ typename Inspector::result_type inspect(Inspector& f, usage_info& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stream_event& x) {
-  return f(caf::meta::type_name("streamgate::stream_event"), x.seq, x.kind, x.text, x.code,
-           x.usage, x.retry_after_s);
+  return f(caf::meta::type_name("streamgate::stream_event"), x.seq, x.kind, x.text, x.code, x.usage,
+           x.retry_after_s);
 }
 
 // One upstream request (HTTP transfer or mock generator). It reports to its session with

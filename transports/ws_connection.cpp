@@ -49,9 +49,8 @@ void ws_connection::run(http_request upgrade) {
   ws_.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(http::field::server, "streamgate"); }));
   auto req = std::make_shared<http_request>(std::move(upgrade));
-  ws_.async_accept(*req, [self = shared_from_this(), req](beast::error_code ec) {
-    self->on_accept(ec);
-  });
+  ws_.async_accept(*req,
+                   [self = shared_from_this(), req](beast::error_code ec) { self->on_accept(ec); });
 }
 
 void ws_connection::on_accept(beast::error_code ec) {
@@ -262,10 +261,9 @@ void ws_connection::do_write() {
   }
   writing_ = true;
   ws_.text(true);
-  ws_.async_write(net::buffer(out_.front()),
-                  [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                    self->on_write(ec, n);
-                  });
+  ws_.async_write(
+      net::buffer(out_.front()),
+      [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_write(ec, n); });
 }
 
 void ws_connection::on_write(beast::error_code ec, std::size_t) {

@@ -21,7 +21,8 @@ command invalid(std::string_view code, std::string message, std::string id = {})
 command parse_command(std::string_view text) {
   auto j = json::parse(text, nullptr, false);
   if (j.is_discarded()) return invalid(error_code::invalid_json, "the frame is not valid JSON");
-  if (!j.is_object()) return invalid(error_code::invalid_request, "a message must be a JSON object");
+  if (!j.is_object())
+    return invalid(error_code::invalid_request, "a message must be a JSON object");
   std::string id;
   auto id_it = j.find("id");
   if (id_it != j.end() && id_it->is_string()) id = id_it->get<std::string>();
@@ -64,8 +65,8 @@ command parse_command(std::string_view text) {
   }
   auto r = j.find("request");
   if (r == j.end() || !r->is_object())
-    return invalid(error_code::invalid_request,
-                   "'request' must be an OpenAI chat request object", id);
+    return invalid(error_code::invalid_request, "'request' must be an OpenAI chat request object",
+                   id);
   auto parsed = parse_chat_request(r->dump());
   if (auto* err = std::get_if<request_error>(&parsed))
     return invalid(err->code, "request: " + err->message, id);

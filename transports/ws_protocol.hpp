@@ -17,12 +17,12 @@ namespace streamgate::ws {
 struct command {
   enum class kind { start, cancel, resume, ping, invalid };
   kind what = kind::invalid;
-  std::string id;            // the client's stream id (start, cancel, resume)
-  chat_request request;      // start
-  std::string session;       // resume
-  std::uint64_t after = 0;   // resume: the last seq the client has
-  nlohmann::json data;       // ping: echoed in the pong
-  std::string error_code;    // invalid: why
+  std::string id;           // the client's stream id (start, cancel, resume)
+  chat_request request;     // start
+  std::string session;      // resume
+  std::uint64_t after = 0;  // resume: the last seq the client has
+  nlohmann::json data;      // ping: echoed in the pong
+  std::string error_code;   // invalid: why
   std::string error_message;
 };
 

@@ -224,9 +224,10 @@ INSTANTIATE_TEST_SUITE_P(
         bad_frame_case{"start_with_bad_request",
                        R"({"type":"start","id":"a","request":{"model":"mock","messages":[]}})",
                        false, "invalid_request", "a"},
-        bad_frame_case{"start_unknown_model",
-                       R"({"type":"start","id":"a","request":{"model":"nope","messages":[{"role":"user","content":"x"}]}})",
-                       false, "model_not_found", "a"},
+        bad_frame_case{
+            "start_unknown_model",
+            R"({"type":"start","id":"a","request":{"model":"nope","messages":[{"role":"user","content":"x"}]}})",
+            false, "model_not_found", "a"},
         bad_frame_case{"resume_unknown_session",
                        R"({"type":"resume","id":"r","session":"sess_0","after":0})", false,
                        "session_not_found", "r"},

@@ -42,7 +42,6 @@ class ws_client {
 };
 
 // A chat request object for the mock provider (the `request` of a start message).
-nlohmann::json mock_request(unsigned tokens, unsigned interval_ms = 0,
-                            unsigned first_token_ms = 0);
+nlohmann::json mock_request(unsigned tokens, unsigned interval_ms = 0, unsigned first_token_ms = 0);
 
 }  // namespace streamgate::test

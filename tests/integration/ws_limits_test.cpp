@@ -1,0 +1,94 @@
+// Clients that do not play along: one that never reads while its stream runs (bounded
+// buffering, then dropped as a slow consumer), and thousands of sockets that never send a
+// byte (timed out). The server keeps serving everybody else throughout.
+
+#include "providers/mock_provider.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/test_server.hpp"
+#include "tests/support/ws_client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace streamgate::test {
+namespace {
+
+using json = nlohmann::json;
+
+TEST(ws_limits, a_client_that_never_reads_is_dropped_as_a_slow_consumer) {
+  auto o = test_server::default_options();
+  o.max_pending_bytes = 64 * 1024;
+  test_server server{gateway_config::with_mock_provider(), o};
+  ws_client slow{server.port(), std::chrono::seconds(10), 4096};
+  for (auto id : {"a", "b", "c", "d"})
+    slow.send({{"type", "start"}, {"id", id}, {"request", mock_request(100000)}});
+  // `slow` reads nothing from now on; kernel buffers fill, then the server's bounded queue.
+  ASSERT_TRUE(eventually([&] { return server.server().slow_consumer_drops() >= 1; },
+                         std::chrono::seconds(20)));
+  // Others are served meanwhile, and the dropped client's session is still there to resume.
+  ws_client other{server.port()};
+  other.send({{"type", "ping"}});
+  EXPECT_EQ((*other.next())["type"], "pong");
+  EXPECT_EQ(server.engine().counts().live_sessions, 4u);
+  EXPECT_TRUE(eventually([&] { return server.server().open_connections() == 1; }));
+}
+
+// Opens a plain TCP connection to the server that will never send anything.
+int idle_socket(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool closed_by_peer(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  char c;
+  return ::recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+}
+
+TEST(ws_limits, thousands_of_silent_sockets_time_out_while_others_stream) {
+  constexpr int silent = 2000;
+  auto o = test_server::default_options();
+  o.idle_timeout = std::chrono::milliseconds(300);
+  test_server server{gateway_config::with_mock_provider(), o};
+  std::vector<int> fds;
+  for (int i = 0; i < silent; ++i) {
+    int fd = idle_socket(server.port());
+    ASSERT_GE(fd, 0) << "connect " << i;
+    fds.push_back(fd);
+  }
+  // A WebSocket client streams while the silent ones wait for their timeout.
+  ws_client c{server.port()};
+  c.send({{"type", "start"}, {"id", "a"}, {"request", mock_request(40, 10)}});
+  std::string text;
+  for (auto m = c.next(); m && (*m)["type"] != "done"; m = c.next()) {
+    if ((*m)["type"] == "delta") text += (*m)["content"].get<std::string>();
+  }
+  EXPECT_EQ(text, mock_text(40));
+  EXPECT_TRUE(eventually(
+      [&] {
+        for (int fd : fds) {
+          if (fd >= 0 && !closed_by_peer(fd)) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(10)));
+  EXPECT_TRUE(eventually([&] { return server.server().open_connections() == 1; }));
+  for (int fd : fds) ::close(fd);
+}
+
+}  // namespace
+}  // namespace streamgate::test
