@@ -31,13 +31,17 @@ std::int64_t unix_now() {
 
 }  // namespace
 
-http_connection::http_connection(net::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx)
-    : stream_(std::move(socket)), ctx_(std::move(ctx)), timer_(stream_.get_executor()) {
-  ctx_->connections.fetch_add(1, std::memory_order_relaxed);
+http_connection::http_connection(net::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx,
+                                 bool over_limit)
+    : stream_(std::move(socket)),
+      ctx_(std::move(ctx)),
+      timer_(stream_.get_executor()),
+      over_limit_(over_limit) {
+  (over_limit_ ? ctx_->refusing : ctx_->connections).fetch_add(1, std::memory_order_relaxed);
 }
 
 http_connection::~http_connection() {
-  ctx_->connections.fetch_sub(1, std::memory_order_relaxed);
+  (over_limit_ ? ctx_->refusing : ctx_->connections).fetch_sub(1, std::memory_order_relaxed);
 }
 
 void http_connection::run() {
@@ -48,7 +52,10 @@ void http_connection::do_read() {
   parser_.emplace();
   parser_->body_limit(ctx_->options.max_body_bytes);
   parser_->header_limit(static_cast<std::uint32_t>(ctx_->options.max_header_bytes));
-  stream_.expires_after(ctx_->options.idle_timeout);
+  // A refused client gets a short while to say what it wanted.
+  stream_.expires_after(over_limit_ ? std::min<std::chrono::milliseconds>(
+                                          ctx_->options.idle_timeout, std::chrono::seconds(2))
+                                    : ctx_->options.idle_timeout);
   http::async_read(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
@@ -82,6 +89,17 @@ void http_connection::handle(http_request req) {
   api_context actx{ctx_->service, ctx_->options, ctx_->metrics_text};
   auto action = dispatch(req, actx);
   using k = api_action::kind;
+  if (over_limit_) {
+    log::warn("limit_refusal", {{"limit", "max_connections"}});
+    if (action.what == k::websocket) {
+      closed_ = true;
+      start_websocket(std::move(stream_), std::move(req), ctx_, true);
+      return;
+    }
+    send(error_response(version_, false, error_code::too_many_connections,
+                        "the server has reached its connection limit; retry shortly"));
+    return;
+  }
   switch (action.what) {
     case k::respond:
       action.response.keep_alive(keep_alive_ && action.response.keep_alive());
@@ -125,7 +143,7 @@ void http_connection::handle(http_request req) {
     case k::websocket:
       // The WebSocket transport takes the socket over; this object is done with it.
       closed_ = true;
-      start_websocket(std::move(stream_), std::move(req), ctx_);
+      start_websocket(std::move(stream_), std::move(req), ctx_, false);
       return;
   }
 }

@@ -25,7 +25,10 @@ class strand_sink;
 // Lifetime by shared_from_this; every member runs on the connection's strand.
 class http_connection : public std::enable_shared_from_this<http_connection> {
  public:
-  http_connection(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx);
+  // `over_limit`: the server is at max_connections; this connection only reads one request
+  // to refuse it in that request's own terms (503, or WebSocket close 1013).
+  http_connection(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx,
+                  bool over_limit = false);
   ~http_connection();
 
   void run();
@@ -94,6 +97,7 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   bool have_usage_ = false;
   boost::asio::steady_timer timer_;  // SSE keep-alive or long-poll wait
   bool watching_ = false;
+  bool over_limit_ = false;
 };
 
 }  // namespace streamgate

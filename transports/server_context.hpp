@@ -21,7 +21,8 @@ struct server_context {
   http_options options;
   std::function<std::string()> metrics_text;
   std::atomic<std::int64_t> connections{0};
-  std::atomic<std::int64_t> streams{0};  // connections with a response still streaming
+  std::atomic<std::int64_t> streams{0};   // connections with a response still streaming
+  std::atomic<std::int64_t> refusing{0};  // over-limit connections being told so
   std::atomic<bool> stopping{false};
   // Clients dropped by the server, by reason (operators and tests see who was cut and why).
   std::atomic<std::uint64_t> slow_consumer_drops{0};

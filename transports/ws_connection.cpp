@@ -18,8 +18,9 @@ namespace net = boost::asio;
 namespace websocket = beast::websocket;
 
 void start_websocket(beast::tcp_stream&& stream, http_request&& upgrade,
-                     std::shared_ptr<server_context> ctx) {
-  std::make_shared<ws_connection>(std::move(stream), std::move(ctx))->run(std::move(upgrade));
+                     std::shared_ptr<server_context> ctx, bool over_limit) {
+  std::make_shared<ws_connection>(std::move(stream), std::move(ctx))
+      ->run(std::move(upgrade), over_limit);
 }
 
 ws_connection::ws_connection(beast::tcp_stream&& stream, std::shared_ptr<server_context> ctx)
@@ -32,7 +33,7 @@ ws_connection::~ws_connection() {
   ctx_->connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void ws_connection::run(http_request upgrade) {
+void ws_connection::run(http_request upgrade, bool over_limit) {
   // Beast's own timers replace the TCP stream's: a handshake bound, and an idle bound with
   // protocol pings at half of it, so a live peer (which answers pings) is never dropped and
   // a dead one is dropped after ws_ping_timeout.
@@ -49,18 +50,20 @@ void ws_connection::run(http_request upgrade) {
   ws_.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(http::field::server, "streamgate"); }));
   auto req = std::make_shared<http_request>(std::move(upgrade));
-  ws_.async_accept(*req,
-                   [self = shared_from_this(), req](beast::error_code ec) { self->on_accept(ec); });
+  ws_.async_accept(*req, [self = shared_from_this(), req, over_limit](beast::error_code ec) {
+    self->on_accept(ec, over_limit);
+  });
 }
 
-void ws_connection::on_accept(beast::error_code ec) {
+void ws_connection::on_accept(beast::error_code ec, bool over_limit) {
   if (ec) {
     drop("handshake_failed");
     return;
   }
-  if (ctx_->stopping.load()) {
-    // 1013 "try again later": a client reconnects elsewhere or after the restart.
-    close_with(websocket::close_code::try_again_later, "server is shutting down");
+  if (over_limit || ctx_->stopping.load()) {
+    // 1013 "try again later", which a browser's WebSocket shows (an HTTP 503 it hides).
+    close_with(websocket::close_code::try_again_later,
+               over_limit ? "too many connections" : "server is shutting down");
     do_read();
     return;
   }

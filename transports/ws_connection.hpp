@@ -24,9 +24,10 @@ struct command;
 }
 
 // Takes over an upgraded HTTP connection and runs the WebSocket protocol on it
-// (docs/protocol.md): many streams per socket, cancel, resume, heartbeats.
+// (docs/protocol.md): many streams per socket, cancel, resume, heartbeats. With
+// `over_limit` it completes the handshake only to close with 1013 (try again later).
 void start_websocket(boost::beast::tcp_stream&& stream, http_request&& upgrade,
-                     std::shared_ptr<server_context> ctx);
+                     std::shared_ptr<server_context> ctx, bool over_limit);
 
 // One WebSocket client. Each of its streams is a session with its own sink; frames go out
 // through one bounded queue. Lifetime by shared_from_this; everything runs on the strand.
@@ -35,7 +36,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   ws_connection(boost::beast::tcp_stream&& stream, std::shared_ptr<server_context> ctx);
   ~ws_connection();
 
-  void run(http_request upgrade);
+  void run(http_request upgrade, bool over_limit);
 
   // Called on the strand by a stream's sink.
   void on_event(const event_sink* from, const event_ptr& ev);
@@ -49,7 +50,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
     std::shared_ptr<sink_type> sink;
   };
 
-  void on_accept(boost::beast::error_code ec);
+  void on_accept(boost::beast::error_code ec, bool over_limit);
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t);
   void handle(ws::command cmd);

@@ -19,7 +19,8 @@ class poll : public ::testing::Test {
   http_client c{server.port()};
 
   std::string create(unsigned tokens, unsigned interval_ms = 0, unsigned first_token_ms = 0) {
-    auto r = c.request("POST", "/v1/sessions", mock_body(false, tokens, interval_ms, first_token_ms));
+    auto r =
+        c.request("POST", "/v1/sessions", mock_body(false, tokens, interval_ms, first_token_ms));
     EXPECT_EQ(r.status, 201u) << r.body;
     auto j = json::parse(r.body);
     EXPECT_EQ(j["model"], "mock");
@@ -28,8 +29,8 @@ class poll : public ::testing::Test {
   }
 
   json events(const std::string& session, std::uint64_t after, unsigned wait_ms) {
-    auto r = c.request("GET", "/v1/sessions/" + session + "/events?after=" +
-                                  std::to_string(after) + "&wait_ms=" + std::to_string(wait_ms));
+    auto r = c.request("GET", "/v1/sessions/" + session + "/events?after=" + std::to_string(after) +
+                                  "&wait_ms=" + std::to_string(wait_ms));
     EXPECT_EQ(r.status, 200u) << r.body;
     return json::parse(r.body);
   }
@@ -105,7 +106,8 @@ TEST_F(poll, a_waiting_poll_whose_client_leaves_does_not_cancel_the_session) {
   auto s = create(3, 0, 300);
   {
     http_client gone{server.port()};
-    gone.send_raw("GET /v1/sessions/" + s + "/events?after=0&wait_ms=5000 HTTP/1.1\r\nHost: x\r\n\r\n");
+    gone.send_raw("GET /v1/sessions/" + s +
+                  "/events?after=0&wait_ms=5000 HTTP/1.1\r\nHost: x\r\n\r\n");
   }
   json page = events(s, 0, 5000);
   while (!page["done"].get<bool>()) page = events(s, page["last_seq"], 5000);

@@ -155,8 +155,8 @@ TEST_P(resume, long_poll_resumes_exactly_once_after_abandoned_polls) {
   // poll must never leak into the next poll's answer.
   auto c = std::make_unique<http_client>(server.port());
   while (!done) {
-    auto target = "/v1/sessions/" + session + "/events?after=" + std::to_string(a.last_seq) +
-                  "&wait_ms=2000";
+    auto target =
+        "/v1/sessions/" + session + "/events?after=" + std::to_string(a.last_seq) + "&wait_ms=2000";
     if (std::bernoulli_distribution{0.3}(rng)) {
       // A poll whose connection dies while it waits or answers: its events are lost on
       // the wire, and the next poll from the same `after` gets them again.
@@ -221,8 +221,7 @@ TEST(resume_sse, resuming_after_the_last_event_ends_the_response_at_once) {
   auto all = json::parse(
       c.request("GET", "/v1/sessions/" + session + "/events?after=0&wait_ms=2000").body);
   while (!all["done"].get<bool>()) {
-    all = json::parse(c.request("GET", "/v1/sessions/" + session +
-                                           "/events?wait_ms=2000&after=" +
+    all = json::parse(c.request("GET", "/v1/sessions/" + session + "/events?wait_ms=2000&after=" +
                                            std::to_string(all["last_seq"].get<int>()))
                           .body);
   }

@@ -38,6 +38,34 @@ TEST(ws_limits, a_client_that_never_reads_is_dropped_as_a_slow_consumer) {
   EXPECT_TRUE(eventually([&] { return server.server().open_connections() == 1; }));
 }
 
+TEST(ws_limits, over_max_connections_websocket_gets_1013_and_http_gets_503) {
+  auto o = test_server::default_options();
+  o.max_connections = 2;
+  test_server server{gateway_config::with_mock_provider(), o};
+  auto a = std::make_unique<ws_client>(server.port());
+  ws_client b{server.port()};
+  ASSERT_TRUE(eventually([&] { return server.server().open_connections() == 2; }));
+
+  ws_client refused{server.port()};
+  EXPECT_FALSE(refused.next().has_value());
+  EXPECT_EQ(refused.close_code(), 1013u);
+
+  http_client h{server.port()};
+  auto r = h.request("GET", "/healthz");
+  EXPECT_EQ(r.status, 503u);
+  EXPECT_EQ(r.header("retry-after"), "1");
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "too_many_connections");
+
+  // The two admitted clients were never disturbed, and a freed slot is usable again.
+  b.send({{"type", "ping"}});
+  EXPECT_EQ((*b.next())["type"], "pong");
+  a.reset();
+  ASSERT_TRUE(eventually([&] { return server.server().open_connections() == 1; }));
+  ws_client c{server.port()};
+  c.send({{"type", "ping"}});
+  EXPECT_EQ((*c.next())["type"], "pong");
+}
+
 // Opens a plain TCP connection to the server that will never send anything.
 int idle_socket(std::uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
