@@ -247,7 +247,7 @@ void http_connection::begin(mode m, const http_request& req, const std::string& 
   pending_.clear();
   collected_.clear();
   poll_events_.clear();
-  poll_has_events_ = poll_ended_ = have_usage_ = false;
+  poll_has_events_ = poll_ended_ = poll_attached_ = have_usage_ = false;
   poll_last_seq_ = 0;
   (void)req;
   stream_.expires_never();  // streams are bounded by the session, not by the socket timer
@@ -305,6 +305,8 @@ void http_connection::on_attached(const event_sink* from, std::uint64_t last_seq
     return;
   }
   if (mode_ != mode::poll) return;
+  // Every replayed event is on the strand before this: they all go into this response.
+  poll_attached_ = true;
   poll_ended_ = ended;
   if (poll_has_events_ || ended || last_seq > poll_last_seq_) {
     finish_poll();
@@ -332,10 +334,13 @@ void http_connection::on_event(const event_sink* from, const event_ptr& ev) {
       poll_has_events_ = true;
       poll_last_seq_ = ev->seq;
       poll_ended_ = ev->terminal();
-      // Deferred, so events already queued on the strand go out in the same response.
-      net::post(stream_.get_executor(), [self = shared_from_this()] {
-        if (self->mode_ == mode::poll) self->finish_poll();
-      });
+      // A replayed event waits for on_attached; a live one is sent deferred, so events
+      // already queued on the strand go out in the same response.
+      if (poll_attached_) {
+        net::post(stream_.get_executor(), [self = shared_from_this()] {
+          if (self->mode_ == mode::poll) self->finish_poll();
+        });
+      }
       break;
     case mode::idle:
       break;

@@ -85,14 +85,7 @@ void ws_connection::do_read() {
 void ws_connection::on_read(beast::error_code ec, std::size_t) {
   if (released_) return;
   if (ec) {
-    if (ec == beast::error::timeout) {
-      ctx_->ws_ping_timeouts.fetch_add(1, std::memory_order_relaxed);
-      drop("ping_timeout");
-    } else if (ec == websocket::error::message_too_big) {
-      drop("message_too_big");  // Beast has sent close 1009 already
-    } else {
-      drop(nullptr);  // the peer closed or went away
-    }
+    failed(ec);
     return;
   }
   if (!ws_.got_text()) {
@@ -273,12 +266,24 @@ void ws_connection::on_write(beast::error_code ec, std::size_t) {
   writing_ = false;
   if (released_) return;
   if (ec) {
-    drop(nullptr);
+    failed(ec);
     return;
   }
   out_bytes_ -= out_.front().size();
   out_.pop_front();
   do_write();
+}
+
+void ws_connection::failed(beast::error_code ec) {
+  // Beast's idle timer ends whichever operation is pending, the read or a write.
+  if (ec == beast::error::timeout) {
+    ctx_->ws_ping_timeouts.fetch_add(1, std::memory_order_relaxed);
+    drop("ping_timeout");
+  } else if (ec == websocket::error::message_too_big) {
+    drop("message_too_big");  // Beast has sent close 1009 already
+  } else {
+    drop(nullptr);  // the peer closed or went away
+  }
 }
 
 void ws_connection::close_with(websocket::close_code code, const char* reason) {

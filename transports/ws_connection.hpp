@@ -66,6 +66,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t);
   void close_with(boost::beast::websocket::close_code code, const char* reason);
+  void failed(boost::beast::error_code ec);
   void drop(const char* reason);
   void release();
   void arm_heartbeat();

@@ -2,18 +2,17 @@
 // tokens stream in, Stop cancels the upstream, forced SSE and polling work, the page falls
 // back by itself, and a server-side cut mid-answer still ends with the full text exactly once.
 // Usage: node page_test.mjs <streamgate binary> <web root> <output dir>
-import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
+import { startStreamgate } from '../support/streamgate_process.mjs';
 
 const [binary, webRoot, outDir] = process.argv.slice(2);
 mkdirSync(outDir, { recursive: true });
 
-const server = spawn(binary, ['--listen', '127.0.0.1:0', '--web-root', webRoot, '--admin',
-  '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const { server, port } = await startStreamgate(binary, ['--web-root', webRoot, '--admin']);
 const profile = mkdtempSync(join(tmpdir(), 'sg-chromium-'));
 let context;
 const killTimer = setTimeout(() => {
@@ -21,16 +20,6 @@ const killTimer = setTimeout(() => {
   server.kill('SIGKILL');
   process.exit(1);
 }, 200000);
-
-const port = await new Promise((resolve, reject) => {
-  let out = '';
-  server.stdout.on('data', (d) => {
-    out += d;
-    const m = out.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-    if (m) resolve(Number(m[1]));
-  });
-  server.on('exit', () => reject(new Error('server exited early')));
-});
 const base = `http://127.0.0.1:${port}`;
 
 async function json(path, init) {

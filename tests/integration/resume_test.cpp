@@ -73,32 +73,29 @@ TEST_P(resume, websocket_resumes_exactly_once_after_random_cuts) {
   std::string session = (*started)["session"];
   int budget = next_cut();
   while (a.terminal.empty()) {
-    auto m = c->next();
-    if (!m || --budget == 0) {
-      if (m) {
-        if (cut_by_server()) {
-          server_drops_every_stream();
-          // Frames already on the way still count; the socket then ends.
-          continue;
-        }
-        c->drop();
-      }
+    if (auto m = c->next()) {
+      auto type = (*m)["type"].get<std::string>();
+      ASSERT_EQ((*m)["seq"], a.last_seq + 1) << m->dump();  // no gap, no duplicate
+      a.last_seq = (*m)["seq"];
+      if (type == "delta") a.text += (*m)["content"].get<std::string>();
+      if (type == "done" || type == "error" || type == "cancelled") a.terminal = type;
+      if (!a.terminal.empty() || --budget > 0) continue;
       budget = next_cut();
-      ++a.reconnects;
-      ASSERT_LT(a.reconnects, 100u);
-      c = std::make_unique<ws_client>(server.port());
-      auto id = "r" + std::to_string(a.reconnects);
-      c->send({{"type", "resume"}, {"id", id}, {"session", session}, {"after", a.last_seq}});
-      auto ack = c->next();
-      ASSERT_TRUE(ack);
-      ASSERT_EQ((*ack)["type"], "started") << ack->dump();
-      continue;
+      if (cut_by_server()) {
+        // Frames already on the way still count; the socket then ends.
+        server_drops_every_stream();
+        continue;
+      }
+      c->drop();
     }
-    auto type = (*m)["type"].get<std::string>();
-    ASSERT_EQ((*m)["seq"], a.last_seq + 1) << m->dump();  // no gap, no duplicate
-    a.last_seq = (*m)["seq"];
-    if (type == "delta") a.text += (*m)["content"].get<std::string>();
-    if (type == "done" || type == "error" || type == "cancelled") a.terminal = type;
+    ++a.reconnects;
+    ASSERT_LT(a.reconnects, 100u);
+    c = std::make_unique<ws_client>(server.port());
+    auto id = "r" + std::to_string(a.reconnects);
+    c->send({{"type", "resume"}, {"id", id}, {"session", session}, {"after", a.last_seq}});
+    auto ack = c->next();
+    ASSERT_TRUE(ack);
+    ASSERT_EQ((*ack)["type"], "started") << ack->dump();
   }
   expect_full_answer(a);
 }

@@ -49,6 +49,13 @@ std::map<std::string, stream_record> read_streams(ws_client& c, std::vector<std:
   return out;
 }
 
+// The first message that is not a delta of a running stream (nullopt if the socket ended).
+std::optional<json> next_non_delta(ws_client& c) {
+  auto m = c.next();
+  while (m && (*m)["type"] == "delta") m = c.next();
+  return m;
+}
+
 class ws : public ::testing::Test {
  protected:
   static http_options options() {
@@ -126,9 +133,7 @@ TEST_F(ws, cancel_is_acknowledged_and_closes_the_upstream) {
   ASSERT_EQ((*c.next())["type"], "delta");
   EXPECT_TRUE(eventually([&] { return server.engine().counts().active_upstreams == 1; }));
   c.send({{"type", "cancel"}, {"id", "long"}});
-  std::optional<json> m;
-  while ((m = c.next()) && (*m)["type"] == "delta") {
-  }
+  auto m = next_non_delta(c);
   ASSERT_TRUE(m);
   EXPECT_EQ((*m)["type"], "cancelled");
   EXPECT_EQ((*m)["id"], "long");
@@ -243,9 +248,7 @@ TEST_F(ws, start_with_a_stream_id_in_use_is_refused) {
   c.send(start_msg("dup", 100000, 5));
   ASSERT_EQ((*c.next())["type"], "started");
   c.send(start_msg("dup", 3));
-  std::optional<json> m;
-  while ((m = c.next()) && (*m)["type"] == "delta") {
-  }
+  auto m = next_non_delta(c);
   ASSERT_TRUE(m);
   EXPECT_EQ((*m)["type"], "error");
   EXPECT_EQ((*m)["code"], "duplicate_stream");
@@ -253,8 +256,8 @@ TEST_F(ws, start_with_a_stream_id_in_use_is_refused) {
   // The first stream goes on.
   EXPECT_TRUE(eventually([&] { return server.engine().counts().active_sessions == 1; }));
   c.send({{"type", "cancel"}, {"id", "dup"}});
-  while ((m = c.next()) && (*m)["type"] == "delta") {
-  }
+  m = next_non_delta(c);
+  ASSERT_TRUE(m);
   EXPECT_EQ((*m)["type"], "cancelled");
 }
 
@@ -293,9 +296,7 @@ TEST(ws_limits, a_start_over_the_session_limit_gets_too_many_sessions) {
   c.send(start_msg("a", 100000, 10));
   ASSERT_EQ((*c.next())["type"], "started");
   c.send(start_msg("b", 3));
-  std::optional<json> m;
-  while ((m = c.next()) && (*m)["type"] == "delta") {
-  }
+  auto m = next_non_delta(c);
   ASSERT_TRUE(m);
   EXPECT_EQ((*m)["code"], "too_many_sessions");
   EXPECT_EQ((*m)["id"], "b");

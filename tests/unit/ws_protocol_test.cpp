@@ -60,8 +60,9 @@ TEST(ws_protocol, refuses_what_it_cannot_use_and_says_why) {
 TEST(ws_protocol, renders_every_server_frame) {
   EXPECT_EQ(json::parse(started("a", "sess_1", "mock", false, 0)),
             json::parse(R"({"type":"started","id":"a","session":"sess_1","model":"mock"})"));
-  EXPECT_EQ(json::parse(started("b", "sess_1", "", true, 5)),
-            json::parse(R"({"type":"started","id":"b","session":"sess_1","resumed":true,"after":5})"));
+  EXPECT_EQ(
+      json::parse(started("b", "sess_1", "", true, 5)),
+      json::parse(R"({"type":"started","id":"b","session":"sess_1","resumed":true,"after":5})"));
   auto d = stream_event::make_delta("Hi");
   d.seq = 1;
   EXPECT_EQ(json::parse(event("a", d)),
@@ -76,9 +77,10 @@ TEST(ws_protocol, renders_every_server_frame) {
             json::parse(R"({"type":"done","id":"a","seq":3,"finish_reason":"stop"})"));
   auto e = stream_event::make_error("upstream_interrupted", "broke");
   e.seq = 4;
-  EXPECT_EQ(json::parse(event("a", e)),
-            json::parse(
-                R"({"type":"error","id":"a","seq":4,"code":"upstream_interrupted","message":"broke"})"));
+  EXPECT_EQ(
+      json::parse(event("a", e)),
+      json::parse(
+          R"({"type":"error","id":"a","seq":4,"code":"upstream_interrupted","message":"broke"})"));
   stream_event c;
   c.kind = event_kind::cancelled;
   c.text = "cancelled by client";
