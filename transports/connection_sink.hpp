@@ -20,13 +20,21 @@ template <class Connection>
 class strand_sink final : public event_sink,
                           public std::enable_shared_from_this<strand_sink<Connection>> {
  public:
+  // `replay`: the sink is attached to an existing session, whose log replay arrives as one
+  // burst before attached(). That burst is not a slow client (its events are the log's,
+  // already in memory), so the limit applies only to the live events after it.
   strand_sink(std::weak_ptr<Connection> conn, boost::asio::any_io_executor ex, std::size_t limit,
-              const char* transport)
-      : conn_(std::move(conn)), ex_(std::move(ex)), limit_(limit), transport_(transport) {}
+              const char* transport, bool replay = false)
+      : conn_(std::move(conn)),
+        ex_(std::move(ex)),
+        limit_(limit),
+        transport_(transport),
+        replaying_(replay) {}
 
   bool deliver(const event_ptr& ev) override {
     auto size = ev->text.size() + 64;
-    if (queued_.fetch_add(size, std::memory_order_relaxed) + size > limit_) {
+    if (queued_.fetch_add(size, std::memory_order_relaxed) + size > limit_ &&
+        !replaying_.load(std::memory_order_relaxed)) {
       queued_.fetch_sub(size, std::memory_order_relaxed);
       return false;
     }
@@ -38,6 +46,7 @@ class strand_sink final : public event_sink,
   }
 
   void attached(std::uint64_t last_seq, bool ended) override {
+    replaying_.store(false, std::memory_order_relaxed);
     boost::asio::post(ex_, [self = this->shared_from_this(), last_seq, ended] {
       if (auto conn = self->conn_.lock()) conn->on_attached(self.get(), last_seq, ended);
     });
@@ -57,6 +66,7 @@ class strand_sink final : public event_sink,
   std::size_t limit_;
   const char* transport_;
   std::atomic<std::size_t> queued_{0};
+  std::atomic<bool> replaying_;
 };
 
 }  // namespace streamgate

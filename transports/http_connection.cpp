@@ -247,7 +247,7 @@ void http_connection::begin(mode m, const http_request& req, const std::string& 
   pending_.clear();
   collected_.clear();
   poll_events_.clear();
-  poll_has_events_ = poll_ended_ = poll_attached_ = have_usage_ = false;
+  poll_has_events_ = poll_ended_ = poll_attached_ = have_usage_ = replaying_ = false;
   poll_last_seq_ = 0;
   (void)req;
   stream_.expires_never();  // streams are bounded by the session, not by the socket timer
@@ -275,9 +275,10 @@ void http_connection::start_chat(api_action& action, const http_request& req) {
 void http_connection::resume_events(api_action& action, const http_request& req) {
   sink_ = std::make_shared<strand_sink<http_connection>>(weak_from_this(), stream_.get_executor(),
                                                          ctx_->options.max_pending_bytes,
-                                                         action.sse ? "sse" : "poll");
+                                                         action.sse ? "sse" : "poll", true);
   begin(action.sse ? mode::sse : mode::poll, req, action.session_id, "", action.sse);
   poll_last_seq_ = action.after_seq;
+  replaying_ = true;
   if (!ctx_->service.attach(action.session_id, action.after_seq, sink_)) {
     sink_.reset();
     leave_stream();
@@ -295,6 +296,7 @@ void http_connection::resume_events(api_action& action, const http_request& req)
 
 void http_connection::on_attached(const event_sink* from, std::uint64_t last_seq, bool ended) {
   if (from != sink_.get() || closed_) return;
+  replaying_ = false;
   if (mode_ == mode::sse && ended && !stream_done_) {
     // Resumed after the terminal event: the client has everything; end the response empty.
     stream_done_ = true;
@@ -466,7 +468,7 @@ void http_connection::append_chunk(std::string_view data) {
   pending_.append(size, static_cast<std::size_t>(n));
   pending_.append(data);
   pending_ += "\r\n";
-  if (pending_.size() + in_flight_.size() > ctx_->options.max_pending_bytes) {
+  if (pending_.size() + in_flight_.size() > ctx_->options.max_pending_bytes && !replaying_) {
     ctx_->slow_consumer_drops.fetch_add(1, std::memory_order_relaxed);
     log::warn("client_dropped", {{"session", session_id_}, {"reason", "slow_consumer"}});
     close();

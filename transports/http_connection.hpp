@@ -94,6 +94,7 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   bool poll_has_events_ = false;
   bool poll_ended_ = false;
   bool poll_attached_ = false;  // the replay of the log is complete
+  bool replaying_ = false;      // a resume's log replay is arriving: a burst, not slowness
   usage_info usage_;
   bool have_usage_ = false;
   boost::asio::steady_timer timer_;  // SSE keep-alive or long-poll wait

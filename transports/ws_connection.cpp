@@ -139,9 +139,10 @@ bool ws_connection::admit(const std::string& id) {
 
 std::shared_ptr<ws_connection::sink_type> ws_connection::add_stream(const std::string& id,
                                                                     const std::string& session) {
+  bool replay = !session.empty();
   auto sink = std::make_shared<sink_type>(weak_from_this(), ws_.get_executor(),
-                                          ctx_->options.max_pending_bytes, "ws");
-  streams_[id] = {session, sink};
+                                          ctx_->options.max_pending_bytes, "ws", replay);
+  streams_[id] = {session, sink, replay};
   ctx_->streams.fetch_add(1, std::memory_order_relaxed);
   return sink;
 }
@@ -209,7 +210,9 @@ void ws_connection::on_event(const event_sink* from, const event_ptr& ev) {
 
 void ws_connection::on_attached(const event_sink* from, std::uint64_t last_seq, bool ended) {
   auto* found = released_ ? nullptr : stream_of(from);
-  if (!found || !ended) return;
+  if (!found) return;
+  streams_[*found].replaying = false;
+  if (!ended) return;
   // Ended, and the terminal event was not after the resume point: nothing will follow.
   auto id = *found;
   end_stream(id);
@@ -233,7 +236,9 @@ void ws_connection::on_detached(const event_sink* from, detach_reason why) {
 void ws_connection::send(std::string frame) {
   if (released_ || closing_) return;
   out_bytes_ += frame.size();
-  if (out_bytes_ > ctx_->options.max_pending_bytes) {
+  bool replaying = false;
+  for (auto& entry : streams_) replaying = replaying || entry.second.replaying;
+  if (out_bytes_ > ctx_->options.max_pending_bytes && !replaying) {
     // The client does not read: bounded buffering, then the socket goes. Its sessions stay
     // resumable for the resume window.
     ctx_->slow_consumer_drops.fetch_add(1, std::memory_order_relaxed);

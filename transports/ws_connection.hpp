@@ -48,6 +48,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   struct stream {
     std::string session;
     std::shared_ptr<sink_type> sink;
+    bool replaying = false;  // a resume's log replay is still arriving: a burst, not slowness
   };
 
   void on_accept(boost::beast::error_code ec, bool over_limit);

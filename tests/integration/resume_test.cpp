@@ -194,6 +194,47 @@ TEST(resume_window, a_session_nobody_resumes_cancels_its_upstream_when_the_windo
   EXPECT_TRUE(eventually([&] { return server.engine().counts().live_sessions == 0; }));
 }
 
+// A resume replays the log in one burst: a log far bigger than the per-client buffer bound
+// must still arrive whole (the bound is for clients that stop reading, not for replays).
+TEST(resume_replay, a_log_bigger_than_the_client_buffer_bound_is_replayed_whole) {
+  auto o = test_server::default_options();
+  o.max_pending_bytes = 8 * 1024;
+  test_server server{gateway_config::with_mock_provider(), o};
+  constexpr unsigned tokens = 3000;  // about 200 KB of frames
+  http_client c{server.port()};
+  std::string session =
+      json::parse(c.request("POST", "/v1/sessions", mock_body(false, tokens)).body)["session"];
+  json page;
+  do {  // wait until the session has ended
+    page = json::parse(c.request("GET", "/v1/sessions/" + session + "/events?after=" +
+                                            std::to_string(tokens) + "&wait_ms=2000")
+                           .body);
+  } while (!page["done"].get<bool>());
+
+  ws_client w{server.port()};
+  w.send({{"type", "resume"}, {"id", "r"}, {"session", session}, {"after", 0}});
+  std::string text;
+  for (auto m = w.next(); m && (*m)["type"] != "done"; m = w.next()) {
+    if ((*m)["type"] == "delta") text += (*m)["content"].get<std::string>();
+  }
+  EXPECT_EQ(text, mock_text(tokens));
+
+  http_client s{server.port()};
+  s.open_stream("GET", "/v1/sessions/" + session + "/events", "",
+                {{"Accept", "text/event-stream"}});
+  text.clear();
+  while (auto ev = s.next_event()) {
+    if (ev->data.empty() || ev->data == "[DONE]") continue;
+    auto delta = json::parse(ev->data)["choices"][0]["delta"];
+    if (delta.contains("content")) text += delta["content"].get<std::string>();
+  }
+  EXPECT_EQ(text, mock_text(tokens));
+
+  auto all = json::parse(c.request("GET", "/v1/sessions/" + session + "/events?after=0").body);
+  EXPECT_EQ(all["events"].size(), tokens + 2);
+  EXPECT_EQ(server.server().slow_consumer_drops(), 0u);
+}
+
 TEST(resume_sse, an_idle_sse_stream_sends_keep_alive_comments) {
   auto o = test_server::default_options();
   o.sse_keepalive = std::chrono::milliseconds(30);

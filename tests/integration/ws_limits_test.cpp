@@ -38,6 +38,22 @@ TEST(ws_limits, a_client_that_never_reads_is_dropped_as_a_slow_consumer) {
   EXPECT_TRUE(eventually([&] { return server.server().open_connections() == 1; }));
 }
 
+TEST(ws_limits, an_sse_client_that_never_reads_is_dropped_and_its_stream_cancelled) {
+  auto o = test_server::default_options();
+  o.max_pending_bytes = 64 * 1024;
+  test_server server{gateway_config::with_mock_provider(), o};
+  http_client slow{server.port()};
+  auto head = slow.open_stream("POST", "/v1/chat/completions", mock_body(true, 100000));
+  ASSERT_EQ(head.status, 200u);
+  // No more reads: the server's buffers fill, then it lets go of this client.
+  ASSERT_TRUE(eventually([&] { return server.server().slow_consumer_drops() >= 1; },
+                         std::chrono::seconds(20)));
+  // /v1/chat/completions cancels with its connection (OpenAI semantics).
+  EXPECT_TRUE(eventually([&] { return server.engine().counts().active_upstreams == 0; }));
+  http_client other{server.port()};
+  EXPECT_EQ(other.request("GET", "/healthz").status, 200u);
+}
+
 TEST(ws_limits, over_max_connections_websocket_gets_1013_and_http_gets_503) {
   auto o = test_server::default_options();
   o.max_connections = 2;
