@@ -96,22 +96,6 @@ const tests = {
     await page.screenshot({ path: join(outDir, 'page.png') });
   },
 
-  async stop_cancels_and_the_server_closes_the_upstream() {
-    const page = await openPage('tokens=100000&interval=20');
-    await send(page);
-    await waitFor(async () => (await answerText(page)).length > 20, 'first tokens');
-    const { body } = await json('/healthz');
-    assert.ok(body.active_upstreams >= 1);
-    await page.click('#stop');
-    const info = await finished(page, 'cancelled');
-    assert.match(await page.textContent('.assistant .outcome'), /stopped/);
-    await waitFor(async () => (await json('/healthz')).body.active_upstreams === 0,
-      'the upstream to be closed');
-    assert.equal((await json('/healthz')).body.active_sessions, 0);
-    assert.equal((await fullAnswer(info.session)).last.type, 'cancelled');
-    await page.screenshot({ path: join(outDir, 'stopped.png') });
-  },
-
   async forced_sse_streams_the_answer() {
     const page = await openPage('transport=sse&tokens=30&interval=10');
     await send(page);
@@ -149,8 +133,25 @@ const tests = {
   },
 };
 
-// A server-side cut of the connection mid-answer, on each transport.
+// Stop, and a server-side cut of the connection mid-answer, on each transport.
 for (const transport of ['ws', 'sse', 'poll']) {
+  tests[`stop_over_${transport}_cancels_and_the_server_closes_the_upstream`] = async () => {
+    const page = await openPage(`transport=${transport}&tokens=100000&interval=20`);
+    await send(page);
+    await waitFor(async () => (await answerText(page)).length > 20, 'first tokens');
+    const { body } = await json('/healthz');
+    assert.ok(body.active_upstreams >= 1);
+    await page.click('#stop');
+    const info = await finished(page, 'cancelled');
+    assert.equal(info.transport, transport);
+    assert.match(await page.textContent('.assistant .outcome'), /stopped/);
+    await waitFor(async () => (await json('/healthz')).body.active_upstreams === 0,
+      'the upstream to be closed');
+    assert.equal((await json('/healthz')).body.active_sessions, 0);
+    assert.equal((await fullAnswer(info.session)).last.type, 'cancelled');
+    if (transport === 'ws') await page.screenshot({ path: join(outDir, 'stopped.png') });
+  };
+
   tests[`server_cut_mid_answer_over_${transport}_ends_with_the_full_text_once`] = async () => {
     const page = await openPage(`transport=${transport}&tokens=60&interval=25`);
     await send(page);

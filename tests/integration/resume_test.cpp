@@ -235,6 +235,24 @@ TEST(resume_replay, a_log_bigger_than_the_client_buffer_bound_is_replayed_whole)
   EXPECT_EQ(server.server().slow_consumer_drops(), 0u);
 }
 
+TEST(resume_sse, a_cancel_reaches_the_attached_event_stream_and_the_upstream) {
+  test_server server;
+  http_client c{server.port()};
+  std::string session =
+      json::parse(c.request("POST", "/v1/sessions", mock_body(false, 100000, 5)).body)["session"];
+  http_client s{server.port()};
+  s.open_stream("GET", "/v1/sessions/" + session + "/events", "",
+                {{"Accept", "text/event-stream"}});
+  ASSERT_TRUE(s.next_event().has_value());
+  ASSERT_EQ(c.request("POST", "/v1/sessions/" + session + "/cancel").status, 200u);
+  std::string last;
+  while (auto ev = s.next_event()) {
+    if (!ev->data.empty()) last = ev->data;
+  }
+  EXPECT_EQ(json::parse(last)["error"]["code"], "cancelled");
+  EXPECT_TRUE(eventually([&] { return server.engine().counts().active_upstreams == 0; }));
+}
+
 TEST(resume_sse, an_idle_sse_stream_sends_keep_alive_comments) {
   auto o = test_server::default_options();
   o.sse_keepalive = std::chrono::milliseconds(30);
