@@ -7,6 +7,7 @@
 const SG_TRANSPORTS = ['ws', 'sse', 'poll'];
 const SG_OPEN_TIMEOUT_MS = 3000;    // a transport that cannot connect this fast is skipped
 const SG_RECONNECT_LIMIT = 3;       // failed reconnects in a row before the next transport
+const SG_GIVE_UP_AFTER = 15;        // failed reconnects in a row on the last transport (~25 s)
 const SG_WATCHDOG_MS = 40000;       // no frame (not even a heartbeat) this long: reconnect
 
 class StreamgateAnswer {
@@ -38,12 +39,17 @@ class StreamgateAnswer {
     ({ ws: () => this.openWs(), sse: () => this.openSse(), poll: () => this.poll() })[t]();
   }
 
-  // A connection failed. Before it ever worked, or too often in a row: next transport.
-  // Otherwise reconnect and resume after the last seq.
+  // A connection failed. If it never worked and there is nothing to resume, or it failed too
+  // often in a row, try the next transport; otherwise reconnect and resume after the last
+  // seq. On the last transport keep trying (the session waits for its resume window).
   dropped(everOpened) {
     if (this.ended) return;
     this.failures = everOpened ? 0 : this.failures + 1;
-    if ((!everOpened && !this.session) || this.failures >= SG_RECONNECT_LIMIT) return this.next();
+    if (!everOpened && !this.session) return this.next();
+    if (this.failures >= SG_RECONNECT_LIMIT && this.order.length) return this.next();
+    if (this.failures >= SG_GIVE_UP_AFTER) {
+      return this.finish('error', { code: 'connection_lost', message: 'the server is unreachable' });
+    }
     this.stats.reconnects++;
     this.hooks.reconnect(this.stats.reconnects);
     const delay = Math.min(2000, 100 * 2 ** this.failures);
@@ -202,7 +208,7 @@ class StreamgateAnswer {
         if (!r.ok) return this.finish('error', { code: body.error.code, message: body.error.message });
       } catch (e) {
         if (this.ended) return;
-        return this.dropped(true);
+        return this.dropped(false);  // counts as a failed connect until a poll succeeds
       }
       this.failures = 0;
       for (const ev of body.events) this.event(ev, false);

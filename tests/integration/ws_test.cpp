@@ -167,6 +167,7 @@ TEST(ws_heartbeat, app_level_heartbeats_arrive_on_an_idle_socket) {
 TEST(ws_heartbeat, a_peer_that_answers_no_pings_is_dropped_and_its_session_survives) {
   auto o = test_server::default_options();
   o.ws_ping_timeout = std::chrono::milliseconds(200);
+  o.ws_heartbeat = std::chrono::milliseconds(40);
   test_server server{gateway_config::with_mock_provider(), o};
   std::string session;
   {
@@ -181,6 +182,10 @@ TEST(ws_heartbeat, a_peer_that_answers_no_pings_is_dropped_and_its_session_survi
   live.send({{"type", "resume"}, {"id", "r"}, {"session", session}, {"after", 0}});
   auto got = read_streams(live, {"r"});
   EXPECT_EQ(got["r"].text, mock_text(30));
+  // Idle but reading (so answering pings) for several timeouts: still connected.
+  for (int i = 0; i < 20; ++i) ASSERT_EQ((*live.next(true))["type"], "heartbeat");
+  live.send({{"type", "ping"}});
+  EXPECT_EQ((*live.next())["type"], "pong");
   EXPECT_EQ(server.server().ws_ping_timeouts(), 1u);
 }
 
