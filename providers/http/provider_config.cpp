@@ -60,8 +60,8 @@ std::string zhipu_token(const std::string& api_key, std::int64_t now_ms, std::in
   auto id = api_key.substr(0, dot);
   auto key = api_key.substr(dot + 1);
   auto header = base64url(R"({"alg":"HS256","sign_type":"SIGN"})");
-  auto payload =
-      base64url(json{{"api_key", id}, {"exp", now_ms + ttl_ms}, {"timestamp", now_ms}}.dump());
+  auto payload = base64url(
+      json{{"api_key", id}, {"exp", now_ms + ttl_ms}, {"timestamp", now_ms}}.dump());
   auto signing_input = header + "." + payload;
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;

@@ -11,7 +11,7 @@ struct sse_event {
   std::string event;  // empty means "message"
   std::string data;   // data lines joined by '\n'
   std::string id;
-  std::string meta;  // Zhipu's legacy API puts usage on a non-standard `meta:` line
+  std::string meta;   // Zhipu's legacy API puts usage on a non-standard `meta:` line
 };
 
 // Incremental Server-Sent Events parser (WHATWG rules): bytes may arrive split anywhere, even

@@ -97,13 +97,14 @@ class zhipu_legacy_decoder final : public stream_decoder {
       return;
     }
     if (ev.event == "interrupted") {
-      emit_terminal(error_event(error_code::upstream_interrupted, "the provider interrupted"), out);
+      emit_terminal(error_event(error_code::upstream_interrupted, "the provider interrupted"),
+                    out);
       return;
     }
-    emit_terminal(
-        error_event(error_code::upstream_error,
-                    ev.data.empty() ? "the provider reported an error" : sanitize_utf8(ev.data)),
-        out);
+    emit_terminal(error_event(error_code::upstream_error,
+                              ev.data.empty() ? "the provider reported an error"
+                                              : sanitize_utf8(ev.data)),
+                  out);
   }
 
   void on_end(std::vector<stream_event>& out) override {
@@ -126,11 +127,7 @@ std::string sanitize_utf8(std::string_view in) {
   std::size_t i = 0;
   while (i < in.size()) {
     auto c = static_cast<unsigned char>(in[i]);
-    std::size_t len = c < 0x80           ? 1
-                      : (c >> 5) == 0x6  ? 2
-                      : (c >> 4) == 0xE  ? 3
-                      : (c >> 3) == 0x1E ? 4
-                                         : 0;
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
     bool ok = len != 0 && i + len <= in.size();
     for (std::size_t k = 1; ok && k < len; ++k)
       ok = (static_cast<unsigned char>(in[i + k]) & 0xC0) == 0x80;

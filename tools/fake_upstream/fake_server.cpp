@@ -29,9 +29,7 @@ void stats::stream_started() {
   }
 }
 
-void stats::stream_ended() {
-  active_streams.fetch_sub(1, std::memory_order_relaxed);
-}
+void stats::stream_ended() { active_streams.fetch_sub(1, std::memory_order_relaxed); }
 
 void stats::connection_opened() {
   auto now = open_connections.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -40,13 +38,11 @@ void stats::connection_opened() {
   }
 }
 
-void stats::connection_closed() {
-  open_connections.fetch_sub(1, std::memory_order_relaxed);
-}
+void stats::connection_closed() { open_connections.fetch_sub(1, std::memory_order_relaxed); }
 
 void stats::reset() {
-  for (auto* c :
-       {&requests_total, &streams_started, &streams_completed, &client_aborts, &bytes_sent})
+  for (auto* c : {&requests_total, &streams_started, &streams_completed, &client_aborts,
+                  &bytes_sent})
     c->store(0);
   peak_active_streams.store(active_streams.load());
   peak_open_connections.store(open_connections.load());
@@ -108,12 +104,12 @@ class connection : public std::enable_shared_from_this<connection> {
     res->body() = std::move(body);
     res->prepare_payload();
     stream_.expires_after(std::chrono::seconds(30));
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, std::size_t n) {
-                        self->stats_.bytes_sent.fetch_add(n, std::memory_order_relaxed);
-                        if (ec || !res->keep_alive()) return self->close();
-                        self->read();
-                      });
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec,
+                                                                      std::size_t n) {
+      self->stats_.bytes_sent.fetch_add(n, std::memory_order_relaxed);
+      if (ec || !res->keep_alive()) return self->close();
+      self->read();
+    });
   }
 
   void handle() {
@@ -126,11 +122,10 @@ class connection : public std::enable_shared_from_this<connection> {
     }
     stats_.requests_total.fetch_add(1, std::memory_order_relaxed);
     if (target == "/v1/models" && req_.method() == http::verb::get)
-      return respond(
-          http::status::ok,
-          R"({"object":"list","data":[{"id":"fake","object":"model","owned_by":"fake-upstream"}]})");
-    bool zhipu = target.rfind("/api/paas/v3/model-api/", 0) == 0 && target.size() > 11 &&
-                 target.substr(target.size() - 11) == "/sse-invoke";
+      return respond(http::status::ok,
+                     R"({"object":"list","data":[{"id":"fake","object":"model","owned_by":"fake-upstream"}]})");
+    bool zhipu = target.rfind("/api/paas/v3/model-api/", 0) == 0 &&
+                 target.size() > 11 && target.substr(target.size() - 11) == "/sse-invoke";
     if (!zhipu && target != "/v1/chat/completions")
       return respond(http::status::not_found,
                      error_body("no such path: " + target, "invalid_request_error", "not_found"));
@@ -155,14 +150,13 @@ class connection : public std::enable_shared_from_this<connection> {
     }
     auto err = apply_model_suffix(model_, b_);
     if (!err) err = apply_spec(req_["X-Fake"], ';', b_);
-    if (err)
-      return respond(http::status::bad_request,
-                     error_body(*err, "invalid_request_error", "bad_fake_spec"));
+    if (err) return respond(http::status::bad_request,
+                            error_body(*err, "invalid_request_error", "bad_fake_spec"));
     if (!opts_.require_key.empty() &&
         req_[http::field::authorization] != "Bearer " + opts_.require_key)
-      return respond(
-          http::status::unauthorized,
-          error_body("Incorrect API key provided.", "invalid_request_error", "invalid_api_key"));
+      return respond(http::status::unauthorized,
+                     error_body("Incorrect API key provided.", "invalid_request_error",
+                                "invalid_api_key"));
     stream_flag_ = body.value("stream", false) || zhipu_path;
     include_usage_ = body.contains("stream_options") && body["stream_options"].is_object() &&
                      body["stream_options"].value("include_usage", false);
@@ -182,9 +176,8 @@ class connection : public std::enable_shared_from_this<connection> {
              {"created", 0},
              {"model", model_},
              {"choices", json::array({{{"index", 0},
-                                       {"message",
-                                        {{"role", "assistant"},
-                                         {"content", full_text(b_.chunks, b_.chunk_size)}}},
+                                       {"message", {{"role", "assistant"},
+                                                    {"content", full_text(b_.chunks, b_.chunk_size)}}},
                                        {"finish_reason", "stop"}}})},
              {"usage", usage()}};
       return respond(http::status::ok, j.dump());
@@ -192,24 +185,23 @@ class connection : public std::enable_shared_from_this<connection> {
     streaming_ = true;
     stats_.stream_started();
     stream_.expires_never();
-    std::string head =
-        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-        "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
-    if (!b_.zhipu_legacy) head += frame(data(R"({"role":"assistant","content":""})", nullptr));
+    std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                       "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
+    if (!b_.zhipu_legacy)
+      head += frame(data(R"({"role":"assistant","content":""})", nullptr));
     watch_peer();
     write(std::move(head), [self = shared_from_this()] { self->next_chunk(); });
   }
 
   json usage() const {
-    return {
-        {"prompt_tokens", 1}, {"completion_tokens", b_.chunks}, {"total_tokens", b_.chunks + 1}};
+    return {{"prompt_tokens", 1}, {"completion_tokens", b_.chunks},
+            {"total_tokens", b_.chunks + 1}};
   }
 
   // An OpenAI chunk's `data:` line with the given delta JSON and finish reason.
   std::string data(const std::string& delta, const char* finish) const {
     return "data: {\"id\":\"chatcmpl-fake\",\"object\":\"chat.completion.chunk\",\"created\":0,"
-           "\"model\":" +
-           json(model_).dump() + ",\"choices\":[{\"index\":0,\"delta\":" + delta +
+           "\"model\":" + json(model_).dump() + ",\"choices\":[{\"index\":0,\"delta\":" + delta +
            ",\"finish_reason\":" + (finish ? json(finish).dump() : "null") + "}]}\n\n";
   }
 
@@ -223,9 +215,9 @@ class connection : public std::enable_shared_from_this<connection> {
     auto text = chunk_text(i, b_.chunk_size);
     if (b_.invalid_utf8 && text.size() >= 2) text[text.size() - 2] = '\xff';
     if (b_.zhipu_legacy) return "event: add\nid: " + std::to_string(i) + "\ndata: " + text + "\n\n";
-    return data(
-        "{\"content\":" + json(text).dump(-1, ' ', false, json::error_handler_t::ignore) + "}",
-        nullptr);
+    return data("{\"content\":" + json(text).dump(-1, ' ', false, json::error_handler_t::ignore) +
+                    "}",
+                nullptr);
   }
 
   void next_chunk() {
@@ -234,9 +226,8 @@ class connection : public std::enable_shared_from_this<connection> {
     if (b_.drop_after && i == *b_.drop_after) return drop();
     if (b_.stall_after && i == *b_.stall_after) return;  // silent until the client leaves
     if (b_.error_after && i == *b_.error_after)
-      return finish(
-          R"(data: {"error":{"message":"fake mid-stream failure","type":"server_error","code":"fake_error"}})"
-          "\n\n");
+      return finish(R"(data: {"error":{"message":"fake mid-stream failure","type":"server_error","code":"fake_error"}})"
+                    "\n\n");
     if (i == b_.chunks) return finish(ending());
     std::string payload;
     if (b_.malformed_after && i == *b_.malformed_after) payload += "data: {not json\n\n";
@@ -250,13 +241,13 @@ class connection : public std::enable_shared_from_this<connection> {
 
   std::string ending() const {
     if (b_.zhipu_legacy)
-      return "event: finish\nid: " + std::to_string(b_.chunks) +
-             "\ndata: \nmeta: " + json{{"usage", usage()}}.dump() + "\n\n";
+      return "event: finish\nid: " + std::to_string(b_.chunks) + "\ndata: \nmeta: " +
+             json{{"usage", usage()}}.dump() + "\n\n";
     auto out = data("{}", "stop");
     if (include_usage_)
       out += "data: " +
              json{{"id", "chatcmpl-fake"}, {"object", "chat.completion.chunk"}, {"created", 0},
-                  {"model", model_},       {"choices", json::array()},          {"usage", usage()}}
+                  {"model", model_}, {"choices", json::array()}, {"usage", usage()}}
                  .dump() +
              "\n\n";
     if (!b_.no_done) out += "data: [DONE]\n\n";
@@ -267,10 +258,8 @@ class connection : public std::enable_shared_from_this<connection> {
     write(frame(last) + "0\r\n\r\n", [self = shared_from_this()] {
       self->end_stream(true);
       self->cancel_watch();
-      if (self->req_.keep_alive())
-        self->read();
-      else
-        self->close();
+      if (self->req_.keep_alive()) self->read();
+      else self->close();
     });
   }
 
@@ -379,12 +368,9 @@ struct fake_server::impl {
   }
 };
 
-fake_server::fake_server(server_options options)
-    : impl_(std::make_unique<impl>(std::move(options))) {}
+fake_server::fake_server(server_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
 
-fake_server::~fake_server() {
-  stop();
-}
+fake_server::~fake_server() { stop(); }
 
 void fake_server::start() {
   auto& d = *impl_;
@@ -398,9 +384,7 @@ void fake_server::start() {
     d.threads.emplace_back([&d] { d.ioc.run(); });
 }
 
-std::uint16_t fake_server::port() const {
-  return impl_->acceptor.local_endpoint().port();
-}
+std::uint16_t fake_server::port() const { return impl_->acceptor.local_endpoint().port(); }
 
 void fake_server::stop() {
   auto& d = *impl_;
@@ -410,8 +394,6 @@ void fake_server::stop() {
   d.threads.clear();
 }
 
-const stats& fake_server::counters() const {
-  return impl_->counters;
-}
+const stats& fake_server::counters() const { return impl_->counters; }
 
 }  // namespace streamgate::fake
