@@ -254,7 +254,7 @@ session_actor::behavior_type session_behavior(session_pointer self, session_init
     session_ops{self}.arm_expiry();  // nobody attached yet: the resume window runs
   }
   if (st.registry) {
-    st.registry->active.fetch_add(1, std::memory_order_relaxed);
+    // `active` was counted up by registry.add, before this actor first ran.
     self->attach_functor([reg = st.registry, id = st.id] { reg->remove(id); });
   }
   self->set_down_handler([self](caf::down_msg& dm) {

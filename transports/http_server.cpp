@@ -43,15 +43,22 @@ struct http_server::impl {
             log::warn("accept_failed", {{"error", ec.message()}});
           } else {
             socket.set_option(tcp::no_delay(true), ec);
-            if (static_cast<std::size_t>(ctx->connections.load()) >= ctx->options.max_connections) {
-              refuse(std::move(socket));
-            } else {
+            if (static_cast<std::size_t>(ctx->connections.load()) < ctx->options.max_connections) {
               std::make_shared<http_connection>(std::move(socket), ctx)->run();
+            } else if (ctx->refusing.load() < max_refusing) {
+              // Read the request to refuse it in its own terms (503, or WebSocket 1013).
+              std::make_shared<http_connection>(std::move(socket), ctx, true)->run();
+            } else {
+              refuse(std::move(socket));
             }
           }
           accept();
         });
   }
+
+  // Over-limit connections read at once to refuse them politely; past this many, a flood
+  // gets the blunt 503 below without a read.
+  static constexpr std::int64_t max_refusing = 64;
 
   // Over the connection limit: a clear 503 instead of slowing everybody down.
   void refuse(tcp::socket socket) {
@@ -129,6 +136,14 @@ std::int64_t http_server::open_connections() const {
 
 std::int64_t http_server::streaming_connections() const {
   return impl_->ctx->streams.load();
+}
+
+std::uint64_t http_server::slow_consumer_drops() const {
+  return impl_->ctx->slow_consumer_drops.load();
+}
+
+std::uint64_t http_server::ws_ping_timeouts() const {
+  return impl_->ctx->ws_ping_timeouts.load();
 }
 
 void http_server::stop() {
