@@ -197,5 +197,30 @@ TEST(loadgen_program, drives_the_gateway_over_sse_and_long_poll_with_cancels) {
   EXPECT_EQ(cancelled["cancel_ack_ms"]["n"], 6);
 }
 
+TEST(loadgen_program, drives_the_gateway_over_websocket_with_cancels_and_idle_sockets) {
+  test::test_server server;
+  auto url = "http://127.0.0.1:" + std::to_string(server.port());
+  std::vector<std::string> args{
+      "--protocol",     "ws",
+      "--url",          url,
+      "--model",        "mock",
+      "--concurrency",  "3",
+      "--requests",     "6",
+      "--request-json", R"({"mock":{"tokens":6,"interval_ms":5,"first_token_ms":1}})"};
+  auto ws = run_loadgen(args);
+  EXPECT_EQ(ws["ok"], 6) << ws.dump();
+  EXPECT_EQ(ws["ttft_ms"]["n"], 6);
+  EXPECT_EQ(ws["gap_ms"]["n"], 6 * 5);
+  args.insert(args.end(), {"--cancel-after", "2"});
+  auto cancelled = run_loadgen(args);
+  EXPECT_EQ(cancelled["ok"], 6) << cancelled.dump();
+  EXPECT_EQ(cancelled["cancel_ack_ms"]["n"], 6);
+
+  auto idle = run_loadgen(
+      {"--protocol", "ws", "--url", url, "--idle-connections", "50", "--hold-s", "0.2"});
+  EXPECT_EQ(idle["open"], 50) << idle.dump();
+  EXPECT_EQ(idle["failed"], 0);
+}
+
 }  // namespace
 }  // namespace streamgate::loadgen
