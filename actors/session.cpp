@@ -102,9 +102,10 @@ void session_ops::attach(sink_ptr sink, std::uint64_t after_seq) {
 
 void session_ops::detach(const sink_ptr& sink) {
   auto& s = st_.sinks;
-  auto gone = std::remove(s.begin(), s.end(), sink);
-  for (auto it = gone; it != s.end(); ++it) count_client(*it, -1);
-  s.erase(gone, s.end());
+  // Counted before the removal: std::remove leaves moved-from (null) pointers behind.
+  auto attached = std::count(s.begin(), s.end(), sink);
+  if (attached > 0) count_client(sink, -static_cast<int>(attached));
+  s.erase(std::remove(s.begin(), s.end(), sink), s.end());
   if (!s.empty() || st_.ended()) return;
   if (st_.cancel_on_detach) {
     cancel("client disconnected");
