@@ -43,10 +43,12 @@ bool is_retryable_before_first_token(std::string_view code) {
   namespace ec = error_code;
   // 400 and 404 are the client's request: another provider would say the same.
   return code == ec::upstream_connect_failed || code == ec::upstream_connect_timeout ||
-         code == ec::upstream_first_byte_timeout || code == ec::upstream_server_error ||
-         code == ec::upstream_rate_limited || code == ec::upstream_auth_failed ||
-         code == ec::upstream_malformed || code == ec::upstream_interrupted ||
-         code == ec::upstream_error || code == ec::quota_exhausted;
+         code == ec::upstream_first_byte_timeout || code == ec::upstream_idle_timeout ||
+         code == ec::upstream_request_timeout || code == ec::upstream_too_large ||
+         code == ec::upstream_server_error || code == ec::upstream_rate_limited ||
+         code == ec::upstream_auth_failed || code == ec::upstream_malformed ||
+         code == ec::upstream_interrupted || code == ec::upstream_error ||
+         code == ec::quota_exhausted;
 }
 
 }  // namespace streamgate

@@ -3,10 +3,13 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
+#include <memory>
+#include <optional>
 #include <sstream>
 
 namespace streamgate {
@@ -124,25 +127,129 @@ void read_http(object_reader& r, http_options& h) {
 void read_sessions(object_reader& r, gateway_config& g) {
   r.millis("resume_window_ms", g.sessions.resume_window);
   r.millis("open_timeout_ms", g.sessions.open_timeout);
+  r.millis("attempt_deadline_ms", g.sessions.attempt_deadline);
   r.integer("max_attempts", g.sessions.max_attempts, 1, 16);
   r.integer("max_sessions", g.max_sessions, 1, 10000000);
 }
 
-provider_entry read_provider(const json& j, const std::string& path) {
+void read_quota(object_reader& r, quota_options& q) {
+  r.integer("rpm", q.rpm, 0, 1000000);
+  r.integer("max_concurrent", q.max_concurrent, 0, 1000000);
+  r.millis("queue_timeout_ms", q.queue_timeout);
+  r.integer("max_queue", q.max_queue, 0, 10000000);
+}
+
+void read_breaker(object_reader& r, breaker_options& b) {
+  r.integer("failure_threshold", b.failure_threshold, 1, 1000000);
+  r.integer("rate_window", b.rate_window, 0, 100000);
+  if (auto* v = r.field("failure_rate")) {
+    if (!v->is_number()) throw config_error(r.at("failure_rate") + ": expected number");
+    auto x = v->get<double>();
+    if (!(x > 0.0 && x <= 1.0))
+      throw config_error(r.at("failure_rate") + ": must be above 0 and at most 1");
+    b.failure_rate = x;
+  }
+  r.millis("cooldown_ms", b.cooldown);
+  r.integer("half_open_probes", b.half_open_probes, 1, 10000);
+}
+
+// An HTTP provider: a preset (the kind) plus overrides. The API key comes from the
+// environment variable named in config, read once here; the config file never holds it.
+void read_http_provider(object_reader& r, provider_entry& p, const provider_preset& preset) {
+  auto& h = p.http;
+  h.name = p.name;
+  h.preset = p.kind;
+  h.base_url = std::string{preset.base_url};
+  h.adapter = preset.adapter;
+  r.string("base_url", h.base_url);
+  if (h.base_url.empty()) throw config_error(r.at("base_url") + ": required for kind custom");
+  if (h.base_url.rfind("http://", 0) != 0 && h.base_url.rfind("https://", 0) != 0)
+    throw config_error(r.at("base_url") + ": must start with http:// or https://");
+  std::string adapter;
+  r.string("adapter", adapter);
+  if (adapter == "openai" || adapter == "zhipu_legacy")
+    h.adapter = adapter == "openai" ? adapter_kind::openai : adapter_kind::zhipu_legacy;
+  else if (!adapter.empty())
+    throw config_error(r.at("adapter") + ": must be openai or zhipu_legacy");
+  r.string("api_key_env", h.api_key_env);
+  if (!h.api_key_env.empty()) {
+    const char* value = std::getenv(h.api_key_env.c_str());
+    if (value == nullptr || *value == '\0')
+      throw config_error(r.at("api_key_env") + ": environment variable '" + h.api_key_env +
+                         "' is not set");
+    h.api_key = secret{value};
+    if (h.adapter == adapter_kind::zhipu_legacy &&
+        h.api_key.reveal().find('.') == std::string::npos)
+      throw config_error(r.at("api_key_env") +
+                         ": the zhipu_legacy adapter needs a key of the form <id>.<secret>");
+  }
+  r.object("rename", [&](object_reader& m) {
+    for (auto& client_model : m.keys()) {
+      m.string(client_model, h.models[client_model]);
+      if (std::find(p.models.begin(), p.models.end(), client_model) == p.models.end())
+        p.models.push_back(client_model);
+    }
+  });
+  r.object("headers", [&](object_reader& m) {
+    for (auto& name : m.keys()) {
+      std::string value;
+      m.string(name, value);
+      if (name.find_first_of(":\r\n") != std::string::npos ||
+          value.find_first_of("\r\n") != std::string::npos)
+        throw config_error(m.at(name) + ": not a valid header");
+      h.headers.emplace_back(name, value);
+    }
+  });
+  r.object("timeouts", [&](object_reader& t) {
+    auto& o = h.timeouts;
+    t.millis("connect_ms", o.connect);
+    t.millis("first_byte_ms", o.first_byte);
+    t.millis("idle_ms", o.idle);
+    t.millis("total_ms", o.total);
+    for (auto [key, v] : {std::pair{"connect_ms", o.connect},
+                          {"first_byte_ms", o.first_byte},
+                          {"idle_ms", o.idle},
+                          {"total_ms", o.total}}) {
+      if (v.count() <= 0) throw config_error(t.at(key) + ": must be at least 1");
+    }
+  });
+  r.integer("max_body_bytes", h.max_body_bytes, 1024, 1LL << 30);
+  r.integer("max_line_bytes", h.max_line_bytes, 256, 64LL << 20);
+}
+
+// A provider's own "quota" object becomes a pool named after the provider.
+provider_entry read_provider(const json& j, const std::string& path,
+                             std::optional<quota_options>& inline_pool) {
   object_reader r{j, path};
   provider_entry p;
   r.string("name", p.name);
   if (p.name.empty()) throw config_error(r.at("name") + ": required");
   r.string("kind", p.kind);
-  if (p.kind != "mock")
-    throw config_error(r.at("kind") + ": unknown provider kind '" + p.kind + "'");
   r.string_list("models", p.models);
+  if (p.kind == "mock") {
+    r.object("mock", [&](object_reader& m) {
+      m.integer("tokens", p.mock.tokens, 0, 100000);
+      m.integer("first_token_ms", p.mock.first_token_ms, 0, 600000);
+      m.integer("interval_ms", p.mock.interval_ms, 0, 60000);
+      m.string("fail", p.mock.fail);
+      m.integer("fail_first", p.mock.fail_first, 0, 1000000);
+    });
+  } else if (auto* preset = find_preset(p.kind)) {
+    read_http_provider(r, p, *preset);
+  } else {
+    throw config_error(r.at("kind") + ": unknown provider kind '" + p.kind +
+                       "' (mock, openai, nvidia, zhipu, hunyuan, zhipu_legacy, custom)");
+  }
   if (p.models.empty()) throw config_error(r.at("models") + ": at least one model is required");
-  r.object("mock", [&](object_reader& m) {
-    m.integer("tokens", p.mock.tokens, 0, 100000);
-    m.integer("first_token_ms", p.mock.first_token_ms, 0, 600000);
-    m.integer("interval_ms", p.mock.interval_ms, 0, 60000);
-  });
+  r.string("pool", p.pool);
+  if (auto* q = r.field("quota")) {
+    if (!p.pool.empty())
+      throw config_error(r.at("quota") + ": give either pool or quota, not both");
+    object_reader qr{*q, r.at("quota")};
+    read_quota(qr, inline_pool.emplace());
+    qr.finish();
+    p.pool = p.name;
+  }
   r.finish();
   return p;
 }
@@ -154,10 +261,18 @@ void read_providers(object_reader& r, gateway_config& g) {
   g.providers.clear();
   for (std::size_t i = 0; i < v->size(); ++i) {
     auto path = r.at("providers") + "[" + std::to_string(i) + "]";
-    auto p = read_provider((*v)[i], path);
+    std::optional<quota_options> inline_pool;
+    auto p = read_provider((*v)[i], path, inline_pool);
     for (auto& other : g.providers) {
       if (other.name == p.name)
         throw config_error(path + ".name: duplicate provider '" + p.name + "'");
+    }
+    if (inline_pool) {
+      if (g.pools.count(p.name) != 0)
+        throw config_error(path + ".quota: a quota pool named '" + p.name + "' already exists");
+      g.pools[p.name] = *inline_pool;
+    } else if (!p.pool.empty() && g.pools.count(p.pool) == 0) {
+      throw config_error(path + ".pool: unknown quota pool '" + p.pool + "'");
     }
     g.providers.push_back(std::move(p));
   }
@@ -165,10 +280,69 @@ void read_providers(object_reader& r, gateway_config& g) {
     throw config_error(r.at("providers") + ": at least one provider is required");
 }
 
-void read_routes(object_reader& r, gateway_config& g) {
-  r.object("routes", [&](object_reader& routes) {
-    for (auto& model : routes.keys()) routes.string_list(model, g.routes[model]);
+void read_pools(object_reader& r, gateway_config& g) {
+  r.object("quota_pools", [&](object_reader& pools) {
+    for (auto& name : pools.keys()) {
+      pools.object(name, [&](object_reader& q) { read_quota(q, g.pools[name]); });
+    }
   });
+}
+
+void check_provider(const gateway_config& g, const std::string& name, const std::string& path) {
+  for (auto& p : g.providers) {
+    if (p.name == name) return;
+  }
+  throw config_error(path + ": unknown provider '" + name + "'");
+}
+
+// "model": ["a", "b"] (priority), or {"strategy": ..., "providers": ["a", {"name": "b",
+// "weight": 3}]}.
+route_config read_route(const json& j, const std::string& path, const gateway_config& g) {
+  route_config route;
+  const json* list = &j;
+  std::string list_path = path;
+  std::unique_ptr<object_reader> obj;
+  if (j.is_object()) {
+    obj = std::make_unique<object_reader>(j, path);
+    std::string strategy = "priority";
+    obj->string("strategy", strategy);
+    if (!parse_route_strategy(strategy, route.strategy))
+      throw config_error(obj->at("strategy") + ": unknown strategy '" + strategy +
+                         "' (priority, weighted, least_loaded)");
+    list = obj->field("providers");
+    list_path = obj->at("providers");
+    if (!list) throw config_error(list_path + ": required");
+  }
+  if (!list->is_array()) throw config_error(list_path + ": expected array");
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    auto item_path = list_path + "[" + std::to_string(i) + "]";
+    auto& item = (*list)[i];
+    route_target t;
+    if (item.is_string()) {
+      t.provider = item.get<std::string>();
+    } else if (item.is_object()) {
+      object_reader tr{item, item_path};
+      tr.string("name", t.provider);
+      tr.integer("weight", t.weight, 1, 1000000);
+      tr.finish();
+    } else {
+      throw config_error(item_path + ": expected provider name or {name, weight}");
+    }
+    check_provider(g, t.provider, item_path);
+    route.targets.push_back(std::move(t));
+  }
+  if (route.targets.empty()) throw config_error(list_path + ": at least one provider is required");
+  if (obj) obj->finish();
+  return route;
+}
+
+void read_routes(object_reader& r, gateway_config& g) {
+  auto* v = r.field("routes");
+  if (!v) return;
+  object_reader routes{*v, r.at("routes")};
+  for (auto& model : routes.keys()) {
+    g.routes[model] = read_route(*routes.field(model), routes.at(model), g);
+  }
 }
 
 }  // namespace
@@ -215,6 +389,8 @@ void apply_config_json(const std::string& text, app_config& cfg) {
     s.millis("backoff_initial_ms", o.backoff_initial);
     s.millis("backoff_max_ms", o.backoff_max);
   });
+  r.object("breaker", [&](object_reader& b) { read_breaker(b, cfg.gateway.breaker); });
+  read_pools(r, cfg.gateway);
   read_providers(r, cfg.gateway);
   read_routes(r, cfg.gateway);
   r.finish();

@@ -255,9 +255,8 @@ void http_connection::begin(mode m, const http_request& req, const std::string& 
 
 void http_connection::start_chat(api_action& action, const http_request& req) {
   bool streaming = action.what == api_action::kind::chat_stream;
-  sink_ = std::make_shared<strand_sink<http_connection>>(weak_from_this(), stream_.get_executor(),
-                                                         ctx_->options.max_pending_bytes,
-                                                         streaming ? "sse" : "http");
+  sink_ = std::make_shared<strand_sink<http_connection>>(
+      weak_from_this(), ctx_->gate, ctx_->options.max_pending_bytes, streaming ? "sse" : "http");
   auto model = action.request.model;
   bool usage = action.request.include_usage;
   // Closing a /v1/chat/completions connection stops the answer, as it does at OpenAI.
@@ -273,7 +272,7 @@ void http_connection::start_chat(api_action& action, const http_request& req) {
 }
 
 void http_connection::resume_events(api_action& action, const http_request& req) {
-  sink_ = std::make_shared<strand_sink<http_connection>>(weak_from_this(), stream_.get_executor(),
+  sink_ = std::make_shared<strand_sink<http_connection>>(weak_from_this(), ctx_->gate,
                                                          ctx_->options.max_pending_bytes,
                                                          action.sse ? "sse" : "poll", true);
   begin(action.sse ? mode::sse : mode::poll, req, action.session_id, "", action.sse);
@@ -396,7 +395,7 @@ void http_connection::collect(const stream_event& ev) {
       leave_stream();
       sink_.reset();
       auto code = ev.kind == event_kind::error ? std::string_view{ev.code} : error_code::cancelled;
-      send(error_response(version_, keep_alive_, code, ev.text));
+      send(error_response(version_, keep_alive_, code, ev.text, ev.retry_after_s));
       return;
     }
     case event_kind::heartbeat:
@@ -422,7 +421,10 @@ void http_connection::render_sse(const stream_event& ev) {
     leave_stream();
     sink_.reset();
     timer_.cancel();
-    send(error_response(version_, keep_alive_, ev.code, ev.text));
+    auto res = error_response(version_, keep_alive_, ev.code, ev.text);
+    // A provider's own Retry-After (429) is passed on to the client.
+    if (ev.retry_after_s > 0) res.set(http::field::retry_after, std::to_string(ev.retry_after_s));
+    send(std::move(res));
     return;
   }
   write_headers_if_needed();

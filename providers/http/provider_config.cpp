@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <nlohmann/json.hpp>
+
 #include <array>
 
 namespace streamgate {
@@ -60,8 +62,8 @@ std::string zhipu_token(const std::string& api_key, std::int64_t now_ms, std::in
   auto id = api_key.substr(0, dot);
   auto key = api_key.substr(dot + 1);
   auto header = base64url(R"({"alg":"HS256","sign_type":"SIGN"})");
-  auto payload = base64url(
-      json{{"api_key", id}, {"exp", now_ms + ttl_ms}, {"timestamp", now_ms}}.dump());
+  auto payload =
+      base64url(json{{"api_key", id}, {"exp", now_ms + ttl_ms}, {"timestamp", now_ms}}.dump());
   auto signing_input = header + "." + payload;
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
@@ -78,6 +80,7 @@ upstream_request build_request(const http_provider_config& cfg, const chat_reque
   out.max_body_bytes = cfg.max_body_bytes;
   out.max_line_bytes = cfg.max_line_bytes;
   out.adapter = cfg.adapter;
+  out.key = cfg.api_key;
   auto it = cfg.models.find(req.model);
   auto model = it == cfg.models.end() || it->second.empty() ? req.model : it->second;
 

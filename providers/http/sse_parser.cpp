@@ -23,6 +23,12 @@ bool sse_parser::feed(std::string_view bytes, const std::function<void(sse_event
   return true;
 }
 
+void sse_parser::end(const std::function<void(sse_event&)>& on_event) {
+  if (failed_) return;
+  if (!line_.empty()) line_done(on_event);
+  line_done(on_event);  // the blank line that never came
+}
+
 void sse_parser::line_done(const std::function<void(sse_event&)>& on_event) {
   if (line_.empty()) {
     // A blank line dispatches the event; one without data is dropped (WHATWG).
@@ -37,6 +43,8 @@ void sse_parser::line_done(const std::function<void(sse_event&)>& on_event) {
   }
   if (line_.front() == ':') {  // a comment, e.g. ": keep-alive"
     line_.clear();
+    // Keep-alive comments between events must not add up to the event bound.
+    if (!has_fields_) event_bytes_ = 0;
     return;
   }
   std::string_view line{line_};

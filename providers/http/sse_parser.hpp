@@ -11,7 +11,7 @@ struct sse_event {
   std::string event;  // empty means "message"
   std::string data;   // data lines joined by '\n'
   std::string id;
-  std::string meta;   // Zhipu's legacy API puts usage on a non-standard `meta:` line
+  std::string meta;  // Zhipu's legacy API puts usage on a non-standard `meta:` line
 };
 
 // Incremental Server-Sent Events parser (WHATWG rules): bytes may arrive split anywhere, even
@@ -25,9 +25,11 @@ class sse_parser {
   // Returns false once the input exceeded the bound (and stays failed).
   bool feed(std::string_view bytes, const std::function<void(sse_event&)>& on_event);
 
+  // The body ended. WHATWG drops an unterminated event; we dispatch it, because some
+  // providers end with "data: [DONE]" and no blank line, and the decoder decides anyway.
+  void end(const std::function<void(sse_event&)>& on_event);
+
   bool failed() const { return failed_; }
-  // Bytes of an unfinished event still buffered (what arrived since the last blank line).
-  bool mid_event() const { return !line_.empty() || has_fields_; }
 
  private:
   void line_done(const std::function<void(sse_event&)>& on_event);

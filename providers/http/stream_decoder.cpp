@@ -15,15 +15,6 @@ stream_event error_event(std::string_view code, std::string message) {
   return stream_event::make_error(std::string{code}, std::move(message));
 }
 
-usage_info usage_of(const json& u) {
-  usage_info out;
-  if (u.is_object()) {
-    out.prompt_tokens = u.value("prompt_tokens", 0u);
-    out.completion_tokens = u.value("completion_tokens", 0u);
-  }
-  return out;
-}
-
 // OpenAI's chat.completion.chunk stream (also NVIDIA NIM, Zhipu v4, Hunyuan, ...).
 class openai_decoder final : public stream_decoder {
  public:
@@ -40,7 +31,7 @@ class openai_decoder final : public stream_decoder {
                     out);
       return;
     }
-    if (auto e = j.find("error"); e != j.end()) {
+    if (auto e = j.find("error"); e != j.end() && !e->is_null()) {
       std::string message = "the provider reported an error mid-stream";
       if (e->is_object() && e->contains("message") && (*e)["message"].is_string())
         message = (*e)["message"].get<std::string>();
@@ -97,14 +88,13 @@ class zhipu_legacy_decoder final : public stream_decoder {
       return;
     }
     if (ev.event == "interrupted") {
-      emit_terminal(error_event(error_code::upstream_interrupted, "the provider interrupted"),
-                    out);
+      emit_terminal(error_event(error_code::upstream_interrupted, "the provider interrupted"), out);
       return;
     }
-    emit_terminal(error_event(error_code::upstream_error,
-                              ev.data.empty() ? "the provider reported an error"
-                                              : sanitize_utf8(ev.data)),
-                  out);
+    emit_terminal(
+        error_event(error_code::upstream_error,
+                    ev.data.empty() ? "the provider reported an error" : sanitize_utf8(ev.data)),
+        out);
   }
 
   void on_end(std::vector<stream_event>& out) override {
@@ -115,6 +105,15 @@ class zhipu_legacy_decoder final : public stream_decoder {
 };
 
 }  // namespace
+
+usage_info usage_of(const json& u) {
+  usage_info out;
+  if (u.is_object()) {
+    out.prompt_tokens = u.value("prompt_tokens", 0u);
+    out.completion_tokens = u.value("completion_tokens", 0u);
+  }
+  return out;
+}
 
 std::unique_ptr<stream_decoder> make_decoder(adapter_kind kind) {
   if (kind == adapter_kind::zhipu_legacy) return std::make_unique<zhipu_legacy_decoder>();
@@ -127,7 +126,11 @@ std::string sanitize_utf8(std::string_view in) {
   std::size_t i = 0;
   while (i < in.size()) {
     auto c = static_cast<unsigned char>(in[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    std::size_t len = c < 0x80           ? 1
+                      : (c >> 5) == 0x6  ? 2
+                      : (c >> 4) == 0xE  ? 3
+                      : (c >> 3) == 0x1E ? 4
+                                         : 0;
     bool ok = len != 0 && i + len <= in.size();
     for (std::size_t k = 1; ok && k < len; ++k)
       ok = (static_cast<unsigned char>(in[i + k]) & 0xC0) == 0x80;

@@ -3,6 +3,8 @@
 #include "actors/stream_event.hpp"
 #include "providers/http/sse_parser.hpp"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +33,9 @@ class stream_decoder {
 };
 
 std::unique_ptr<stream_decoder> make_decoder(adapter_kind kind);
+
+// An OpenAI `usage` object's token counts (zeros for anything missing).
+usage_info usage_of(const nlohmann::json& usage);
 
 // Replaces every invalid UTF-8 sequence by U+FFFD, so no malformed byte is ever forwarded.
 std::string sanitize_utf8(std::string_view in);

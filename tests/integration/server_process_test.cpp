@@ -17,14 +17,6 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string write_temp(const std::string& text) {
-  char path[] = "/tmp/sg-config-XXXXXX";
-  int fd = mkstemp(path);
-  close(fd);
-  std::ofstream{path} << text;
-  return path;
-}
-
 TEST(server_process, help_lists_the_flags) {
   child_process p{STREAMGATE_BIN, {"--help"}};
   std::string all;
@@ -35,7 +27,7 @@ TEST(server_process, help_lists_the_flags) {
 }
 
 TEST(server_process, a_bad_config_fails_at_start_with_the_key_path) {
-  auto path = write_temp(R"({"http": {"max_body_bytes": "big"}})");
+  auto path = write_temp_file(R"({"http": {"max_body_bytes": "big"}})");
   child_process p{STREAMGATE_BIN, {"--config", path}};
   EXPECT_EQ(p.wait(), 2);
   EXPECT_NE(p.stderr_text().find("http.max_body_bytes: expected integer"), std::string::npos)
@@ -44,7 +36,7 @@ TEST(server_process, a_bad_config_fails_at_start_with_the_key_path) {
 }
 
 TEST(server_process, sigterm_ends_open_streams_with_server_shutting_down_and_exits_0) {
-  auto path = write_temp(R"({"shutdown": {"drain_ms": 200}})");
+  auto path = write_temp_file(R"({"shutdown": {"drain_ms": 200}})");
   child_process p{STREAMGATE_BIN, {"--config", path, "--listen", "127.0.0.1:0"}};
   auto line = p.wait_for_line("streamgate listening on");
   ASSERT_FALSE(line.empty()) << p.stderr_text();
@@ -70,7 +62,7 @@ TEST(server_process, sigterm_ends_open_streams_with_server_shutting_down_and_exi
 }
 
 TEST(server_process, a_finishing_stream_is_drained_not_cut) {
-  auto path = write_temp(R"({"shutdown": {"drain_ms": 5000}})");
+  auto path = write_temp_file(R"({"shutdown": {"drain_ms": 5000}})");
   child_process p{STREAMGATE_BIN, {"--config", path, "--listen", "127.0.0.1:0"}};
   auto port = child_process::port_of(p.wait_for_line("streamgate listening on"));
   ASSERT_NE(port, 0);

@@ -114,4 +114,13 @@ std::string child_process::stderr_text() const {
   return s.str();
 }
 
+std::string write_temp_file(const std::string& text) {
+  char path[] = "/tmp/sg-config-XXXXXX";
+  int fd = ::mkstemp(path);
+  if (fd < 0) throw std::runtime_error("mkstemp() failed");
+  ::close(fd);
+  std::ofstream{path} << text;
+  return path;
+}
+
 }  // namespace streamgate::test

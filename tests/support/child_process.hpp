@@ -38,4 +38,7 @@ class child_process {
   bool exited_ = false;
 };
 
+// Writes `text` to a new file under /tmp (a configuration for a child) and returns its path.
+std::string write_temp_file(const std::string& text);
+
 }  // namespace streamgate::test

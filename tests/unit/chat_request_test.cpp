@@ -96,6 +96,8 @@ TEST(error_codes, only_provider_side_failures_fail_over) {
   EXPECT_TRUE(is_retryable_before_first_token(error_code::upstream_rate_limited));
   EXPECT_TRUE(is_retryable_before_first_token(error_code::upstream_connect_failed));
   EXPECT_TRUE(is_retryable_before_first_token(error_code::upstream_first_byte_timeout));
+  EXPECT_TRUE(is_retryable_before_first_token(error_code::upstream_idle_timeout));
+  EXPECT_TRUE(is_retryable_before_first_token(error_code::upstream_too_large));
   EXPECT_FALSE(is_retryable_before_first_token(error_code::upstream_bad_request));
   EXPECT_FALSE(is_retryable_before_first_token(error_code::upstream_model_not_found));
   EXPECT_FALSE(is_retryable_before_first_token(error_code::cancelled));

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 namespace streamgate {
 namespace {
 
@@ -59,7 +61,8 @@ TEST(config, reads_a_complete_file) {
   EXPECT_EQ(cfg.drain.count(), 100);
   ASSERT_EQ(cfg.gateway.providers.size(), 1u);
   EXPECT_EQ(cfg.gateway.providers[0].mock.tokens, 5u);
-  EXPECT_EQ(cfg.gateway.routes.at("fast"), std::vector<std::string>{"fast"});
+  ASSERT_EQ(cfg.gateway.routes.at("fast").targets.size(), 1u);
+  EXPECT_EQ(cfg.gateway.routes.at("fast").targets[0].provider, "fast");
 }
 
 TEST(config, errors_name_the_key_path) {
@@ -82,6 +85,90 @@ TEST(config, errors_name_the_key_path) {
   EXPECT_EQ(error_of("{"), "(root): the configuration is not valid JSON");
 }
 
+TEST(config, reads_quotas_routes_and_the_breaker) {
+  app_config cfg;
+  apply_config_json(R"({
+    "sessions": {"attempt_deadline_ms": 5000},
+    "breaker": {"failure_threshold": 2, "rate_window": 0, "failure_rate": 0.25,
+                "cooldown_ms": 700, "half_open_probes": 3},
+    "quota_pools": {"shared-key": {"rpm": 80, "max_concurrent": 10}},
+    "providers": [
+      {"name": "a", "models": ["m"], "quota": {"rpm": 5, "max_concurrent": 1,
+                                                "queue_timeout_ms": 100, "max_queue": 7}},
+      {"name": "b", "models": ["m"], "pool": "shared-key"},
+      {"name": "c", "models": ["m"], "pool": "shared-key"},
+      {"name": "d", "models": ["m"]}
+    ],
+    "routes": {"m": {"strategy": "weighted", "providers": [{"name": "a", "weight": 3}, "b"]},
+               "n": ["c", "d"]}
+  })",
+                    cfg);
+  auto& g = cfg.gateway;
+  EXPECT_EQ(g.sessions.attempt_deadline.count(), 5000);
+  EXPECT_EQ(g.breaker.failure_threshold, 2u);
+  EXPECT_EQ(g.breaker.rate_window, 0u);
+  EXPECT_DOUBLE_EQ(g.breaker.failure_rate, 0.25);
+  EXPECT_EQ(g.breaker.cooldown.count(), 700);
+  EXPECT_EQ(g.breaker.half_open_probes, 3u);
+  ASSERT_EQ(g.pools.size(), 2u);
+  EXPECT_EQ(g.pools.at("a").rpm, 5u);
+  EXPECT_EQ(g.pools.at("a").max_concurrent, 1u);
+  EXPECT_EQ(g.pools.at("a").queue_timeout.count(), 100);
+  EXPECT_EQ(g.pools.at("a").max_queue, 7u);
+  EXPECT_EQ(g.pools.at("shared-key").rpm, 80u);
+  EXPECT_EQ(g.providers[0].pool, "a");
+  EXPECT_EQ(g.providers[1].pool, "shared-key");
+  EXPECT_EQ(g.providers[2].pool, "shared-key");
+  EXPECT_EQ(g.providers[3].pool, "");
+  auto& m = g.routes.at("m");
+  EXPECT_EQ(m.strategy, route_strategy::weighted);
+  ASSERT_EQ(m.targets.size(), 2u);
+  EXPECT_EQ(m.targets[0].provider, "a");
+  EXPECT_EQ(m.targets[0].weight, 3u);
+  EXPECT_EQ(m.targets[1].weight, 1u);
+  EXPECT_EQ(g.routes.at("n").strategy, route_strategy::priority);
+}
+
+TEST(config, quota_route_and_breaker_mistakes_name_the_key_path) {
+  auto with_provider = [](const std::string& extra) {
+    return R"({"providers": [{"name": "a", "models": ["m"]}], )" + extra + "}";
+  };
+  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "models": ["m"], "quota": {"rpm": -1}}]})"),
+            "providers[0].quota.rpm: must be between 0 and 1000000");
+  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "models": ["m"], "quota": {"rps": 1}}]})"),
+            "providers[0].quota.rps: unknown key");
+  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "models": ["m"], "pool": "nope"}]})"),
+            "providers[0].pool: unknown quota pool 'nope'");
+  EXPECT_EQ(error_of(R"({"quota_pools": {"k": {}}, "providers": [{"name": "a", "models": ["m"],
+                         "pool": "k", "quota": {}}]})"),
+            "providers[0].quota: give either pool or quota, not both");
+  EXPECT_EQ(error_of(R"({"quota_pools": {"k": {"max_concurrent": "ten"}}})"),
+            "quota_pools.k.max_concurrent: expected integer");
+  EXPECT_EQ(error_of(with_provider(R"("routes": {"m": ["a", "zz"]})")),
+            "routes.m[1]: unknown provider 'zz'");
+  EXPECT_EQ(
+      error_of(with_provider(R"("routes": {"m": {"strategy": "random", "providers": ["a"]}})")),
+      "routes.m.strategy: unknown strategy 'random' (priority, weighted, least_loaded)");
+  EXPECT_EQ(error_of(with_provider(R"("routes": {"m": {"strategy": "weighted"}})")),
+            "routes.m.providers: required");
+  EXPECT_EQ(
+      error_of(with_provider(R"("routes": {"m": {"providers": [{"name": "a", "weight": 0}]}})")),
+      "routes.m.providers[0].weight: must be between 1 and 1000000");
+  EXPECT_EQ(error_of(with_provider(R"("routes": {"m": {"providers": ["a"], "sticky": true}})")),
+            "routes.m.sticky: unknown key");
+  EXPECT_EQ(error_of(with_provider(R"("routes": {"m": []})")),
+            "routes.m: at least one provider is required");
+  EXPECT_EQ(error_of(with_provider(R"("routes": {"m": [7]})")),
+            "routes.m[0]: expected provider name or {name, weight}");
+  EXPECT_EQ(error_of(R"({"breaker": {"failure_rate": 1.5}})"),
+            "breaker.failure_rate: must be above 0 and at most 1");
+  EXPECT_EQ(error_of(R"({"breaker": {"failure_rate": "half"}})"),
+            "breaker.failure_rate: expected number");
+  EXPECT_EQ(error_of(R"({"breaker": {"cooldown": 5}})"), "breaker.cooldown: unknown key");
+  EXPECT_EQ(error_of(R"({"sessions": {"attempt_deadline_ms": "soon"}})"),
+            "sessions.attempt_deadline_ms: expected integer");
+}
+
 TEST(config, command_line_overrides_the_file_and_rejects_unknown_flags) {
   auto r = parse_command_line({"--listen", "127.0.0.1:0", "--log-level", "warn"});
   EXPECT_EQ(r.config.http.port, 0);
@@ -91,6 +178,100 @@ TEST(config, command_line_overrides_the_file_and_rejects_unknown_flags) {
   EXPECT_THROW(parse_command_line({"--listen"}), config_error);
   EXPECT_THROW(parse_command_line({"--config", "/nonexistent/file.json"}), config_error);
   EXPECT_NE(usage_text().find("--listen HOST:PORT"), std::string::npos);
+}
+
+// The providers section: presets, overrides, keys from the environment, and clear errors
+// that never show a key.
+class config_providers : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::setenv("SG_TEST_NVIDIA_KEY", "nvapi-test-secret-1", 1);
+    ::setenv("SG_TEST_ZHIPU_KEY", "zhipu-id.zhipu-secret-2", 1);
+    ::setenv("SG_TEST_EMPTY_KEY", "", 1);
+    ::unsetenv("SG_TEST_UNSET_KEY");
+  }
+};
+
+TEST_F(config_providers, a_real_multi_provider_file) {
+  app_config cfg;
+  apply_config_json(R"({
+    "providers": [
+      {"name": "nvidia", "kind": "nvidia", "api_key_env": "SG_TEST_NVIDIA_KEY",
+       "models": ["meta/llama-3.1-8b-instruct"], "rename": {"llama": "meta/llama-3.1-70b-instruct"},
+       "timeouts": {"connect_ms": 3000, "first_byte_ms": 20000, "idle_ms": 30000, "total_ms": 300000}},
+      {"name": "glm", "kind": "zhipu", "api_key_env": "SG_TEST_ZHIPU_KEY", "models": ["glm-4-flash"]},
+      {"name": "glm-old", "kind": "zhipu_legacy", "api_key_env": "SG_TEST_ZHIPU_KEY",
+       "models": ["chatglm_turbo"]},
+      {"name": "hunyuan", "kind": "hunyuan", "api_key_env": "SG_TEST_NVIDIA_KEY",
+       "models": ["hunyuan-lite"], "headers": {"X-Tenant": "t1"},
+       "max_body_bytes": 2097152, "max_line_bytes": 65536},
+      {"name": "local", "kind": "custom", "base_url": "http://127.0.0.1:9000/v1", "models": ["local"]}
+    ]})",
+                    cfg);
+  auto& p = cfg.gateway.providers;
+  ASSERT_EQ(p.size(), 5u);
+
+  EXPECT_EQ(p[0].http.base_url, "https://integrate.api.nvidia.com/v1");
+  EXPECT_EQ(p[0].http.api_key.reveal(), "nvapi-test-secret-1");
+  EXPECT_EQ(p[0].http.timeouts.first_byte.count(), 20000);
+  EXPECT_EQ(p[0].http.timeouts.total.count(), 300000);
+  // A renamed model is served under its client-facing name.
+  EXPECT_EQ(p[0].models, (std::vector<std::string>{"meta/llama-3.1-8b-instruct", "llama"}));
+  EXPECT_EQ(p[0].http.models.at("llama"), "meta/llama-3.1-70b-instruct");
+
+  EXPECT_EQ(p[1].http.base_url, "https://open.bigmodel.cn/api/paas/v4");
+  EXPECT_EQ(p[1].http.adapter, adapter_kind::openai);
+  EXPECT_EQ(p[2].http.adapter, adapter_kind::zhipu_legacy);
+  EXPECT_EQ(p[3].http.base_url, "https://api.hunyuan.cloud.tencent.com/v1");
+  ASSERT_EQ(p[3].http.headers.size(), 1u);
+  EXPECT_EQ(p[3].http.headers[0].second, "t1");
+  EXPECT_EQ(p[3].http.max_line_bytes, 65536u);
+  EXPECT_EQ(p[4].http.base_url, "http://127.0.0.1:9000/v1");
+  EXPECT_TRUE(p[4].http.api_key.empty());
+}
+
+TEST_F(config_providers, errors_name_the_key_and_never_the_secret) {
+  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "kind": "grok", "models": ["m"]}]})"),
+            "providers[0].kind: unknown provider kind 'grok' (mock, openai, nvidia, zhipu, "
+            "hunyuan, zhipu_legacy, custom)");
+  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "kind": "custom", "models": ["m"]}]})"),
+            "providers[0].base_url: required for kind custom");
+  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "kind": "custom", "base_url": "ftp://x",
+                                         "models": ["m"]}]})"),
+            "providers[0].base_url: must start with http:// or https://");
+  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "kind": "nvidia", "models": ["m"],
+                                         "api_key_env": "SG_TEST_UNSET_KEY"}]})"),
+            "providers[0].api_key_env: environment variable 'SG_TEST_UNSET_KEY' is not set");
+  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "kind": "nvidia", "models": ["m"],
+                                         "api_key_env": "SG_TEST_EMPTY_KEY"}]})"),
+            "providers[0].api_key_env: environment variable 'SG_TEST_EMPTY_KEY' is not set");
+  auto legacy = error_of(R"({"providers": [{"name": "a", "kind": "zhipu_legacy", "models": ["m"],
+                                             "api_key_env": "SG_TEST_NVIDIA_KEY"}]})");
+  EXPECT_EQ(legacy,
+            "providers[0].api_key_env: the zhipu_legacy adapter needs a key of the form "
+            "<id>.<secret>");
+  EXPECT_EQ(legacy.find("nvapi-test-secret-1"), std::string::npos);
+  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "kind": "nvidia", "models": ["m"],
+                                         "timeouts": {"idle_ms": 0}}]})"),
+            "providers[0].timeouts.idle_ms: must be at least 1");
+  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "kind": "nvidia", "models": ["m"],
+                                         "timeouts": {"idle": 5}}]})"),
+            "providers[0].timeouts.idle: unknown key");
+  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "kind": "nvidia", "models": ["m"],
+                                         "headers": {"X-A": "b\r\nX-Evil: 1"}}]})"),
+            "providers[0].headers.X-A: not a valid header");
+  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "kind": "nvidia", "models": ["m"],
+                                         "adapter": "soap"}]})"),
+            "providers[0].adapter: must be openai or zhipu_legacy");
+  // Mock settings on an HTTP provider (and HTTP settings on a mock) are unknown keys.
+  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "kind": "nvidia", "models": ["m"],
+                                         "mock": {}}]})"),
+            "providers[0].mock: unknown key");
+  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "kind": "mock", "models": ["m"],
+                                         "base_url": "http://x"}]})"),
+            "providers[0].base_url: unknown key");
+  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "kind": "nvidia"}]})"),
+            "providers[0].models: at least one model is required");
 }
 
 }  // namespace

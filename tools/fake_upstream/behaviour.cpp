@@ -24,12 +24,12 @@ std::optional<std::string> apply_one(std::string_view key, std::string_view valu
     std::string_view key;
     std::optional<std::uint32_t> behaviour::*field;
   };
-  static constexpr optional_counted optional[] = {
-      {"drop_after", &behaviour::drop_after},
-      {"stall_after", &behaviour::stall_after},
-      {"malformed_after", &behaviour::malformed_after},
-      {"error_after", &behaviour::error_after},
-      {"huge_line", &behaviour::huge_line}};
+  static constexpr optional_counted optional[] = {{"drop_after", &behaviour::drop_after},
+                                                  {"stall_after", &behaviour::stall_after},
+                                                  {"malformed_after", &behaviour::malformed_after},
+                                                  {"error_after", &behaviour::error_after},
+                                                  {"end_after", &behaviour::end_after},
+                                                  {"huge_line", &behaviour::huge_line}};
   if (key == "format") {
     if (value != "zhipu_legacy" && value != "openai")
       return "format must be openai or zhipu_legacy";

@@ -29,7 +29,9 @@ void stats::stream_started() {
   }
 }
 
-void stats::stream_ended() { active_streams.fetch_sub(1, std::memory_order_relaxed); }
+void stats::stream_ended() {
+  active_streams.fetch_sub(1, std::memory_order_relaxed);
+}
 
 void stats::connection_opened() {
   auto now = open_connections.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -38,11 +40,13 @@ void stats::connection_opened() {
   }
 }
 
-void stats::connection_closed() { open_connections.fetch_sub(1, std::memory_order_relaxed); }
+void stats::connection_closed() {
+  open_connections.fetch_sub(1, std::memory_order_relaxed);
+}
 
 void stats::reset() {
-  for (auto* c : {&requests_total, &streams_started, &streams_completed, &client_aborts,
-                  &bytes_sent})
+  for (auto* c :
+       {&requests_total, &streams_started, &streams_completed, &client_aborts, &bytes_sent})
     c->store(0);
   peak_active_streams.store(active_streams.load());
   peak_open_connections.store(open_connections.load());
@@ -104,12 +108,12 @@ class connection : public std::enable_shared_from_this<connection> {
     res->body() = std::move(body);
     res->prepare_payload();
     stream_.expires_after(std::chrono::seconds(30));
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec,
-                                                                      std::size_t n) {
-      self->stats_.bytes_sent.fetch_add(n, std::memory_order_relaxed);
-      if (ec || !res->keep_alive()) return self->close();
-      self->read();
-    });
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec, std::size_t n) {
+                        self->stats_.bytes_sent.fetch_add(n, std::memory_order_relaxed);
+                        if (ec || !res->keep_alive()) return self->close();
+                        self->read();
+                      });
   }
 
   void handle() {
@@ -122,10 +126,11 @@ class connection : public std::enable_shared_from_this<connection> {
     }
     stats_.requests_total.fetch_add(1, std::memory_order_relaxed);
     if (target == "/v1/models" && req_.method() == http::verb::get)
-      return respond(http::status::ok,
-                     R"({"object":"list","data":[{"id":"fake","object":"model","owned_by":"fake-upstream"}]})");
-    bool zhipu = target.rfind("/api/paas/v3/model-api/", 0) == 0 &&
-                 target.size() > 11 && target.substr(target.size() - 11) == "/sse-invoke";
+      return respond(
+          http::status::ok,
+          R"({"object":"list","data":[{"id":"fake","object":"model","owned_by":"fake-upstream"}]})");
+    bool zhipu = target.rfind("/api/paas/v3/model-api/", 0) == 0 && target.size() > 11 &&
+                 target.substr(target.size() - 11) == "/sse-invoke";
     if (!zhipu && target != "/v1/chat/completions")
       return respond(http::status::not_found,
                      error_body("no such path: " + target, "invalid_request_error", "not_found"));
@@ -137,6 +142,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   void start(bool zhipu_path) {
     b_ = opts_.defaults;
+    sent_ = 0;  // a keep-alive connection serves one stream after another
     auto body = json::parse(req_.body(), nullptr, false);
     if (body.is_discarded() || !body.is_object())
       return respond(http::status::bad_request,
@@ -150,20 +156,31 @@ class connection : public std::enable_shared_from_this<connection> {
     }
     auto err = apply_model_suffix(model_, b_);
     if (!err) err = apply_spec(req_["X-Fake"], ';', b_);
-    if (err) return respond(http::status::bad_request,
-                            error_body(*err, "invalid_request_error", "bad_fake_spec"));
+    if (err)
+      return respond(http::status::bad_request,
+                     error_body(*err, "invalid_request_error", "bad_fake_spec"));
     if (!opts_.require_key.empty() &&
         req_[http::field::authorization] != "Bearer " + opts_.require_key)
-      return respond(http::status::unauthorized,
-                     error_body("Incorrect API key provided.", "invalid_request_error",
-                                "invalid_api_key"));
+      // Echoes what it was sent, as some real providers do (partly): the gateway must
+      // never pass this text on.
+      return respond(
+          http::status::unauthorized,
+          error_body("Incorrect API key provided: " + std::string{req_[http::field::authorization]},
+                     "invalid_request_error", "invalid_api_key"));
     stream_flag_ = body.value("stream", false) || zhipu_path;
     include_usage_ = body.contains("stream_options") && body["stream_options"].is_object() &&
                      body["stream_options"].value("include_usage", false);
+    // From here until the response is complete, a client that leaves is an abort.
+    busy_ = true;
+    watch_peer();
     after(b_.first_byte_ms, [self = shared_from_this()] { self->first_byte(); });
   }
 
   void first_byte() {
+    if (b_.status != 200 || !stream_flag_) {
+      busy_ = false;  // a plain response: the ordinary read/write path takes over
+      cancel_watch();
+    }
     if (b_.status != 200) {
       auto s = static_cast<http::status>(b_.status);
       return respond(s, error_body("fake status " + std::to_string(b_.status),
@@ -176,8 +193,9 @@ class connection : public std::enable_shared_from_this<connection> {
              {"created", 0},
              {"model", model_},
              {"choices", json::array({{{"index", 0},
-                                       {"message", {{"role", "assistant"},
-                                                    {"content", full_text(b_.chunks, b_.chunk_size)}}},
+                                       {"message",
+                                        {{"role", "assistant"},
+                                         {"content", full_text(b_.chunks, b_.chunk_size)}}},
                                        {"finish_reason", "stop"}}})},
              {"usage", usage()}};
       return respond(http::status::ok, j.dump());
@@ -185,23 +203,23 @@ class connection : public std::enable_shared_from_this<connection> {
     streaming_ = true;
     stats_.stream_started();
     stream_.expires_never();
-    std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                       "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
-    if (!b_.zhipu_legacy)
-      head += frame(data(R"({"role":"assistant","content":""})", nullptr));
-    watch_peer();
+    std::string head =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
+    if (!b_.zhipu_legacy) head += frame(data(R"({"role":"assistant","content":""})", nullptr));
     write(std::move(head), [self = shared_from_this()] { self->next_chunk(); });
   }
 
   json usage() const {
-    return {{"prompt_tokens", 1}, {"completion_tokens", b_.chunks},
-            {"total_tokens", b_.chunks + 1}};
+    return {
+        {"prompt_tokens", 1}, {"completion_tokens", b_.chunks}, {"total_tokens", b_.chunks + 1}};
   }
 
   // An OpenAI chunk's `data:` line with the given delta JSON and finish reason.
   std::string data(const std::string& delta, const char* finish) const {
     return "data: {\"id\":\"chatcmpl-fake\",\"object\":\"chat.completion.chunk\",\"created\":0,"
-           "\"model\":" + json(model_).dump() + ",\"choices\":[{\"index\":0,\"delta\":" + delta +
+           "\"model\":" +
+           json(model_).dump() + ",\"choices\":[{\"index\":0,\"delta\":" + delta +
            ",\"finish_reason\":" + (finish ? json(finish).dump() : "null") + "}]}\n\n";
   }
 
@@ -213,11 +231,15 @@ class connection : public std::enable_shared_from_this<connection> {
 
   std::string content_event(std::uint32_t i) const {
     auto text = chunk_text(i, b_.chunk_size);
-    if (b_.invalid_utf8 && text.size() >= 2) text[text.size() - 2] = '\xff';
+    // The text is ASCII with nothing to escape, so its JSON string is the text in quotes; the
+    // invalid byte goes into the raw bytes, where no JSON library would put it.
+    auto quoted = json(text).dump();
+    if (b_.invalid_utf8 && text.size() >= 2) {
+      text[text.size() - 2] = '\xff';
+      quoted[text.size() - 1] = '\xff';
+    }
     if (b_.zhipu_legacy) return "event: add\nid: " + std::to_string(i) + "\ndata: " + text + "\n\n";
-    return data("{\"content\":" + json(text).dump(-1, ' ', false, json::error_handler_t::ignore) +
-                    "}",
-                nullptr);
+    return data("{\"content\":" + quoted + "}", nullptr);
   }
 
   void next_chunk() {
@@ -226,8 +248,13 @@ class connection : public std::enable_shared_from_this<connection> {
     if (b_.drop_after && i == *b_.drop_after) return drop();
     if (b_.stall_after && i == *b_.stall_after) return;  // silent until the client leaves
     if (b_.error_after && i == *b_.error_after)
-      return finish(R"(data: {"error":{"message":"fake mid-stream failure","type":"server_error","code":"fake_error"}})"
-                    "\n\n");
+      return finish(
+          b_.zhipu_legacy
+              ? "event: error\ndata: fake mid-stream failure\n\n"
+              : R"(data: {"error":{"message":"fake mid-stream failure","type":"server_error","code":"fake_error"}})"
+                "\n\n");
+    // A clean end of the body with neither finish_reason nor [DONE]: a cut stream.
+    if (b_.end_after && i == *b_.end_after) return finish("");
     if (i == b_.chunks) return finish(ending());
     std::string payload;
     if (b_.malformed_after && i == *b_.malformed_after) payload += "data: {not json\n\n";
@@ -241,13 +268,13 @@ class connection : public std::enable_shared_from_this<connection> {
 
   std::string ending() const {
     if (b_.zhipu_legacy)
-      return "event: finish\nid: " + std::to_string(b_.chunks) + "\ndata: \nmeta: " +
-             json{{"usage", usage()}}.dump() + "\n\n";
+      return "event: finish\nid: " + std::to_string(b_.chunks) +
+             "\ndata: \nmeta: " + json{{"usage", usage()}}.dump() + "\n\n";
     auto out = data("{}", "stop");
     if (include_usage_)
       out += "data: " +
              json{{"id", "chatcmpl-fake"}, {"object", "chat.completion.chunk"}, {"created", 0},
-                  {"model", model_}, {"choices", json::array()}, {"usage", usage()}}
+                  {"model", model_},       {"choices", json::array()},          {"usage", usage()}}
                  .dump() +
              "\n\n";
     if (!b_.no_done) out += "data: [DONE]\n\n";
@@ -255,15 +282,19 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   void finish(std::string last) {
-    write(frame(last) + "0\r\n\r\n", [self = shared_from_this()] {
+    write((last.empty() ? std::string{} : frame(last)) + "0\r\n\r\n", [self = shared_from_this()] {
+      self->busy_ = false;
       self->end_stream(true);
       self->cancel_watch();
-      if (self->req_.keep_alive()) self->read();
-      else self->close();
+      if (self->req_.keep_alive())
+        self->read();
+      else
+        self->close();
     });
   }
 
   void drop() {
+    busy_ = false;
     end_stream(false);
     beast::error_code ec;
     stream_.socket().set_option(net::socket_base::linger(true, 0), ec);  // RST, no terminator
@@ -277,14 +308,15 @@ class connection : public std::enable_shared_from_this<connection> {
     stats_.stream_ended();
   }
 
-  // While a stream runs the client sends nothing: a readable socket means it went away.
+  // While a response is pending the client sends nothing: a readable socket means it went
+  // away (or reset the connection).
   void watch_peer() {
     watching_ = true;
     stream_.socket().async_wait(tcp::socket::wait_read,
                                 [self = shared_from_this()](beast::error_code ec) {
                                   self->watching_ = false;
                                   if (ec == net::error::operation_aborted) return;
-                                  if (self->streaming_) self->abort();
+                                  if (self->busy_) self->abort();
                                 });
   }
 
@@ -295,6 +327,7 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   void abort() {
+    busy_ = false;
     stats_.client_aborts.fetch_add(1, std::memory_order_relaxed);
     end_stream(false);
     close();
@@ -307,7 +340,7 @@ class connection : public std::enable_shared_from_this<connection> {
                      [self = shared_from_this(), buf, next](beast::error_code ec, std::size_t n) {
                        self->stats_.bytes_sent.fetch_add(n, std::memory_order_relaxed);
                        if (ec) {
-                         if (self->streaming_) self->abort();
+                         if (self->busy_) self->abort();
                          return;
                        }
                        next();
@@ -341,6 +374,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool stream_flag_ = false;
   bool include_usage_ = false;
   bool streaming_ = false;
+  bool busy_ = false;  // a request is being answered (delayed or streaming)
   bool watching_ = false;
   std::uint32_t sent_ = 0;
 };
@@ -368,9 +402,12 @@ struct fake_server::impl {
   }
 };
 
-fake_server::fake_server(server_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
+fake_server::fake_server(server_options options)
+    : impl_(std::make_unique<impl>(std::move(options))) {}
 
-fake_server::~fake_server() { stop(); }
+fake_server::~fake_server() {
+  stop();
+}
 
 void fake_server::start() {
   auto& d = *impl_;
@@ -384,7 +421,9 @@ void fake_server::start() {
     d.threads.emplace_back([&d] { d.ioc.run(); });
 }
 
-std::uint16_t fake_server::port() const { return impl_->acceptor.local_endpoint().port(); }
+std::uint16_t fake_server::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
 
 void fake_server::stop() {
   auto& d = *impl_;
@@ -394,6 +433,8 @@ void fake_server::stop() {
   d.threads.clear();
 }
 
-const stats& fake_server::counters() const { return impl_->counters; }
+const stats& fake_server::counters() const {
+  return impl_->counters;
+}
 
 }  // namespace streamgate::fake

@@ -14,7 +14,7 @@ struct stats {
   std::atomic<std::uint64_t> requests_total{0};
   std::atomic<std::uint64_t> streams_started{0};
   std::atomic<std::uint64_t> streams_completed{0};
-  std::atomic<std::uint64_t> client_aborts{0};
+  std::atomic<std::uint64_t> client_aborts{0};  // clients gone before their response was complete
   std::atomic<std::uint64_t> bytes_sent{0};
   std::atomic<std::int64_t> active_streams{0};
   std::atomic<std::int64_t> peak_active_streams{0};

@@ -1,0 +1,358 @@
+#include "providers/http/curl_driver.hpp"
+
+#include "actors/error_code.hpp"
+#include "providers/http/upstream_response.hpp"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace streamgate {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// The longest the loop sleeps with nothing to do; commands wake it earlier.
+constexpr milliseconds max_poll_wait{1000};
+
+std::once_flag curl_init_once;
+
+std::string_view failure_code(CURLcode rc) {
+  switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+      // Only the connect timeout is curl's; the others are our own deadlines.
+      return error_code::upstream_connect_timeout;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+      return error_code::upstream_connect_failed;
+    default:
+      return error_code::upstream_interrupted;
+  }
+}
+
+}  // namespace
+
+struct curl_driver::impl : std::enable_shared_from_this<impl> {
+  struct transfer {
+    transfer_id id = 0;
+    impl* driver = nullptr;
+    CURL* easy = nullptr;
+    curl_slist* headers = nullptr;
+    upstream_request request;  // owns the body curl sends (CURLOPT_POSTFIELDS does not copy)
+    upstream_response response;
+    transfer_callback on_event;
+    clock_type::time_point started;
+    clock_type::time_point request_sent;  // set once the connection is up
+    clock_type::time_point last_byte;
+    bool sent = false;
+    bool first_byte = false;
+    char error[CURL_ERROR_SIZE] = {0};
+
+    transfer(upstream_request r, transfer_callback cb)
+        : request(std::move(r)),
+          response(request.adapter, request.max_body_bytes, request.max_line_bytes, request.key),
+          on_event(std::move(cb)) {}
+
+    // The earliest of this transfer's own deadlines, and the error it would end with.
+    std::pair<clock_type::time_point, std::string_view> deadline() const {
+      auto& t = request.timeouts;
+      std::pair<clock_type::time_point, std::string_view> out{started + t.total,
+                                                              error_code::upstream_request_timeout};
+      if (sent && !first_byte && request_sent + t.first_byte < out.first)
+        out = {request_sent + t.first_byte, error_code::upstream_first_byte_timeout};
+      if (first_byte && last_byte + t.idle < out.first)
+        out = {last_byte + t.idle, error_code::upstream_idle_timeout};
+      return out;
+    }
+  };
+
+  struct command {
+    transfer_id id = 0;
+    std::unique_ptr<transfer> start;  // null: cancel `id`
+  };
+
+  CURLM* multi = nullptr;
+  std::mutex mutex;
+  std::vector<command> queue;  // guarded by mutex
+  bool stopping = false;       // guarded by mutex
+  std::atomic<transfer_id> next_id{1};
+  std::unordered_map<transfer_id, std::unique_ptr<transfer>> transfers;  // driver thread only
+  driver_counters counters;
+  std::thread thread;
+  // No transfer's deadline is earlier than this: the loop scans transfers only when it has
+  // passed, not on every wake-up (one per received chunk). Deadlines only move later as
+  // bytes arrive; the few events that set an earlier one lower it (deadline_at_most).
+  clock_type::time_point next_scan = clock_type::now();
+
+  impl() {
+    std::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    multi = curl_multi_init();
+    if (multi == nullptr) throw std::runtime_error("curl_multi_init failed");
+  }
+
+  ~impl() { curl_multi_cleanup(multi); }
+
+  // The thread shares ownership: if the driver's last owner lets go on the driver thread
+  // itself (an actor cleaned up there), the thread detaches and finishes on its own.
+  void start_thread() {
+    thread = std::thread([self = shared_from_this()] { self->run(); });
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> guard{mutex};
+      stopping = true;
+    }
+    curl_multi_wakeup(multi);
+    if (thread.get_id() == std::this_thread::get_id())
+      thread.detach();
+    else
+      thread.join();
+  }
+
+  void push(command c) {
+    {
+      std::lock_guard<std::mutex> guard{mutex};
+      queue.push_back(std::move(c));
+    }
+    curl_multi_wakeup(multi);
+  }
+
+  void run() {
+    std::vector<command> batch;
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> guard{mutex};
+        if (stopping) break;
+        batch.swap(queue);
+      }
+      for (auto& c : batch) {
+        if (c.start)
+          add_transfer(std::move(c.start));
+        else
+          on_cancel_command(c.id);
+      }
+      batch.clear();
+      int running = 0;
+      curl_multi_perform(multi, &running);
+      collect_finished();
+      auto now = clock_type::now();
+      if (now >= next_scan) next_scan = expire_deadlines(now);
+      // Round up, so a deadline is never polled a millisecond too early in a busy loop.
+      auto wait = std::chrono::duration_cast<milliseconds>(next_scan - now) + milliseconds{1};
+      curl_multi_poll(multi, nullptr, 0, static_cast<int>(wait.count()), nullptr);
+    }
+    while (!transfers.empty()) remove_transfer(*transfers.begin()->second);
+  }
+
+  void add_transfer(std::unique_ptr<transfer> tp) {
+    auto& t = *tp;
+    t.driver = this;
+    t.started = t.last_byte = clock_type::now();
+    t.easy = curl_easy_init();
+    if (t.easy == nullptr) {
+      fail_unstarted(t, "curl_easy_init failed");
+      return;
+    }
+    for (auto& h : t.request.headers) t.headers = curl_slist_append(t.headers, h.c_str());
+    // No "Expect: 100-continue" round trip before the body: servers rarely answer it.
+    t.headers = curl_slist_append(t.headers, "Expect:");
+    auto* e = t.easy;
+    curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
+    curl_easy_setopt(e, CURLOPT_URL, t.request.url.c_str());
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.headers);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, t.request.body.data());
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(t.request.body.size()));
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(
+        e, CURLOPT_CONNECTTIMEOUT_MS,
+        static_cast<long>(std::max<milliseconds::rep>(1, t.request.timeouts.connect.count())));
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &impl::on_body_bytes);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &impl::on_header_line);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &impl::on_request_sending);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, &t);
+    if (curl_multi_add_handle(multi, e) != CURLM_OK) {
+      fail_unstarted(t, "curl_multi_add_handle failed");
+      return;
+    }
+    counters.started.fetch_add(1, std::memory_order_relaxed);
+    counters.active.fetch_add(1, std::memory_order_relaxed);
+    deadline_at_most(t.deadline().first);
+    transfers.emplace(t.id, std::move(tp));
+  }
+
+  void fail_unstarted(transfer& t, const char* why) {
+    if (t.headers) curl_slist_free_all(t.headers);
+    if (t.easy) curl_easy_cleanup(t.easy);
+    t.on_event(stream_event::make_error(std::string{error_code::internal_error}, why));
+  }
+
+  // Metrics hook (cancel latency starts here): the owner no longer wants the stream.
+  void on_cancel_command(transfer_id id) {
+    auto it = transfers.find(id);
+    if (it == transfers.end()) return;  // ended already
+    counters.cancelled.fetch_add(1, std::memory_order_relaxed);
+    remove_transfer(*it->second);
+  }
+
+  // Removing an unfinished transfer makes curl close its connection (it cannot be reused
+  // mid-response): this is where a cancel reaches the upstream socket. Metrics hook: cancel
+  // latency ends here.
+  void remove_transfer(transfer& t) {
+    long connects = 0;
+    if (curl_easy_getinfo(t.easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0)
+      counters.connections.fetch_add(static_cast<std::uint64_t>(connects),
+                                     std::memory_order_relaxed);
+    curl_multi_remove_handle(multi, t.easy);
+    curl_easy_cleanup(t.easy);
+    curl_slist_free_all(t.headers);
+    counters.active.fetch_sub(1, std::memory_order_relaxed);
+    transfers.erase(t.id);  // destroys t
+  }
+
+  void deliver(transfer& t, std::vector<stream_event>& events) {
+    for (auto& ev : events) t.on_event(std::move(ev));
+    events.clear();
+  }
+
+  void collect_finished() {
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      transfer* t = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
+      if (t == nullptr) continue;
+      auto rc = msg->data.result;
+      std::vector<stream_event> events;
+      if (rc == CURLE_OK) {
+        t->response.on_complete(events);
+      } else {
+        std::string detail = t->error[0] != '\0' ? t->error : curl_easy_strerror(rc);
+        t->response.on_failure(failure_code(rc), "upstream request failed: " + detail, events);
+      }
+      deliver(*t, events);
+      remove_transfer(*t);
+    }
+  }
+
+  void deadline_at_most(clock_type::time_point when) { next_scan = std::min(next_scan, when); }
+
+  // Ends transfers past one of their deadlines; returns when the next one falls due.
+  clock_type::time_point expire_deadlines(clock_type::time_point now) {
+    auto next = now + max_poll_wait;
+    std::vector<std::pair<transfer*, std::string_view>> expired;
+    for (auto& [id, t] : transfers) {
+      auto [when, code] = t->deadline();
+      if (when <= now)
+        expired.emplace_back(t.get(), code);
+      else
+        next = std::min(next, when);
+    }
+    for (auto& [t, code] : expired) {
+      counters.timed_out.fetch_add(1, std::memory_order_relaxed);
+      std::vector<stream_event> events;
+      t->response.on_failure(code, timeout_message(code, t->request.timeouts), events);
+      deliver(*t, events);
+      remove_transfer(*t);
+    }
+    return next;
+  }
+
+  static std::string timeout_message(std::string_view code, const upstream_timeouts& t) {
+    if (code == error_code::upstream_first_byte_timeout)
+      return "no response from the provider within " + std::to_string(t.first_byte.count()) + " ms";
+    if (code == error_code::upstream_idle_timeout)
+      return "the provider sent nothing for " + std::to_string(t.idle.count()) + " ms";
+    return "the provider's response took longer than " + std::to_string(t.total.count()) + " ms";
+  }
+
+  // Metrics hook: time to first byte (t.started → now) is known here.
+  static void on_first_byte(transfer& t, clock_type::time_point now) {
+    t.first_byte = true;
+    t.last_byte = now;
+    t.driver->deadline_at_most(t.deadline().first);  // the idle deadline may be the sooner
+  }
+
+  static int on_request_sending(void* data, char*, char*, int, int) {
+    auto& t = *static_cast<transfer*>(data);
+    t.sent = true;
+    t.request_sent = clock_type::now();
+    t.driver->deadline_at_most(t.deadline().first);
+    return CURL_PREREQFUNC_OK;
+  }
+
+  static std::size_t on_header_line(char* ptr, std::size_t size, std::size_t n, void* data) {
+    auto& t = *static_cast<transfer*>(data);
+    auto now = clock_type::now();
+    if (!t.first_byte) on_first_byte(t, now);
+    t.last_byte = now;
+    t.response.on_header(std::string_view{ptr, size * n});
+    return size * n;
+  }
+
+  static std::size_t on_body_bytes(char* ptr, std::size_t size, std::size_t n, void* data) {
+    auto& t = *static_cast<transfer*>(data);
+    t.last_byte = clock_type::now();
+    std::vector<stream_event> events;
+    bool go_on = t.response.on_body(std::string_view{ptr, size * n}, events);
+    t.driver->deliver(t, events);
+    return go_on ? size * n : 0;  // 0 aborts the transfer (CURLE_WRITE_ERROR)
+  }
+};
+
+curl_driver::curl_driver() : impl_(std::make_shared<impl>()) {
+  impl_->start_thread();
+}
+
+curl_driver::~curl_driver() {
+  impl_->stop();
+}
+
+transfer_id curl_driver::start(upstream_request request, transfer_callback on_event) {
+  auto id = impl_->next_id.fetch_add(1, std::memory_order_relaxed);
+  impl::command c;
+  c.id = id;
+  c.start = std::make_unique<impl::transfer>(std::move(request), std::move(on_event));
+  c.start->id = id;
+  impl_->push(std::move(c));
+  return id;
+}
+
+void curl_driver::cancel(transfer_id id) {
+  impl::command c;
+  c.id = id;
+  impl_->push(std::move(c));
+}
+
+const driver_counters& curl_driver::counters() const {
+  return impl_->counters;
+}
+
+}  // namespace streamgate
