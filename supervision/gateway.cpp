@@ -5,6 +5,7 @@
 #include "actors/session_registry.hpp"
 #include "supervision/engine.hpp"
 #include "telemetry/log.hpp"
+#include "telemetry/stats.hpp"
 
 #include <caf/all.hpp>
 
@@ -53,6 +54,7 @@ struct gateway::impl {
   caf::actor attacher;
   std::vector<model_info> models;
   std::atomic<bool> shutting_down{false};
+  std::vector<std::uint64_t> gauges;  // scrape-time gauges reading `registry`
 
   impl(caf::actor_system& sys, gateway_config cfg) : system(sys), config(std::move(cfg)) {
     std::set<std::string> seen;
@@ -61,6 +63,18 @@ struct gateway::impl {
         if (seen.insert(m).second) models.push_back({m, p.name});
       }
     }
+    stats::declare_all();
+    auto& m = metrics::registry::global();
+    gauges = {
+        m.add_callback_gauge("streamgate_session_active", "Sessions whose stream is running",
+                             [this] { return static_cast<double>(registry.active.load()); }),
+        m.add_callback_gauge("streamgate_session_live",
+                             "Sessions running or kept for resume (the max_sessions count)",
+                             [this] { return static_cast<double>(registry.size()); }),
+        m.add_callback_gauge("streamgate_upstream_active",
+                             "Upstream requests in flight (HTTP transfers, mock generators)",
+                             [this] { return static_cast<double>(registry.upstreams.load()); }),
+    };
     engine = system.spawn(engine_behavior, config, &registry);
     attacher = system.spawn(streamgate::attacher);
     // Once, at start-up and never on an I/O thread: learn the router's handle.
@@ -78,6 +92,7 @@ gateway::gateway(caf::actor_system& system, gateway_config config)
 
 gateway::~gateway() {
   auto& d = *impl_;
+  for (auto id : d.gauges) metrics::registry::global().remove_callback_gauge(id);
   caf::anon_send_exit(d.engine, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(d.attacher, caf::exit_reason::user_shutdown);
   // Sessions and upstream streams point into the registry (their exit removes them and counts
@@ -129,6 +144,7 @@ start_outcome gateway::start(chat_request req, sink_ptr sink, const char* transp
   auto spawned = d.registry.add(id, d.config.max_sessions,
                                 [&] { return d.system.spawn(session_behavior, std::move(init)); });
   if (!spawned) {
+    stats::limits().rejected.with({"max_sessions"}).inc();
     log::warn("limit_refusal", {{"limit", "max_sessions"}, {"transport", transport}});
     return {"", std::string{error_code::too_many_sessions},
             "the server has reached its session limit; retry shortly"};
