@@ -175,19 +175,22 @@ TEST(loadgen_program, reports_failures_and_exits_non_zero) {
   EXPECT_EQ(k["failed"], 2);
 }
 
+// Six short mock streams, three at a time, against the in-process gateway at `url`.
+std::vector<std::string> gateway_run(const std::string& protocol, const std::string& url) {
+  return {"--protocol",     protocol,
+          "--url",          url,
+          "--model",        "mock",
+          "--concurrency",  "3",
+          "--requests",     "6",
+          "--request-json", R"({"mock":{"tokens":6,"interval_ms":5,"first_token_ms":1}})"};
+}
+
 TEST(loadgen_program, drives_the_gateway_over_sse_and_long_poll_with_cancels) {
   test::test_server server;
   auto url = "http://127.0.0.1:" + std::to_string(server.port());
-  auto body_model = std::vector<std::string>{
-      "--url",          url,
-      "--model",        "mock",
-      "--concurrency",  "3",
-      "--requests",     "6",
-      "--request-json", R"({"mock":{"tokens":6,"interval_ms":5,"first_token_ms":1}})"};
-  auto sse = run_loadgen(body_model);
+  auto sse = run_loadgen(gateway_run("sse", url));
   EXPECT_EQ(sse["ok"], 6);
-  auto args = body_model;
-  args.insert(args.end(), {"--protocol", "poll"});
+  auto args = gateway_run("poll", url);
   auto poll = run_loadgen(args);
   EXPECT_EQ(poll["ok"], 6);
   EXPECT_GT(poll["ttft_ms"]["n"], 0);
@@ -200,13 +203,7 @@ TEST(loadgen_program, drives_the_gateway_over_sse_and_long_poll_with_cancels) {
 TEST(loadgen_program, drives_the_gateway_over_websocket_with_cancels_and_idle_sockets) {
   test::test_server server;
   auto url = "http://127.0.0.1:" + std::to_string(server.port());
-  std::vector<std::string> args{
-      "--protocol",     "ws",
-      "--url",          url,
-      "--model",        "mock",
-      "--concurrency",  "3",
-      "--requests",     "6",
-      "--request-json", R"({"mock":{"tokens":6,"interval_ms":5,"first_token_ms":1}})"};
+  auto args = gateway_run("ws", url);
   auto ws = run_loadgen(args);
   EXPECT_EQ(ws["ok"], 6) << ws.dump();
   EXPECT_EQ(ws["ttft_ms"]["n"], 6);
