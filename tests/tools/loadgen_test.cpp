@@ -162,6 +162,15 @@ TEST(loadgen_program, times_cancels_until_the_upstream_saw_the_close) {
   EXPECT_EQ(upstream.counters().client_aborts.load(), 10u);
 }
 
+TEST(loadgen_program, open_loop_starts_streams_at_the_given_rate) {
+  paced_upstream up{2, 1};
+  // 10 streams at 40/s: the last one starts 225 ms after the first, however fast they run.
+  auto j = run_loadgen({"--url", up.url, "--model", "fake", "--rate", "40", "--requests", "10"});
+  EXPECT_EQ(j["ok"], 10);
+  EXPECT_GE(j["wall_s"].get<double>(), 0.225);
+  EXPECT_DOUBLE_EQ(j["rate"].get<double>(), 40);
+}
+
 TEST(loadgen_program, reports_failures_and_exits_non_zero) {
   fake::fake_server upstream{fake::server_options{}};
   upstream.start();
