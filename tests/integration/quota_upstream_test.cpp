@@ -163,7 +163,9 @@ TEST(quota_upstream, two_hundred_concurrent_requests_over_a_pool_of_ten_open_at_
   auto stats = f.upstream_stats();
   EXPECT_EQ(stats["streams_completed"], clients);
   EXPECT_LE(stats["peak_active_streams"].get<int>(), 10);
-  EXPECT_LE(stats["peak_open_connections"].get<int>(), 10);
+  // The fake counts every connection, so the /stats request's own may come on top of curl's
+  // ten kept-alive ones.
+  EXPECT_LE(stats["peak_open_connections"].get<int>(), 10 + 1);
   EXPECT_EQ(stats["peak_active_streams"], 10);  // and the pool was used to the full
   EXPECT_TRUE(f.settled());
   EXPECT_EQ(admin_view(f.server().engine())["fake"]["pool"]["leases_in_use"], 0);
