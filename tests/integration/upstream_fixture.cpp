@@ -29,8 +29,16 @@ upstream_fixture::upstream_fixture(const std::map<std::string, std::string>& mod
   if (tweak) tweak(p.http);
   g.providers.push_back(p);
   g.sessions.max_attempts = 1;  // one provider: a fault must surface, not be retried
+  g.sessions.resume_window = std::chrono::milliseconds(50);  // no test here resumes
   if (gateway_tweak) gateway_tweak(g);
   server_ = std::make_unique<test_server>(g);
+}
+
+upstream_fixture::~upstream_fixture() {
+  // Sessions clean up on CAF's threads after they end; the server goes once they have.
+  eventually([&] { return server_->engine().counts().live_sessions == 0; });
+  server_.reset();
+  fake_.reset();
 }
 
 std::string upstream_fixture::chat_body(const std::string& model, const std::string& content) {

@@ -38,6 +38,8 @@ class upstream_fixture {
                             const std::function<void(http_provider_config&)>& tweak = {},
                             const std::function<void(gateway_config&)>& gateway_tweak = {});
 
+  ~upstream_fixture();
+
   fake::fake_server& upstream() { return *fake_; }
   test_server& server() { return *server_; }
   std::uint16_t port() { return server_->port(); }
