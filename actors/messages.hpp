@@ -30,6 +30,12 @@ using tick_atom = caf::atom_constant<caf::atom("sg_tick")>;
 using shutdown_atom = caf::atom_constant<caf::atom("sg_down")>;
 using start_atom = caf::atom_constant<caf::atom("sg_start")>;
 using provider_atom = caf::atom_constant<caf::atom("sg_prov")>;
+using acquire_atom = caf::atom_constant<caf::atom("sg_acq")>;
+using release_atom = caf::atom_constant<caf::atom("sg_rel")>;
+using pause_atom = caf::atom_constant<caf::atom("sg_pause")>;
+using outcome_atom = caf::atom_constant<caf::atom("sg_outcome")>;
+using health_atom = caf::atom_constant<caf::atom("sg_health")>;
+using deadline_atom = caf::atom_constant<caf::atom("sg_dline")>;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, usage_info& x) {
@@ -57,15 +63,46 @@ using session_actor = caf::typed_actor<
     // Server shutdown: end the stream with server_shutting_down.
     caf::reacts_to<shutdown_atom>,
     // Resume-window timer, tagged with a generation so stale timers are ignored.
-    caf::reacts_to<expire_atom, std::uint64_t>>;
+    caf::reacts_to<expire_atom, std::uint64_t>,
+    // The failover deadline: no first token by now ends the session with the last error.
+    caf::reacts_to<deadline_atom>>;
 
 // A configured provider: opens upstream streams for sessions.
 using provider_actor = caf::typed_actor<
     caf::replies_to<open_atom, chat_request, session_actor, std::uint32_t>::with<upstream_actor>>;
 
+// A quota pool's answer to acquire: a lease, or a refusal with the time after which asking
+// again may succeed.
+struct quota_lease {
+  bool granted = false;
+  std::uint64_t id = 0;              // pass back in release
+  std::uint32_t retry_after_ms = 0;  // refusals only
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, quota_lease& x) {
+  return f(caf::meta::type_name("streamgate::quota_lease"), x.granted, x.id, x.retry_after_ms);
+}
+
+// Requests-per-minute and concurrent-stream limits of one provider or shared quota key.
+// The sender of acquire holds the lease: the pool monitors it and releases the lease when it
+// dies, so a lease cannot leak.
+using quota_pool_actor = caf::typed_actor<
+    // Wait up to `wait_ms` in the FIFO queue for a lease (0: answer at once).
+    caf::replies_to<acquire_atom, std::uint32_t>::with<quota_lease>,
+    caf::reacts_to<release_atom, std::uint64_t>,
+    // The upstream said 429 Retry-After: grant nothing for this many milliseconds.
+    caf::reacts_to<pause_atom, std::uint32_t>,
+    // Timers: a queued request's deadline (by ticket), and "capacity may have freed up".
+    caf::reacts_to<deadline_atom, std::uint64_t>, caf::reacts_to<tick_atom, std::uint64_t>>;
+
+// Where sessions report each attempt's outcome per provider (the engine's circuit breakers).
+using provider_health_actor = caf::typed_actor<caf::reacts_to<outcome_atom, std::string, bool>>;
+
 struct route_candidate {
   std::string provider;
   provider_actor handle;
+  quota_pool_actor pool;  // null: no quota limits
 };
 
 // Which providers may serve a model, in the order to try them.
@@ -75,7 +112,12 @@ struct route_plan {
 
 using router_actor = caf::typed_actor<caf::replies_to<route_atom, std::string>::with<route_plan>,
                                       // A provider actor was (re)started: route to the new handle.
-                                      caf::reacts_to<provider_atom, std::string, provider_actor>>;
+                                      caf::reacts_to<provider_atom, std::string, provider_actor>,
+                                      // Circuit breaker news: how many more plans may include
+                                      // the provider (0: open; route_unlimited: closed).
+                                      caf::reacts_to<health_atom, std::string, std::uint32_t>>;
+
+inline constexpr std::uint32_t route_unlimited = 0xffffffffu;
 
 }  // namespace streamgate
 

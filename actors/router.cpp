@@ -2,7 +2,70 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+
 namespace streamgate {
+
+const char* to_string(route_strategy s) {
+  switch (s) {
+    case route_strategy::priority:
+      return "priority";
+    case route_strategy::weighted:
+      return "weighted";
+    case route_strategy::least_loaded:
+      return "least_loaded";
+  }
+  return "?";
+}
+
+bool parse_route_strategy(const std::string& text, route_strategy& out) {
+  for (auto s :
+       {route_strategy::priority, route_strategy::weighted, route_strategy::least_loaded}) {
+    if (text == to_string(s)) {
+      out = s;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<std::size_t> order_candidates(const route_config& route,
+                                          std::vector<std::size_t> eligible,
+                                          std::map<std::string, std::int64_t>& wrr_current,
+                                          const std::map<std::string, quota_gauges_ptr>& gauges) {
+  if (eligible.size() < 2) return eligible;
+  switch (route.strategy) {
+    case route_strategy::priority:
+      break;
+    case route_strategy::weighted: {
+      // nginx's smooth weighted round-robin: over any sum-of-weights requests each provider
+      // leads exactly weight times, interleaved rather than in runs.
+      std::int64_t total = 0;
+      std::size_t best = 0;
+      for (std::size_t i = 0; i < eligible.size(); ++i) {
+        auto& t = route.targets[eligible[i]];
+        auto& cur = wrr_current[t.provider];
+        cur += t.weight;
+        total += t.weight;
+        if (cur > wrr_current[route.targets[eligible[best]].provider]) best = i;
+      }
+      wrr_current[route.targets[eligible[best]].provider] -= total;
+      std::rotate(eligible.begin(), eligible.begin() + static_cast<std::ptrdiff_t>(best),
+                  eligible.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+      break;
+    }
+    case route_strategy::least_loaded: {
+      auto share = [&](std::size_t i) {
+        auto g = gauges.find(route.targets[i].provider);
+        return g == gauges.end() || !g->second ? 1.0 : g->second->free_share();
+      };
+      std::stable_sort(eligible.begin(), eligible.end(),
+                       [&](std::size_t a, std::size_t b) { return share(a) > share(b); });
+      break;
+    }
+  }
+  return eligible;
+}
 
 router_actor::behavior_type router_behavior(router_pointer self, router_config config) {
   self->state.config = std::move(config);
@@ -10,17 +73,46 @@ router_actor::behavior_type router_behavior(router_pointer self, router_config c
       [self](route_atom, const std::string& model) {
         route_plan plan;
         auto& st = self->state;
+        ++st.plans;
         auto it = st.config.routes.find(model);
-        if (it == st.config.routes.end()) return plan;
-        for (auto& name : it->second) {
-          auto p = st.providers.find(name);
-          if (p != st.providers.end() && p->second) plan.candidates.push_back({name, p->second});
+        if (it == st.config.routes.end()) {
+          ++st.empty_plans;
+          return plan;
         }
+        auto& route = it->second;
+        std::vector<std::size_t> eligible;
+        for (std::size_t i = 0; i < route.targets.size(); ++i) {
+          auto& name = route.targets[i].provider;
+          auto p = st.providers.find(name);
+          if (p == st.providers.end() || !p->second) continue;  // down or restarting
+          auto a = st.admits.find(name);
+          if (a != st.admits.end() && a->second == 0) continue;  // breaker open
+          eligible.push_back(i);
+        }
+        for (auto i : order_candidates(route, eligible, st.wrr_current[model], st.config.gauges)) {
+          auto& name = route.targets[i].provider;
+          auto a = st.admits.find(name);
+          if (a != st.admits.end() && a->second != route_unlimited) {
+            if (a->second == 0) continue;
+            --a->second;  // a half-open breaker's probe
+          }
+          auto pool = st.config.pools.find(name);
+          plan.candidates.push_back(
+              {name, st.providers[name],
+               pool == st.config.pools.end() ? quota_pool_actor{} : pool->second});
+        }
+        if (plan.candidates.empty()) ++st.empty_plans;
         return plan;
       },
       // A null handle means the provider is down (restarting or given up).
       [self](provider_atom, std::string& name, provider_actor& handle) {
         self->state.providers[name] = std::move(handle);
+      },
+      [self](health_atom, std::string& name, std::uint32_t admits) {
+        if (admits == route_unlimited)
+          self->state.admits.erase(name);
+        else
+          self->state.admits[name] = admits;
       },
   };
 }

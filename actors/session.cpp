@@ -1,5 +1,7 @@
 #include "actors/session.hpp"
 
+#include "actors/session_ops.hpp"
+
 #include "actors/error_code.hpp"
 #include "actors/session_registry.hpp"
 #include "telemetry/log.hpp"
@@ -48,212 +50,147 @@ session_phase phase_after(const stream_event& ev) {
   }
 }
 
-// The session's own operations, kept out of the message handlers so that each handler reads
-// as one step of the state machine.
-class session_ops {
- public:
-  explicit session_ops(session_pointer self) : self_(self), st_(self->state) {}
-
-  // Logs the event, hands it to every sink, and moves the state machine.
-  void emit(stream_event ev) {
-    if (st_.ended()) return;  // exactly one terminal event: later ones are dropped
-    ev.seq = st_.log.size() + 1;
-    auto ptr = std::make_shared<const stream_event>(std::move(ev));
-    st_.log.push_back(ptr);
-    if (ptr->kind == event_kind::delta) {
-      if (st_.tokens++ == 0) st_.first_token_at = self_->clock().now();
-      st_.bytes += ptr->text.size();
-    }
-    if (ptr->kind == event_kind::delta || ptr->terminal()) st_.phase = phase_after(*ptr);
-    deliver_to_all(ptr);
-    if (ptr->terminal()) on_ended();
-  }
-
-  void attach(sink_ptr sink, std::uint64_t after_seq) {
-    for (auto i = std::min<std::uint64_t>(after_seq, st_.log.size()); i < st_.log.size(); ++i) {
-      if (!sink->deliver(st_.log[i])) {
-        sink->detached(detach_reason::slow_consumer);
-        return;
-      }
-    }
-    sink->attached(st_.log.size(), st_.ended());
-    if (st_.ended()) return;  // the replay held the terminal event; nothing live follows
-    st_.sinks.push_back(std::move(sink));
-    ++st_.expire_generation;  // a client is back: the resume window stops running
-  }
-
-  void detach(const sink_ptr& sink) {
-    auto& s = st_.sinks;
-    s.erase(std::remove(s.begin(), s.end(), sink), s.end());
-    if (!s.empty() || st_.ended()) return;
-    if (st_.cancel_on_detach) {
-      cancel("client disconnected");
-      return;
-    }
-    arm_expiry();
-  }
-
-  // Ends the stream on the client's or the window's behalf and stops the upstream.
-  void cancel(std::string_view why) {
-    if (st_.ended()) return;
-    stop_upstream();
-    stream_event ev;
-    ev.kind = event_kind::cancelled;
-    ev.text = std::string{why};
-    emit(std::move(ev));
-  }
-
-  void fail(std::string_view code, std::string message) {
-    stop_upstream();
-    emit(stream_event::make_error(std::string{code}, std::move(message)));
-  }
-
-  void stop_upstream() {
-    if (st_.upstream) {
-      self_->anon_send(st_.upstream, cancel_atom::value);
-      self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
-      st_.upstream = nullptr;
-    }
-  }
-
-  // Opens the next candidate provider, or fails with the last attempt's error.
-  void try_next_candidate() {
-    if (st_.next_candidate >= st_.plan.candidates.size() ||
-        st_.attempt >= st_.options.max_attempts) {
-      if (st_.attempt == 0) {
-        fail(error_code::no_provider_available,
-             "no provider can serve model '" + st_.request.model + "' right now");
-      } else {
-        emit(st_.last_failure);
-      }
-      return;
-    }
-    auto& candidate = st_.plan.candidates[st_.next_candidate++];
-    auto attempt = ++st_.attempt;
-    if (attempt > 1) {
-      log::info("failover", {{"session", st_.id},
-                             {"provider", candidate.provider},
-                             {"attempt", attempt},
-                             {"previous_error", st_.last_failure.code}});
-    }
-    auto provider_name = candidate.provider;
-    st_.provider = provider_name;
-    self_
-        ->request(candidate.handle, st_.options.open_timeout, open_atom::value, st_.request,
-                  session_actor{self_}, attempt)
-        .then(
-            [self = self_, attempt](upstream_actor& up) {
-              auto& st = self->state;
-              if (st.ended() || attempt != st.attempt) {
-                self->anon_send(up, cancel_atom::value);
-                return;
-              }
-              st.upstream = up;
-              self->monitor(up);
-            },
-            [self = self_, attempt, provider_name](caf::error& err) {
-              session_ops ops{self};
-              if (self->state.ended() || attempt != self->state.attempt) return;
-              ops.attempt_failed(stream_event::make_error(
-                  std::string{error_code::upstream_error},
-                  "provider '" + provider_name +
-                      "' could not open a stream: " + self->system().render(err)));
-            });
-  }
-
-  // An attempt ended in error: before the first token another provider may take over.
-  void attempt_failed(stream_event ev) {
-    st_.upstream = nullptr;
-    if (st_.phase == session_phase::queued && is_retryable_before_first_token(ev.code)) {
-      st_.last_failure = std::move(ev);
-      try_next_candidate();
-      return;
-    }
-    emit(std::move(ev));
-  }
-
-  void on_upstream_event(std::uint32_t attempt, stream_event ev) {
-    if (attempt != st_.attempt || st_.ended()) return;  // a stale attempt's late event
-    if (ev.kind == event_kind::error) {
-      if (st_.upstream) self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
-      attempt_failed(std::move(ev));
-      return;
-    }
-    if (ev.terminal()) {
-      if (st_.upstream) self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
-      st_.upstream = nullptr;
-    }
-    emit(std::move(ev));
-  }
-
-  void arm_expiry() {
-    auto gen = ++st_.expire_generation;
-    self_->delayed_send(self_, st_.options.resume_window, expire_atom::value, gen);
-  }
-
-  void on_expiry(std::uint64_t gen) {
-    if (gen != st_.expire_generation) return;
-    if (!st_.ended()) {
-      if (!st_.sinks.empty()) return;
-      cancel("resume window expired");
-    }
-    self_->quit();
-  }
-
- private:
-  void deliver_to_all(const event_ptr& ev) {
-    auto& sinks = st_.sinks;
-    bool dropped = false;
-    for (auto it = sinks.begin(); it != sinks.end();) {
-      if ((*it)->deliver(ev)) {
-        ++it;
-        continue;
-      }
-      (*it)->detached(detach_reason::slow_consumer);
-      it = sinks.erase(it);
-      dropped = true;
-    }
-    // Losing the last client to its own slowness is a detach like any other.
-    if (dropped && sinks.empty() && !ev->terminal()) {
-      if (st_.cancel_on_detach)
-        cancel("client too slow");
-      else
-        arm_expiry();
-    }
-  }
-
-  void on_ended() {
-    st_.sinks.clear();  // every sink has its terminal event and closes on its own
-    write_access_log();
-    if (st_.registry) st_.registry->active.fetch_sub(1, std::memory_order_relaxed);
-    // The log stays readable for the resume window, then the session goes away.
-    arm_expiry();
-  }
-
-  // One line per finished session: what operators grep for first.
-  void write_access_log() {
-    if (!log::enabled(log::level::info)) return;
-    using ms = std::chrono::duration<double, std::milli>;
-    auto now = self_->clock().now();
-    auto& last = *st_.log.back();
-    nlohmann::json fields{{"session", st_.id},
-                          {"transport", st_.transport},
-                          {"model", st_.request.model},
-                          {"provider", st_.provider},
-                          {"attempts", st_.attempt},
-                          {"outcome", outcome_of(last)},
-                          {"duration_ms", ms(now - st_.started_at).count()},
-                          {"tokens", st_.tokens},
-                          {"bytes", st_.bytes}};
-    if (st_.tokens > 0) fields["ttft_ms"] = ms(st_.first_token_at - st_.started_at).count();
-    log::info("access", std::move(fields));
-  }
-
-  session_pointer self_;
-  session_state& st_;
-};
-
 }  // namespace
+
+// Logs the event, hands it to every sink, and moves the state machine.
+void session_ops::emit(stream_event ev) {
+  if (st_.ended()) return;  // exactly one terminal event: later ones are dropped
+  ev.seq = st_.log.size() + 1;
+  auto ptr = std::make_shared<const stream_event>(std::move(ev));
+  st_.log.push_back(ptr);
+  if (ptr->kind == event_kind::delta) {
+    if (st_.tokens++ == 0) st_.first_token_at = self_->clock().now();
+    st_.bytes += ptr->text.size();
+  }
+  if (ptr->kind == event_kind::delta || ptr->terminal()) st_.phase = phase_after(*ptr);
+  deliver_to_all(ptr);
+  if (ptr->terminal()) on_ended();
+}
+
+void session_ops::attach(sink_ptr sink, std::uint64_t after_seq) {
+  for (auto i = std::min<std::uint64_t>(after_seq, st_.log.size()); i < st_.log.size(); ++i) {
+    if (!sink->deliver(st_.log[i])) {
+      sink->detached(detach_reason::slow_consumer);
+      return;
+    }
+  }
+  sink->attached(st_.log.size(), st_.ended());
+  if (st_.ended()) return;  // the replay held the terminal event; nothing live follows
+  st_.sinks.push_back(std::move(sink));
+  ++st_.expire_generation;  // a client is back: the resume window stops running
+}
+
+void session_ops::detach(const sink_ptr& sink) {
+  auto& s = st_.sinks;
+  s.erase(std::remove(s.begin(), s.end(), sink), s.end());
+  if (!s.empty() || st_.ended()) return;
+  if (st_.cancel_on_detach) {
+    cancel("client disconnected");
+    return;
+  }
+  arm_expiry();
+}
+
+// Ends the stream on the client's or the window's behalf and stops the upstream.
+void session_ops::cancel(std::string_view why) {
+  if (st_.ended()) return;
+  stop_upstream();
+  stream_event ev;
+  ev.kind = event_kind::cancelled;
+  ev.text = std::string{why};
+  emit(std::move(ev));
+}
+
+void session_ops::fail(std::string_view code, std::string message) {
+  stop_upstream();
+  emit(stream_event::make_error(std::string{code}, std::move(message)));
+}
+
+void session_ops::stop_upstream() {
+  if (st_.upstream) {
+    self_->anon_send(st_.upstream, cancel_atom::value);
+    self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
+    st_.upstream = nullptr;
+  }
+}
+
+void session_ops::on_upstream_event(std::uint32_t attempt, stream_event ev) {
+  if (attempt != st_.attempt || st_.ended()) return;  // a stale attempt's late event
+  if (ev.kind == event_kind::error) {
+    if (st_.upstream) self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
+    attempt_failed(std::move(ev));
+    return;
+  }
+  report_outcome(true);
+  if (ev.terminal()) {
+    if (st_.upstream) self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
+    st_.upstream = nullptr;
+  }
+  emit(std::move(ev));
+}
+
+void session_ops::arm_expiry() {
+  auto gen = ++st_.expire_generation;
+  self_->delayed_send(self_, st_.options.resume_window, expire_atom::value, gen);
+}
+
+void session_ops::on_expiry(std::uint64_t gen) {
+  if (gen != st_.expire_generation) return;
+  if (!st_.ended()) {
+    if (!st_.sinks.empty()) return;
+    cancel("resume window expired");
+  }
+  self_->quit();
+}
+
+void session_ops::deliver_to_all(const event_ptr& ev) {
+  auto& sinks = st_.sinks;
+  bool dropped = false;
+  for (auto it = sinks.begin(); it != sinks.end();) {
+    if ((*it)->deliver(ev)) {
+      ++it;
+      continue;
+    }
+    (*it)->detached(detach_reason::slow_consumer);
+    it = sinks.erase(it);
+    dropped = true;
+  }
+  // Losing the last client to its own slowness is a detach like any other.
+  if (dropped && sinks.empty() && !ev->terminal()) {
+    if (st_.cancel_on_detach)
+      cancel("client too slow");
+    else
+      arm_expiry();
+  }
+}
+
+void session_ops::on_ended() {
+  release_lease();
+  st_.sinks.clear();  // every sink has its terminal event and closes on its own
+  write_access_log();
+  if (st_.registry) st_.registry->active.fetch_sub(1, std::memory_order_relaxed);
+  // The log stays readable for the resume window, then the session goes away.
+  arm_expiry();
+}
+
+// One line per finished session: what operators grep for first.
+void session_ops::write_access_log() {
+  if (!log::enabled(log::level::info)) return;
+  using ms = std::chrono::duration<double, std::milli>;
+  auto now = self_->clock().now();
+  auto& last = *st_.log.back();
+  nlohmann::json fields{{"session", st_.id},
+                        {"transport", st_.transport},
+                        {"model", st_.request.model},
+                        {"provider", st_.provider},
+                        {"attempts", st_.attempt},
+                        {"outcome", outcome_of(last)},
+                        {"duration_ms", ms(now - st_.started_at).count()},
+                        {"tokens", st_.tokens},
+                        {"bytes", st_.bytes}};
+  if (st_.tokens > 0) fields["ttft_ms"] = ms(st_.first_token_at - st_.started_at).count();
+  log::info("access", std::move(fields));
+}
 
 session_actor::behavior_type session_behavior(session_pointer self, session_init init) {
   auto& st = self->state;
@@ -262,6 +199,7 @@ session_actor::behavior_type session_behavior(session_pointer self, session_init
   st.options = init.options;
   st.cancel_on_detach = init.cancel_on_detach;
   st.router = std::move(init.router);
+  st.health = std::move(init.health);
   st.registry = init.registry;
   st.transport = std::move(init.transport);
   st.started_at = self->clock().now();
@@ -283,10 +221,14 @@ session_actor::behavior_type session_behavior(session_pointer self, session_init
         "the upstream stream stopped unexpectedly"));
   });
 
+  self->delayed_send(self, st.options.attempt_deadline, deadline_atom::value);
   self->request(st.router, st.options.open_timeout, route_atom::value, st.request.model)
       .then(
           [self](route_plan& plan) {
-            self->state.plan = std::move(plan);
+            auto& st = self->state;
+            st.plan = std::move(plan);
+            st.tried.assign(st.plan.candidates.size(), false);
+            st.refused_for_ms.assign(st.plan.candidates.size(), 0);
             session_ops{self}.try_next_candidate();
           },
           [self](caf::error& err) {
@@ -307,6 +249,7 @@ session_actor::behavior_type session_behavior(session_pointer self, session_init
         session_ops{self}.fail(error_code::server_shutting_down, "the server is shutting down");
       },
       [self](expire_atom, std::uint64_t gen) { session_ops{self}.on_expiry(gen); },
+      [self](deadline_atom) { session_ops{self}.on_deadline(); },
   };
 }
 

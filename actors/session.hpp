@@ -22,6 +22,8 @@ struct session_options {
   // Upstream attempts before the first token (failover), and the time they may take.
   std::uint32_t max_attempts = 3;
   std::chrono::milliseconds open_timeout{10000};
+  // Everything before the first token — waiting for quota, every attempt — fits in this.
+  std::chrono::milliseconds attempt_deadline{30000};
 };
 
 struct session_init {
@@ -31,6 +33,7 @@ struct session_init {
   std::string transport = "embedded";  // for logs and metrics: sse, ws, poll, http, embedded
   bool cancel_on_detach = false;
   router_actor router;
+  provider_health_actor health;          // may be null: nobody keeps circuit breakers
   session_registry* registry = nullptr;  // outlives every session (owned by the engine)
   session_options options;
 };
@@ -55,13 +58,21 @@ struct session_state {
   std::uint64_t expire_generation = 0;
 
   router_actor router;
+  provider_health_actor health;
   session_registry* registry = nullptr;
   route_plan plan;
-  std::size_t next_candidate = 0;
-  std::uint32_t attempt = 0;  // number of the current upstream attempt, 1-based
+  std::vector<bool> tried;                    // per plan candidate: an attempt was made
+  std::vector<std::uint32_t> refused_for_ms;  // per candidate: its pool's last retry-after
+  std::uint32_t attempt = 0;                  // number of the current upstream attempt, 1-based
+  bool outcome_reported = false;              // for the current attempt, to the circuit breakers
   upstream_actor upstream;
   std::string provider;       // of the current attempt
   stream_event last_failure;  // why the previous attempt failed, for the final error
+  // The quota lease of the current attempt (id 0: none held).
+  quota_pool_actor lease_pool;
+  std::uint64_t lease_id = 0;
+  std::uint32_t quota_refusals = 0;  // pools that had no room for this session
+  bool plan_refreshed = false;       // asked the router again after a provider restart
 
   // For the access log line.
   std::string transport;

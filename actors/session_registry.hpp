@@ -37,6 +37,8 @@ class session_registry {
   std::atomic<std::int64_t> active{0};
   // Upstream requests in flight (HTTP transfers and mock generators).
   std::atomic<std::int64_t> upstreams{0};
+  // Attempts that moved a session to another provider before its first token (metrics).
+  std::atomic<std::uint64_t> failovers{0};
 
  private:
   mutable std::mutex mutex_;

@@ -8,6 +8,8 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <memory>
+#include <optional>
 #include <sstream>
 
 namespace streamgate {
@@ -121,8 +123,30 @@ void read_http(object_reader& r, http_options& h) {
 void read_sessions(object_reader& r, gateway_config& g) {
   r.millis("resume_window_ms", g.sessions.resume_window);
   r.millis("open_timeout_ms", g.sessions.open_timeout);
+  r.millis("attempt_deadline_ms", g.sessions.attempt_deadline);
   r.integer("max_attempts", g.sessions.max_attempts, 1, 16);
   r.integer("max_sessions", g.max_sessions, 1, 10000000);
+}
+
+void read_quota(object_reader& r, quota_options& q) {
+  r.integer("rpm", q.rpm, 0, 1000000);
+  r.integer("max_concurrent", q.max_concurrent, 0, 1000000);
+  r.millis("queue_timeout_ms", q.queue_timeout);
+  r.integer("max_queue", q.max_queue, 0, 10000000);
+}
+
+void read_breaker(object_reader& r, breaker_options& b) {
+  r.integer("failure_threshold", b.failure_threshold, 1, 1000000);
+  r.integer("rate_window", b.rate_window, 0, 100000);
+  if (auto* v = r.field("failure_rate")) {
+    if (!v->is_number()) throw config_error(r.at("failure_rate") + ": expected number");
+    auto x = v->get<double>();
+    if (!(x > 0.0 && x <= 1.0))
+      throw config_error(r.at("failure_rate") + ": must be above 0 and at most 1");
+    b.failure_rate = x;
+  }
+  r.millis("cooldown_ms", b.cooldown);
+  r.integer("half_open_probes", b.half_open_probes, 1, 10000);
 }
 
 // An HTTP provider: a preset (the kind) plus overrides. The API key comes from the
@@ -189,7 +213,9 @@ void read_http_provider(object_reader& r, provider_entry& p, const provider_pres
   r.integer("max_line_bytes", h.max_line_bytes, 256, 64LL << 20);
 }
 
-provider_entry read_provider(const json& j, const std::string& path) {
+// A provider's own "quota" object becomes a pool named after the provider.
+provider_entry read_provider(const json& j, const std::string& path,
+                             std::optional<quota_options>& inline_pool) {
   object_reader r{j, path};
   provider_entry p;
   r.string("name", p.name);
@@ -201,6 +227,8 @@ provider_entry read_provider(const json& j, const std::string& path) {
       m.integer("tokens", p.mock.tokens, 0, 100000);
       m.integer("first_token_ms", p.mock.first_token_ms, 0, 600000);
       m.integer("interval_ms", p.mock.interval_ms, 0, 60000);
+      m.string("fail", p.mock.fail);
+      m.integer("fail_first", p.mock.fail_first, 0, 1000000);
     });
   } else if (auto* preset = find_preset(p.kind)) {
     read_http_provider(r, p, *preset);
@@ -209,6 +237,15 @@ provider_entry read_provider(const json& j, const std::string& path) {
                        "' (mock, openai, nvidia, zhipu, hunyuan, zhipu_legacy, custom)");
   }
   if (p.models.empty()) throw config_error(r.at("models") + ": at least one model is required");
+  r.string("pool", p.pool);
+  if (auto* q = r.field("quota")) {
+    if (!p.pool.empty())
+      throw config_error(r.at("quota") + ": give either pool or quota, not both");
+    object_reader qr{*q, r.at("quota")};
+    read_quota(qr, inline_pool.emplace());
+    qr.finish();
+    p.pool = p.name;
+  }
   r.finish();
   return p;
 }
@@ -220,10 +257,18 @@ void read_providers(object_reader& r, gateway_config& g) {
   g.providers.clear();
   for (std::size_t i = 0; i < v->size(); ++i) {
     auto path = r.at("providers") + "[" + std::to_string(i) + "]";
-    auto p = read_provider((*v)[i], path);
+    std::optional<quota_options> inline_pool;
+    auto p = read_provider((*v)[i], path, inline_pool);
     for (auto& other : g.providers) {
       if (other.name == p.name)
         throw config_error(path + ".name: duplicate provider '" + p.name + "'");
+    }
+    if (inline_pool) {
+      if (g.pools.count(p.name) != 0)
+        throw config_error(path + ".quota: a quota pool named '" + p.name + "' already exists");
+      g.pools[p.name] = *inline_pool;
+    } else if (!p.pool.empty() && g.pools.count(p.pool) == 0) {
+      throw config_error(path + ".pool: unknown quota pool '" + p.pool + "'");
     }
     g.providers.push_back(std::move(p));
   }
@@ -231,10 +276,69 @@ void read_providers(object_reader& r, gateway_config& g) {
     throw config_error(r.at("providers") + ": at least one provider is required");
 }
 
-void read_routes(object_reader& r, gateway_config& g) {
-  r.object("routes", [&](object_reader& routes) {
-    for (auto& model : routes.keys()) routes.string_list(model, g.routes[model]);
+void read_pools(object_reader& r, gateway_config& g) {
+  r.object("quota_pools", [&](object_reader& pools) {
+    for (auto& name : pools.keys()) {
+      pools.object(name, [&](object_reader& q) { read_quota(q, g.pools[name]); });
+    }
   });
+}
+
+void check_provider(const gateway_config& g, const std::string& name, const std::string& path) {
+  for (auto& p : g.providers) {
+    if (p.name == name) return;
+  }
+  throw config_error(path + ": unknown provider '" + name + "'");
+}
+
+// "model": ["a", "b"] (priority), or {"strategy": ..., "providers": ["a", {"name": "b",
+// "weight": 3}]}.
+route_config read_route(const json& j, const std::string& path, const gateway_config& g) {
+  route_config route;
+  const json* list = &j;
+  std::string list_path = path;
+  std::unique_ptr<object_reader> obj;
+  if (j.is_object()) {
+    obj = std::make_unique<object_reader>(j, path);
+    std::string strategy = "priority";
+    obj->string("strategy", strategy);
+    if (!parse_route_strategy(strategy, route.strategy))
+      throw config_error(obj->at("strategy") + ": unknown strategy '" + strategy +
+                         "' (priority, weighted, least_loaded)");
+    list = obj->field("providers");
+    list_path = obj->at("providers");
+    if (!list) throw config_error(list_path + ": required");
+  }
+  if (!list->is_array()) throw config_error(list_path + ": expected array");
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    auto item_path = list_path + "[" + std::to_string(i) + "]";
+    auto& item = (*list)[i];
+    route_target t;
+    if (item.is_string()) {
+      t.provider = item.get<std::string>();
+    } else if (item.is_object()) {
+      object_reader tr{item, item_path};
+      tr.string("name", t.provider);
+      tr.integer("weight", t.weight, 1, 1000000);
+      tr.finish();
+    } else {
+      throw config_error(item_path + ": expected provider name or {name, weight}");
+    }
+    check_provider(g, t.provider, item_path);
+    route.targets.push_back(std::move(t));
+  }
+  if (route.targets.empty()) throw config_error(list_path + ": at least one provider is required");
+  if (obj) obj->finish();
+  return route;
+}
+
+void read_routes(object_reader& r, gateway_config& g) {
+  auto* v = r.field("routes");
+  if (!v) return;
+  object_reader routes{*v, r.at("routes")};
+  for (auto& model : routes.keys()) {
+    g.routes[model] = read_route(*routes.field(model), routes.at(model), g);
+  }
 }
 
 }  // namespace
@@ -281,6 +385,8 @@ void apply_config_json(const std::string& text, app_config& cfg) {
     s.millis("backoff_initial_ms", o.backoff_initial);
     s.millis("backoff_max_ms", o.backoff_max);
   });
+  r.object("breaker", [&](object_reader& b) { read_breaker(b, cfg.gateway.breaker); });
+  read_pools(r, cfg.gateway);
   read_providers(r, cfg.gateway);
   read_routes(r, cfg.gateway);
   r.finish();

@@ -24,6 +24,7 @@ struct mock_stream_state {
   std::uint32_t interval_ms = 0;
   std::uint32_t prompt_tokens = 0;
   std::uint32_t sent = 0;
+  std::string fail;
   std::atomic<std::int64_t>* upstreams = nullptr;
 };
 
@@ -45,6 +46,7 @@ mock_stream_actor::behavior_type mock_stream(
   st.tokens = req.mock.tokens.value_or(cfg.tokens);
   st.interval_ms = req.mock.interval_ms.value_or(cfg.interval_ms);
   st.prompt_tokens = req.prompt_tokens;
+  st.fail = cfg.fail;
   st.upstreams = upstreams;
   if (upstreams) {
     upstreams->fetch_add(1, std::memory_order_relaxed);
@@ -61,6 +63,11 @@ mock_stream_actor::behavior_type mock_stream(
         auto send = [&](stream_event ev) {
           self->send(st.session, upstream_atom::value, st.attempt, std::move(ev));
         };
+        if (!st.fail.empty()) {
+          send(stream_event::make_error(st.fail, "the mock provider is configured to fail"));
+          self->quit();
+          return;
+        }
         if (st.sent < st.tokens) {
           send(stream_event::make_delta(mock_token(st.sent++)));
           if (st.sent < st.tokens) {
@@ -91,13 +98,16 @@ std::string mock_text(std::uint32_t n) {
 
 provider_actor::behavior_type mock_provider(provider_actor::pointer self, mock_config config,
                                             std::atomic<std::int64_t>* upstreams) {
+  auto opened = std::make_shared<std::uint32_t>(0);
   return {
-      [self, config, upstreams](open_atom, chat_request& req, session_actor& session,
-                                std::uint32_t attempt) -> upstream_actor {
+      [self, config, upstreams, opened](open_atom, chat_request& req, session_actor& session,
+                                        std::uint32_t attempt) -> upstream_actor {
+        auto cfg = config;
+        if (cfg.fail_first > 0 && (*opened)++ >= cfg.fail_first) cfg.fail.clear();  // recovered
         // Linked: when the provider crashes, its streams end and sessions apply the
         // failover rule (retry before the first token, upstream_interrupted after).
         return self->spawn<caf::linked>(mock_stream, std::move(session), attempt, std::move(req),
-                                        config, upstreams);
+                                        cfg, upstreams);
       },
   };
 }

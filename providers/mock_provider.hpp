@@ -14,6 +14,12 @@ struct mock_config {
   std::uint32_t tokens = 48;
   std::uint32_t first_token_ms = 150;
   std::uint32_t interval_ms = 40;
+  // Non-empty: every stream ends with this error code instead of its first token, as a broken
+  // upstream would (tests and chaos runs of failover and circuit breakers).
+  std::string fail;
+  // With `fail`: only the first this many streams of the actor fail (0: all of them), so a
+  // provider can be down for a while and then recover.
+  std::uint32_t fail_first = 0;
 };
 
 // The text of token `i` (0-based): words of a fixed passage with a trailing space.

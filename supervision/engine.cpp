@@ -1,5 +1,6 @@
 #include "supervision/engine.hpp"
 
+#include "actors/quota_pool.hpp"
 #include "actors/router.hpp"
 #include "actors/session_registry.hpp"
 #include "providers/http/curl_driver.hpp"
@@ -14,15 +15,44 @@
 namespace streamgate {
 namespace {
 
-router_config routes_of(const gateway_config& cfg) {
+router_config router_config_of(const engine_state& st) {
   router_config rc;
-  rc.routes = cfg.routes;
-  for (auto& p : cfg.providers) {
+  rc.routes = st.config.routes;
+  for (auto& p : st.config.providers) {
     for (auto& m : p.models) {
-      if (cfg.routes.count(m) == 0) rc.routes[m].push_back(p.name);
+      if (st.config.routes.count(m) == 0) rc.routes[m].targets.push_back({p.name, 1});
     }
+    auto pool = st.pools.find(p.pool);
+    if (pool == st.pools.end()) continue;
+    rc.pools[p.name] = pool->second.handle;
+    rc.gauges[p.name] = pool->second.gauges;
   }
   return rc;
+}
+
+// How many more plans the router may give the provider, as its breaker allows.
+std::uint32_t admits_of(const circuit_breaker& b) {
+  switch (b.state()) {
+    case breaker_state::closed:
+      return route_unlimited;
+    case breaker_state::open:
+      return 0;
+    case breaker_state::half_open:
+      return b.options().half_open_probes;
+  }
+  return 0;
+}
+
+void breaker_changed(engine_pointer self, const std::string& name, supervised_provider& p) {
+  auto& b = p.breaker;
+  log::warn(
+      "breaker",
+      {{"provider", name}, {"state", to_string(b.state())}, {"transitions", b.transitions()}});
+  self->send(self->state.router, health_atom::value, name, admits_of(b));
+  // Open: look again after the cooldown. Half-open: the probes the router handed out may
+  // never have been tried (a better candidate served them), so offer fresh ones each cooldown.
+  if (b.state() != breaker_state::closed)
+    self->delayed_send(self, b.options().cooldown, breaker_atom::value, name);
 }
 
 // Spawns the provider's actor linked to the engine: the engine traps its exit to restart it,
@@ -65,15 +95,38 @@ void on_linked_exit(engine_pointer self, const caf::exit_msg& em) {
   if (em.reason) self->quit(em.reason);
 }
 
+nlohmann::json pool_json(const std::string& name, const quota_gauges& g) {
+  return {{"name", name},
+          {"rpm_limit", g.limits.rpm},
+          {"max_concurrent", g.limits.max_concurrent},
+          {"leases_in_use", g.leases_in_use.load()},
+          {"queue_length", g.queue_length.load()},
+          {"rpm_used", g.rpm_used.load()},
+          {"paused_ms", g.paused_ms.load()},
+          {"granted_total", g.granted_total.load()},
+          {"refused_total", g.refused_total.load()},
+          {"expired_total", g.expired_total.load()},
+          {"reclaimed_total", g.reclaimed_total.load()}};
+}
+
 std::string status_json(engine_state& st) {
   nlohmann::json out = nlohmann::json::array();
   for (auto& [name, p] : st.providers) {
-    out.push_back({{"name", name},
-                   {"kind", p.entry.kind},
-                   {"models", p.entry.models},
-                   {"state", p.down ? "down" : (p.handle ? "up" : "restarting")},
-                   {"restarts", p.restarts},
-                   {"last_exit", p.last_exit}});
+    nlohmann::json item{{"name", name},
+                        {"kind", p.entry.kind},
+                        {"models", p.entry.models},
+                        {"state", p.down ? "down" : (p.handle ? "up" : "restarting")},
+                        {"restarts", p.restarts},
+                        {"last_exit", p.last_exit},
+                        {"breaker",
+                         {{"state", to_string(p.breaker.state())},
+                          {"consecutive_failures", p.breaker.consecutive_failures()},
+                          {"transitions", p.breaker.transitions()}}},
+                        {"attempts", {{"succeeded", p.successes}, {"failed", p.failures}}}};
+    auto pool = st.pools.find(p.entry.pool);
+    item["pool"] =
+        pool == st.pools.end() ? nlohmann::json{} : pool_json(pool->first, *pool->second.gauges);
+    out.push_back(std::move(item));
   }
   return out.dump();
 }
@@ -98,10 +151,16 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, gateway_config 
   auto& st = self->state;
   st.config = std::move(config);
   st.registry = registry;
-  st.router = self->spawn<caf::linked>(router_behavior, routes_of(st.config));
+  for (auto& [name, limits] : st.config.pools) {
+    auto& pool = st.pools[name];
+    pool.gauges = std::make_shared<quota_gauges>();
+    pool.handle = self->spawn<caf::linked>(quota_pool, name, limits, pool.gauges);
+  }
+  st.router = self->spawn<caf::linked>(router_behavior, router_config_of(st));
   for (auto& entry : st.config.providers) {
     auto& p = st.providers[entry.name];
     p.entry = entry;
+    p.breaker = circuit_breaker{st.config.breaker};
     start_provider(self, p);
   }
   self->set_exit_handler([self](caf::exit_msg& em) { on_linked_exit(self, em); });
@@ -122,6 +181,22 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, gateway_config 
         ++it->second.restarts;
         start_provider(self, it->second);
         log::info("provider_restarted", {{"provider", name}, {"restarts", it->second.restarts}});
+      },
+      [self](outcome_atom, const std::string& name, bool ok) {
+        auto it = self->state.providers.find(name);
+        if (it == self->state.providers.end()) return;
+        auto& p = it->second;
+        ++(ok ? p.successes : p.failures);
+        if (p.breaker.record(ok, self->clock().now())) breaker_changed(self, name, p);
+      },
+      [self](breaker_atom, const std::string& name) {
+        auto it = self->state.providers.find(name);
+        if (it == self->state.providers.end()) return;
+        auto& p = it->second;
+        if (p.breaker.poll(self->clock().now()))
+          breaker_changed(self, name, p);
+        else if (p.breaker.state() == breaker_state::half_open)
+          breaker_changed(self, name, p);  // unused probes: hand out fresh ones
       },
   };
 }

@@ -1,6 +1,8 @@
 #pragma once
 
 #include "actors/messages.hpp"
+#include "actors/quota_options.hpp"
+#include "supervision/circuit_breaker.hpp"
 #include "supervision/gateway_config.hpp"
 
 #include <caf/actor_clock.hpp>
@@ -20,9 +22,11 @@ using get_router_atom = caf::atom_constant<caf::atom("sg_router")>;
 using restart_atom = caf::atom_constant<caf::atom("sg_restart")>;
 using status_atom = caf::atom_constant<caf::atom("sg_status")>;
 using crash_atom = caf::atom_constant<caf::atom("sg_crash")>;
+using breaker_atom = caf::atom_constant<caf::atom("sg_breaker")>;
 
-// The root of the actor tree: spawns the router and one actor per provider, and restarts
-// providers that fail (one-for-one, bounded, with backoff).
+// The root of the actor tree: spawns the quota pools, the router and one actor per provider;
+// restarts providers that fail (one-for-one, bounded, with backoff); keeps one circuit
+// breaker per provider, fed by the sessions' attempt outcomes, and tells the router.
 using engine_actor =
     caf::typed_actor<caf::replies_to<get_router_atom>::with<router_actor>,
                      // Providers' supervision state as a JSON array (the admin view).
@@ -30,7 +34,16 @@ using engine_actor =
                      // Chaos testing: kill the named provider actor; false if there is none.
                      caf::replies_to<crash_atom, std::string>::with<bool>,
                      // Backoff timer: start the named provider again.
-                     caf::reacts_to<restart_atom, std::string>>;
+                     caf::reacts_to<restart_atom, std::string>,
+                     // A session's attempt on a provider succeeded (first token) or failed.
+                     caf::reacts_to<outcome_atom, std::string, bool>,
+                     // Breaker timer: the named provider's cooldown may be over.
+                     caf::reacts_to<breaker_atom, std::string>>;
+
+struct engine_pool {
+  quota_pool_actor handle;
+  quota_gauges_ptr gauges;
+};
 
 struct supervised_provider {
   provider_entry entry;
@@ -39,6 +52,9 @@ struct supervised_provider {
   std::deque<caf::actor_clock::time_point> recent_crashes;
   bool down = false;  // gave up restarting
   std::string last_exit;
+  circuit_breaker breaker;
+  std::uint64_t successes = 0;  // attempt outcomes reported by sessions
+  std::uint64_t failures = 0;
 };
 
 struct engine_state {
@@ -47,6 +63,7 @@ struct engine_state {
   session_registry* registry = nullptr;
   router_actor router;
   std::map<std::string, supervised_provider> providers;
+  std::map<std::string, engine_pool> pools;  // by pool name
   // The one upstream I/O thread, started with the first HTTP provider. Shared with the
   // streams, which may outlive the engine by a moment at shutdown.
   std::shared_ptr<curl_driver> driver;

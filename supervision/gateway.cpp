@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <set>
+#include <thread>
 
 namespace streamgate {
 
@@ -54,8 +55,26 @@ gateway::gateway(caf::actor_system& system, gateway_config config)
     : impl_(std::make_unique<impl>(system, std::move(config))) {}
 
 gateway::~gateway() {
-  caf::anon_send_exit(impl_->engine, caf::exit_reason::user_shutdown);
-  for (auto& s : impl_->registry.all()) caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+  auto& d = *impl_;
+  caf::anon_send_exit(d.engine, caf::exit_reason::user_shutdown);
+  // Sessions and upstream streams point into the registry (their exit removes them and counts
+  // down), so it must outlive them: wait until every session is down, then for the streams.
+  caf::scoped_actor self{d.system};
+  auto sessions = d.registry.all();
+  for (auto& s : sessions) {
+    self->monitor(s);
+    caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+  }
+  for (std::size_t i = 0; i < sessions.size(); ++i) {
+    bool timed_out = false;
+    self->receive([](caf::down_msg&) {},
+                  caf::after(std::chrono::seconds(5)) >> [&] { timed_out = true; });
+    if (timed_out) break;
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while ((d.registry.size() > 0 || d.registry.upstreams.load() > 0) &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 std::vector<model_info> gateway::models() const {
@@ -80,6 +99,7 @@ start_outcome gateway::start(chat_request req, sink_ptr sink, const char* transp
   init.transport = transport;
   init.cancel_on_detach = cancel_on_detach;
   init.router = d.router;
+  init.health = d.engine;
   init.registry = &d.registry;
   init.options = d.config.sessions;
   auto id = init.id;

@@ -1,8 +1,11 @@
 #pragma once
 
+#include "actors/quota_options.hpp"
+#include "actors/route_config.hpp"
 #include "actors/session.hpp"
 #include "providers/http/provider_config.hpp"
 #include "providers/mock_provider.hpp"
+#include "supervision/circuit_breaker.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -19,6 +22,9 @@ struct provider_entry {
   std::string kind = "mock";
   std::vector<std::string> models;  // client-facing model names it serves
   mock_config mock;
+  // The quota pool it draws leases from (a key of gateway_config::pools); empty: unlimited.
+  // Several providers naming one pool share its limits (one API key, several endpoints).
+  std::string pool;
   http_provider_config http;  // every kind but mock
 };
 
@@ -35,9 +41,11 @@ struct restart_options {
 // Everything the engine needs; transports have their own options.
 struct gateway_config {
   std::vector<provider_entry> providers;
-  // model → provider names in failover order; empty means "every provider serving it,
-  // in configuration order".
-  std::map<std::string, std::vector<std::string>> routes;
+  // model → strategy and candidate providers; a model without a route is served by every
+  // provider listing it, in configuration order (priority with failover).
+  std::map<std::string, route_config> routes;
+  std::map<std::string, quota_options> pools;  // quota pool name → limits
+  breaker_options breaker;                     // one circuit breaker per provider
   session_options sessions;
   std::size_t max_sessions = 20000;
   restart_options restarts;

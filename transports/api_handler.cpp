@@ -196,11 +196,11 @@ http_response json_response(unsigned version, bool keep_alive, http::status stat
 }
 
 http_response error_response(unsigned version, bool keep_alive, std::string_view code,
-                             std::string_view message) {
+                             std::string_view message, std::uint32_t retry_after_s) {
   auto status = static_cast<http::status>(http_status_for(code));
   auto res = json_response(version, keep_alive, status, openai::error_body(code, message));
   if (status == http::status::too_many_requests || status == http::status::service_unavailable)
-    res.set(http::field::retry_after, "1");
+    res.set(http::field::retry_after, std::to_string(retry_after_s > 0 ? retry_after_s : 1));
   return res;
 }
 

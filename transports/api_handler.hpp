@@ -50,7 +50,7 @@ api_action dispatch(const http_request& req, const api_context& ctx);
 
 // An OpenAI-shaped error response with the status our code maps to.
 http_response error_response(unsigned version, bool keep_alive, std::string_view code,
-                             std::string_view message);
+                             std::string_view message, std::uint32_t retry_after_s = 0);
 
 http_response json_response(unsigned version, bool keep_alive, http::status status,
                             std::string body);

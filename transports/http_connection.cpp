@@ -377,7 +377,7 @@ void http_connection::collect(const stream_event& ev) {
       leave_stream();
       sink_.reset();
       auto code = ev.kind == event_kind::error ? std::string_view{ev.code} : error_code::cancelled;
-      send(error_response(version_, keep_alive_, code, ev.text));
+      send(error_response(version_, keep_alive_, code, ev.text, ev.retry_after_s));
       return;
     }
     case event_kind::heartbeat:

@@ -1,142 +1,14 @@
 // The session state machine under CAF's deterministic test coordinator: virtual time, no
 // threads, no sleeps.
 
-#include "actors/session.hpp"
-#include "actors/error_code.hpp"
-#include "actors/router.hpp"
-#include "actors/session_registry.hpp"
-#include "providers/mock_provider.hpp"
-
-#include <caf/all.hpp>
-#include <caf/scheduler/test_coordinator.hpp>
-
-#include <gtest/gtest.h>
+#include "tests/actors/session_fixture.hpp"
 
 namespace streamgate {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Records what a session delivers; can pretend to be a client that stopped reading.
-class recording_sink : public event_sink {
- public:
-  bool deliver(const event_ptr& ev) override {
-    if (full) return false;
-    events.push_back(*ev);
-    return true;
-  }
-  void attached(std::uint64_t last_seq, bool ended) override {
-    attach_reports.emplace_back(last_seq, ended);
-  }
-  void detached(detach_reason why) override { detach_reasons.push_back(why); }
-  const char* transport() const override { return "test"; }
-
-  std::string text() const {
-    std::string out;
-    for (auto& e : events)
-      if (e.kind == event_kind::delta) out += e.text;
-    return out;
-  }
-  std::size_t terminal_count() const {
-    std::size_t n = 0;
-    for (auto& e : events) n += e.terminal() ? 1 : 0;
-    return n;
-  }
-  const stream_event& last() const { return events.back(); }
-
-  bool full = false;
-  std::vector<stream_event> events;
-  std::vector<std::pair<std::uint64_t, bool>> attach_reports;
-  std::vector<detach_reason> detach_reasons;
-};
-
-// A provider whose upstream replays a fixed script of events at once, for failure paths.
-provider_actor::behavior_type scripted_provider(provider_actor::pointer self,
-                                                std::vector<stream_event> script) {
-  return {[self, script](open_atom, chat_request&, session_actor& session,
-                         std::uint32_t attempt) -> upstream_actor {
-    return self->spawn(
-        [script, session, attempt](upstream_actor::pointer up) -> upstream_actor::behavior_type {
-          for (auto& ev : script) up->send(session, upstream_atom::value, attempt, ev);
-          return {[up](cancel_atom) { up->quit(); }};
-        });
-  }};
-}
-
-class session_test : public ::testing::Test {
- protected:
-  session_test() {
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    cfg.set("logger.file-verbosity", caf::atom("quiet"));
-    sys = std::make_unique<caf::actor_system>(cfg);
-    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
-  }
-
-  ~session_test() override {
-    for (auto& a : spawned) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-    for (auto& s : registry.all()) caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
-    sched->run();
-  }
-
-  // Routes model "m" to the given providers, in order.
-  void route(std::vector<std::pair<std::string, provider_actor>> providers) {
-    router_config rc;
-    for (auto& [name, h] : providers) rc.routes["m"].push_back(name);
-    router = sys->spawn(router_behavior, rc);
-    spawned.push_back(caf::actor_cast<caf::actor>(router));
-    for (auto& [name, h] : providers) {
-      caf::anon_send(router, provider_atom::value, name, h);
-      spawned.push_back(caf::actor_cast<caf::actor>(h));
-    }
-    sched->run();
-  }
-
-  provider_actor mock(mock_config mc = {3, 100, 10}) {
-    return sys->spawn(mock_provider, mc, &registry.upstreams);
-  }
-
-  provider_actor scripted(std::vector<stream_event> script) {
-    return sys->spawn(scripted_provider, std::move(script));
-  }
-
-  session_actor start(std::shared_ptr<recording_sink> sink, bool cancel_on_detach = false,
-                      std::string model = "m") {
-    session_init init;
-    init.id = session_registry::new_id();
-    init.request.model = std::move(model);
-    init.request.body = {{"messages", nlohmann::json::array()}};
-    init.first_sink = sink;
-    init.cancel_on_detach = cancel_on_detach;
-    init.router = router;
-    init.registry = &registry;
-    init.options.resume_window = 1s;
-    auto id = init.id;
-    auto h = *registry.add(id, 100, [&] { return sys->spawn(session_behavior, init); });
-    sched->run();
-    return h;
-  }
-
-  session_state& state_of(const session_actor& h) {
-    return dynamic_cast<session_actor::stateful_base<session_state>&>(
-               *caf::actor_cast<caf::abstract_actor*>(h))
-        .state;
-  }
-
-  // Advances virtual time in small steps, running every message each step causes.
-  void advance(std::chrono::milliseconds total, std::chrono::milliseconds step = 10ms) {
-    for (auto t = 0ms; t < total; t += step) {
-      sched->advance_time(step);
-      sched->run();
-    }
-  }
-
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  caf::scheduler::test_coordinator* sched = nullptr;
-  session_registry registry;
-  router_actor router;
-  std::vector<caf::actor> spawned;
-};
+using session_test = test::session_fixture;
+using test::recording_sink;
 
 TEST_F(session_test, streams_queued_then_streaming_then_finished_with_one_terminal_event) {
   route({{"mock", mock()}});

@@ -12,12 +12,6 @@ namespace {
 
 using json = nlohmann::json;
 
-http_options with_admin() {
-  auto o = test_server::default_options();
-  o.admin = true;
-  return o;
-}
-
 json providers(std::uint16_t port) {
   http_client c{port};
   auto r = c.request("GET", "/admin/providers");
@@ -33,7 +27,7 @@ TEST(admin, is_off_by_default) {
 }
 
 TEST(admin, shows_each_provider) {
-  test_server server{gateway_config::with_mock_provider(), with_admin()};
+  test_server server{gateway_config::with_mock_provider(), test_server::admin_options()};
   auto p = providers(server.port());
   ASSERT_EQ(p.size(), 1u);
   EXPECT_EQ(p[0]["name"], "mock");
@@ -44,7 +38,7 @@ TEST(admin, shows_each_provider) {
 TEST(admin, a_crashed_provider_is_restarted_and_the_next_request_succeeds) {
   auto cfg = gateway_config::with_mock_provider();
   cfg.restarts.backoff_initial = std::chrono::milliseconds(20);
-  test_server server{cfg, with_admin()};
+  test_server server{cfg, test_server::admin_options()};
 
   // A stream in flight when its provider crashes ends with upstream_interrupted.
   http_client streaming{server.port()};
@@ -73,7 +67,7 @@ TEST(admin, a_provider_that_keeps_crashing_is_marked_down_and_routed_around) {
   auto cfg = gateway_config::with_mock_provider();
   cfg.restarts.max_restarts = 1;
   cfg.restarts.backoff_initial = std::chrono::milliseconds(10);
-  test_server server{cfg, with_admin()};
+  test_server server{cfg, test_server::admin_options()};
   http_client c{server.port()};
   ASSERT_EQ(c.request("POST", "/admin/providers/mock/crash").status, 202u);
   ASSERT_TRUE(eventually([&] { return providers(server.port())[0]["state"] == "up"; }));

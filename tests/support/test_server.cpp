@@ -27,6 +27,12 @@ http_options test_server::default_options() {
   return o;
 }
 
+http_options test_server::admin_options() {
+  auto o = default_options();
+  o.admin = true;
+  return o;
+}
+
 test_server::test_server(gateway_config gateway_cfg, http_options options)
     : impl_(std::make_unique<impl>()) {
   impl_->cfg.set("scheduler.max-threads", static_cast<size_t>(2));

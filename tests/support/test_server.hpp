@@ -19,6 +19,8 @@ class test_server {
   ~test_server();
 
   static http_options default_options();
+  // default_options() with /admin enabled (--admin).
+  static http_options admin_options();
 
   std::uint16_t port() const;
   gateway& engine();

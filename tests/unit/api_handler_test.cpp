@@ -2,6 +2,8 @@
 
 #include "transports/api_handler.hpp"
 
+#include "actors/error_code.hpp"
+
 #include <gtest/gtest.h>
 
 namespace streamgate {
@@ -87,6 +89,22 @@ TEST_F(api_dispatch, static_files_never_leave_the_web_root) {
 
 TEST_F(api_dispatch, websocket_needs_an_upgrade) {
   EXPECT_EQ(run(http::verb::get, "/v1/ws").response.result(), http::status::bad_request);
+}
+
+}  // namespace
+}  // namespace streamgate
+
+namespace streamgate {
+namespace {
+
+TEST(error_response, quota_exhausted_is_429_with_the_pools_retry_after) {
+  auto res = error_response(11, true, error_code::quota_exhausted, "at quota", 17);
+  EXPECT_EQ(res.result_int(), 429u);
+  EXPECT_EQ(res[boost::beast::http::field::retry_after], "17");
+  // Without a figure from the pool, clients still get a hint.
+  EXPECT_EQ(error_response(11, true, error_code::quota_exhausted,
+                           "x")[boost::beast::http::field::retry_after],
+            "1");
 }
 
 }  // namespace

@@ -49,7 +49,8 @@ TEST(config, reads_a_complete_file) {
   EXPECT_EQ(cfg.drain.count(), 100);
   ASSERT_EQ(cfg.gateway.providers.size(), 1u);
   EXPECT_EQ(cfg.gateway.providers[0].mock.tokens, 5u);
-  EXPECT_EQ(cfg.gateway.routes.at("fast"), std::vector<std::string>{"fast"});
+  ASSERT_EQ(cfg.gateway.routes.at("fast").targets.size(), 1u);
+  EXPECT_EQ(cfg.gateway.routes.at("fast").targets[0].provider, "fast");
 }
 
 TEST(config, errors_name_the_key_path) {
@@ -70,6 +71,90 @@ TEST(config, errors_name_the_key_path) {
   EXPECT_EQ(error_of(R"({"listen": "h:99999"})"), "listen: invalid port '99999'");
   EXPECT_EQ(error_of("[1]"), "(root): expected object");
   EXPECT_EQ(error_of("{"), "(root): the configuration is not valid JSON");
+}
+
+TEST(config, reads_quotas_routes_and_the_breaker) {
+  app_config cfg;
+  apply_config_json(R"({
+    "sessions": {"attempt_deadline_ms": 5000},
+    "breaker": {"failure_threshold": 2, "rate_window": 0, "failure_rate": 0.25,
+                "cooldown_ms": 700, "half_open_probes": 3},
+    "quota_pools": {"shared-key": {"rpm": 80, "max_concurrent": 10}},
+    "providers": [
+      {"name": "a", "models": ["m"], "quota": {"rpm": 5, "max_concurrent": 1,
+                                                "queue_timeout_ms": 100, "max_queue": 7}},
+      {"name": "b", "models": ["m"], "pool": "shared-key"},
+      {"name": "c", "models": ["m"], "pool": "shared-key"},
+      {"name": "d", "models": ["m"]}
+    ],
+    "routes": {"m": {"strategy": "weighted", "providers": [{"name": "a", "weight": 3}, "b"]},
+               "n": ["c", "d"]}
+  })",
+                    cfg);
+  auto& g = cfg.gateway;
+  EXPECT_EQ(g.sessions.attempt_deadline.count(), 5000);
+  EXPECT_EQ(g.breaker.failure_threshold, 2u);
+  EXPECT_EQ(g.breaker.rate_window, 0u);
+  EXPECT_DOUBLE_EQ(g.breaker.failure_rate, 0.25);
+  EXPECT_EQ(g.breaker.cooldown.count(), 700);
+  EXPECT_EQ(g.breaker.half_open_probes, 3u);
+  ASSERT_EQ(g.pools.size(), 2u);
+  EXPECT_EQ(g.pools.at("a").rpm, 5u);
+  EXPECT_EQ(g.pools.at("a").max_concurrent, 1u);
+  EXPECT_EQ(g.pools.at("a").queue_timeout.count(), 100);
+  EXPECT_EQ(g.pools.at("a").max_queue, 7u);
+  EXPECT_EQ(g.pools.at("shared-key").rpm, 80u);
+  EXPECT_EQ(g.providers[0].pool, "a");
+  EXPECT_EQ(g.providers[1].pool, "shared-key");
+  EXPECT_EQ(g.providers[2].pool, "shared-key");
+  EXPECT_EQ(g.providers[3].pool, "");
+  auto& m = g.routes.at("m");
+  EXPECT_EQ(m.strategy, route_strategy::weighted);
+  ASSERT_EQ(m.targets.size(), 2u);
+  EXPECT_EQ(m.targets[0].provider, "a");
+  EXPECT_EQ(m.targets[0].weight, 3u);
+  EXPECT_EQ(m.targets[1].weight, 1u);
+  EXPECT_EQ(g.routes.at("n").strategy, route_strategy::priority);
+}
+
+TEST(config, quota_route_and_breaker_mistakes_name_the_key_path) {
+  auto with_provider = [](const std::string& extra) {
+    return R"({"providers": [{"name": "a", "models": ["m"]}], )" + extra + "}";
+  };
+  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "models": ["m"], "quota": {"rpm": -1}}]})"),
+            "providers[0].quota.rpm: must be between 0 and 1000000");
+  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "models": ["m"], "quota": {"rps": 1}}]})"),
+            "providers[0].quota.rps: unknown key");
+  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "models": ["m"], "pool": "nope"}]})"),
+            "providers[0].pool: unknown quota pool 'nope'");
+  EXPECT_EQ(error_of(R"({"quota_pools": {"k": {}}, "providers": [{"name": "a", "models": ["m"],
+                         "pool": "k", "quota": {}}]})"),
+            "providers[0].quota: give either pool or quota, not both");
+  EXPECT_EQ(error_of(R"({"quota_pools": {"k": {"max_concurrent": "ten"}}})"),
+            "quota_pools.k.max_concurrent: expected integer");
+  EXPECT_EQ(error_of(with_provider(R"("routes": {"m": ["a", "zz"]})")),
+            "routes.m[1]: unknown provider 'zz'");
+  EXPECT_EQ(
+      error_of(with_provider(R"("routes": {"m": {"strategy": "random", "providers": ["a"]}})")),
+      "routes.m.strategy: unknown strategy 'random' (priority, weighted, least_loaded)");
+  EXPECT_EQ(error_of(with_provider(R"("routes": {"m": {"strategy": "weighted"}})")),
+            "routes.m.providers: required");
+  EXPECT_EQ(
+      error_of(with_provider(R"("routes": {"m": {"providers": [{"name": "a", "weight": 0}]}})")),
+      "routes.m.providers[0].weight: must be between 1 and 1000000");
+  EXPECT_EQ(error_of(with_provider(R"("routes": {"m": {"providers": ["a"], "sticky": true}})")),
+            "routes.m.sticky: unknown key");
+  EXPECT_EQ(error_of(with_provider(R"("routes": {"m": []})")),
+            "routes.m: at least one provider is required");
+  EXPECT_EQ(error_of(with_provider(R"("routes": {"m": [7]})")),
+            "routes.m[0]: expected provider name or {name, weight}");
+  EXPECT_EQ(error_of(R"({"breaker": {"failure_rate": 1.5}})"),
+            "breaker.failure_rate: must be above 0 and at most 1");
+  EXPECT_EQ(error_of(R"({"breaker": {"failure_rate": "half"}})"),
+            "breaker.failure_rate: expected number");
+  EXPECT_EQ(error_of(R"({"breaker": {"cooldown": 5}})"), "breaker.cooldown: unknown key");
+  EXPECT_EQ(error_of(R"({"sessions": {"attempt_deadline_ms": "soon"}})"),
+            "sessions.attempt_deadline_ms: expected integer");
 }
 
 TEST(config, command_line_overrides_the_file_and_rejects_unknown_flags) {

@@ -1,0 +1,225 @@
+#include "actors/quota_pool.hpp"
+
+#include "telemetry/log.hpp"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+
+namespace streamgate {
+
+double quota_gauges::free_share() const {
+  double share = 1.0;
+  auto in_use = static_cast<double>(leases_in_use.load(std::memory_order_relaxed));
+  auto used = static_cast<double>(rpm_used.load(std::memory_order_relaxed));
+  if (limits.max_concurrent > 0) share = std::min(share, 1.0 - in_use / limits.max_concurrent);
+  if (limits.rpm > 0) share = std::min(share, 1.0 - used / limits.rpm);
+  if (paused_ms.load(std::memory_order_relaxed) > 0) share = 0.0;
+  return std::max(share, 0.0);
+}
+
+namespace {
+
+using std::chrono::milliseconds;
+constexpr auto rate_window = std::chrono::seconds(60);
+constexpr std::uint64_t prune_tick = 0;                    // wake-up generations start at 1
+constexpr std::uint64_t refresh_tick = ~std::uint64_t{0};  // only re-publishes the figures
+
+std::uint32_t ms_until(caf::actor_clock::time_point t, caf::actor_clock::time_point now) {
+  if (t <= now) return 0;
+  // Rounded up: a client that retries after exactly this long finds room.
+  auto ms = std::chrono::ceil<milliseconds>(t - now).count();
+  return static_cast<std::uint32_t>(ms);
+}
+
+// The pool's arithmetic, kept out of the handlers so each handler reads as one step.
+class pool_ops {
+ public:
+  explicit pool_ops(quota_pool_pointer self)
+      : self_(self), st_(self->state), now_(self->clock().now()) {
+    while (!st_.window.empty() && now_ - st_.window.front() >= rate_window) st_.window.pop_front();
+  }
+
+  ~pool_ops() { publish(); }
+
+  bool has_room() const {
+    if (now_ < st_.paused_until) return false;
+    if (st_.options.max_concurrent > 0 && st_.leases.size() >= st_.options.max_concurrent)
+      return false;
+    return st_.options.rpm == 0 || st_.window.size() < st_.options.rpm;
+  }
+
+  // When asking again may succeed; for a concurrency limit nobody knows, so one second.
+  std::uint32_t retry_after_ms() const {
+    std::uint32_t ms = 0;
+    if (now_ < st_.paused_until) ms = ms_until(st_.paused_until, now_);
+    if (st_.options.rpm > 0 && st_.window.size() >= st_.options.rpm)
+      ms = std::max(ms,
+                    ms_until(st_.window[st_.window.size() - st_.options.rpm] + rate_window, now_));
+    if (ms == 0) ms = 1000;
+    return ms;
+  }
+
+  quota_lease grant(const caf::actor_addr& holder) {
+    quota_lease lease{true, ++st_.next_id, 0};
+    st_.leases.emplace(lease.id, holder);
+    st_.window.push_back(now_);
+    hold(holder);
+    st_.gauges->granted_total.fetch_add(1, std::memory_order_relaxed);
+    return lease;
+  }
+
+  quota_lease refusal() {
+    st_.gauges->refused_total.fetch_add(1, std::memory_order_relaxed);
+    return {false, 0, retry_after_ms()};
+  }
+
+  caf::result<quota_lease> acquire(std::uint32_t wait_ms) {
+    auto holder = caf::actor_cast<caf::actor_addr>(self_->current_sender());
+    // A lease nobody can be monitored for could leak: refuse anonymous callers.
+    if (!holder) return refusal();
+    if (st_.queue.empty() && has_room()) return grant(holder);
+    auto wait = std::min(milliseconds{wait_ms}, st_.options.queue_timeout);
+    if (wait.count() == 0 || st_.queue.size() >= st_.options.max_queue) return refusal();
+    quota_waiter w;
+    w.ticket = ++st_.next_id;
+    w.holder = holder;
+    w.promise = self_->make_response_promise<quota_lease>();
+    auto promise = w.promise;
+    hold(holder);
+    self_->delayed_send(self_, wait, deadline_atom::value, w.ticket);
+    st_.queue.push_back(std::move(w));
+    arm_wakeup();
+    return promise;
+  }
+
+  void release(std::uint64_t id) {
+    auto it = st_.leases.find(id);
+    if (it == st_.leases.end()) return;  // released twice, or reclaimed already
+    auto holder = it->second;
+    st_.leases.erase(it);
+    unhold(holder);
+    drain();
+  }
+
+  void pause(std::uint32_t ms) {
+    st_.paused_until = std::max(st_.paused_until, now_ + milliseconds{ms});
+    log::warn("quota_paused", {{"pool", st_.pool_name}, {"pause_ms", ms}});
+    arm_wakeup();
+    // Readers (least-loaded routing, admin view) must see the pause end, traffic or not.
+    self_->delayed_send(self_, milliseconds{ms}, tick_atom::value, refresh_tick);
+  }
+
+  void on_deadline(std::uint64_t ticket) {
+    auto it = std::find_if(st_.queue.begin(), st_.queue.end(),
+                           [&](const quota_waiter& w) { return w.ticket == ticket; });
+    if (it == st_.queue.end()) return;  // granted before its deadline
+    auto w = std::move(*it);
+    st_.queue.erase(it);
+    st_.gauges->expired_total.fetch_add(1, std::memory_order_relaxed);
+    w.promise.deliver(quota_lease{false, 0, retry_after_ms()});
+    unhold(w.holder);
+  }
+
+  void on_holder_down(const caf::actor_addr& holder) {
+    if (st_.holders.erase(holder) == 0) return;
+    for (auto it = st_.leases.begin(); it != st_.leases.end();) {
+      if (it->second != holder) {
+        ++it;
+        continue;
+      }
+      it = st_.leases.erase(it);
+      st_.gauges->reclaimed_total.fetch_add(1, std::memory_order_relaxed);
+    }
+    auto& q = st_.queue;
+    q.erase(std::remove_if(q.begin(), q.end(),
+                           [&](const quota_waiter& w) { return w.holder == holder; }),
+            q.end());
+    drain();
+  }
+
+  // Grants to the head of the queue while there is room: strictly first come, first served.
+  void drain() {
+    while (!st_.queue.empty() && has_room()) {
+      auto w = std::move(st_.queue.front());
+      st_.queue.pop_front();
+      // The waiter's own hold becomes the lease's hold.
+      quota_lease lease{true, ++st_.next_id, 0};
+      st_.leases.emplace(lease.id, w.holder);
+      st_.window.push_back(now_);
+      st_.gauges->granted_total.fetch_add(1, std::memory_order_relaxed);
+      w.promise.deliver(lease);
+    }
+    arm_wakeup();
+  }
+
+  void on_tick(std::uint64_t generation) {
+    if (generation == prune_tick) st_.prune_armed = false;
+    if (generation == prune_tick || generation == st_.tick_generation) drain();
+  }
+
+ private:
+  // Waiters blocked by time (the rate window or a pause) need a timer; ones blocked by the
+  // concurrency limit wake up on a release.
+  void arm_wakeup() {
+    if (st_.queue.empty() || has_room()) return;
+    bool time_bound =
+        now_ < st_.paused_until || (st_.options.rpm > 0 && st_.window.size() >= st_.options.rpm);
+    if (!time_bound) return;
+    self_->delayed_send(self_, milliseconds{retry_after_ms()}, tick_atom::value,
+                        ++st_.tick_generation);
+  }
+
+  void hold(const caf::actor_addr& holder) {
+    if (st_.holders[holder]++ == 0) self_->monitor(holder);
+  }
+
+  void unhold(const caf::actor_addr& holder) {
+    auto it = st_.holders.find(holder);
+    if (it == st_.holders.end()) return;
+    if (--it->second == 0) {
+      self_->demonitor(holder);
+      st_.holders.erase(it);
+    }
+  }
+
+  void publish() {
+    // The figures must not go stale while the pool is idle: look again when the oldest grant
+    // leaves the window.
+    if (!st_.window.empty() && !st_.prune_armed) {
+      st_.prune_armed = true;
+      self_->delayed_send(self_, st_.window.front() + rate_window - now_, tick_atom::value,
+                          prune_tick);
+    }
+    auto& g = *st_.gauges;
+    g.leases_in_use.store(static_cast<std::int64_t>(st_.leases.size()), std::memory_order_relaxed);
+    g.queue_length.store(static_cast<std::int64_t>(st_.queue.size()), std::memory_order_relaxed);
+    g.rpm_used.store(static_cast<std::int64_t>(st_.window.size()), std::memory_order_relaxed);
+    g.paused_ms.store(ms_until(st_.paused_until, now_), std::memory_order_relaxed);
+  }
+
+  quota_pool_pointer self_;
+  quota_pool_state& st_;
+  caf::actor_clock::time_point now_;
+};
+
+}  // namespace
+
+quota_pool_actor::behavior_type quota_pool(quota_pool_pointer self, std::string name,
+                                           quota_options options, quota_gauges_ptr gauges) {
+  auto& st = self->state;
+  st.pool_name = std::move(name);
+  st.options = options;
+  st.gauges = gauges ? std::move(gauges) : std::make_shared<quota_gauges>();
+  st.gauges->limits = options;
+  self->set_down_handler([self](caf::down_msg& dm) { pool_ops{self}.on_holder_down(dm.source); });
+  return {
+      [self](acquire_atom, std::uint32_t wait_ms) { return pool_ops{self}.acquire(wait_ms); },
+      [self](release_atom, std::uint64_t id) { pool_ops{self}.release(id); },
+      [self](pause_atom, std::uint32_t ms) { pool_ops{self}.pause(ms); },
+      [self](deadline_atom, std::uint64_t ticket) { pool_ops{self}.on_deadline(ticket); },
+      [self](tick_atom, std::uint64_t generation) { pool_ops{self}.on_tick(generation); },
+  };
+}
+
+}  // namespace streamgate

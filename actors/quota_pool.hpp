@@ -1,0 +1,48 @@
+#pragma once
+
+// The quota_pool actor: one per provider or per named quota key shared by several providers.
+
+#include "actors/messages.hpp"
+#include "actors/quota_options.hpp"
+
+#include <caf/actor_addr.hpp>
+#include <caf/actor_clock.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+
+namespace streamgate {
+
+struct quota_waiter {
+  std::uint64_t ticket = 0;
+  caf::actor_addr holder;
+  caf::typed_response_promise<quota_lease> promise;
+};
+
+struct quota_pool_state {
+  static inline const char* name = "quota_pool";
+
+  std::string pool_name;
+  quota_options options;
+  quota_gauges_ptr gauges;
+
+  std::deque<caf::actor_clock::time_point> window;   // grant times within the last 60 s
+  std::map<std::uint64_t, caf::actor_addr> leases;   // lease id → holder
+  std::map<caf::actor_addr, std::uint32_t> holders;  // monitored: leases + queued requests
+  std::deque<quota_waiter> queue;                    // FIFO
+  caf::actor_clock::time_point paused_until{};
+  std::uint64_t next_id = 0;
+  std::uint64_t tick_generation = 0;
+  bool prune_armed = false;  // a timer will drop expired grants from the window
+};
+
+using quota_pool_pointer = quota_pool_actor::stateful_pointer<quota_pool_state>;
+
+quota_pool_actor::behavior_type quota_pool(quota_pool_pointer self, std::string name,
+                                           quota_options options, quota_gauges_ptr gauges);
+
+}  // namespace streamgate

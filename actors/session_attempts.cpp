@@ -1,0 +1,258 @@
+// How a session gets an upstream: a plan from the router, a lease from a quota pool (room
+// now first, then the queue), attempts bounded by max_attempts and the deadline, outcomes
+// reported to the circuit breakers.
+
+#include "actors/error_code.hpp"
+#include "actors/session_ops.hpp"
+#include "actors/session_registry.hpp"
+#include "telemetry/log.hpp"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+
+namespace streamgate {
+
+// The next attempt: the first untried candidate whose pool has room now, else a wait in
+// the queue of the pool that expects room soonest; bounded by max_attempts and the deadline.
+void session_ops::try_next_candidate() {
+  if (st_.ended()) return;
+  if (st_.attempt >= st_.options.max_attempts || remaining().count() <= 0) {
+    give_up();
+    return;
+  }
+  seek_room(0);
+}
+
+void session_ops::seek_room(std::size_t pos) {
+  auto& c = st_.plan.candidates;
+  while (pos < c.size() && st_.tried[pos]) ++pos;
+  if (pos >= c.size()) {
+    wait_for_room();
+    return;
+  }
+  if (!c[pos].pool) {
+    open_candidate(pos, 0);
+    return;
+  }
+  self_->request(c[pos].pool, st_.options.open_timeout, acquire_atom::value, std::uint32_t{0})
+      .then(
+          [self = self_, pos](quota_lease& lease) {
+            session_ops ops{self};
+            if (!ops.take_lease(pos, lease)) ops.seek_room(pos + 1);
+          },
+          [self = self_, pos](caf::error&) {
+            session_ops ops{self};
+            if (self->state.ended()) return;
+            ops.note_refusal(pos, 1000);  // a pool that does not answer has no room
+            ops.seek_room(pos + 1);
+          });
+}
+
+// No candidate has room now: queue (FIFO) at the one whose pool frees up soonest.
+void session_ops::wait_for_room() {
+  std::size_t best = st_.plan.candidates.size();
+  for (std::size_t i = 0; i < st_.plan.candidates.size(); ++i) {
+    if (st_.tried[i] || !st_.plan.candidates[i].pool) continue;
+    if (best == st_.plan.candidates.size() || st_.refused_for_ms[i] < st_.refused_for_ms[best])
+      best = i;
+  }
+  auto wait = remaining();
+  if (best == st_.plan.candidates.size() || wait.count() <= 0) {
+    give_up();
+    return;
+  }
+  auto wait_ms = static_cast<std::uint32_t>(wait.count());
+  self_
+      ->request(st_.plan.candidates[best].pool, wait + st_.options.open_timeout,
+                acquire_atom::value, wait_ms)
+      .then(
+          [self = self_, best](quota_lease& lease) {
+            session_ops ops{self};
+            if (!ops.take_lease(best, lease)) ops.give_up();
+          },
+          [self = self_](caf::error&) {
+            if (!self->state.ended()) session_ops{self}.give_up();
+          });
+}
+
+// A pool's answer: a lease opens the candidate; a lease that arrives after the session ended
+// goes straight back. False when the pool refused: the caller decides what comes next.
+bool session_ops::take_lease(std::size_t pos, const quota_lease& lease) {
+  if (st_.ended() || st_.lease_id != 0) {
+    if (lease.granted)
+      self_->anon_send(st_.plan.candidates[pos].pool, release_atom::value, lease.id);
+    return true;
+  }
+  if (lease.granted) {
+    open_candidate(pos, lease.id);
+    return true;
+  }
+  note_refusal(pos, lease.retry_after_ms);
+  return false;
+}
+
+void session_ops::note_refusal(std::size_t pos, std::uint32_t retry_after_ms) {
+  ++st_.quota_refusals;
+  st_.refused_for_ms[pos] = retry_after_ms;
+}
+
+// Out of candidates, attempts or time: the client gets one explicit error.
+void session_ops::give_up() {
+  if (st_.ended()) return;
+  if (st_.attempt > 0) {
+    emit(st_.last_failure);
+  } else if (st_.quota_refusals > 0) {
+    std::uint32_t ms = 0;
+    for (std::size_t i = 0; i < st_.refused_for_ms.size(); ++i) {
+      if (st_.refused_for_ms[i] > 0 && (ms == 0 || st_.refused_for_ms[i] < ms))
+        ms = st_.refused_for_ms[i];
+    }
+    auto ev = stream_event::make_error(
+        std::string{error_code::quota_exhausted},
+        "every provider of model '" + st_.request.model + "' is at its quota; retry later");
+    ev.retry_after_s = std::max<std::uint32_t>(1, (ms + 999) / 1000);
+    emit(std::move(ev));
+  } else {
+    emit(stream_event::make_error(
+        std::string{error_code::no_provider_available},
+        "no provider can serve model '" + st_.request.model + "' right now"));
+  }
+}
+
+void session_ops::open_candidate(std::size_t pos, std::uint64_t lease_id) {
+  auto& candidate = st_.plan.candidates[pos];
+  st_.tried[pos] = true;
+  st_.lease_pool = candidate.pool;
+  st_.lease_id = lease_id;
+  auto attempt = ++st_.attempt;
+  st_.outcome_reported = false;
+  if (attempt > 1) {
+    if (st_.registry) st_.registry->failovers.fetch_add(1, std::memory_order_relaxed);
+    log::info("failover", {{"session", st_.id},
+                           {"provider", candidate.provider},
+                           {"attempt", attempt},
+                           {"previous_error", st_.last_failure.code}});
+  }
+  auto provider_name = candidate.provider;
+  st_.provider = provider_name;
+  self_
+      ->request(candidate.handle, st_.options.open_timeout, open_atom::value, st_.request,
+                session_actor{self_}, attempt)
+      .then(
+          [self = self_, attempt](upstream_actor& up) {
+            auto& st = self->state;
+            if (st.ended() || attempt != st.attempt) {
+              self->anon_send(up, cancel_atom::value);
+              return;
+            }
+            st.upstream = up;
+            self->monitor(up);
+          },
+          [self = self_, attempt, pos, provider_name](caf::error& err) {
+            session_ops ops{self};
+            if (self->state.ended() || attempt != self->state.attempt) return;
+            if (err == caf::sec::request_receiver_down && !self->state.plan_refreshed) {
+              ops.refresh_and_reopen(pos);
+              return;
+            }
+            ops.attempt_failed(stream_event::make_error(
+                std::string{error_code::upstream_error},
+                "provider '" + provider_name +
+                    "' could not open a stream: " + self->system().render(err)));
+          });
+}
+
+// An attempt ended in error: before the first token another provider may take over.
+void session_ops::attempt_failed(stream_event ev) {
+  st_.upstream = nullptr;
+  log::info("attempt_failed", {{"session", st_.id},
+                               {"provider", st_.provider},
+                               {"attempt", st_.attempt},
+                               {"code", ev.code}});
+  if (ev.code == error_code::upstream_rate_limited && st_.lease_pool) {
+    // The provider knows its quota better than our configuration: hold the pool back.
+    auto s = ev.retry_after_s > 0 ? ev.retry_after_s : 1;
+    self_->anon_send(st_.lease_pool, pause_atom::value, s * 1000);
+  } else if (ev.code != error_code::upstream_bad_request &&
+             ev.code != error_code::upstream_model_not_found) {
+    report_outcome(false);
+  }
+  release_lease();
+  if (st_.phase == session_phase::queued && is_retryable_before_first_token(ev.code)) {
+    st_.last_failure = std::move(ev);
+    try_next_candidate();
+    return;
+  }
+  emit(std::move(ev));
+}
+
+void session_ops::report_outcome(bool ok) {
+  if (st_.outcome_reported || !st_.health) return;
+  st_.outcome_reported = true;
+  self_->anon_send(st_.health, outcome_atom::value, st_.provider, ok);
+}
+
+void session_ops::release_lease() {
+  if (st_.lease_id == 0) return;
+  self_->anon_send(st_.lease_pool, release_atom::value, st_.lease_id);
+  st_.lease_id = 0;
+}
+
+// No first token within the deadline: whatever is under way is abandoned.
+void session_ops::on_deadline() {
+  if (st_.phase != session_phase::queued) return;
+  log::warn("attempt_deadline", {{"session", st_.id}, {"attempts", st_.attempt}});
+  if (st_.attempt > 0 && !st_.outcome_reported) {  // an attempt is still waiting
+    report_outcome(false);
+    st_.last_failure = stream_event::make_error(
+        std::string{error_code::upstream_first_byte_timeout},
+        "no first token within " + std::to_string(st_.options.attempt_deadline.count()) + " ms");
+  }
+  stop_upstream();
+  give_up();
+}
+
+std::chrono::milliseconds session_ops::remaining() const {
+  auto spent = self_->clock().now() - st_.started_at;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(st_.options.attempt_deadline -
+                                                               spent);
+}
+
+// The provider actor in the plan is gone: it crashed, and may have been restarted since the
+// plan was made (a request that waited in a queue). Ask the router once for current handles
+// and try the same provider again with the lease already held.
+void session_ops::refresh_and_reopen(std::size_t pos) {
+  st_.plan_refreshed = true;
+  self_->request(st_.router, st_.options.open_timeout, route_atom::value, st_.request.model)
+      .then(
+          [self = self_, pos](route_plan& fresh) {
+            auto& st = self->state;
+            if (st.ended()) return;
+            bool found = false;
+            for (auto& f : fresh.candidates) {
+              for (auto& c : st.plan.candidates) {
+                if (c.provider != f.provider) continue;
+                c.handle = f.handle;
+                found = found || &c == &st.plan.candidates[pos];
+              }
+            }
+            session_ops ops{self};
+            if (!found) {
+              ops.attempt_failed(stream_event::make_error(
+                  std::string{error_code::upstream_error},
+                  "provider '" + st.plan.candidates[pos].provider + "' is restarting"));
+              return;
+            }
+            --st.attempt;  // a stale handle is not an attempt on the provider
+            ops.open_candidate(pos, st.lease_id);
+          },
+          [self = self_](caf::error& err) {
+            if (self->state.ended()) return;
+            session_ops{self}.attempt_failed(
+                stream_event::make_error(std::string{error_code::upstream_error},
+                                         "routing failed: " + self->system().render(err)));
+          });
+}
+
+}  // namespace streamgate

@@ -1,0 +1,136 @@
+#pragma once
+
+// A session under the test coordinator, with sinks that record and providers that follow a
+// script.
+
+#include "actors/error_code.hpp"
+#include "actors/router.hpp"
+#include "actors/session.hpp"
+#include "actors/session_registry.hpp"
+#include "providers/mock_provider.hpp"
+#include "tests/support/test_coordinator_fixture.hpp"
+
+#include <array>
+
+namespace streamgate::test {
+
+using namespace std::chrono_literals;
+
+// Records what a session delivers; can pretend to be a client that stopped reading.
+class recording_sink : public event_sink {
+ public:
+  bool deliver(const event_ptr& ev) override {
+    if (full) return false;
+    events.push_back(*ev);
+    return true;
+  }
+  void attached(std::uint64_t last_seq, bool ended) override {
+    attach_reports.emplace_back(last_seq, ended);
+  }
+  void detached(detach_reason why) override { detach_reasons.push_back(why); }
+  const char* transport() const override { return "test"; }
+
+  std::string text() const {
+    std::string out;
+    for (auto& e : events)
+      if (e.kind == event_kind::delta) out += e.text;
+    return out;
+  }
+  std::size_t terminal_count() const {
+    std::size_t n = 0;
+    for (auto& e : events) n += e.terminal() ? 1 : 0;
+    return n;
+  }
+  const stream_event& last() const { return events.back(); }
+
+  bool full = false;
+  std::vector<stream_event> events;
+  std::vector<std::pair<std::uint64_t, bool>> attach_reports;
+  std::vector<detach_reason> detach_reasons;
+};
+
+// A provider whose upstream replays a fixed script of events at once, for failure paths.
+provider_actor::behavior_type scripted_provider(provider_actor::pointer self,
+                                                std::vector<stream_event> script) {
+  return {[self, script](open_atom, chat_request&, session_actor& session,
+                         std::uint32_t attempt) -> upstream_actor {
+    return self->spawn(
+        [script, session, attempt](upstream_actor::pointer up) -> upstream_actor::behavior_type {
+          for (auto& ev : script) up->send(session, upstream_atom::value, attempt, ev);
+          return {[up](cancel_atom) { up->quit(); }};
+        });
+  }};
+}
+
+class session_fixture : public coordinator_fixture {
+ protected:
+  ~session_fixture() override {
+    for (auto& s : registry.all()) caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+    sched->run();
+  }
+
+  struct route_entry {
+    std::string name;
+    provider_actor provider;
+    quota_pool_actor pool = {};
+  };
+
+  // Routes model "m" to the given providers, in order.
+  void route(std::vector<route_entry> providers) {
+    router_config rc;
+    for (auto& p : providers) {
+      rc.routes["m"].targets.push_back({p.name, 1});
+      if (p.pool) rc.pools[p.name] = p.pool;
+    }
+    router = keep(sys->spawn(router_behavior, rc));
+    for (auto& p : providers)
+      caf::anon_send(router, provider_atom::value, p.name, keep(p.provider));
+    sched->run();
+  }
+
+  // A mock provider streaming {tokens, first_token_ms, interval_ms}.
+  provider_actor mock(std::array<std::uint32_t, 3> shape = {3, 100, 10}) {
+    mock_config mc;
+    mc.tokens = shape[0];
+    mc.first_token_ms = shape[1];
+    mc.interval_ms = shape[2];
+    return sys->spawn(mock_provider, mc, &registry.upstreams);
+  }
+
+  provider_actor scripted(std::vector<stream_event> script) {
+    return sys->spawn(scripted_provider, std::move(script));
+  }
+
+  session_actor start(std::shared_ptr<recording_sink> sink, bool cancel_on_detach = false,
+                      std::string model = "m") {
+    session_init init;
+    init.id = session_registry::new_id();
+    init.request.model = std::move(model);
+    init.request.body = {{"messages", nlohmann::json::array()}};
+    init.first_sink = sink;
+    init.cancel_on_detach = cancel_on_detach;
+    init.router = router;
+    init.health = health;
+    init.registry = &registry;
+    init.options = options;
+    auto id = init.id;
+    auto h = *registry.add(id, 100000, [&] { return sys->spawn(session_behavior, init); });
+    sched->run();
+    return h;
+  }
+
+  session_state& state_of(const session_actor& h) {
+    return coordinator_fixture::state_of<session_state>(h);
+  }
+
+  session_registry registry;
+  router_actor router;
+  provider_health_actor health;
+  session_options options = [] {
+    session_options o;
+    o.resume_window = std::chrono::seconds(1);
+    return o;
+  }();
+};
+
+}  // namespace streamgate::test

@@ -1,0 +1,251 @@
+// Sessions drawing leases from quota pools: room first, then the queue; release on every end;
+// failover bounded by attempts and a deadline; outcomes reported to the circuit breakers.
+
+#include "actors/quota_pool.hpp"
+#include "tests/actors/session_fixture.hpp"
+
+namespace streamgate {
+namespace {
+
+using namespace std::chrono_literals;
+using test::recording_sink;
+
+struct outcome {
+  std::string provider;
+  bool ok;
+  bool operator==(const outcome& o) const { return provider == o.provider && ok == o.ok; }
+};
+
+provider_health_actor::behavior_type health_recorder(provider_health_actor::pointer,
+                                                     std::vector<outcome>* out) {
+  return {[out](outcome_atom, std::string& provider, bool ok) { out->push_back({provider, ok}); }};
+}
+
+class session_quota_test : public test::session_fixture {
+ protected:
+  quota_pool_actor pool(std::uint32_t max_concurrent, quota_gauges_ptr& gauges) {
+    quota_options o;
+    o.max_concurrent = max_concurrent;
+    gauges = std::make_shared<quota_gauges>();
+    return keep(sys->spawn(quota_pool, std::string{"pool"}, o, gauges));
+  }
+
+  stream_event error(std::string_view code, std::uint32_t retry_after_s = 0) {
+    auto ev = stream_event::make_error(std::string{code}, std::string{code});
+    ev.retry_after_s = retry_after_s;
+    return ev;
+  }
+};
+
+TEST_F(session_quota_test, holds_a_lease_while_streaming_and_releases_it_at_the_end) {
+  quota_gauges_ptr g;
+  route({{"mock", mock({3, 0, 10}), pool(1, g)}});
+  auto sink = std::make_shared<recording_sink>();
+  auto s = start(sink);
+  EXPECT_EQ(g->leases_in_use.load(), 1);
+  advance(100ms);
+  EXPECT_EQ(sink->last().kind, event_kind::finish);
+  EXPECT_EQ(g->leases_in_use.load(), 0);
+  EXPECT_EQ(state_of(s).lease_id, 0u);
+}
+
+TEST_F(session_quota_test, a_session_without_room_waits_in_the_queue_and_only_sees_a_delay) {
+  quota_gauges_ptr g;
+  route({{"mock", mock({3, 0, 50}), pool(1, g)}});
+  auto first = std::make_shared<recording_sink>();
+  auto second = std::make_shared<recording_sink>();
+  start(first);
+  start(second);
+  EXPECT_EQ(g->queue_length.load(), 1);
+  advance(120ms);
+  EXPECT_EQ(first->last().kind, event_kind::finish);
+  EXPECT_TRUE(second->events.empty() || second->events.front().kind == event_kind::delta);
+  advance(200ms);
+  EXPECT_EQ(second->text(), mock_text(3));
+  EXPECT_EQ(g->leases_in_use.load(), 0);
+  EXPECT_EQ(g->granted_total.load(), 2u);
+}
+
+TEST_F(session_quota_test, a_candidate_with_room_now_comes_before_queueing_at_a_busier_one) {
+  quota_gauges_ptr ga, gb;
+  route({{"a", mock({1000, 0, 10}), pool(1, ga)}, {"b", mock({3, 0, 10}), pool(1, gb)}});
+  auto first = std::make_shared<recording_sink>();
+  auto second = std::make_shared<recording_sink>();
+  start(first);
+  auto s = start(second);
+  EXPECT_EQ(state_of(s).provider, "b");
+  EXPECT_EQ(state_of(s).attempt, 1u);
+  EXPECT_EQ(ga->queue_length.load(), 0);
+  advance(100ms);
+  EXPECT_EQ(second->last().kind, event_kind::finish);
+}
+
+TEST_F(session_quota_test, past_the_deadline_in_the_queue_the_client_gets_quota_exhausted) {
+  quota_gauges_ptr g;
+  options.attempt_deadline = 500ms;
+  route({{"mock", mock({100000, 0, 10}), pool(1, g)}});
+  start(std::make_shared<recording_sink>());
+  auto sink = std::make_shared<recording_sink>();
+  start(sink);
+  advance(490ms);
+  EXPECT_TRUE(sink->events.empty());
+  advance(20ms);
+  ASSERT_EQ(sink->events.size(), 1u);
+  EXPECT_EQ(sink->last().code, error_code::quota_exhausted);
+  EXPECT_GE(sink->last().retry_after_s, 1u);
+  EXPECT_EQ(g->queue_length.load(), 0);
+  EXPECT_EQ(g->leases_in_use.load(), 1);  // only the first session's
+}
+
+TEST_F(session_quota_test, an_upstream_429_pauses_its_pool_and_fails_over) {
+  quota_gauges_ptr ga, gb;
+  route({{"a", scripted({error(error_code::upstream_rate_limited, 7)}), pool(5, ga)},
+         {"b", mock({3, 0, 0}), pool(5, gb)}});
+  auto sink = std::make_shared<recording_sink>();
+  auto s = start(sink);
+  advance(20ms);
+  EXPECT_EQ(sink->text(), mock_text(3));
+  EXPECT_EQ(state_of(s).attempt, 2u);
+  EXPECT_GT(ga->paused_ms.load(), 6900);
+  EXPECT_EQ(ga->leases_in_use.load(), 0);
+  EXPECT_EQ(gb->leases_in_use.load(), 0);
+  // While paused, the next session goes straight to b.
+  auto next = std::make_shared<recording_sink>();
+  auto s2 = start(next);
+  EXPECT_EQ(state_of(s2).provider, "b");
+  EXPECT_EQ(state_of(s2).attempt, 1u);
+}
+
+TEST_F(session_quota_test, failover_stops_at_max_attempts) {
+  options.max_attempts = 2;
+  route({{"a", scripted({error(error_code::upstream_server_error)})},
+         {"b", scripted({error(error_code::upstream_connect_failed)})},
+         {"c", mock({3, 0, 0})}});
+  auto sink = std::make_shared<recording_sink>();
+  auto s = start(sink);
+  advance(20ms);
+  ASSERT_EQ(sink->events.size(), 1u);
+  EXPECT_EQ(sink->last().code, error_code::upstream_connect_failed);
+  EXPECT_EQ(state_of(s).attempt, 2u);
+  EXPECT_EQ(registry.failovers.load(), 1u);
+}
+
+TEST_F(session_quota_test, no_first_token_by_the_deadline_ends_with_first_byte_timeout) {
+  quota_gauges_ptr g;
+  options.attempt_deadline = 300ms;
+  route({{"silent", scripted({}), pool(1, g)}});
+  auto sink = std::make_shared<recording_sink>();
+  start(sink);
+  advance(310ms);
+  ASSERT_EQ(sink->events.size(), 1u);
+  EXPECT_EQ(sink->last().code, error_code::upstream_first_byte_timeout);
+  EXPECT_EQ(g->leases_in_use.load(), 0);
+}
+
+TEST_F(session_quota_test, a_session_that_dies_gives_its_lease_back) {
+  quota_gauges_ptr g;
+  route({{"mock", mock({100000, 0, 10}), pool(1, g)}});
+  auto s = start(std::make_shared<recording_sink>());
+  advance(20ms);
+  ASSERT_EQ(g->leases_in_use.load(), 1);
+  caf::anon_send_exit(s, caf::exit_reason::kill);
+  sched->run();
+  EXPECT_EQ(g->leases_in_use.load(), 0);
+  EXPECT_EQ(g->reclaimed_total.load(), 1u);
+}
+
+TEST_F(session_quota_test, a_cancel_while_queued_leaves_nothing_held) {
+  quota_gauges_ptr g;
+  route({{"mock", mock({3, 0, 100}), pool(1, g)}});
+  start(std::make_shared<recording_sink>());
+  auto waiting = start(std::make_shared<recording_sink>());
+  caf::anon_send(waiting, cancel_atom::value);
+  sched->run();
+  advance(500ms);  // the first ends; the cancelled one's late grant goes straight back
+  EXPECT_EQ(g->leases_in_use.load(), 0);
+  EXPECT_EQ(g->queue_length.load(), 0);
+}
+
+TEST_F(session_quota_test, each_attempt_reports_its_outcome_once) {
+  std::vector<outcome> outcomes;
+  health = keep(sys->spawn(health_recorder, &outcomes));
+  route({{"broken", scripted({error(error_code::upstream_server_error)})},
+         {"strict", scripted({error(error_code::upstream_bad_request)})},
+         {"mock", mock({3, 0, 0})}});
+  start(std::make_shared<recording_sink>());
+  advance(20ms);
+  // The client error is not the provider's fault and ends the session; nothing after it.
+  EXPECT_EQ(outcomes, (std::vector<outcome>{{"broken", false}}));
+  outcomes.clear();
+  route({{"broken", scripted({error(error_code::upstream_server_error)})},
+         {"mock", mock({3, 0, 0})}});
+  start(std::make_shared<recording_sink>());
+  advance(20ms);
+  EXPECT_EQ(outcomes, (std::vector<outcome>{{"broken", false}, {"mock", true}}));
+}
+
+}  // namespace
+}  // namespace streamgate
+
+namespace streamgate {
+namespace {
+
+TEST_F(session_quota_test, a_request_queued_while_its_provider_restarts_is_not_lost) {
+  quota_gauges_ptr g;
+  auto p = pool(1, g);
+  auto crashing = mock({100000, 0, 10});
+  route({{"a", crashing, p}});
+  auto first = std::make_shared<recording_sink>();
+  auto second = std::make_shared<recording_sink>();
+  start(first);
+  auto s = start(second);
+  advance(20ms);
+  ASSERT_EQ(g->queue_length.load(), 1);
+  // The provider crashes (its streams with it) and its supervisor restarts it at once.
+  caf::anon_send_exit(crashing, caf::exit_reason::unhandled_exception);
+  caf::anon_send(router, provider_atom::value, std::string{"a"}, keep(mock({3, 0, 10})));
+  sched->run();
+  advance(100ms);
+  EXPECT_EQ(first->last().code, error_code::upstream_interrupted);
+  EXPECT_EQ(second->text(), mock_text(3));  // the queued one went to the new actor
+  EXPECT_EQ(state_of(s).attempt, 1u);
+  EXPECT_EQ(g->leases_in_use.load(), 0);
+}
+
+}  // namespace
+}  // namespace streamgate
+
+namespace streamgate {
+namespace {
+
+TEST_F(session_quota_test, two_hundred_sessions_through_a_pool_of_ten_never_open_more_than_ten) {
+  quota_gauges_ptr g;
+  options.attempt_deadline = 600s;
+  route({{"mock", mock({5, 0, 10}), pool(10, g)}});
+  std::vector<std::shared_ptr<recording_sink>> sinks;
+  for (int i = 0; i < 200; ++i) {
+    sinks.push_back(std::make_shared<recording_sink>());
+    start(sinks.back());
+    ASSERT_LE(registry.upstreams.load(), 10);
+  }
+  std::int64_t peak = 0;
+  for (int step = 0; step < 2000 && g->granted_total.load() < 200; ++step) {
+    advance(5ms, 5ms);
+    peak = std::max<std::int64_t>(peak, registry.upstreams.load());
+    ASSERT_LE(registry.upstreams.load(), 10) << "at step " << step;
+    ASSERT_LE(g->leases_in_use.load(), 10);
+  }
+  advance(100ms);
+  EXPECT_EQ(peak, 10);  // the pool was used to the full
+  EXPECT_EQ(g->granted_total.load(), 200u)
+      << g->queue_length.load() << " queued, " << g->refused_total.load() << " refused";
+  for (auto& s : sinks) {
+    ASSERT_FALSE(s->events.empty());
+    EXPECT_EQ(s->last().kind, event_kind::finish);
+  }
+  EXPECT_EQ(g->leases_in_use.load(), 0);
+  EXPECT_EQ(registry.upstreams.load(), 0);
+}
+
+}  // namespace
+}  // namespace streamgate
