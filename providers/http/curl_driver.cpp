@@ -192,6 +192,7 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
         e, CURLOPT_CONNECTTIMEOUT_MS,
         static_cast<long>(std::max<milliseconds::rep>(1, t.request.timeouts.connect.count())));
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error);
+    if (!t.request.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, t.request.ca_file.c_str());
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &impl::on_body_bytes);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &impl::on_header_line);
