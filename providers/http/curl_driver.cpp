@@ -22,6 +22,9 @@ using std::chrono::milliseconds;
 // The longest the loop sleeps with nothing to do; commands wake it earlier.
 constexpr milliseconds max_poll_wait{1000};
 
+// Idle upstream connections kept for reuse (providers close theirs after a while anyway).
+constexpr long idle_connections = 1024;
+
 std::once_flag curl_init_once;
 
 std::string_view failure_code(CURLcode rc) {
@@ -108,6 +111,9 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
     std::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     multi = curl_multi_init();
     if (multi == nullptr) throw std::runtime_error("curl_multi_init failed");
+    // curl's default cache is four connections per transfer running at the time: a lull
+    // between bursts would close idle connections the next burst wants again. Keep them.
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, idle_connections);
   }
 
   ~impl() { curl_multi_cleanup(multi); }

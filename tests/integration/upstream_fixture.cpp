@@ -1,5 +1,10 @@
 #include "tests/integration/upstream_fixture.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 namespace streamgate::test {
 
 using json = nlohmann::json;
@@ -106,6 +111,18 @@ bool upstream_fixture::settled() {
     return c.active_sessions == 0 && c.active_upstreams == 0 &&
            fake_->counters().active_streams.load() == 0;
   });
+}
+
+std::uint16_t unused_loopback_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
 }
 
 }  // namespace streamgate::test

@@ -60,4 +60,8 @@ class upstream_fixture {
   std::unique_ptr<test_server> server_;
 };
 
+// A loopback port that was free a moment ago (for servers that cannot report the port they
+// bound, and for "nothing listens here").
+std::uint16_t unused_loopback_port();
+
 }  // namespace streamgate::test

@@ -22,18 +22,6 @@
 namespace streamgate::test {
 namespace {
 
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 bool accepts(std::uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -64,7 +52,7 @@ class tls_proxy {
          "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
          "-keyout", dir_ + "/key.pem", "-out", cert()}};
     if (openssl.wait() != 0) throw std::runtime_error("openssl: " + openssl.stderr_text());
-    port_ = free_port();
+    port_ = unused_loopback_port();
     std::ofstream{dir_ + "/nginx.conf"}
         << "daemon off; master_process off; worker_processes 1;\n"
         << "pid " << dir_ << "/nginx.pid; error_log " << dir_ << "/error.log warn;\n"
