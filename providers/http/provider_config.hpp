@@ -71,6 +71,7 @@ struct upstream_request {
   adapter_kind adapter = adapter_kind::openai;
   std::string ca_file;
   secret key;  // only so that error text echoed from the provider can be scrubbed of it
+  std::string provider;  // the configured provider's name: the metrics' label
 };
 
 // The provider's request for a client request: model renamed, streaming forced, usage asked

@@ -1,5 +1,6 @@
 #include "tests/support/test_server.hpp"
 
+#include "tests/support/ws_client.hpp"
 #include "transports/http_server.hpp"
 
 #include <caf/actor_system.hpp>
@@ -71,12 +72,8 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 
 std::string mock_body(bool stream, unsigned tokens, unsigned interval_ms, unsigned first_token_ms,
                       bool include_usage) {
-  nlohmann::json body{
-      {"model", "mock"},
-      {"stream", stream},
-      {"messages", {{{"role", "user"}, {"content", "Hello there"}}}},
-      {"mock",
-       {{"tokens", tokens}, {"interval_ms", interval_ms}, {"first_token_ms", first_token_ms}}}};
+  auto body = mock_request(tokens, interval_ms, first_token_ms);
+  body["stream"] = stream;
   if (include_usage) body["stream_options"] = {{"include_usage", true}};
   return body.dump();
 }
