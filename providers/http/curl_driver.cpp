@@ -5,8 +5,12 @@
 #include "telemetry/stats.hpp"
 
 #include <curl/curl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
@@ -115,6 +119,14 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
   };
 
   CURLM* multi = nullptr;
+  // curl tells us which sockets to watch (socket callback) and when to call it back (timer
+  // callback); epoll reports only the ready ones. curl_multi_perform would instead run every
+  // transfer on each wake-up, each checking its own socket with a poll() of its own: O(streams)
+  // system calls per received chunk at a thousand streams.
+  int epoll_fd = -1;
+  int wake_fd = -1;  // eventfd: commands and stop wake the loop
+  bool curl_timer_set = false;
+  clock_type::time_point curl_timer;  // when curl wants CURL_SOCKET_TIMEOUT
   std::mutex mutex;
   std::vector<command> queue;  // guarded by mutex
   bool stopping = false;       // guarded by mutex
@@ -129,14 +141,66 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
 
   impl() {
     std::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     multi = curl_multi_init();
-    if (multi == nullptr) throw std::runtime_error("curl_multi_init failed");
+    if (epoll_fd < 0 || wake_fd < 0 || multi == nullptr) {
+      close_fds();
+      if (multi) curl_multi_cleanup(multi);
+      throw std::runtime_error("cannot set up the upstream I/O loop");
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = wake_fd;
+    epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &impl::on_socket);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &impl::on_timer);
+    curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
     // curl's default cache is four connections per transfer running at the time: a lull
     // between bursts would close idle connections the next burst wants again. Keep them.
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, idle_connections);
   }
 
-  ~impl() { curl_multi_cleanup(multi); }
+  ~impl() {
+    curl_multi_cleanup(multi);
+    close_fds();
+  }
+
+  void close_fds() {
+    if (epoll_fd >= 0) ::close(epoll_fd);
+    if (wake_fd >= 0) ::close(wake_fd);
+  }
+
+  void wake() {
+    std::uint64_t one = 1;
+    // Only fails when the counter is already non-zero (EAGAIN): the loop is woken anyway.
+    [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
+  }
+
+  // curl's socket callback: watch `s` for what curl waits for, or stop watching it.
+  static int on_socket(CURL*, curl_socket_t s, int what, void* data, void*) {
+    auto& d = *static_cast<impl*>(data);
+    if (what == CURL_POLL_REMOVE) {
+      epoll_ctl(d.epoll_fd, EPOLL_CTL_DEL, s, nullptr);  // may be closed already: ignore
+      return 0;
+    }
+    epoll_event ev{};
+    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    ev.data.fd = s;
+    // A socket number curl closed and reused is new to epoll: modify, else add.
+    if (epoll_ctl(d.epoll_fd, EPOLL_CTL_MOD, s, &ev) != 0)
+      epoll_ctl(d.epoll_fd, EPOLL_CTL_ADD, s, &ev);
+    return 0;
+  }
+
+  // curl's timer callback: call back with CURL_SOCKET_TIMEOUT after `ms` (-1: no timer).
+  static int on_timer(CURLM*, long ms, void* data) {
+    auto& d = *static_cast<impl*>(data);
+    d.curl_timer_set = ms >= 0;
+    if (ms >= 0) d.curl_timer = clock_type::now() + milliseconds{ms};
+    return 0;
+  }
 
   // The thread shares ownership: if the driver's last owner lets go on the driver thread
   // itself (an actor cleaned up there), the thread detaches and finishes on its own.
@@ -149,7 +213,7 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
       std::lock_guard<std::mutex> guard{mutex};
       stopping = true;
     }
-    curl_multi_wakeup(multi);
+    wake();
     if (thread.get_id() == std::this_thread::get_id())
       thread.detach();
     else
@@ -161,11 +225,13 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
       std::lock_guard<std::mutex> guard{mutex};
       queue.push_back(std::move(c));
     }
-    curl_multi_wakeup(multi);
+    wake();
   }
 
   void run() {
     std::vector<command> batch;
+    std::array<epoll_event, 256> ready;
+    int running = 0;
     for (;;) {
       {
         std::lock_guard<std::mutex> guard{mutex};
@@ -179,14 +245,34 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
           on_cancel_command(c.id, c.at);
       }
       batch.clear();
-      int running = 0;
-      curl_multi_perform(multi, &running);
-      collect_finished();
       auto now = clock_type::now();
+      if (curl_timer_set && curl_timer <= now) {
+        curl_timer_set = false;
+        curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+      }
+      collect_finished();
+      now = clock_type::now();
       if (now >= next_scan) next_scan = expire_deadlines(now);
+      auto until = curl_timer_set ? std::min(next_scan, curl_timer) : next_scan;
       // Round up, so a deadline is never polled a millisecond too early in a busy loop.
-      auto wait = std::chrono::duration_cast<milliseconds>(next_scan - now) + milliseconds{1};
-      curl_multi_poll(multi, nullptr, 0, static_cast<int>(wait.count()), nullptr);
+      auto wait = until <= now
+                      ? milliseconds{0}
+                      : std::chrono::duration_cast<milliseconds>(until - now) + milliseconds{1};
+      int n = epoll_wait(epoll_fd, ready.data(), static_cast<int>(ready.size()),
+                         static_cast<int>(wait.count()));
+      for (int i = 0; i < n; ++i) {
+        auto& ev = ready[static_cast<std::size_t>(i)];
+        if (ev.data.fd == wake_fd) {
+          std::uint64_t count = 0;
+          [[maybe_unused]] auto r = ::read(wake_fd, &count, sizeof count);
+          continue;
+        }
+        int flags = ((ev.events & (EPOLLIN | EPOLLHUP)) ? CURL_CSELECT_IN : 0) |
+                    ((ev.events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+                    ((ev.events & EPOLLERR) ? CURL_CSELECT_ERR : 0);
+        curl_multi_socket_action(multi, ev.data.fd, flags, &running);
+      }
+      collect_finished();
     }
     while (!transfers.empty()) remove_transfer(*transfers.begin()->second);
   }

@@ -36,8 +36,8 @@ struct driver_counters {
   std::atomic<std::uint64_t> connections{0};  // new TCP connections opened (reuse shows here)
 };
 
-// The upstream I/O thread: one libcurl multi loop (curl_multi_poll, woken by
-// curl_multi_wakeup) for every upstream transfer of the process. Start and cancel are
+// The upstream I/O thread: one libcurl multi loop (curl_multi_socket_action on epoll, woken
+// by an eventfd) for every upstream transfer of the process. Start and cancel are
 // commands through a small queue, so any thread may call them without blocking on I/O.
 // Response bytes are parsed into stream events on this thread (upstream_response).
 // Connections are reused across transfers; HTTP/2 is used where a TLS server offers it.
