@@ -27,6 +27,8 @@ class session_ops {
   void cancel(std::string_view why);
   void fail(std::string_view code, std::string message);
   void stop_upstream();
+  // Asks the router for the candidates, again later while they are all restarting.
+  void route();
   // The next attempt: the first untried candidate whose pool has room now, else a wait in
   // the queue of the pool that expects room soonest; bounded by max_attempts and the deadline.
   void try_next_candidate();
@@ -50,9 +52,10 @@ class session_ops {
   void on_upstream_event(std::uint32_t attempt, stream_event ev);
   void arm_expiry();
   void on_expiry(std::uint64_t gen);
+  // What is left of the attempt deadline.
+  std::chrono::milliseconds remaining() const;
 
  private:
-  std::chrono::milliseconds remaining() const;
   void deliver_to_all(const event_ptr& ev);
   void on_ended();
   // One line per finished session: what operators grep for first.
