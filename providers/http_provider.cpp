@@ -1,6 +1,7 @@
 #include "providers/http_provider.hpp"
 
 #include "providers/http/curl_driver.hpp"
+#include "telemetry/log.hpp"
 
 #include <caf/all.hpp>
 
@@ -17,6 +18,7 @@ struct upstream_stream_state {
   static inline const char* name = "upstream_stream";
   session_actor session;
   std::uint32_t attempt = 0;
+  std::string provider;
   // Shared with the cleanup functor: once the terminal event went out, there is no transfer
   // left to cancel, and cancelling would only spoil a connection curl is about to reuse.
   std::shared_ptr<bool> ended = std::make_shared<bool>(false);
@@ -24,11 +26,12 @@ struct upstream_stream_state {
 
 upstream_stream_actor::behavior_type upstream_stream(
     upstream_stream_actor::stateful_pointer<upstream_stream_state> self, session_actor session,
-    std::uint32_t attempt, upstream_request request, std::shared_ptr<curl_driver> driver,
-    std::atomic<std::int64_t>* upstreams) {
+    std::uint32_t attempt, std::string provider, upstream_request request,
+    std::shared_ptr<transfer_runner> driver, std::atomic<std::int64_t>* upstreams) {
   auto& st = self->state;
   st.session = std::move(session);
   st.attempt = attempt;
+  st.provider = std::move(provider);
   if (upstreams) {
     upstreams->fetch_add(1, std::memory_order_relaxed);
     self->attach_functor([upstreams] { upstreams->fetch_sub(1, std::memory_order_relaxed); });
@@ -49,6 +52,12 @@ upstream_stream_actor::behavior_type upstream_stream(
       [self](upstream_atom, stream_event& ev) {
         auto& st = self->state;
         bool terminal = ev.terminal();
+        // The text was scrubbed of the key and is what the client sees anyway.
+        if (ev.kind == event_kind::error)
+          log::warn("upstream_failed", {{"provider", st.provider},
+                                        {"attempt", st.attempt},
+                                        {"code", ev.code},
+                                        {"message", ev.text}});
         self->send(st.session, upstream_atom::value, st.attempt, std::move(ev));
         if (terminal) {
           *st.ended = true;
@@ -67,13 +76,13 @@ std::int64_t wall_clock_ms() {
 
 provider_actor::behavior_type http_provider(provider_actor::pointer self,
                                             http_provider_config config,
-                                            std::shared_ptr<curl_driver> driver,
+                                            std::shared_ptr<transfer_runner> driver,
                                             std::atomic<std::int64_t>* upstreams) {
   return {
       [self, config, driver, upstreams](open_atom, const chat_request& req, session_actor& session,
                                         std::uint32_t attempt) -> upstream_actor {
         // Linked, like the mock: a provider crash ends its streams, and sessions fail over.
-        return self->spawn<caf::linked>(upstream_stream, std::move(session), attempt,
+        return self->spawn<caf::linked>(upstream_stream, std::move(session), attempt, config.name,
                                         build_request(config, req, wall_clock_ms()), driver,
                                         upstreams);
       },

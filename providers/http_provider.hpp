@@ -9,14 +9,14 @@
 
 namespace streamgate {
 
-class curl_driver;
+class transfer_runner;
 
 // A provider reached over HTTP (OpenAI-compatible or an older adapter): each open spawns an
-// upstream_stream actor that owns one transfer on the shared curl driver. `upstreams`
-// counts streams alive (the engine's active-upstream gauge).
+// upstream_stream actor that owns one transfer on the shared driver (the process's curl
+// driver). `upstreams` counts streams alive (the engine's active-upstream gauge).
 provider_actor::behavior_type http_provider(provider_actor::pointer self,
                                             http_provider_config config,
-                                            std::shared_ptr<curl_driver> driver,
+                                            std::shared_ptr<transfer_runner> driver,
                                             std::atomic<std::int64_t>* upstreams);
 
 }  // namespace streamgate

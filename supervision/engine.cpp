@@ -64,7 +64,9 @@ void start_provider(engine_pointer self, supervised_provider& p) {
     p.handle = self->spawn<caf::linked>(mock_provider, p.entry.mock, upstreams);
   } else {
     if (!st.driver) st.driver = std::make_shared<curl_driver>();
-    p.handle = self->spawn<caf::linked>(http_provider, p.entry.http, st.driver, upstreams);
+    auto http = p.entry.http;
+    http.name = p.entry.name;  // one name in routes, logs and the admin view
+    p.handle = self->spawn<caf::linked>(http_provider, std::move(http), st.driver, upstreams);
   }
   self->send(st.router, provider_atom::value, p.entry.name, p.handle);
 }

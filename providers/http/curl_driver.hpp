@@ -17,6 +17,17 @@ using transfer_callback = std::function<void(stream_event)>;
 
 using transfer_id = std::uint64_t;
 
+// What an upstream_stream needs from the I/O layer. The curl driver is the one real
+// implementation; the actor tests drive the stream's logic through a scripted one.
+class transfer_runner {
+ public:
+  virtual ~transfer_runner() = default;
+  // Starts a transfer; its events go to `on_event` (on another thread, in order).
+  virtual transfer_id start(upstream_request request, transfer_callback on_event) = 0;
+  // Ends the transfer and closes its connection; a no-op once the transfer has ended.
+  virtual void cancel(transfer_id id) = 0;
+};
+
 struct driver_counters {
   std::atomic<std::int64_t> active{0};        // transfers in the multi handle
   std::atomic<std::uint64_t> started{0};      // transfers added
@@ -30,17 +41,17 @@ struct driver_counters {
 // commands through a small queue, so any thread may call them without blocking on I/O.
 // Response bytes are parsed into stream events on this thread (upstream_response).
 // Connections are reused across transfers; HTTP/2 is used where a TLS server offers it.
-class curl_driver {
+class curl_driver final : public transfer_runner {
  public:
   curl_driver();
-  ~curl_driver();  // stops the thread; transfers still running are dropped silently
+  ~curl_driver() override;  // stops the thread; transfers still running are dropped silently
   curl_driver(const curl_driver&) = delete;
   curl_driver& operator=(const curl_driver&) = delete;
 
-  transfer_id start(upstream_request request, transfer_callback on_event);
+  transfer_id start(upstream_request request, transfer_callback on_event) override;
 
-  // Removes the transfer and closes its connection; a no-op once the transfer has ended.
-  void cancel(transfer_id id);
+  // Removes the transfer, which closes its connection.
+  void cancel(transfer_id id) override;
 
   const driver_counters& counters() const;
 

@@ -21,10 +21,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A provider with short deadlines, so timeout faults end quickly.
+// A provider with short deadlines, so timeout faults end quickly, yet each at least ten
+// times the gaps of the streams that must pass, so a loaded machine cannot make them flaky.
 void short_timeouts(http_provider_config& h) {
-  h.timeouts.first_byte = 300ms;
-  h.timeouts.idle = 300ms;
+  h.timeouts.first_byte = 1000ms;
+  h.timeouts.idle = 1000ms;
   h.timeouts.total = 3000ms;
   h.max_line_bytes = 64 << 10;
   h.max_body_bytes = 1 << 20;
@@ -38,7 +39,7 @@ class upstream_faults : public ::testing::Test {
                       {"paced", "fake@interval_ms=20,chunks=5"},
                       {"no-first-byte", "fake@first_byte_ms=5000"},
                       {"stall", "fake@stall_after=2,chunks=10,chunk_size=5"},
-                      {"too-slow", "fake@interval_ms=200,chunks=100"},
+                      {"too-slow", "fake@interval_ms=100,chunks=100"},
                       {"rate-limited", "fake@status=429,retry_after=17"},
                       {"server-error", "fake@status=500"},
                       {"unavailable", "fake@status=503"},
@@ -49,6 +50,7 @@ class upstream_faults : public ::testing::Test {
                       {"malformed", "fake@malformed_after=2,chunks=5,chunk_size=5"},
                       {"mid-error", "fake@error_after=2,chunks=5,chunk_size=5"},
                       {"no-done", "fake@no_done=1,chunks=3,chunk_size=5"},
+                      {"cut", "fake@end_after=2,chunks=5,chunk_size=5"},
                       {"bad-utf8", "fake@invalid_utf8=1,chunks=3,chunk_size=6"},
                       {"long-line", "fake@huge_line=200000,chunks=4"},
                       {"huge-body", "fake@chunks=3000,chunk_size=1000"}},
@@ -161,6 +163,12 @@ TEST_F(upstream_faults, finish_reason_without_done_is_a_clean_finish) {
   EXPECT_EQ(r.finish_reason, "stop");
   EXPECT_EQ(r.terminal_events, 1);
   EXPECT_TRUE(r.done);
+}
+
+TEST_F(upstream_faults, a_clean_end_without_finish_or_done_is_an_interruption) {
+  auto r = f.stream("cut");
+  EXPECT_EQ(r.text, fake::full_text(2, 5));
+  expect_error(r, 200, error_code::upstream_interrupted);
 }
 
 TEST_F(upstream_faults, invalid_utf8_is_replaced_not_forwarded) {
@@ -280,19 +288,30 @@ TEST(upstream_failover, a_failure_before_the_first_token_is_transparent) {
   EXPECT_EQ(f.upstream().counters().requests_total.load(), 2u);
 }
 
+// The legacy adapter, pointed at the path where the fake serves Zhipu's older API.
+void legacy_adapter(http_provider_config& h) {
+  h.adapter = adapter_kind::zhipu_legacy;
+  h.base_url.resize(h.base_url.size() - 3);  // drop "/v1"
+  h.base_url += "/api/paas/v3/model-api";
+  h.api_key = secret{"someid.somesecret"};
+}
+
 TEST(upstream_zhipu_legacy, streams_through_the_legacy_adapter) {
-  upstream_fixture f{{{"glm-old", "chatglm_turbo@chunks=6,chunk_size=7"}},
-                     [](http_provider_config& h) {
-                       h.adapter = adapter_kind::zhipu_legacy;
-                       // The fake serves the legacy API at its usual path.
-                       h.base_url.resize(h.base_url.size() - 3);
-                       h.base_url += "/api/paas/v3/model-api";
-                       h.api_key = secret{"someid.somesecret"};
-                     }};
+  upstream_fixture f{{{"glm-old", "chatglm_turbo@chunks=6,chunk_size=7"}}, legacy_adapter};
   auto r = f.stream("glm-old");
   EXPECT_EQ(r.status, 200u);
   EXPECT_EQ(r.text, fake::full_text(6, 7));
   EXPECT_TRUE(r.done);
+  EXPECT_EQ(r.terminal_events, 1);
+}
+
+TEST(upstream_zhipu_legacy, its_error_event_ends_the_stream) {
+  upstream_fixture f{{{"glm-old", "chatglm_turbo@chunks=6,chunk_size=7,error_after=2"}},
+                     legacy_adapter};
+  auto r = f.stream("glm-old");
+  EXPECT_EQ(r.text, fake::full_text(2, 7));
+  EXPECT_EQ(r.error_code, error_code::upstream_error);
+  EXPECT_EQ(r.error_message, "fake mid-stream failure");
   EXPECT_EQ(r.terminal_events, 1);
 }
 

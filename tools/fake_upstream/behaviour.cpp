@@ -28,6 +28,7 @@ std::optional<std::string> apply_one(std::string_view key, std::string_view valu
                                                   {"stall_after", &behaviour::stall_after},
                                                   {"malformed_after", &behaviour::malformed_after},
                                                   {"error_after", &behaviour::error_after},
+                                                  {"end_after", &behaviour::end_after},
                                                   {"huge_line", &behaviour::huge_line}};
   if (key == "format") {
     if (value != "zhipu_legacy" && value != "openai")

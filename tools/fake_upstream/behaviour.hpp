@@ -20,6 +20,7 @@ struct behaviour {
   std::optional<std::uint32_t> stall_after;      // go silent after n chunks, keep the socket
   std::optional<std::uint32_t> malformed_after;  // one broken `data:` line after n chunks
   std::optional<std::uint32_t> error_after;      // a mid-stream error object, then end
+  std::optional<std::uint32_t> end_after;        // end the body cleanly, no finish, no [DONE]
   std::optional<std::uint32_t> huge_line;        // one data line this long after chunk 1
   bool no_done = false;                          // finish_reason but no [DONE]
   bool invalid_utf8 = false;                     // 0xff 0xfe inside each chunk

@@ -249,8 +249,12 @@ class connection : public std::enable_shared_from_this<connection> {
     if (b_.stall_after && i == *b_.stall_after) return;  // silent until the client leaves
     if (b_.error_after && i == *b_.error_after)
       return finish(
-          R"(data: {"error":{"message":"fake mid-stream failure","type":"server_error","code":"fake_error"}})"
-          "\n\n");
+          b_.zhipu_legacy
+              ? "event: error\ndata: fake mid-stream failure\n\n"
+              : R"(data: {"error":{"message":"fake mid-stream failure","type":"server_error","code":"fake_error"}})"
+                "\n\n");
+    // A clean end of the body with neither finish_reason nor [DONE]: a cut stream.
+    if (b_.end_after && i == *b_.end_after) return finish("");
     if (i == b_.chunks) return finish(ending());
     std::string payload;
     if (b_.malformed_after && i == *b_.malformed_after) payload += "data: {not json\n\n";
@@ -278,7 +282,7 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   void finish(std::string last) {
-    write(frame(last) + "0\r\n\r\n", [self = shared_from_this()] {
+    write((last.empty() ? std::string{} : frame(last)) + "0\r\n\r\n", [self = shared_from_this()] {
       self->busy_ = false;
       self->end_stream(true);
       self->cancel_watch();

@@ -19,6 +19,8 @@ const char* usage =
     "  --interval-ms MS     delay between chunks (default 0)\n"
     "  --first-byte-ms MS   delay before the response starts (default 0)\n"
     "  --require-key KEY    answer 401 unless 'Authorization: Bearer KEY'\n"
+    "  --behaviour SPEC     default faults for every request, e.g. 'status=503' or\n"
+    "                       'drop_after=3,interval_ms=10' (keys: docs/fake-upstream.md)\n"
     "  --allow-remote       allow a non-loopback listen address\n"
     "Per request: header 'X-Fake: key=value;...' or model 'name@key=value,...'.\n";
 
@@ -55,6 +57,9 @@ int main(int argc, char** argv) {
         opts.defaults.interval_ms = number();
       } else if (a == "--first-byte-ms") {
         opts.defaults.first_byte_ms = number();
+      } else if (a == "--behaviour") {
+        if (auto err = apply_spec(value(), ',', opts.defaults))
+          throw std::runtime_error("--behaviour: " + *err);
       } else if (a == "--require-key") {
         opts.require_key = value();
       } else if (a == "--allow-remote") {

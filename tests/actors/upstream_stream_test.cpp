@@ -1,0 +1,181 @@
+// The HTTP provider and its upstream_stream actors under CAF's deterministic test
+// coordinator. The I/O layer is a scripted transfer_runner: the test plays the driver thread
+// by invoking a transfer's callback, then runs the scheduler.
+
+#include "actors/error_code.hpp"
+#include "providers/http/curl_driver.hpp"
+#include "providers/http_provider.hpp"
+
+#include <caf/all.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <map>
+
+namespace streamgate {
+namespace {
+
+// Records starts and cancels; keeps each transfer's callback so the test can feed it.
+class scripted_runner : public transfer_runner {
+ public:
+  transfer_id start(upstream_request request, transfer_callback on_event) override {
+    auto id = next_id++;
+    requests[id] = std::move(request);
+    callbacks[id] = std::move(on_event);
+    return id;
+  }
+  void cancel(transfer_id id) override { cancels.push_back(id); }
+
+  transfer_id next_id = 1;
+  std::map<transfer_id, upstream_request> requests;
+  std::map<transfer_id, transfer_callback> callbacks;
+  std::vector<transfer_id> cancels;
+};
+
+struct received {
+  std::uint32_t attempt;
+  stream_event ev;
+};
+
+// Stands in for a session: records what its upstream reports.
+session_actor::behavior_type recording_session(session_actor::pointer self,
+                                               std::vector<received>* log) {
+  return {
+      [log](upstream_atom, std::uint32_t attempt, stream_event& ev) {
+        log->push_back({attempt, std::move(ev)});
+      },
+      [](attach_atom, sink_ptr&, std::uint64_t) {},
+      [](detach_atom, sink_ptr&) {},
+      [self](cancel_atom) { self->quit(); },
+      [](shutdown_atom) {},
+      [](expire_atom, std::uint64_t) {},
+  };
+}
+
+class upstream_stream_test : public ::testing::Test {
+ protected:
+  upstream_stream_test() {
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    cfg.set("logger.file-verbosity", caf::atom("quiet"));
+    sys = std::make_unique<caf::actor_system>(cfg);
+    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+    http_provider_config pc;
+    pc.name = "p";
+    pc.base_url = "http://upstream.test/v1";
+    pc.models["client-model"] = "provider-model";
+    provider = sys->spawn(http_provider, pc, runner, &upstreams);
+    session = sys->spawn(recording_session, &log);
+    sched->run();
+  }
+
+  ~upstream_stream_test() override {
+    caf::anon_send_exit(provider, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(session, caf::exit_reason::user_shutdown);
+    sched->run();
+  }
+
+  // Opens an upstream for the session, as a session would, and returns its handle.
+  upstream_actor open(std::uint32_t attempt) {
+    auto req = std::get<chat_request>(parse_chat_request(
+        R"({"model":"client-model","stream":true,"messages":[{"role":"user","content":"hi"}]})"));
+    upstream_actor up;
+    caf::scoped_actor self{*sys};
+    self->send(provider, open_atom::value, req, session, attempt);
+    sched->run();
+    self->receive([&](upstream_actor& h) { up = h; },
+                  caf::after(std::chrono::seconds(0)) >> [] { FAIL() << "no upstream"; });
+    return up;
+  }
+
+  // What the driver thread does: hand an event to the transfer's owner.
+  void driver_delivers(transfer_id id, stream_event ev) {
+    runner->callbacks.at(id)(std::move(ev));
+    sched->run();
+  }
+
+  bool alive(const upstream_actor& up) {
+    return !caf::actor_cast<caf::abstract_actor*>(up)->getf(
+        caf::abstract_actor::is_terminated_flag);
+  }
+
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::scheduler::test_coordinator* sched = nullptr;
+  std::shared_ptr<scripted_runner> runner = std::make_shared<scripted_runner>();
+  std::atomic<std::int64_t> upstreams{0};
+  std::vector<received> log;
+  provider_actor provider;
+  session_actor session;
+};
+
+TEST_F(upstream_stream_test, starts_one_transfer_with_the_provider_request) {
+  auto up = open(1);
+  ASSERT_EQ(runner->requests.size(), 1u);
+  auto& r = runner->requests.at(1);
+  EXPECT_EQ(r.url, "http://upstream.test/v1/chat/completions");
+  EXPECT_EQ(nlohmann::json::parse(r.body)["model"], "provider-model");
+  EXPECT_EQ(upstreams.load(), 1);
+  EXPECT_TRUE(alive(up));
+}
+
+TEST_F(upstream_stream_test, forwards_events_with_the_attempt_and_ends_at_the_terminal) {
+  auto up = open(3);
+  driver_delivers(1, stream_event::make_delta("Hel"));
+  driver_delivers(1, stream_event::make_delta("lo"));
+  driver_delivers(1, stream_event::make_finish("stop"));
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[0].attempt, 3u);
+  EXPECT_EQ(log[1].ev.text, "lo");
+  EXPECT_EQ(log[2].ev.kind, event_kind::finish);
+  EXPECT_FALSE(alive(up));
+  // The transfer ended on its own: no cancel, so curl may reuse the connection.
+  EXPECT_TRUE(runner->cancels.empty());
+  EXPECT_EQ(upstreams.load(), 0);
+}
+
+TEST_F(upstream_stream_test, an_error_is_the_terminal_event_too) {
+  auto up = open(1);
+  driver_delivers(1, stream_event::make_error(std::string{error_code::upstream_idle_timeout}, "x"));
+  driver_delivers(1, stream_event::make_delta("late"));  // a driver bug would show here
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].ev.code, error_code::upstream_idle_timeout);
+  EXPECT_FALSE(alive(up));
+  EXPECT_TRUE(runner->cancels.empty());
+}
+
+TEST_F(upstream_stream_test, a_cancel_removes_the_transfer_and_silences_it) {
+  auto up = open(1);
+  driver_delivers(1, stream_event::make_delta("a"));
+  caf::anon_send(up, cancel_atom::value);
+  sched->run();
+  EXPECT_EQ(runner->cancels, std::vector<transfer_id>{1});
+  EXPECT_FALSE(alive(up));
+  driver_delivers(1, stream_event::make_delta("after the cancel"));
+  EXPECT_EQ(log.size(), 1u);
+  EXPECT_EQ(upstreams.load(), 0);
+}
+
+TEST_F(upstream_stream_test, the_session_dying_cancels_the_transfer) {
+  auto up = open(1);
+  caf::anon_send_exit(session, caf::exit_reason::user_shutdown);
+  sched->run();
+  EXPECT_EQ(runner->cancels, std::vector<transfer_id>{1});
+  EXPECT_FALSE(alive(up));
+}
+
+TEST_F(upstream_stream_test, a_provider_crash_takes_its_streams_and_transfers_down) {
+  auto a = open(1);
+  auto b = open(2);
+  caf::anon_send_exit(provider, caf::exit_reason::unhandled_exception);
+  sched->run();
+  EXPECT_FALSE(alive(a));
+  EXPECT_FALSE(alive(b));
+  std::sort(runner->cancels.begin(), runner->cancels.end());
+  EXPECT_EQ(runner->cancels, (std::vector<transfer_id>{1, 2}));
+  EXPECT_EQ(upstreams.load(), 0);
+}
+
+}  // namespace
+}  // namespace streamgate
