@@ -51,6 +51,8 @@ session_actor::behavior_type recording_session(session_actor::pointer self,
       [self](cancel_atom) { self->quit(); },
       [](shutdown_atom) {},
       [](expire_atom, std::uint64_t) {},
+      [](deadline_atom) {},
+      [](route_atom) {},
   };
 }
 
