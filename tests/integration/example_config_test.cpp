@@ -20,15 +20,6 @@ namespace {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-std::map<std::string, json> admin_view(gateway& g) {
-  std::promise<std::string> p;
-  g.provider_status([&](std::string s) { p.set_value(std::move(s)); });
-  std::map<std::string, json> out;
-  auto all = json::parse(p.get_future().get());
-  for (auto& item : all) out[item["name"].get<std::string>()] = item;
-  return out;
-}
-
 // The example file as shipped, with every provider's base URL moved to the fake upstream and
 // each upstream model given a fault suffix.
 app_config example_against(std::uint16_t fake_port) {
@@ -74,8 +65,7 @@ TEST(example_config, a_thousand_requests_with_one_provider_failing_and_one_crash
                                 {"messages", {{{"role", "user"}, {"content", "hi"}}}}}
                                .dump());
         auto body = json::parse(r.body, nullptr, false);
-        if (r.status == 200 &&
-            body["choices"][0]["message"]["content"] == fake::full_text(6, 5))
+        if (r.status == 200 && body["choices"][0]["message"]["content"] == fake::full_text(6, 5))
           ++ok;
         else if (r.status >= 400 && body.contains("error") &&
                  !body["error"].value("code", "").empty())
@@ -95,11 +85,11 @@ TEST(example_config, a_thousand_requests_with_one_provider_failing_and_one_crash
   EXPECT_EQ(other.load(), 0);
   EXPECT_GT(ok.load(), 950);
   ASSERT_TRUE(eventually([&] {
-    for (auto& [name, p] : admin_view(server.engine()))
+    for (auto& [name, p] : providers_by_name(server.engine()))
       if (p["pool"]["leases_in_use"] != 0 || p["pool"]["queue_length"] != 0) return false;
     return true;
   }));
-  auto view = admin_view(server.engine());
+  auto view = providers_by_name(server.engine());
   EXPECT_EQ(view["hunyuan"]["restarts"], 1);
   EXPECT_NE(view["nvidia-2"]["breaker"]["state"], "closed");
   EXPECT_GE(view["nvidia-2"]["breaker"]["transitions"].get<int>(), 1);
