@@ -15,6 +15,11 @@ inline constexpr std::string_view body_too_large = "body_too_large";
 inline constexpr std::string_view method_not_allowed = "method_not_allowed";
 inline constexpr std::string_view not_found = "not_found";
 inline constexpr std::string_view session_not_found = "session_not_found";
+// WebSocket streams (docs/protocol.md): a stream id in use, an unknown stream id, a resume
+// after the stream's terminal event.
+inline constexpr std::string_view duplicate_stream = "duplicate_stream";
+inline constexpr std::string_view stream_not_found = "stream_not_found";
+inline constexpr std::string_view session_ended = "session_ended";
 // Capacity.
 inline constexpr std::string_view quota_exhausted = "quota_exhausted";
 inline constexpr std::string_view too_many_sessions = "too_many_sessions";

@@ -5,6 +5,7 @@
 #include "actors/error_code.hpp"
 #include "actors/session_registry.hpp"
 #include "telemetry/log.hpp"
+#include "telemetry/stats.hpp"
 
 #include <caf/all.hpp>
 
@@ -28,7 +29,17 @@ const char* to_string(session_phase p) {
   return "?";
 }
 
+session_state::~session_state() {
+  for (auto& s : sinks) stats::session().clients.with({s->transport()}).dec();
+}
+
 namespace {
+
+using seconds_d = std::chrono::duration<double>;
+
+void count_client(const sink_ptr& s, int delta) {
+  stats::session().clients.with({s->transport()}).inc(delta);
+}
 
 // The outcome label of a terminal event in logs and metrics: ok, cancelled, or the error code.
 std::string outcome_of(const stream_event& ev) {
@@ -59,8 +70,16 @@ void session_ops::emit(stream_event ev) {
   auto ptr = std::make_shared<const stream_event>(std::move(ev));
   st_.log.push_back(ptr);
   if (ptr->kind == event_kind::delta) {
-    if (st_.tokens++ == 0) st_.first_token_at = self_->clock().now();
+    auto now = self_->clock().now();
+    if (st_.tokens++ == 0) {
+      st_.first_token_at = now;
+      st_.ttft_stat->observe(seconds_d(now - st_.started_at).count());
+    } else {
+      st_.gap_stat->observe(seconds_d(now - st_.last_delta_at).count());
+    }
+    st_.last_delta_at = now;
     st_.bytes += ptr->text.size();
+    st_.bytes_stat->inc(ptr->text.size());
   }
   if (ptr->kind == event_kind::delta || ptr->terminal()) st_.phase = phase_after(*ptr);
   deliver_to_all(ptr);
@@ -76,12 +95,16 @@ void session_ops::attach(sink_ptr sink, std::uint64_t after_seq) {
   }
   sink->attached(st_.log.size(), st_.ended());
   if (st_.ended()) return;  // the replay held the terminal event; nothing live follows
+  count_client(sink, 1);
   st_.sinks.push_back(std::move(sink));
   ++st_.expire_generation;  // a client is back: the resume window stops running
 }
 
 void session_ops::detach(const sink_ptr& sink) {
   auto& s = st_.sinks;
+  // Counted before the removal: std::remove leaves moved-from (null) pointers at the tail.
+  for (auto& x : s)
+    if (x == sink) count_client(x, -1);
   s.erase(std::remove(s.begin(), s.end(), sink), s.end());
   if (!s.empty() || st_.ended()) return;
   if (st_.cancel_on_detach) {
@@ -94,7 +117,7 @@ void session_ops::detach(const sink_ptr& sink) {
 // Ends the stream on the client's or the window's behalf and stops the upstream.
 void session_ops::cancel(std::string_view why) {
   if (st_.ended()) return;
-  stop_upstream();
+  stop_upstream("cancelled");
   stream_event ev;
   ev.kind = event_kind::cancelled;
   ev.text = std::string{why};
@@ -102,16 +125,27 @@ void session_ops::cancel(std::string_view why) {
 }
 
 void session_ops::fail(std::string_view code, std::string message) {
-  stop_upstream();
+  stop_upstream(code);
   emit(stream_event::make_error(std::string{code}, std::move(message)));
 }
 
-void session_ops::stop_upstream() {
+// Tells the upstream to stop. It stays monitored: its exit ends the cancel latency clock.
+void session_ops::stop_upstream(std::string_view outcome) {
+  end_attempt(outcome);
   if (st_.upstream) {
     self_->anon_send(st_.upstream, cancel_atom::value);
-    self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
+    st_.stopping_upstream = caf::actor_cast<caf::actor_addr>(st_.upstream);
+    st_.stop_sent_at = self_->clock().now();
+    st_.stopping_provider = st_.provider;
     st_.upstream = nullptr;
   }
+}
+
+// Counts the current attempt's outcome once, however it ended.
+void session_ops::end_attempt(std::string_view outcome) {
+  if (!st_.attempt_open) return;
+  st_.attempt_open = false;
+  stats::upstream().attempts.with({st_.provider, outcome}).inc();
 }
 
 void session_ops::on_upstream_event(std::uint32_t attempt, stream_event ev) {
@@ -125,6 +159,7 @@ void session_ops::on_upstream_event(std::uint32_t attempt, stream_event ev) {
   if (ev.terminal()) {
     if (st_.upstream) self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
     st_.upstream = nullptr;
+    end_attempt("ok");
   }
   emit(std::move(ev));
 }
@@ -152,6 +187,7 @@ void session_ops::deliver_to_all(const event_ptr& ev) {
       continue;
     }
     (*it)->detached(detach_reason::slow_consumer);
+    count_client(*it, -1);
     it = sinks.erase(it);
     dropped = true;
   }
@@ -166,8 +202,13 @@ void session_ops::deliver_to_all(const event_ptr& ev) {
 
 void session_ops::on_ended() {
   release_lease();
+  for (auto& s : st_.sinks) count_client(s, -1);
   st_.sinks.clear();  // every sink has its terminal event and closes on its own
   write_access_log();
+  auto& ss = stats::session();
+  ss.requests.with({st_.transport, st_.request.model, outcome_of(*st_.log.back())}).inc();
+  ss.duration.with({st_.transport, st_.request.model})
+      .observe(seconds_d(self_->clock().now() - st_.started_at).count());
   if (st_.registry) st_.registry->active.fetch_sub(1, std::memory_order_relaxed);
   // The log stays readable for the resume window, then the session goes away.
   arm_expiry();
@@ -203,16 +244,29 @@ session_actor::behavior_type session_behavior(session_pointer self, session_init
   st.registry = init.registry;
   st.transport = std::move(init.transport);
   st.started_at = self->clock().now();
-  if (init.first_sink)
+  auto& ss = stats::session();
+  st.ttft_stat = &ss.ttft.with({st.transport, st.request.model});
+  st.gap_stat = &ss.chunk_gap.with({st.transport, st.request.model});
+  st.bytes_stat = &ss.bytes.with({st.transport, st.request.model});
+  if (init.first_sink) {
+    count_client(init.first_sink, 1);
     st.sinks.push_back(std::move(init.first_sink));
-  else
+  } else {
     session_ops{self}.arm_expiry();  // nobody attached yet: the resume window runs
+  }
   if (st.registry) {
-    st.registry->active.fetch_add(1, std::memory_order_relaxed);
+    // `active` was counted up by registry.add, before this actor first ran.
     self->attach_functor([reg = st.registry, id = st.id] { reg->remove(id); });
   }
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
+    if (dm.source == st.stopping_upstream) {
+      stats::session()
+          .cancel_latency.with({st.stopping_provider})
+          .observe(seconds_d(self->clock().now() - st.stop_sent_at).count());
+      st.stopping_upstream = nullptr;
+      return;
+    }
     if (!st.upstream || dm.source != caf::actor_cast<caf::actor_addr>(st.upstream)) return;
     st.upstream = nullptr;
     session_ops{self}.attempt_failed(stream_event::make_error(

@@ -2,6 +2,7 @@
 
 #include "actors/messages.hpp"
 
+#include <caf/actor_addr.hpp>
 #include <caf/actor_clock.hpp>
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
@@ -14,6 +15,10 @@
 namespace streamgate {
 
 class session_registry;
+namespace metrics {
+class counter;
+class histogram;
+}  // namespace metrics
 
 struct session_options {
   // How long a session with no attached client keeps running, and how long an ended
@@ -80,6 +85,22 @@ struct session_state {
   caf::actor_clock::time_point first_token_at;
   std::uint32_t tokens = 0;
   std::uint64_t bytes = 0;
+
+  // Metrics: this session's labelled children, looked up once so a delta costs no lookup.
+  metrics::histogram* ttft_stat = nullptr;
+  metrics::histogram* gap_stat = nullptr;
+  metrics::counter* bytes_stat = nullptr;
+  caf::actor_clock::time_point last_delta_at;
+  bool attempt_open = false;  // the current attempt is not yet counted in the stats
+  // The upstream told to stop, and when: its exit gives the cancel latency.
+  caf::actor_addr stopping_upstream;
+  caf::actor_clock::time_point stop_sent_at;
+  std::string stopping_provider;
+
+  session_state() = default;
+  session_state(const session_state&) = delete;
+  session_state& operator=(const session_state&) = delete;
+  ~session_state();  // still attached clients leave the clients gauge
 
   bool ended() const {
     return phase == session_phase::finished || phase == session_phase::cancelled ||

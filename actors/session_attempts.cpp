@@ -6,6 +6,7 @@
 #include "actors/session_ops.hpp"
 #include "actors/session_registry.hpp"
 #include "telemetry/log.hpp"
+#include "telemetry/stats.hpp"
 
 #include <caf/all.hpp>
 
@@ -152,7 +153,9 @@ void session_ops::open_candidate(std::size_t pos, std::uint64_t lease_id) {
   st_.lease_id = lease_id;
   auto attempt = ++st_.attempt;
   st_.outcome_reported = false;
+  st_.attempt_open = true;
   if (attempt > 1) {
+    stats::session().failovers.with({st_.request.model}).inc();
     if (st_.registry) st_.registry->failovers.fetch_add(1, std::memory_order_relaxed);
     log::info("failover", {{"session", st_.id},
                            {"provider", candidate.provider},
@@ -191,6 +194,7 @@ void session_ops::open_candidate(std::size_t pos, std::uint64_t lease_id) {
 // An attempt ended in error: before the first token another provider may take over.
 void session_ops::attempt_failed(stream_event ev) {
   st_.upstream = nullptr;
+  end_attempt(ev.code);
   log::info("attempt_failed", {{"session", st_.id},
                                {"provider", st_.provider},
                                {"attempt", st_.attempt},
@@ -234,7 +238,7 @@ void session_ops::on_deadline() {
         std::string{error_code::upstream_first_byte_timeout},
         "no first token within " + std::to_string(st_.options.attempt_deadline.count()) + " ms");
   }
-  stop_upstream();
+  stop_upstream(error_code::upstream_first_byte_timeout);
   give_up();
 }
 

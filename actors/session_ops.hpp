@@ -26,7 +26,9 @@ class session_ops {
   // Ends the stream on the client's or the window's behalf and stops the upstream.
   void cancel(std::string_view why);
   void fail(std::string_view code, std::string message);
-  void stop_upstream();
+  // Stops the current upstream; `outcome` labels its attempt in the metrics.
+  void stop_upstream(std::string_view outcome);
+  void end_attempt(std::string_view outcome);
   // Asks the router for the candidates, again later while they are all restarting.
   void route();
   // The next attempt: the first untried candidate whose pool has room now, else a wait in

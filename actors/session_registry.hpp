@@ -26,6 +26,9 @@ class session_registry {
     if (sessions_.size() >= limit) return std::nullopt;
     auto handle = make();
     sessions_.emplace(id, handle);
+    // Counted here, not when the session first runs: a session that was just started is
+    // active (drain and tests wait for it) even before it was scheduled.
+    active.fetch_add(1, std::memory_order_relaxed);
     return handle;
   }
   void remove(const std::string& id);

@@ -114,6 +114,10 @@ void read_http(object_reader& r, http_options& h) {
   r.millis("idle_timeout_ms", h.idle_timeout);
   r.millis("sse_keepalive_ms", h.sse_keepalive);
   r.string("web_root", h.web_root);
+  r.integer("ws_max_message_bytes", h.ws_max_message_bytes, 256, 64LL << 20);
+  r.integer("ws_max_streams", h.ws_max_streams, 1, 100000);
+  r.millis("ws_ping_timeout_ms", h.ws_ping_timeout);
+  r.millis("ws_heartbeat_ms", h.ws_heartbeat);
   if (auto* v = r.field("admin")) {
     if (!v->is_boolean()) throw config_error(r.at("admin") + ": expected boolean");
     h.admin = v->get<bool>();

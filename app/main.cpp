@@ -41,6 +41,11 @@ int serve(const app_config& cfg) {
   caf::actor_system_config caf_cfg;
   caf_cfg.set("scheduler.max-threads", static_cast<size_t>(cfg.actor_threads));
   caf_cfg.set("logger.verbosity", caf::atom("quiet"));
+  // An idle CAF worker spins briefly, then by default polls every 50 us for 25 ms before it
+  // sleeps on its condition variable. Streams deliver a chunk every few tens of ms, so the
+  // workers lived in that polling phase: half the gateway's CPU per stream went to nanosleep
+  // wake-ups (perf, bench/). Skipping it keeps the short spin and lets them sleep.
+  caf_cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
   caf::actor_system system{caf_cfg};
 
   gateway engine{system, cfg.gateway};

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Turns bench/results/*.json into docs/benchmarks.md (tables) and a gnuplot PNG chart.
+"""Turns bench/results/*.json into docs/benchmarks.md (tables, targets) and a gnuplot PNG.
 
 Every figure is reported against the references measured in the same run: 'direct'
-(loadgen -> fake upstream) and 'nginx' (pass-through reverse proxy)."""
+(loadgen -> fake upstream) and 'nginx' (pass-through reverse proxy). Added latencies are
+percentile differences: streamgate's p99 minus direct's p99 at the same concurrency."""
 import glob
 import json
 import os
@@ -15,42 +16,69 @@ runs = {}
 for path in glob.glob(os.path.join(results_dir, "*-c*.json")):
     r = json.load(open(path))
     runs[(r["target"], r["concurrency"])] = r
+info_path = os.path.join(results_dir, "run-info.json")
+info = json.load(open(info_path)) if os.path.exists(info_path) else {}
 
 targets = ["direct", "nginx", "streamgate-sse", "streamgate-ws", "streamgate-poll"]
-concurrencies = sorted({c for (_, c) in runs if _ in targets})
+concurrencies = sorted({c for (t, c) in runs if t in targets})
 
 
 def pct(r, metric, p):
-    return (r.get(metric) or {}).get(p)
+    return ((r or {}).get(metric) or {}).get(p)
+
+
+def diff(a, b):
+    return None if a is None or b is None else a - b
 
 
 def fmt(x, digits=2):
     return "–" if x is None else f"{x:.{digits}f}"
 
 
-def version(cmd):
+def run(cmd):
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=5).stdout.strip() or \
-            subprocess.run(cmd, capture_output=True, text=True, timeout=5).stderr.strip()
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=5)
+        return (p.stdout.strip() or p.stderr.strip()).splitlines()[0]
     except Exception:
         return "?"
 
 
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def added(t, c, metric, p):
+    return diff(pct(runs.get((t, c)), metric, p), pct(runs.get(("direct", c)), metric, p))
+
+
 lines = ["# Benchmarks", "",
-         "Produced by `make bench` (bench/run.sh, bench/report.py); raw JSON in `bench/results/`.",
-         "Upstream: the project's fake upstream serving a paced stream "
-         "(64 chunks, 20 ms apart). Added figures are against *direct* in the same run.", "",
-         "## Machine", "",
-         f"- CPU: {os.cpu_count()} cores, {platform.processor() or platform.machine()}",
-         f"- Kernel: {platform.release()}",
-         f"- nginx: {version(['/usr/sbin/nginx', '-v'])}",
-         f"- compiler: {version(['c++', '--version']).splitlines()[0] if version(['c++', '--version']) else '?'}",
-         ""]
+         "Produced by `make bench` (bench/run.sh, bench/report.py) in one run; raw JSON in "
+         "`bench/results/`. The upstream is the project's fake upstream serving a paced stream "
+         f"({info.get('chunks', 64)} chunks, {info.get('interval_ms', 20)} ms apart). *Added* "
+         "figures are percentile differences against *direct* (loadgen → fake upstream) at "
+         "the same concurrency in the same run; *nginx* is nginx-light as a streaming reverse "
+         "proxy, the pass-through floor. Each stream opens its own client connection.", ""]
+if info.get("gateway_upstream") == "mock":
+    lines += ["> **Note:** this build had no HTTP provider, so streamgate was measured with its "
+              "built-in mock provider pacing the same stream, without the upstream hop; its "
+              "figures are not yet a like-for-like comparison with nginx.", ""]
+lines += ["## Machine", "",
+          f"- CPU: {os.cpu_count()} × {cpu_model()}",
+          f"- Kernel: {platform.release()}",
+          f"- nginx: {run(['/usr/sbin/nginx', '-v'])}",
+          f"- Compiler: {run(['c++', '--version'])}",
+          f"- streamgate: git {info.get('git', '?')}, Release build",
+          f"- Whole run: {info.get('seconds', '?')} s", ""]
 
 for c in concurrencies:
-    direct = runs.get(("direct", c))
     lines += [f"## Concurrency {c}", "",
-              "| target | ok / requests | TTFT p50 ms | TTFT p99 ms | added TTFT p50 ms | added TTFT p99 ms "
+              "| target | ok / streams | TTFT p50 ms | TTFT p99 ms | added TTFT p50 ms | added TTFT p99 ms "
               "| gap p99 ms | added gap p99 ms | gateway CPU ms/stream | gateway peak RSS MiB "
               "| upstream CPU s | loadgen CPU s |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -58,45 +86,104 @@ for c in concurrencies:
         r = runs.get((t, c))
         if not r:
             continue
-        add50 = add99 = addgap = None
-        if direct:
-            add50 = pct(r, "ttft_ms", "p50") - pct(direct, "ttft_ms", "p50")
-            add99 = pct(r, "ttft_ms", "p99") - pct(direct, "ttft_ms", "p99")
-            if pct(r, "gap_ms", "p99") is not None and pct(direct, "gap_ms", "p99") is not None:
-                addgap = pct(r, "gap_ms", "p99") - pct(direct, "gap_ms", "p99")
-        cpu = r["gateway_cpu_ms_per_stream"] if t != "direct" else None
-        rss = r["gateway_peak_rss_kib"] / 1024 if t != "direct" else None
+        gw = t != "direct"
         lines.append(
             f"| {t} | {r['ok']} / {r['requests']} | {fmt(pct(r, 'ttft_ms', 'p50'))} | "
-            f"{fmt(pct(r, 'ttft_ms', 'p99'))} | {fmt(add50)} | {fmt(add99)} | "
-            f"{fmt(pct(r, 'gap_ms', 'p99'))} | {fmt(addgap)} | {fmt(cpu)} | {fmt(rss, 1)} | "
+            f"{fmt(pct(r, 'ttft_ms', 'p99'))} | {fmt(added(t, c, 'ttft_ms', 'p50') if gw else None)} | "
+            f"{fmt(added(t, c, 'ttft_ms', 'p99') if gw else None)} | {fmt(pct(r, 'gap_ms', 'p99'))} | "
+            f"{fmt(added(t, c, 'gap_ms', 'p99') if gw else None)} | "
+            f"{fmt(r['gateway_cpu_ms_per_stream'] if gw else None)} | "
+            f"{fmt(r['gateway_peak_rss_kib'] / 1024 if gw else None, 1)} | "
             f"{fmt(r['upstream_cpu_s'])} | {fmt(r.get('cpu_s'))} |")
-    nginx, sse = runs.get(("nginx", c)), runs.get(("streamgate-sse", c))
-    if nginx and sse and nginx["gateway_cpu_ms_per_stream"] > 0:
-        lines += ["", f"streamgate SSE CPU per stream / nginx: "
-                      f"**{sse['gateway_cpu_ms_per_stream'] / nginx['gateway_cpu_ms_per_stream']:.2f}×**"]
+    errors = [f"{t}: {r['errors']}" for t in targets if (r := runs.get((t, c))) and r.get("errors")]
+    if errors:
+        lines += ["", "Failed streams: " + "; ".join(errors)]
     lines.append("")
 
 lines += ["## Cancel latency", "",
-          "Cancel sent (WebSocket `cancel` / SSE connection closed) → acknowledged, and → the fake "
-          "upstream saw its connection close.", "",
-          "| transport | cancels | ack p50 ms | ack p99 ms | upstream closed p50 ms | upstream closed p99 ms |",
+          "Cancel sent after 5 deltas (WebSocket `cancel` frame, long-poll `POST .../cancel`, SSE: "
+          "connection closed) → acknowledged (`cancelled` frame / 200), and → the fake upstream saw "
+          "its connection close (from its `/stats`, matched in order; within one `/stats` round trip).",
+          "", "| transport | cancels | ack p50 ms | ack p99 ms | upstream closed p50 ms | upstream closed p99 ms |",
           "|---|---|---|---|---|---|"]
-for t in ["cancel-ws", "cancel-sse"]:
-    r = runs.get((t, 100))
+for p in ["ws", "sse", "poll"]:
+    r = runs.get((f"cancel-{p}", 100))
     if r:
-        lines.append(f"| {t[7:]} | {r['ok']} | {fmt(pct(r, 'cancel_ack_ms', 'p50'))} | "
+        lines.append(f"| {p} | {r['ok']} / {r['requests']} | {fmt(pct(r, 'cancel_ack_ms', 'p50'))} | "
                      f"{fmt(pct(r, 'cancel_ack_ms', 'p99'))} | {fmt(pct(r, 'cancel_upstream_ms', 'p50'))} | "
                      f"{fmt(pct(r, 'cancel_upstream_ms', 'p99'))} |")
+
 idle_path = os.path.join(results_dir, "idle-ws.json")
-if os.path.exists(idle_path):
-    idle = json.load(open(idle_path))
+idle = json.load(open(idle_path)) if os.path.exists(idle_path) else None
+if idle:
     lines += ["", "## Idle WebSocket connections", "",
-              f"{idle['sockets']} idle sockets: gateway RSS {idle['rss_before_kib'] / 1024:.1f} MiB → "
-              f"{idle['rss_peak_kib'] / 1024:.1f} MiB, **{idle['kib_per_socket']:.1f} KiB per socket** "
-              f"(open: {idle.get('open', idle.get('ok', '?'))})."]
+              f"{idle['sockets']} sockets requested, {idle.get('open', 0)} open "
+              f"({idle.get('failed', '?')} failed): gateway RSS {idle['rss_before_kib'] / 1024:.1f} MiB → "
+              f"{idle['rss_peak_kib'] / 1024:.1f} MiB, **{fmt(idle['kib_per_socket'], 1)} KiB per socket**."]
+
+# Targets from issue 7, judged on this run.
+def verdict(ok):
+    return "–" if ok is None else ("met" if ok else "**missed**")
+
+
+def at_most(a, b):
+    return None if a is None or b is None else a <= b
+
+
+best = lambda metric, p, c: min((v for v in (added(f"streamgate-{x}", c, metric, p)
+                                            for x in ["sse", "ws", "poll"]) if v is not None),
+                                default=None)
+sse100 = added("streamgate-sse", 100, "ttft_ms", "p99")
+rows = [("Added TTFT p99 at 100 streams ≤ 0.5 ms (SSE)", fmt(sse100), verdict(at_most(sse100, 0.5)))]
+for p in ["sse", "ws"]:
+    t = f"streamgate-{p}"
+    a, n = added(t, 1000, "ttft_ms", "p99"), added("nginx", 1000, "ttft_ms", "p99")
+    rows.append((f"Added TTFT p99 at 1000 ≤ nginx's ({p})", f"{fmt(a)} vs {fmt(n)}", verdict(at_most(a, n))))
+    a, n = added(t, 1000, "gap_ms", "p99"), added("nginx", 1000, "gap_ms", "p99")
+    rows.append((f"Added gap p99 at 1000 ≤ nginx's ({p})", f"{fmt(a)} vs {fmt(n)}", verdict(at_most(a, n))))
+    r = runs.get((t, 1000))
+    rows.append((f"100% connection success at 1000 ({p})", f"{r['ok']} / {r['requests']}" if r else "–",
+                 verdict(r["ok"] == r["requests"] if r else None)))
+    for c in [100, 1000]:
+        g, n = runs.get((t, c)), runs.get(("nginx", c))
+        if g and n:
+            rows.append((f"CPU per stream ≤ nginx's at {c} ({p})",
+                         f"{g['gateway_cpu_ms_per_stream']:.2f} vs {n['gateway_cpu_ms_per_stream']:.2f} ms",
+                         verdict(g["gateway_cpu_ms_per_stream"] <= n["gateway_cpu_ms_per_stream"])))
+for p in ["ws", "poll"]:
+    r = runs.get((f"cancel-{p}", 100))
+    v = pct(r, "cancel_ack_ms", "p99")
+    rows.append((f"Cancel latency p99 ≤ 5 ms ({p}, to ack)", fmt(v), verdict(at_most(v, 5))))
+for p in ["ws", "sse", "poll"]:
+    r = runs.get((f"cancel-{p}", 100))
+    v = pct(r, "cancel_upstream_ms", "p99")
+    if v is not None:
+        rows.append((f"Cancel latency p99 ≤ 5 ms ({p}, to upstream close)", fmt(v), verdict(at_most(v, 5))))
+if idle and idle.get("open"):
+    mib = (idle["rss_peak_kib"] - idle["rss_before_kib"]) / 1024 * idle["sockets"] / idle["open"]
+    rows.append(("10,000 idle WebSockets in ≤ 300 MiB", f"{mib:.0f} MiB (+{idle['rss_before_kib'] / 1024:.0f} base)",
+                 verdict(idle["rss_peak_kib"] / 1024 <= 300)))
+lines += ["", "## Targets", "", "| target | this run | verdict |", "|---|---|---|"]
+lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+
+micro = sorted(glob.glob(os.path.join(results_dir, "micro-*.json")))
+if micro:
+    lines += ["", "## Micro-benchmarks (Google Benchmark)", "",
+              "| benchmark | time per op | throughput |", "|---|---|---|"]
+    for path in micro:
+        try:
+            data = json.load(open(path))
+        except ValueError:
+            continue
+        for b in data.get("benchmarks", []):
+            tp = (f"{b['bytes_per_second'] / 1e6:.0f} MB/s" if "bytes_per_second" in b else
+                  f"{b['items_per_second'] / 1e6:.2f} M/s" if "items_per_second" in b else "–")
+            lines.append(f"| {b['name']} | {b['cpu_time']:.1f} {b['time_unit']} | {tp} |")
 
 lines += ["", "![added TTFT p99 against concurrency](benchmarks-ttft.png)", ""]
+notes_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
+if os.path.exists(notes_path):
+    lines += [open(notes_path).read().rstrip(), ""]
 open(md_path, "w").write("\n".join(lines))
 
 # Chart: added TTFT p99 (ms) against concurrency, one line per target.
@@ -104,16 +191,12 @@ data_path = os.path.join(results_dir, "ttft.dat")
 with open(data_path, "w") as f:
     f.write("# concurrency " + " ".join(targets[1:]) + "\n")
     for c in concurrencies:
-        d = runs.get(("direct", c))
-        row = [str(c)]
-        for t in targets[1:]:
-            r = runs.get((t, c))
-            row.append(fmt(pct(r, "ttft_ms", "p99") - pct(d, "ttft_ms", "p99")) if r and d else "NaN")
-        f.write(" ".join(row).replace("–", "NaN") + "\n")
+        row = [str(c)] + [fmt(added(t, c, "ttft_ms", "p99"), 3).replace("–", "NaN") for t in targets[1:]]
+        f.write(" ".join(row) + "\n")
 plot = "; ".join([
-    "set terminal pngcairo size 900,500" if False else "set terminal png size 900,500",
-    f"set output '{png_path}'", "set logscale x", "set xlabel 'concurrent streams'",
-    "set ylabel 'added TTFT p99 over direct (ms)'", "set key left top", "set grid",
+    "set terminal png size 900,500", f"set output '{png_path}'", "set logscale x",
+    "set xlabel 'concurrent streams'", "set ylabel 'added TTFT p99 over direct (ms)'",
+    "set key left top", "set grid", "set datafile missing 'NaN'",
     "plot " + ", ".join(f"'{data_path}' using 1:{i + 2} with linespoints title '{t}'"
                         for i, t in enumerate(targets[1:]))])
 subprocess.run(["gnuplot", "-e", plot], check=False)

@@ -3,20 +3,23 @@
 #   direct      loadgen -> fake upstream
 #   nginx       loadgen -> nginx-light (proxy_buffering off, keep-alive upstream) -> fake upstream
 #   streamgate  loadgen -> streamgate (SSE, WebSocket, long-poll) -> fake upstream
-# at concurrency 1, 100 and 1000, plus cancel latency and memory per idle WebSocket.
-# Loopback only; bounded in time (a few minutes on 2 cores).
+# at concurrency 1, 100 and 1000, plus cancel latency, memory per idle WebSocket and the
+# micro-benchmarks. Loopback only; bounded in time (a few minutes on 2 cores).
 set -euo pipefail
 
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "$BUILD" && pwd)
-OUT=$ROOT/bench/results
+OUT=${BENCH_OUT:-$ROOT/bench/results}
+DOC=${BENCH_DOC:-$ROOT/docs/benchmarks.md}
 WORK=$(mktemp -d /tmp/sg-bench.XXXXXX)
 CHUNKS=${CHUNKS:-64}
 INTERVAL_MS=${INTERVAL_MS:-20}
 CONCURRENCIES=${CONCURRENCIES:-"1 100 1000"}
 IDLE_SOCKETS=${IDLE_SOCKETS:-10000}
+PROTOCOLS=${PROTOCOLS:-"sse ws poll"}
 mkdir -p "$OUT"
+rm -f "$OUT"/*.json
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 FAKE=$BUILD/tools/fake_upstream/fake-upstream
@@ -25,6 +28,7 @@ GATEWAY=$BUILD/streamgate
 for b in "$FAKE" "$LOADGEN" "$GATEWAY"; do
   [ -x "$b" ] || { echo "bench: missing $b (run make build)"; exit 1; }
 done
+T_START=$(date +%s)
 
 PIDS=()
 cleanup() {
@@ -34,36 +38,40 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts a program that prints "... listening on [http://]127.0.0.1:PORT" and echoes the port.
+# Starts a program that prints "... listening on [http://]127.0.0.1:PORT"; sets STARTED_PID
+# and STARTED_PORT (empty port: it exited, e.g. on a configuration error).
 start_server() {
   local name=$1; shift
   "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" &
-  local pid=$!
-  PIDS+=("$pid")
+  STARTED_PID=$!
+  STARTED_PORT=""
   for _ in $(seq 1 200); do
     if grep -q "listening on" "$WORK/$name.out" 2>/dev/null; then
-      echo "$pid $(grep -m1 -o 'listening on .*' "$WORK/$name.out" | sed 's/.*://')"
+      PIDS+=("$STARTED_PID")
+      STARTED_PORT=$(grep -m1 -o 'listening on .*' "$WORK/$name.out" | sed 's/.*://')
       return
     fi
-    kill -0 "$pid" 2>/dev/null || { cat "$WORK/$name.err" >&2; exit 1; }
+    kill -0 "$STARTED_PID" 2>/dev/null || return 0
     sleep 0.05
   done
   echo "bench: $name did not start" >&2; exit 1
 }
 
-# utime+stime of a process in seconds.
+# utime+stime of a process in seconds; peak and current RSS in KiB.
 cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
-read -r FAKE_PID FAKE_PORT < <(start_server fake "$FAKE" --listen 127.0.0.1:0 \
-  --chunks "$CHUNKS" --interval-ms "$INTERVAL_MS")
+start_server fake "$FAKE" --listen 127.0.0.1:0 --chunks "$CHUNKS" --interval-ms "$INTERVAL_MS"
+FAKE_PID=$STARTED_PID FAKE_PORT=$STARTED_PORT
+[ -n "$FAKE_PORT" ] || { cat "$WORK/fake.err"; exit 1; }
 
 # nginx-light as the pass-through reference.
 NGINX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$WORK/nginx/logs"
 cat > "$WORK/nginx/nginx.conf" <<NGINX
 worker_processes 1;
+worker_rlimit_nofile 65536;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/logs/error.log warn;
 events { worker_connections 16384; }
@@ -87,89 +95,139 @@ NGINX
 PIDS+=($!)
 for _ in $(seq 1 100); do [ -s "$WORK/nginx/nginx.pid" ] && break; sleep 0.05; done
 NGINX_MASTER=$(cat "$WORK/nginx/nginx.pid")
-NGINX_WORKER=$(pgrep -P "$NGINX_MASTER" | head -1)
+NGINX_WORKER=""
+for _ in $(seq 1 100); do
+  NGINX_WORKER=$(pgrep -P "$NGINX_MASTER" | head -1 || true)
+  [ -n "$NGINX_WORKER" ] && break
+  sleep 0.05
+done
 
-cat > "$WORK/streamgate.json" <<JSON
+# streamgate in front of the fake upstream (an HTTP provider). A build without HTTP providers
+# refuses that configuration; it is then measured with its built-in mock provider pacing the
+# same stream, and the report says so.
+gateway_config() {
+  cat <<JSON
 {
   "log": {"level": "warn"},
+  "actor_threads": 2,
   "http": {"max_connections": 50000},
   "sessions": {"max_sessions": 50000, "resume_window_ms": 5000},
-  "providers": [
-    {"name": "fake", "preset": "custom", "base_url": "http://127.0.0.1:$FAKE_PORT/v1",
-     "models": ["fake"], "quota": {"max_concurrent": 0, "rpm": 0}}
-  ]
+  "providers": [$1]
 }
 JSON
-read -r GW_PID GW_PORT < <(start_server streamgate "$GATEWAY" --config "$WORK/streamgate.json" \
-  --listen 127.0.0.1:0)
+}
+gateway_config "{\"name\": \"fake\", \"kind\": \"custom\", \"models\": [\"fake\"],
+  \"base_url\": \"http://127.0.0.1:$FAKE_PORT/v1\"}" > "$WORK/streamgate.json"
+GATEWAY_UPSTREAM=fake-upstream
+start_server streamgate "$GATEWAY" --config "$WORK/streamgate.json" --listen 127.0.0.1:0
+if [ -z "$STARTED_PORT" ]; then
+  echo "bench: streamgate refused the HTTP provider ($(head -c 200 "$WORK/streamgate.err")); using its mock provider"
+  GATEWAY_UPSTREAM=mock
+  gateway_config "{\"name\": \"fake\", \"kind\": \"mock\", \"models\": [\"fake\"],
+    \"mock\": {\"tokens\": $CHUNKS, \"interval_ms\": $INTERVAL_MS, \"first_token_ms\": 0}}" \
+    > "$WORK/streamgate.json"
+  start_server streamgate "$GATEWAY" --config "$WORK/streamgate.json" --listen 127.0.0.1:0
+  [ -n "$STARTED_PORT" ] || { cat "$WORK/streamgate.err"; exit 1; }
+fi
+GW_PID=$STARTED_PID GW_PORT=$STARTED_PORT
 
-echo "bench: fake upstream :$FAKE_PORT, nginx :$NGINX_PORT, streamgate :$GW_PORT"
+echo "bench: fake upstream :$FAKE_PORT, nginx :$NGINX_PORT, streamgate :$GW_PORT ($GATEWAY_UPSTREAM)"
 
-# One measured run: target name, protocol, url, concurrency. Writes $OUT/<name>-c<C>.json with
-# the CPU seconds each process spent during the run.
+# One measured run: result name, protocol, url, concurrency, extra loadgen flags. Writes
+# $OUT/<name>-c<C>.json with the CPU seconds each process spent during the run.
 measure() {
   local name=$1 proto=$2 url=$3 conc=$4 extra=${5:-}
-  local requests=$(( conc < 100 ? 50 : conc * 2 ))
+  local requests=$(( conc < 100 ? 20 : conc * 2 ))
   local gw_pid=""
-  case $name in nginx) gw_pid=$NGINX_WORKER ;; streamgate-*) gw_pid=$GW_PID ;; esac
+  case $name in nginx) gw_pid=$NGINX_WORKER ;; streamgate-*|cancel-*) gw_pid=$GW_PID ;; esac
   local f0 g0 f1 g1
+  # Peak RSS per run: reset the process's high-water mark first.
+  [ -n "$gw_pid" ] && { echo 5 > "/proc/$gw_pid/clear_refs"; } 2>/dev/null || true
   f0=$(cpu_of "$FAKE_PID"); g0=0; [ -n "$gw_pid" ] && g0=$(cpu_of "$gw_pid")
   # shellcheck disable=SC2086
   "$LOADGEN" --protocol "$proto" --url "$url" --model fake --concurrency "$conc" \
-    --requests "$requests" --timeout-s 60 --max-duration-s 120 $extra \
-    --json "$WORK/run.json" > "$WORK/run.txt"
+    --requests "$requests" --timeout-s 60 --max-duration-s 90 $extra \
+    --json "$WORK/run.json" > "$WORK/run.txt" 2>&1 || true
   f1=$(cpu_of "$FAKE_PID"); g1=0; [ -n "$gw_pid" ] && g1=$(cpu_of "$gw_pid")
   local rss=0
   [ -n "$gw_pid" ] && rss=$(hwm_kib "$gw_pid")
+  if [ ! -s "$WORK/run.json" ]; then
+    echo "  $name c=$conc: loadgen failed: $(head -c 300 "$WORK/run.txt")"
+    return
+  fi
   python3 - "$WORK/run.json" "$OUT/$name-c$conc.json" "$name" "$conc" "$requests" \
-    "$(awk "BEGIN{print $f1 - $f0}")" "$(awk "BEGIN{print $g1 - $g0}")" "$rss" <<'PY'
+    "$(awk "BEGIN{print $f1 - $f0}")" "$(awk "BEGIN{print $g1 - $g0}")" "$rss" \
+    "$GATEWAY_UPSTREAM" <<'PY'
 import json, sys
-src, dst, name, conc, requests, fake_cpu, gw_cpu, rss = sys.argv[1:]
+src, dst, name, conc, requests, fake_cpu, gw_cpu, rss, upstream = sys.argv[1:]
 r = json.load(open(src))
 r.update({"target": name, "concurrency": int(conc), "requests": int(requests),
           "upstream_cpu_s": float(fake_cpu), "gateway_cpu_s": float(gw_cpu),
           "gateway_cpu_ms_per_stream": 1000 * float(gw_cpu) / max(1, int(requests)),
-          "gateway_peak_rss_kib": int(rss)})
+          "gateway_peak_rss_kib": int(rss),
+          "gateway_upstream": upstream if name.startswith(("streamgate", "cancel")) else None})
 json.dump(r, open(dst, "w"), indent=1)
 PY
-  echo "  $name c=$conc: ok $(python3 -c "import json;r=json.load(open('$OUT/$name-c$conc.json'));print(r['ok'],'/',r['requests'],' ttft p50',r['ttft_ms']['p50'],'p99',r['ttft_ms']['p99'])")"
+  python3 - "$OUT/$name-c$conc.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+t = r.get("ttft_ms") or {}
+g = r.get("gap_ms") or {}
+print(f"  {r['target']} c={r['concurrency']}: ok {r['ok']}/{r['requests']}  ttft p50 {t.get('p50', '-')}"
+      f" p99 {t.get('p99', '-')}  gap p99 {g.get('p99', '-')}  gw cpu {r['gateway_cpu_ms_per_stream']:.2f} ms/stream"
+      f"  errors {r.get('errors') or '-'}")
+PY
 }
 
 for c in $CONCURRENCIES; do
   echo "bench: concurrency $c"
   measure direct sse "http://127.0.0.1:$FAKE_PORT" "$c"
   measure nginx sse "http://127.0.0.1:$NGINX_PORT" "$c"
-  measure streamgate-sse sse "http://127.0.0.1:$GW_PORT" "$c"
-  measure streamgate-ws ws "http://127.0.0.1:$GW_PORT" "$c"
-  measure streamgate-poll poll "http://127.0.0.1:$GW_PORT" "$c"
+  for p in $PROTOCOLS; do measure "streamgate-$p" "$p" "http://127.0.0.1:$GW_PORT" "$c"; done
 done
 
 echo "bench: cancel latency"
-curl -s -X POST "http://127.0.0.1:$FAKE_PORT/stats/reset" > /dev/null
-measure cancel-ws ws "http://127.0.0.1:$GW_PORT" 100 \
-  "--cancel-after 5 --upstream-stats http://127.0.0.1:$FAKE_PORT/stats"
-measure cancel-sse sse "http://127.0.0.1:$GW_PORT" 100 \
-  "--cancel-after 5 --upstream-stats http://127.0.0.1:$FAKE_PORT/stats"
+STATS_FLAG=""
+[ "$GATEWAY_UPSTREAM" = fake-upstream ] && STATS_FLAG="--upstream-stats http://127.0.0.1:$FAKE_PORT"
+for p in $PROTOCOLS; do
+  measure "cancel-$p" "$p" "http://127.0.0.1:$GW_PORT" 100 "--cancel-after 5 $STATS_FLAG"
+done
 
 echo "bench: $IDLE_SOCKETS idle WebSocket connections"
 RSS_BEFORE=$(rss_kib "$GW_PID")
 "$LOADGEN" --protocol ws --url "http://127.0.0.1:$GW_PORT" --idle-connections "$IDLE_SOCKETS" \
-  --hold-s 3 --json "$WORK/idle.json" > "$WORK/idle.txt" &
+  --hold-s 3 --timeout-s 30 --json "$WORK/idle.json" > "$WORK/idle.txt" 2>&1 &
 LG=$!
-PEAK=0
+PEAK=$RSS_BEFORE
 while kill -0 "$LG" 2>/dev/null; do
   r=$(rss_kib "$GW_PID"); [ "$r" -gt "$PEAK" ] && PEAK=$r
-  sleep 0.2
+  sleep 0.1
 done
 wait "$LG" || true
+cat "$WORK/idle.txt"
 python3 - "$WORK/idle.json" "$OUT/idle-ws.json" "$RSS_BEFORE" "$PEAK" "$IDLE_SOCKETS" <<'PY'
-import json, sys
+import json, os, sys
 src, dst, before, peak, n = sys.argv[1:]
-r = json.load(open(src)) if open(src).read().strip() else {}
+r = json.load(open(src)) if os.path.exists(src) and os.path.getsize(src) else {}
+opened = r.get("open", 0)
 r.update({"sockets": int(n), "rss_before_kib": int(before), "rss_peak_kib": int(peak),
-          "kib_per_socket": (int(peak) - int(before)) / max(1, int(n))})
+          "kib_per_socket": (int(peak) - int(before)) / opened if opened else None})
 json.dump(r, open(dst, "w"), indent=1)
 PY
 
-python3 "$ROOT/bench/report.py" "$OUT" "$ROOT/docs/benchmarks.md" "$ROOT/docs/benchmarks-ttft.png"
-echo "bench: results in $OUT, table in docs/benchmarks.md"
+echo "bench: micro-benchmarks"
+for b in "$BUILD"/bench/bench_*; do
+  [ -x "$b" ] || continue
+  "$b" --benchmark_min_time=0.3 --benchmark_format=json > "$OUT/micro-$(basename "$b").json" \
+    2> /dev/null || echo "  $(basename "$b") failed"
+done
+
+python3 - "$OUT/run-info.json" "$GATEWAY_UPSTREAM" "$T_START" "$CHUNKS" "$INTERVAL_MS" <<'PY'
+import json, subprocess, sys, time
+dst, upstream, t0, chunks, interval = sys.argv[1:]
+rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+json.dump({"gateway_upstream": upstream, "seconds": int(time.time()) - int(t0), "git": rev,
+           "chunks": int(chunks), "interval_ms": int(interval)}, open(dst, "w"), indent=1)
+PY
+python3 "$ROOT/bench/report.py" "$OUT" "$DOC" "$(dirname "$DOC")/benchmarks-ttft.png"
+echo "bench: done in $(( $(date +%s) - T_START )) s; results in $OUT, table in $DOC"

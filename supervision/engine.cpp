@@ -7,6 +7,7 @@
 #include "providers/http_provider.hpp"
 #include "providers/mock_provider.hpp"
 #include "telemetry/log.hpp"
+#include "telemetry/stats.hpp"
 
 #include <caf/all.hpp>
 
@@ -77,6 +78,7 @@ void on_linked_exit(engine_pointer self, const caf::exit_msg& em) {
     if (!p.handle || em.source != caf::actor_cast<caf::actor_addr>(p.handle)) continue;
     p.handle = nullptr;
     p.last_exit = self->system().render(em.reason);
+    stats::provider().crashes.with({name}).inc();
     // Sessions stop routing here at once; queued work waits in the quota pools.
     self->send(st.router, provider_atom::value, name, provider_actor{});
     auto delay = next_restart_delay(st.config.restarts, p.recent_crashes, self->clock().now());
@@ -181,6 +183,7 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, gateway_config 
         if (it == self->state.providers.end() || it->second.handle) return;
         ++it->second.restarts;
         start_provider(self, it->second);
+        stats::provider().restarts.with({name}).inc();
         log::info("provider_restarted", {{"provider", name}, {"restarts", it->second.restarts}});
       },
       [self](outcome_atom, const std::string& name, bool ok) {

@@ -5,6 +5,7 @@
 #include "actors/session_registry.hpp"
 #include "supervision/engine.hpp"
 #include "telemetry/log.hpp"
+#include "telemetry/stats.hpp"
 
 #include <caf/all.hpp>
 
@@ -24,14 +25,36 @@ gateway_config gateway_config::with_mock_provider() {
   return cfg;
 }
 
+namespace {
+
+// Forwards attaches to sessions as requests, so that a session which ended between the
+// registry lookup and the attach (its resume window ran out) is noticed: the sink then
+// hears `session_expired` instead of waiting for events that will never come. Detaches go
+// the same way, so a session always sees a sink's attach before its detach.
+caf::behavior attacher(caf::event_based_actor* self) {
+  return {
+      [self](attach_atom, session_actor& s, sink_ptr& sink, std::uint64_t after) {
+        self->request(s, caf::infinite, attach_atom::value, sink, after)
+            .then([] {}, [sink](caf::error&) { sink->detached(detach_reason::session_expired); });
+      },
+      [self](detach_atom, session_actor& s, sink_ptr& sink) {
+        self->send(s, detach_atom::value, std::move(sink));
+      },
+  };
+}
+
+}  // namespace
+
 struct gateway::impl {
   caf::actor_system& system;
   gateway_config config;
   session_registry registry;
   engine_actor engine;
   router_actor router;
+  caf::actor attacher;
   std::vector<model_info> models;
   std::atomic<bool> shutting_down{false};
+  std::vector<std::uint64_t> gauges;  // scrape-time gauges reading `registry`
 
   impl(caf::actor_system& sys, gateway_config cfg) : system(sys), config(std::move(cfg)) {
     std::set<std::string> seen;
@@ -40,7 +63,20 @@ struct gateway::impl {
         if (seen.insert(m).second) models.push_back({m, p.name});
       }
     }
+    stats::declare_all();
+    auto& m = metrics::registry::global();
+    gauges = {
+        m.add_callback_gauge("streamgate_session_active", "Sessions whose stream is running",
+                             [this] { return static_cast<double>(registry.active.load()); }),
+        m.add_callback_gauge("streamgate_session_live",
+                             "Sessions running or kept for resume (the max_sessions count)",
+                             [this] { return static_cast<double>(registry.size()); }),
+        m.add_callback_gauge("streamgate_upstream_active",
+                             "Upstream requests in flight (HTTP transfers, mock generators)",
+                             [this] { return static_cast<double>(registry.upstreams.load()); }),
+    };
     engine = system.spawn(engine_behavior, config, &registry);
+    attacher = system.spawn(streamgate::attacher);
     // Once, at start-up and never on an I/O thread: learn the router's handle.
     caf::scoped_actor self{system};
     self->request(engine, caf::infinite, get_router_atom::value)
@@ -56,9 +92,17 @@ gateway::gateway(caf::actor_system& system, gateway_config config)
 
 gateway::~gateway() {
   auto& d = *impl_;
+  for (auto id : d.gauges) metrics::registry::global().remove_callback_gauge(id);
   caf::anon_send_exit(d.engine, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(d.attacher, caf::exit_reason::user_shutdown);
+  stop_sessions();
+}
+
+void gateway::stop_sessions() {
+  auto& d = *impl_;
   // Sessions and upstream streams point into the registry (their exit removes them and counts
-  // down), so it must outlive them: wait until every session is down, then for the streams.
+  // down), and hold sinks bound to the transports: wait until every session is down, then for
+  // the streams.
   caf::scoped_actor self{d.system};
   auto sessions = d.registry.all();
   for (auto& s : sessions) {
@@ -106,6 +150,7 @@ start_outcome gateway::start(chat_request req, sink_ptr sink, const char* transp
   auto spawned = d.registry.add(id, d.config.max_sessions,
                                 [&] { return d.system.spawn(session_behavior, std::move(init)); });
   if (!spawned) {
+    stats::limits().rejected.with({"max_sessions"}).inc();
     log::warn("limit_refusal", {{"limit", "max_sessions"}, {"transport", transport}});
     return {"", std::string{error_code::too_many_sessions},
             "the server has reached its session limit; retry shortly"};
@@ -116,12 +161,13 @@ start_outcome gateway::start(chat_request req, sink_ptr sink, const char* transp
 bool gateway::attach(const std::string& session_id, std::uint64_t after_seq, sink_ptr sink) {
   auto s = impl_->registry.find(session_id);
   if (!s) return false;
-  caf::anon_send(*s, attach_atom::value, std::move(sink), after_seq);
+  caf::anon_send(impl_->attacher, attach_atom::value, *s, std::move(sink), after_seq);
   return true;
 }
 
 void gateway::detach(const std::string& session_id, const sink_ptr& sink) {
-  if (auto s = impl_->registry.find(session_id)) caf::anon_send(*s, detach_atom::value, sink);
+  if (auto s = impl_->registry.find(session_id))
+    caf::anon_send(impl_->attacher, detach_atom::value, *s, sink);
 }
 
 bool gateway::cancel(const std::string& session_id) {

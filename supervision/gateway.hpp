@@ -37,6 +37,10 @@ class gateway final : public session_service, public admin_service {
   // server_shutting_down.
   void shutdown();
 
+  // Ends every session and waits until they and their upstreams are gone (bounded), so the
+  // transports' sinks they hold are released while the transports still exist.
+  void stop_sessions();
+
  private:
   struct impl;
   std::unique_ptr<impl> impl_;

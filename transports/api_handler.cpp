@@ -7,6 +7,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -122,10 +123,17 @@ api_action sessions(const http_request& req, std::string_view path) {
   a.what = api_action::kind::session_events;
   auto accept = req[http::field::accept];
   a.sse = accept.find("text/event-stream") != std::string_view::npos;
-  std::string_view after = query_param(req.target(), "after");
-  if (after.empty()) after = req["Last-Event-ID"];
-  if (!after.empty() && !parse_u64(after, a.after_seq))
-    return error(req, error_code::invalid_request, "'after' must be a non-negative integer");
+  // The later of ?after and Last-Event-ID: an EventSource reconnects to its original URL
+  // (stale ?after) but sends the id of the last event it received.
+  std::string_view last_event_id = req["Last-Event-ID"];
+  for (std::string_view v : {query_param(req.target(), "after"), last_event_id}) {
+    std::uint64_t seq = 0;
+    if (v.empty()) continue;
+    if (!parse_u64(v, seq))
+      return error(req, error_code::invalid_request,
+                   "'after' and Last-Event-ID must be non-negative integers");
+    a.after_seq = std::max(a.after_seq, seq);
+  }
   std::uint64_t wait = 0;
   auto wait_s = query_param(req.target(), "wait_ms");
   if (!wait_s.empty() && (!parse_u64(wait_s, wait) || wait > 60000))
@@ -137,6 +145,11 @@ api_action sessions(const http_request& req, std::string_view path) {
 api_action admin(const http_request& req, std::string_view path) {
   constexpr std::string_view providers = "/admin/providers";
   api_action a;
+  if (path == "/admin/connections/drop") {
+    if (req.method() != http::verb::post) return method_not_allowed(req, "POST");
+    a.what = api_action::kind::admin_drop;
+    return a;
+  }
   if (path == providers) {
     if (req.method() != http::verb::get) return method_not_allowed(req, "GET");
     a.what = api_action::kind::admin_status;

@@ -30,6 +30,7 @@ struct api_action {
     websocket,       // GET /v1/ws upgrade
     admin_status,    // GET /admin/providers
     admin_crash,     // POST /admin/providers/{name}/crash (`session_id` holds the name)
+    admin_drop,      // POST /admin/connections/drop: cut every streaming client connection
   };
   kind what = kind::respond;
   http_response response;

@@ -11,38 +11,50 @@
 namespace streamgate {
 
 // A sink that moves a session's events onto a connection's strand. `Connection` provides
-// on_event / on_attached / on_detached, all run on that strand. The only cross-thread state
-// is a byte count, so a client that stops reading is noticed without a lock.
+// on_event / on_attached / on_detached, all run on that strand, each told which sink it came
+// from: a connection outlives its sinks (keep-alive requests, WebSocket streams), and a late
+// event of an earlier sink must never be mistaken for one of the current sink.
+// The only cross-thread state is a byte count, so a client that stops reading is noticed
+// without a lock.
 template <class Connection>
 class strand_sink final : public event_sink,
                           public std::enable_shared_from_this<strand_sink<Connection>> {
  public:
+  // `replay`: the sink is attached to an existing session, whose log replay arrives as one
+  // burst before attached(). That burst is not a slow client (its events are the log's,
+  // already in memory), so the limit applies only to the live events after it.
   strand_sink(std::weak_ptr<Connection> conn, boost::asio::any_io_executor ex, std::size_t limit,
-              const char* transport)
-      : conn_(std::move(conn)), ex_(std::move(ex)), limit_(limit), transport_(transport) {}
+              const char* transport, bool replay = false)
+      : conn_(std::move(conn)),
+        ex_(std::move(ex)),
+        limit_(limit),
+        transport_(transport),
+        replaying_(replay) {}
 
   bool deliver(const event_ptr& ev) override {
     auto size = ev->text.size() + 64;
-    if (queued_.fetch_add(size, std::memory_order_relaxed) + size > limit_) {
+    if (queued_.fetch_add(size, std::memory_order_relaxed) + size > limit_ &&
+        !replaying_.load(std::memory_order_relaxed)) {
       queued_.fetch_sub(size, std::memory_order_relaxed);
       return false;
     }
     boost::asio::post(ex_, [self = this->shared_from_this(), ev, size] {
       self->queued_.fetch_sub(size, std::memory_order_relaxed);
-      if (auto c = self->conn_.lock()) c->on_event(ev);
+      if (auto c = self->conn_.lock()) c->on_event(self.get(), ev);
     });
     return true;
   }
 
   void attached(std::uint64_t last_seq, bool ended) override {
-    boost::asio::post(ex_, [c = conn_, last_seq, ended] {
-      if (auto conn = c.lock()) conn->on_attached(last_seq, ended);
+    replaying_.store(false, std::memory_order_relaxed);
+    boost::asio::post(ex_, [self = this->shared_from_this(), last_seq, ended] {
+      if (auto conn = self->conn_.lock()) conn->on_attached(self.get(), last_seq, ended);
     });
   }
 
   void detached(detach_reason why) override {
-    boost::asio::post(ex_, [c = conn_, why] {
-      if (auto conn = c.lock()) conn->on_detached(why);
+    boost::asio::post(ex_, [self = this->shared_from_this(), why] {
+      if (auto conn = self->conn_.lock()) conn->on_detached(self.get(), why);
     });
   }
 
@@ -54,6 +66,7 @@ class strand_sink final : public event_sink,
   std::size_t limit_;
   const char* transport_;
   std::atomic<std::size_t> queued_{0};
+  std::atomic<bool> replaying_;
 };
 
 }  // namespace streamgate

@@ -3,6 +3,7 @@
 #include "actors/error_code.hpp"
 #include "telemetry/log.hpp"
 #include "transports/connection_sink.hpp"
+#include "transports/event_json.hpp"
 #include "transports/ws_connection.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -28,48 +29,19 @@ std::int64_t unix_now() {
       .count();
 }
 
-json poll_event_json(const stream_event& ev) {
-  json j{{"seq", ev.seq}};
-  switch (ev.kind) {
-    case event_kind::delta:
-      j["type"] = "delta";
-      j["content"] = ev.text;
-      break;
-    case event_kind::usage:
-      j["type"] = "usage";
-      j["usage"] = {{"prompt_tokens", ev.usage.prompt_tokens},
-                    {"completion_tokens", ev.usage.completion_tokens},
-                    {"total_tokens", ev.usage.total()}};
-      break;
-    case event_kind::finish:
-      j["type"] = "done";
-      j["finish_reason"] = ev.text;
-      break;
-    case event_kind::error:
-      j["type"] = "error";
-      j["code"] = ev.code;
-      j["message"] = ev.text;
-      break;
-    case event_kind::cancelled:
-      j["type"] = "cancelled";
-      j["reason"] = ev.text;
-      break;
-    case event_kind::heartbeat:
-      j["type"] = "heartbeat";
-      break;
-  }
-  return j;
-}
-
 }  // namespace
 
-http_connection::http_connection(net::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx)
-    : stream_(std::move(socket)), ctx_(std::move(ctx)), timer_(stream_.get_executor()) {
-  ctx_->connections.fetch_add(1, std::memory_order_relaxed);
+http_connection::http_connection(net::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx,
+                                 bool over_limit)
+    : stream_(std::move(socket)),
+      ctx_(std::move(ctx)),
+      timer_(stream_.get_executor()),
+      over_limit_(over_limit) {
+  (over_limit_ ? ctx_->refusing : ctx_->connections).fetch_add(1, std::memory_order_relaxed);
 }
 
 http_connection::~http_connection() {
-  ctx_->connections.fetch_sub(1, std::memory_order_relaxed);
+  (over_limit_ ? ctx_->refusing : ctx_->connections).fetch_sub(1, std::memory_order_relaxed);
 }
 
 void http_connection::run() {
@@ -80,7 +52,10 @@ void http_connection::do_read() {
   parser_.emplace();
   parser_->body_limit(ctx_->options.max_body_bytes);
   parser_->header_limit(static_cast<std::uint32_t>(ctx_->options.max_header_bytes));
-  stream_.expires_after(ctx_->options.idle_timeout);
+  // A refused client gets a short while to say what it wanted.
+  stream_.expires_after(over_limit_ ? std::min<std::chrono::milliseconds>(
+                                          ctx_->options.idle_timeout, std::chrono::seconds(2))
+                                    : ctx_->options.idle_timeout);
   http::async_read(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
@@ -114,6 +89,17 @@ void http_connection::handle(http_request req) {
   api_context actx{ctx_->service, ctx_->options, ctx_->metrics_text};
   auto action = dispatch(req, actx);
   using k = api_action::kind;
+  if (over_limit_) {
+    log::warn("limit_refusal", {{"limit", "max_connections"}});
+    if (action.what == k::websocket) {
+      closed_ = true;
+      start_websocket(std::move(stream_), std::move(req), ctx_, true);
+      return;
+    }
+    send(error_response(version_, false, error_code::too_many_connections,
+                        "the server has reached its connection limit; retry shortly"));
+    return;
+  }
   switch (action.what) {
     case k::respond:
       action.response.keep_alive(keep_alive_ && action.response.keep_alive());
@@ -151,12 +137,13 @@ void http_connection::handle(http_request req) {
       return;
     case k::admin_status:
     case k::admin_crash:
+    case k::admin_drop:
       admin(action);
       return;
     case k::websocket:
       // The WebSocket transport takes the socket over; this object is done with it.
       closed_ = true;
-      start_websocket(std::move(stream_), std::move(req), ctx_);
+      start_websocket(std::move(stream_), std::move(req), ctx_, false);
       return;
   }
 }
@@ -172,6 +159,13 @@ void http_connection::admin(const api_action& action) {
       self->send(json_response(self->version_, self->keep_alive_, status, std::move(body)));
     });
   };
+  if (action.what == api_action::kind::admin_drop) {
+    // Like a network failure: the sockets close without a goodbye; sessions stay resumable.
+    auto n = ctx_->drop_all();
+    log::info("admin_drop", {{"connections", n}});
+    send(json_response(version_, keep_alive_, http::status::ok, json{{"dropped", n}}.dump()));
+    return;
+  }
   if (action.what == api_action::kind::admin_status) {
     ctx_->admin->provider_status([reply](std::string providers) {
       reply(http::status::ok, "{\"providers\":" + providers + "}");
@@ -233,6 +227,7 @@ void http_connection::leave_stream() {
   if (mode_ == mode::idle) return;
   mode_ = mode::idle;
   ctx_->streams.fetch_sub(1, std::memory_order_relaxed);
+  ctx_->remove_droppable(this);
 }
 
 void http_connection::begin(mode m, const http_request& req, const std::string& session_id,
@@ -240,6 +235,11 @@ void http_connection::begin(mode m, const http_request& req, const std::string& 
   leave_stream();
   mode_ = m;
   ctx_->streams.fetch_add(1, std::memory_order_relaxed);
+  ctx_->add_droppable(this, [weak = weak_from_this(), ex = stream_.get_executor()] {
+    net::post(ex, [weak] {
+      if (auto self = weak.lock()) self->close();
+    });
+  });
   session_id_ = session_id;
   completion_ = {"chatcmpl-" + session_id, std::move(model), unix_now()};
   include_usage_ = include_usage;
@@ -247,7 +247,7 @@ void http_connection::begin(mode m, const http_request& req, const std::string& 
   pending_.clear();
   collected_.clear();
   poll_events_.clear();
-  poll_has_events_ = poll_ended_ = have_usage_ = false;
+  poll_has_events_ = poll_ended_ = poll_attached_ = have_usage_ = replaying_ = false;
   poll_last_seq_ = 0;
   (void)req;
   stream_.expires_never();  // streams are bounded by the session, not by the socket timer
@@ -275,9 +275,10 @@ void http_connection::start_chat(api_action& action, const http_request& req) {
 void http_connection::resume_events(api_action& action, const http_request& req) {
   sink_ = std::make_shared<strand_sink<http_connection>>(weak_from_this(), stream_.get_executor(),
                                                          ctx_->options.max_pending_bytes,
-                                                         action.sse ? "sse" : "poll");
+                                                         action.sse ? "sse" : "poll", true);
   begin(action.sse ? mode::sse : mode::poll, req, action.session_id, "", action.sse);
   poll_last_seq_ = action.after_seq;
+  replaying_ = true;
   if (!ctx_->service.attach(action.session_id, action.after_seq, sink_)) {
     sink_.reset();
     leave_stream();
@@ -293,8 +294,21 @@ void http_connection::resume_events(api_action& action, const http_request& req)
   }
 }
 
-void http_connection::on_attached(std::uint64_t last_seq, bool ended) {
-  if (mode_ != mode::poll || closed_) return;
+void http_connection::on_attached(const event_sink* from, std::uint64_t last_seq, bool ended) {
+  if (from != sink_.get() || closed_) return;
+  replaying_ = false;
+  if (mode_ == mode::sse && ended && !stream_done_) {
+    // Resumed after the terminal event: the client has everything; end the response empty.
+    stream_done_ = true;
+    timer_.cancel();
+    write_headers_if_needed();
+    pending_ += "0\r\n\r\n";
+    flush();
+    return;
+  }
+  if (mode_ != mode::poll) return;
+  // Every replayed event is on the strand before this: they all go into this response.
+  poll_attached_ = true;
   poll_ended_ = ended;
   if (poll_has_events_ || ended || last_seq > poll_last_seq_) {
     finish_poll();
@@ -306,8 +320,9 @@ void http_connection::on_attached(std::uint64_t last_seq, bool ended) {
   });
 }
 
-void http_connection::on_event(const event_ptr& ev) {
-  if (closed_ || stream_done_) return;
+void http_connection::on_event(const event_sink* from, const event_ptr& ev) {
+  // A late event of an earlier request's sink belongs to a response already sent.
+  if (from != sink_.get() || closed_ || stream_done_) return;
   switch (mode_) {
     case mode::sse:
       render_sse(*ev);
@@ -317,25 +332,29 @@ void http_connection::on_event(const event_ptr& ev) {
       break;
     case mode::poll:
       if (!poll_events_.empty()) poll_events_ += ',';
-      poll_events_ += poll_event_json(*ev).dump(-1, ' ', false, json::error_handler_t::replace);
+      poll_events_ += dump_json(event_json(*ev));
       poll_has_events_ = true;
       poll_last_seq_ = ev->seq;
       poll_ended_ = ev->terminal();
-      // Deferred, so events already queued on the strand go out in the same response.
-      net::post(stream_.get_executor(), [self = shared_from_this()] {
-        if (self->mode_ == mode::poll) self->finish_poll();
-      });
+      // A replayed event waits for on_attached; a live one is sent deferred, so events
+      // already queued on the strand go out in the same response.
+      if (poll_attached_) {
+        net::post(stream_.get_executor(), [self = shared_from_this()] {
+          if (self->mode_ == mode::poll) self->finish_poll();
+        });
+      }
       break;
     case mode::idle:
       break;
   }
 }
 
-void http_connection::on_detached(detach_reason why) {
-  if (closed_ || mode_ == mode::idle) return;
+void http_connection::on_detached(const event_sink* from, detach_reason why) {
+  if (from != sink_.get() || closed_ || mode_ == mode::idle) return;
+  bool slow = why == detach_reason::slow_consumer;
+  if (slow) ctx_->slow_consumer_drops.fetch_add(1, std::memory_order_relaxed);
   log::info("client_dropped",
-            {{"session", session_id_},
-             {"reason", why == detach_reason::slow_consumer ? "slow_consumer" : "detached"}});
+            {{"session", session_id_}, {"reason", slow ? "slow_consumer" : "detached"}});
   sink_.reset();
   close();
 }
@@ -452,7 +471,8 @@ void http_connection::append_chunk(std::string_view data) {
   pending_.append(size, static_cast<std::size_t>(n));
   pending_.append(data);
   pending_ += "\r\n";
-  if (pending_.size() + in_flight_.size() > ctx_->options.max_pending_bytes) {
+  if (pending_.size() + in_flight_.size() > ctx_->options.max_pending_bytes && !replaying_) {
+    ctx_->slow_consumer_drops.fetch_add(1, std::memory_order_relaxed);
     log::warn("client_dropped", {{"session", session_id_}, {"reason", "slow_consumer"}});
     close();
   }

@@ -25,15 +25,18 @@ class strand_sink;
 // Lifetime by shared_from_this; every member runs on the connection's strand.
 class http_connection : public std::enable_shared_from_this<http_connection> {
  public:
-  http_connection(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx);
+  // `over_limit`: the server is at max_connections; this connection only reads one request
+  // to refuse it in that request's own terms (503, or WebSocket close 1013).
+  http_connection(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx,
+                  bool over_limit = false);
   ~http_connection();
 
   void run();
 
   // Called on the strand by this connection's sink.
-  void on_event(const event_ptr& ev);
-  void on_attached(std::uint64_t last_seq, bool ended);
-  void on_detached(detach_reason why);
+  void on_event(const event_sink* from, const event_ptr& ev);
+  void on_attached(const event_sink* from, std::uint64_t last_seq, bool ended);
+  void on_detached(const event_sink* from, detach_reason why);
 
  private:
   enum class mode { idle, sse, collect, poll };
@@ -90,10 +93,13 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   std::uint64_t poll_last_seq_ = 0;
   bool poll_has_events_ = false;
   bool poll_ended_ = false;
+  bool poll_attached_ = false;  // the replay of the log is complete
+  bool replaying_ = false;      // a resume's log replay is arriving: a burst, not slowness
   usage_info usage_;
   bool have_usage_ = false;
   boost::asio::steady_timer timer_;  // SSE keep-alive or long-poll wait
   bool watching_ = false;
+  bool over_limit_ = false;
 };
 
 }  // namespace streamgate

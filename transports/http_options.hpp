@@ -18,6 +18,12 @@ struct http_options {
   std::chrono::milliseconds idle_timeout{60000};   // keep-alive connection with no request
   std::chrono::milliseconds sse_keepalive{15000};  // comment line on an idle SSE stream
   std::string web_root;                            // static files served at /; empty: none
+  // WebSocket (/v1/ws).
+  std::size_t ws_max_message_bytes = 1 << 20;        // bigger frames/messages: close 1009
+  std::size_t ws_max_streams = 32;                   // per socket: too_many_streams above
+  std::chrono::milliseconds ws_ping_timeout{30000};  // no frame (not even a pong) this long:
+                                                     // dropped; a ping goes out at half of it
+  std::chrono::milliseconds ws_heartbeat{15000};     // app-level heartbeat message interval
   bool admin = false;  // /admin/* endpoints (provider view, chaos crash); off by default
 };
 

@@ -2,6 +2,7 @@
 
 #include "actors/error_code.hpp"
 #include "telemetry/log.hpp"
+#include "telemetry/stats.hpp"
 #include "transports/http_connection.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -25,10 +26,12 @@ struct http_server::impl {
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::vector<std::uint64_t> gauges;  // scrape-time gauges reading `ctx`
 
   impl(session_service& s, http_options o, admin_service* admin)
       : ioc(static_cast<int>(o.threads)), ctx(std::make_shared<server_context>(s, std::move(o))) {
     if (ctx->options.admin) ctx->admin = admin;
+    ctx->metrics_text = [] { return metrics::registry::global().expose(); };
   }
 
   void accept() {
@@ -40,18 +43,26 @@ struct http_server::impl {
             log::warn("accept_failed", {{"error", ec.message()}});
           } else {
             socket.set_option(tcp::no_delay(true), ec);
-            if (static_cast<std::size_t>(ctx->connections.load()) >= ctx->options.max_connections) {
-              refuse(std::move(socket));
-            } else {
+            if (static_cast<std::size_t>(ctx->connections.load()) < ctx->options.max_connections) {
               std::make_shared<http_connection>(std::move(socket), ctx)->run();
+            } else if (ctx->refusing.load() < max_refusing) {
+              // Read the request to refuse it in its own terms (503, or WebSocket 1013).
+              std::make_shared<http_connection>(std::move(socket), ctx, true)->run();
+            } else {
+              refuse(std::move(socket));
             }
           }
           accept();
         });
   }
 
+  // Over-limit connections read at once to refuse them politely; past this many, a flood
+  // gets the blunt 503 below without a read.
+  static constexpr std::int64_t max_refusing = 64;
+
   // Over the connection limit: a clear 503 instead of slowing everybody down.
   void refuse(tcp::socket socket) {
+    stats::limits().rejected.with({"max_connections"}).inc();
     log::warn("limit_refusal", {{"limit", "max_connections"}});
     auto res = std::make_shared<std::string>(
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -88,6 +99,14 @@ void http_server::start() {
     throw std::runtime_error("cannot listen on " + d.ctx->options.host + ":" +
                              std::to_string(d.ctx->options.port) + ": " + ec.message());
   d.port = d.acceptor.local_endpoint().port();
+  auto& m = metrics::registry::global();
+  d.gauges = {
+      m.add_callback_gauge("streamgate_http_connections_open", "Open client connections",
+                           [c = d.ctx] { return static_cast<double>(c->connections.load()); }),
+      m.add_callback_gauge("streamgate_http_streams_active",
+                           "Client connections with a streaming response (SSE, long poll)",
+                           [c = d.ctx] { return static_cast<double>(c->streams.load()); }),
+  };
   d.work.emplace(d.ioc.get_executor());
   d.accept();
   for (unsigned i = 0; i < std::max(1u, d.ctx->options.threads); ++i)
@@ -119,9 +138,19 @@ std::int64_t http_server::streaming_connections() const {
   return impl_->ctx->streams.load();
 }
 
+std::uint64_t http_server::slow_consumer_drops() const {
+  return impl_->ctx->slow_consumer_drops.load();
+}
+
+std::uint64_t http_server::ws_ping_timeouts() const {
+  return impl_->ctx->ws_ping_timeouts.load();
+}
+
 void http_server::stop() {
   auto& d = *impl_;
   if (d.threads.empty()) return;
+  for (auto id : d.gauges) metrics::registry::global().remove_callback_gauge(id);
+  d.gauges.clear();
   stop_accepting();
   d.work.reset();
   d.ioc.stop();

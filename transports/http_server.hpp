@@ -34,6 +34,9 @@ class http_server {
   void stop_accepting();
   std::int64_t open_connections() const;
   std::int64_t streaming_connections() const;
+  // Clients the server dropped: not reading (slow consumer), or silent past ws_ping_timeout.
+  std::uint64_t slow_consumer_drops() const;
+  std::uint64_t ws_ping_timeouts() const;
   // Closes everything and joins the I/O threads.
   void stop();
 

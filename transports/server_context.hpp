@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <string>
 
 namespace streamgate {
@@ -19,10 +21,40 @@ struct server_context {
   http_options options;
   std::function<std::string()> metrics_text;
   std::atomic<std::int64_t> connections{0};
-  std::atomic<std::int64_t> streams{0};  // connections with a response still streaming
+  std::atomic<std::int64_t> streams{0};   // connections with a response still streaming
+  std::atomic<std::int64_t> refusing{0};  // over-limit connections being told so
   std::atomic<bool> stopping{false};
+  // Clients dropped by the server, by reason (operators and tests see who was cut and why).
+  std::atomic<std::uint64_t> slow_consumer_drops{0};
+  std::atomic<std::uint64_t> ws_ping_timeouts{0};
+
+  // Streaming connections an operator may cut (POST /admin/connections/drop): how tests
+  // simulate a network drop from the server side. Only filled when admin is enabled.
+  void add_droppable(const void* key, std::function<void()> drop) {
+    if (!admin) return;
+    std::lock_guard<std::mutex> g{droppable_mutex_};
+    droppable_[key] = std::move(drop);
+  }
+  void remove_droppable(const void* key) {
+    if (!admin) return;
+    std::lock_guard<std::mutex> g{droppable_mutex_};
+    droppable_.erase(key);
+  }
+  std::size_t drop_all() {
+    std::map<const void*, std::function<void()>> all;
+    {
+      std::lock_guard<std::mutex> g{droppable_mutex_};
+      all.swap(droppable_);
+    }
+    for (auto& [key, drop] : all) drop();
+    return all.size();
+  }
 
   server_context(session_service& s, http_options o) : service(s), options(std::move(o)) {}
+
+ private:
+  std::mutex droppable_mutex_;
+  std::map<const void*, std::function<void()>> droppable_;
 };
 
 }  // namespace streamgate

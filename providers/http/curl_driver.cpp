@@ -2,6 +2,7 @@
 
 #include "actors/error_code.hpp"
 #include "providers/http/upstream_response.hpp"
+#include "telemetry/stats.hpp"
 
 #include <curl/curl.h>
 
@@ -23,6 +24,21 @@ using std::chrono::milliseconds;
 constexpr milliseconds max_poll_wait{1000};
 
 std::once_flag curl_init_once;
+
+double seconds_since(clock_type::time_point t0, clock_type::time_point now = clock_type::now()) {
+  return std::chrono::duration<double>(now - t0).count();
+}
+
+// A transfer's labelled histograms, looked up once when it starts (on the caller's thread).
+struct upstream_metrics {
+  explicit upstream_metrics(const std::string& provider)
+      : ttfb(&stats::upstream().ttfb.with({provider})),
+        chunk_gap(&stats::upstream().chunk_gap.with({provider})),
+        cancel_latency(&stats::upstream().cancel_latency.with({provider})) {}
+  metrics::histogram* ttfb;
+  metrics::histogram* chunk_gap;
+  metrics::histogram* cancel_latency;
+};
 
 std::string_view failure_code(CURLcode rc) {
   switch (rc) {
@@ -66,12 +82,15 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
     clock_type::time_point last_byte;
     bool sent = false;
     bool first_byte = false;
+    bool got_body = false;
     char error[CURL_ERROR_SIZE] = {0};
+    upstream_metrics metrics;
 
     transfer(upstream_request r, transfer_callback cb)
         : request(std::move(r)),
           response(request.adapter, request.max_body_bytes, request.max_line_bytes, request.key),
-          on_event(std::move(cb)) {}
+          on_event(std::move(cb)),
+          metrics(request.provider) {}
 
     // The earliest of this transfer's own deadlines, and the error it would end with.
     std::pair<clock_type::time_point, std::string_view> deadline() const {
@@ -89,6 +108,7 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
   struct command {
     transfer_id id = 0;
     std::unique_ptr<transfer> start;  // null: cancel `id`
+    clock_type::time_point at;        // when the cancel was asked for
   };
 
   CURLM* multi = nullptr;
@@ -150,7 +170,7 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
         if (c.start)
           add_transfer(std::move(c.start));
         else
-          on_cancel_command(c.id);
+          on_cancel_command(c.id, c.at);
       }
       batch.clear();
       int running = 0;
@@ -214,17 +234,18 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
     t.on_event(stream_event::make_error(std::string{error_code::internal_error}, why));
   }
 
-  // Metrics hook (cancel latency starts here): the owner no longer wants the stream.
-  void on_cancel_command(transfer_id id) {
+  // The owner no longer wants the stream (it asked at `asked`).
+  void on_cancel_command(transfer_id id, clock_type::time_point asked) {
     auto it = transfers.find(id);
     if (it == transfers.end()) return;  // ended already
     counters.cancelled.fetch_add(1, std::memory_order_relaxed);
+    auto* cancel_latency = it->second->metrics.cancel_latency;
     remove_transfer(*it->second);
+    cancel_latency->observe(seconds_since(asked));
   }
 
   // Removing an unfinished transfer makes curl close its connection (it cannot be reused
-  // mid-response): this is where a cancel reaches the upstream socket. Metrics hook: cancel
-  // latency ends here.
+  // mid-response): this is where a cancel reaches the upstream socket.
   void remove_transfer(transfer& t) {
     long connects = 0;
     if (curl_easy_getinfo(t.easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0)
@@ -293,9 +314,9 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
     return "the provider's response took longer than " + std::to_string(t.total.count()) + " ms";
   }
 
-  // Metrics hook: time to first byte (t.started → now) is known here.
   static void on_first_byte(transfer& t, clock_type::time_point now) {
     t.first_byte = true;
+    t.metrics.ttfb->observe(seconds_since(t.sent ? t.request_sent : t.started, now));
     t.last_byte = now;
     t.driver->deadline_at_most(t.deadline().first);  // the idle deadline may be the sooner
   }
@@ -319,7 +340,10 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
 
   static std::size_t on_body_bytes(char* ptr, std::size_t size, std::size_t n, void* data) {
     auto& t = *static_cast<transfer*>(data);
-    t.last_byte = clock_type::now();
+    auto now = clock_type::now();
+    if (t.got_body) t.metrics.chunk_gap->observe(seconds_since(t.last_byte, now));
+    t.got_body = true;
+    t.last_byte = now;
     std::vector<stream_event> events;
     bool go_on = t.response.on_body(std::string_view{ptr, size * n}, events);
     t.driver->deliver(t, events);
@@ -348,6 +372,7 @@ transfer_id curl_driver::start(upstream_request request, transfer_callback on_ev
 void curl_driver::cancel(transfer_id id) {
   impl::command c;
   c.id = id;
+  c.at = clock_type::now();
   impl_->push(std::move(c));
 }
 

@@ -68,6 +68,12 @@ TEST(upstream_secret, a_failing_auth_run_never_shows_the_key) {
   {
     http_client c{port};
     seen += c.request("GET", "/admin/providers").body + "\n";
+    auto metrics = c.request("GET", "/metrics").body;
+    // The failed attempts are in the metrics under the provider's name, never with its key.
+    EXPECT_NE(metrics.find("provider=\"leaky\",outcome=\"upstream_auth_failed\""),
+              std::string::npos)
+        << metrics;
+    seen += metrics;
   }
   server.signal(SIGTERM);
   EXPECT_EQ(server.wait(), 0);

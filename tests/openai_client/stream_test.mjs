@@ -1,26 +1,14 @@
 // The official `openai` npm client, pointed at streamgate with baseURL, must stream unchanged.
 // Usage: node stream_test.mjs <path to streamgate binary>
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import { startStreamgate } from '../support/streamgate_process.mjs';
 
-const server = spawn(process.argv[2], ['--listen', '127.0.0.1:0', '--log-level', 'warn'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+const { server, port } = await startStreamgate(process.argv[2]);
 const killTimer = setTimeout(() => { server.kill('SIGKILL'); process.exit(1); }, 60000);
 
 try {
-  const port = await new Promise((resolve, reject) => {
-    let out = '';
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-      if (m) resolve(Number(m[1]));
-    });
-    server.on('exit', () => reject(new Error('server exited early')));
-  });
-
   const client = new OpenAI({ apiKey: 'not-needed', baseURL: `http://127.0.0.1:${port}/v1` });
   const shape = { tokens: 12, first_token_ms: 0, interval_ms: 2 };
   const messages = [{ role: 'user', content: 'Hello' }];

@@ -1,5 +1,6 @@
 #include "tests/support/test_server.hpp"
 
+#include "tests/support/ws_client.hpp"
 #include "transports/http_server.hpp"
 
 #include <caf/actor_system.hpp>
@@ -47,6 +48,9 @@ test_server::test_server(gateway_config gateway_cfg, http_options options)
 
 test_server::~test_server() {
   impl_->server->stop();
+  // Sessions hold sinks bound to the server's io_context, and connections call the gateway
+  // when they go: sessions end first, then the server, then the gateway.
+  impl_->engine->stop_sessions();
   impl_->server.reset();
   impl_->engine.reset();
 }
@@ -81,12 +85,8 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 
 std::string mock_body(bool stream, unsigned tokens, unsigned interval_ms, unsigned first_token_ms,
                       bool include_usage) {
-  nlohmann::json body{
-      {"model", "mock"},
-      {"stream", stream},
-      {"messages", {{{"role", "user"}, {"content", "Hello there"}}}},
-      {"mock",
-       {{"tokens", tokens}, {"interval_ms", interval_ms}, {"first_token_ms", first_token_ms}}}};
+  auto body = mock_request(tokens, interval_ms, first_token_ms);
+  body["stream"] = stream;
   if (include_usage) body["stream_options"] = {{"include_usage", true}};
   return body.dump();
 }

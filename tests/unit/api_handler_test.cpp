@@ -56,6 +56,13 @@ TEST_F(api_dispatch, session_endpoints_and_their_parameters) {
                  {{"Accept", "text/event-stream"}, {"Last-Event-ID", "12"}});
   EXPECT_TRUE(sse.sse);
   EXPECT_EQ(sse.after_seq, 12u);
+  // An EventSource reconnecting to a URL with ?after= sends a newer Last-Event-ID.
+  auto again = run(http::verb::get, "/v1/sessions/sess_ab/events?after=3", {},
+                   {{"Accept", "text/event-stream"}, {"Last-Event-ID", "12"}});
+  EXPECT_EQ(again.after_seq, 12u);
+  EXPECT_EQ(run(http::verb::get, "/v1/sessions/sess_ab/events", {}, {{"Last-Event-ID", "x"}})
+                .response.result(),
+            http::status::bad_request);
 
   EXPECT_EQ(run(http::verb::post, "/v1/sessions/sess_ab/cancel").what,
             api_action::kind::session_cancel);

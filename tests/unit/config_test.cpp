@@ -25,6 +25,18 @@ TEST(config, defaults_serve_the_mock_provider) {
   EXPECT_EQ(cfg.gateway.providers[0].models, std::vector<std::string>{"mock"});
 }
 
+TEST(config, reads_the_websocket_keys) {
+  app_config cfg;
+  apply_config_json(R"({"http": {"ws_max_message_bytes": 4096, "ws_max_streams": 3,
+                                 "ws_ping_timeout_ms": 500, "ws_heartbeat_ms": 0}})",
+                    cfg);
+  EXPECT_EQ(cfg.http.ws_max_message_bytes, 4096u);
+  EXPECT_EQ(cfg.http.ws_max_streams, 3u);
+  EXPECT_EQ(cfg.http.ws_ping_timeout.count(), 500);
+  EXPECT_EQ(cfg.http.ws_heartbeat.count(), 0);
+  EXPECT_NE(error_of(R"({"http": {"ws_max_streams": 0}})"), "no error");
+}
+
 TEST(config, reads_a_complete_file) {
   app_config cfg;
   apply_config_json(R"({

@@ -1,0 +1,159 @@
+// The long-poll transport: create a session, poll its events after a seq with a wait bound,
+// cancel it; and the bad input of each endpoint.
+
+#include "providers/mock_provider.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/test_server.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace streamgate::test {
+namespace {
+
+using json = nlohmann::json;
+
+class poll : public ::testing::Test {
+ protected:
+  test_server server;
+  http_client c{server.port()};
+
+  std::string create(unsigned tokens, unsigned interval_ms = 0, unsigned first_token_ms = 0) {
+    auto r =
+        c.request("POST", "/v1/sessions", mock_body(false, tokens, interval_ms, first_token_ms));
+    EXPECT_EQ(r.status, 201u) << r.body;
+    auto j = json::parse(r.body);
+    EXPECT_EQ(j["model"], "mock");
+    EXPECT_EQ(r.header("x-streamgate-session"), j["session"]);
+    return j["session"];
+  }
+
+  json events(const std::string& session, std::uint64_t after, unsigned wait_ms) {
+    auto r = c.request("GET", "/v1/sessions/" + session + "/events?after=" + std::to_string(after) +
+                                  "&wait_ms=" + std::to_string(wait_ms));
+    EXPECT_EQ(r.status, 200u) << r.body;
+    return json::parse(r.body);
+  }
+};
+
+TEST_F(poll, returns_every_event_in_order_until_done) {
+  auto s = create(5, 2);
+  std::vector<json> all;
+  json page;
+  do {
+    page = events(s, all.empty() ? 0 : all.back()["seq"].get<std::uint64_t>(), 2000);
+    EXPECT_EQ(page["session"], s);
+    for (auto& e : page["events"]) all.push_back(e);
+    if (!all.empty()) {
+      EXPECT_EQ(page["last_seq"], all.back()["seq"]);
+    }
+  } while (!page["done"].get<bool>());
+  ASSERT_EQ(all.size(), 7u);  // 5 deltas, usage, done
+  std::string text;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i]["seq"], i + 1);
+    if (i < 5) {
+      EXPECT_EQ(all[i]["type"], "delta");
+      text += all[i]["content"].get<std::string>();
+    }
+  }
+  EXPECT_EQ(text, mock_text(5));
+  EXPECT_EQ(all[5]["type"], "usage");
+  EXPECT_EQ(all[5]["usage"]["completion_tokens"], 5);
+  EXPECT_EQ(all[6]["type"], "done");
+  EXPECT_EQ(all[6]["finish_reason"], "stop");
+  // The ended session's log stays readable: a late poll from 0 gets it all at once.
+  auto again = events(s, 0, 0);
+  EXPECT_EQ(again["events"].size(), 7u);
+  EXPECT_TRUE(again["done"].get<bool>());
+}
+
+TEST_F(poll, waits_for_the_first_event_instead_of_returning_empty) {
+  auto s = create(1, 0, 200);
+  auto page = events(s, 0, 5000);
+  ASSERT_FALSE(page["events"].empty());
+  EXPECT_EQ(page["events"][0]["type"], "delta");
+}
+
+TEST_F(poll, an_expired_wait_returns_no_events_and_not_done) {
+  auto s = create(1, 0, 3000);
+  auto page = events(s, 0, 20);
+  EXPECT_TRUE(page["events"].empty());
+  EXPECT_FALSE(page["done"].get<bool>());
+  EXPECT_EQ(page["last_seq"], 0);
+  c.request("POST", "/v1/sessions/" + s + "/cancel");
+}
+
+TEST_F(poll, cancel_ends_the_session_with_cancelled_and_stops_the_upstream) {
+  auto s = create(100000, 5);
+  auto first = events(s, 0, 2000);
+  ASSERT_FALSE(first["events"].empty());
+  EXPECT_TRUE(eventually([&] { return server.engine().counts().active_upstreams == 1; }));
+  auto r = c.request("POST", "/v1/sessions/" + s + "/cancel");
+  ASSERT_EQ(r.status, 200u);
+  EXPECT_EQ(json::parse(r.body)["cancelled"], true);
+  EXPECT_TRUE(eventually([&] { return server.engine().counts().active_upstreams == 0; }));
+  json page = first;
+  json last;
+  while (!page["done"].get<bool>()) {
+    page = events(s, page["last_seq"], 2000);
+    if (!page["events"].empty()) last = page["events"].back();
+  }
+  EXPECT_EQ(last["type"], "cancelled");
+}
+
+TEST_F(poll, a_waiting_poll_whose_client_leaves_does_not_cancel_the_session) {
+  auto s = create(3, 0, 300);
+  {
+    http_client gone{server.port()};
+    gone.send_raw("GET /v1/sessions/" + s +
+                  "/events?after=0&wait_ms=5000 HTTP/1.1\r\nHost: x\r\n\r\n");
+  }
+  json page = events(s, 0, 5000);
+  while (!page["done"].get<bool>()) page = events(s, page["last_seq"], 5000);
+  EXPECT_EQ(page["events"].back()["type"], "done");
+}
+
+struct bad_poll_case {
+  const char* name;
+  const char* method;
+  std::string target;
+  unsigned status;
+  const char* code;
+};
+
+class poll_bad_input : public poll, public ::testing::WithParamInterface<bad_poll_case> {};
+
+TEST_P(poll_bad_input, is_refused_with_a_clear_error) {
+  auto& p = GetParam();
+  auto s = create(1);
+  auto target = p.target;
+  if (auto at = target.find("{s}"); at != std::string::npos) target.replace(at, 3, s);
+  auto r = c.request(p.method, target, p.method == std::string{"POST"} ? "{}" : "");
+  EXPECT_EQ(r.status, p.status) << r.body;
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], p.code);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    cases, poll_bad_input,
+    ::testing::Values(
+        bad_poll_case{"after_not_a_number", "GET", "/v1/sessions/{s}/events?after=abc", 400,
+                      "invalid_request"},
+        bad_poll_case{"after_negative", "GET", "/v1/sessions/{s}/events?after=-1", 400,
+                      "invalid_request"},
+        bad_poll_case{"wait_too_long", "GET", "/v1/sessions/{s}/events?wait_ms=600000", 400,
+                      "invalid_request"},
+        bad_poll_case{"unknown_session", "GET", "/v1/sessions/sess_nope/events?after=0", 404,
+                      "session_not_found"},
+        bad_poll_case{"cancel_unknown_session", "POST", "/v1/sessions/sess_nope/cancel", 404,
+                      "session_not_found"},
+        bad_poll_case{"cancel_with_get", "GET", "/v1/sessions/{s}/cancel", 405,
+                      "method_not_allowed"},
+        bad_poll_case{"events_with_post", "POST", "/v1/sessions/{s}/events", 405,
+                      "method_not_allowed"},
+        bad_poll_case{"create_with_bad_body", "POST", "/v1/sessions", 400, "invalid_request"},
+        bad_poll_case{"unknown_verb", "GET", "/v1/sessions/{s}/nothing", 404, "not_found"}),
+    [](const auto& info) { return std::string{info.param.name}; });
+
+}  // namespace
+}  // namespace streamgate::test

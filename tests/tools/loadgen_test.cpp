@@ -1,0 +1,201 @@
+// loadgen: its option checks and statistics as functions, then the program itself against the
+// fake upstream and the real server over SSE and long-poll, with and without cancels.
+
+#include "tests/support/child_process.hpp"
+#include "tests/support/test_server.hpp"
+#include "tools/fake_upstream/fake_server.hpp"
+#include "tools/loadgen/options.hpp"
+#include "tools/loadgen/stream_client.hpp"
+#include "tools/loadgen/summary.hpp"
+#include "tools/loadgen/upstream_watch.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace streamgate::loadgen {
+namespace {
+
+using json = nlohmann::json;
+
+options parse(std::vector<std::string> args) {
+  return parse_options(args);
+}
+
+TEST(loadgen_options, parses_a_full_command_line) {
+  auto o = parse({"--protocol", "poll", "--url", "http://127.0.0.1:8080/prefix/", "--model", "m",
+                  "--concurrency", "10", "--requests", "20", "--cancel-after", "3",
+                  "--upstream-stats", "http://localhost:9000", "--rate", "5.5"});
+  EXPECT_EQ(o.proto, protocol::poll);
+  EXPECT_EQ(o.target.host, "127.0.0.1");
+  EXPECT_EQ(o.target.port, 8080);
+  EXPECT_EQ(o.target.path, "/prefix");
+  EXPECT_EQ(o.model, "m");
+  EXPECT_EQ(o.concurrency, 10u);
+  EXPECT_EQ(o.requests, 20u);
+  EXPECT_EQ(o.cancel_after, 3u);
+  EXPECT_EQ(o.upstream_stats->port, 9000);
+  EXPECT_DOUBLE_EQ(o.rate, 5.5);
+}
+
+TEST(loadgen_options, bad_input_gets_a_clear_error) {
+  auto fails_with = [](std::vector<std::string> args, const std::string& text) {
+    try {
+      parse_options(args);
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const usage_error& e) {
+      EXPECT_NE(std::string{e.what()}.find(text), std::string::npos) << e.what();
+    }
+  };
+  fails_with({}, "--url is required");
+  fails_with({"--url", "ftp://x:1"}, "expected http://");
+  fails_with({"--url", "http://127.0.0.1"}, "port is required");
+  fails_with({"--url", "http://127.0.0.1:0"}, "invalid port");
+  fails_with({"--url", "http://127.0.0.1:70000"}, "invalid port");
+  fails_with({"--url", "http://example.com:80"}, "numeric address");
+  fails_with({"--url", "http://10.1.2.3:80"}, "only loopback");
+  fails_with({"--url", "http://127.0.0.1:1", "--protocol", "grpc"}, "expected sse, ws or poll");
+  fails_with({"--url", "http://127.0.0.1:1", "--concurrency", "many"}, "expected a number");
+  fails_with({"--url", "http://127.0.0.1:1", "--concurrency", "-1"}, "must be between");
+  fails_with({"--url", "http://127.0.0.1:1", "--requests"}, "missing value");
+  fails_with({"--url", "http://127.0.0.1:1", "--bogus"}, "unknown option");
+  fails_with({"--url", "http://127.0.0.1:1", "--request-json", "[1]"}, "expected a JSON object");
+  EXPECT_NO_THROW(parse({"--url", "http://10.1.2.3:80", "--allow-remote"}));
+}
+
+TEST(loadgen_stats, percentiles_use_the_nearest_rank) {
+  std::vector<double> v;
+  for (int i = 1000; i >= 1; --i) v.push_back(i);
+  auto d = distribution_of(v);
+  EXPECT_EQ(d.n, 1000u);
+  EXPECT_DOUBLE_EQ(d.p50, 500);
+  EXPECT_DOUBLE_EQ(d.p90, 900);
+  EXPECT_DOUBLE_EQ(d.p99, 990);
+  EXPECT_DOUBLE_EQ(d.p999, 999);
+  EXPECT_DOUBLE_EQ(d.max, 1000);
+  EXPECT_DOUBLE_EQ(d.mean, 500.5);
+  EXPECT_EQ(distribution_of({}).n, 0u);
+  EXPECT_DOUBLE_EQ(distribution_of({7}).p99, 7);
+}
+
+TEST(loadgen_stats, sse_payloads_are_classified_without_parsing_json) {
+  EXPECT_TRUE(sse_has_content(R"({"choices":[{"delta":{"content":"Hi"}}]})"));
+  EXPECT_FALSE(sse_has_content(R"({"choices":[{"delta":{"role":"assistant","content":""}}]})"));
+  EXPECT_FALSE(sse_has_content(R"({"choices":[{"delta":{},"finish_reason":"stop"}]})"));
+  EXPECT_EQ(sse_error_code(R"({"error":{"message":"x","code":"upstream_error"}})"),
+            "upstream_error");
+  EXPECT_EQ(sse_error_code(R"({"choices":[]})"), "");
+}
+
+TEST(loadgen_stats, closes_are_matched_to_cancels_in_order) {
+  auto t0 = clock_type::now();
+  auto at = [&](int ms) { return t0 + std::chrono::milliseconds(ms); };
+  std::vector<std::pair<clock_type::time_point, std::uint64_t>> samples{
+      {at(0), 10}, {at(3), 11}, {at(5), 13}};
+  auto ms = match_closes({at(4), at(1), at(2)}, samples, 10);
+  ASSERT_EQ(ms.size(), 3u);
+  EXPECT_NEAR(ms[0], 2, 1e-6);  // cancel at 1 → first close seen at 3
+  EXPECT_NEAR(ms[1], 3, 1e-6);  // cancel at 2 → second close seen at 5
+  EXPECT_NEAR(ms[2], 1, 1e-6);  // cancel at 4 → third close seen at 5
+  EXPECT_EQ(match_closes({at(1), at(2)}, {{at(0), 10}}, 10).size(), 0u);
+}
+
+// Runs the loadgen program and returns its JSON summary.
+json run_loadgen(std::vector<std::string> args, int expect_exit = 0) {
+  char path[] = "/tmp/sg-loadgen-XXXXXX";
+  int fd = mkstemp(path);
+  close(fd);
+  args.push_back("--json");
+  args.push_back(path);
+  test::child_process p{LOADGEN_BIN, args};
+  EXPECT_EQ(p.wait(std::chrono::seconds(30)), expect_exit) << p.stderr_text();
+  std::ifstream in{path};
+  std::stringstream text;
+  text << in.rdbuf();
+  std::remove(path);
+  return json::parse(text.str(), nullptr, false);
+}
+
+// A fake upstream on a loopback port serving `chunks` chunks `interval_ms` apart.
+struct paced_upstream {
+  paced_upstream(std::uint32_t chunks, std::uint32_t interval_ms)
+      : server{[&] {
+          fake::server_options fo;
+          fo.defaults.chunks = chunks;
+          fo.defaults.interval_ms = interval_ms;
+          return fo;
+        }()} {
+    server.start();
+    url = "http://127.0.0.1:" + std::to_string(server.port());
+  }
+  fake::fake_server server;
+  std::string url;
+};
+
+TEST(loadgen_program, streams_from_the_fake_upstream_and_measures_every_chunk) {
+  paced_upstream up{8, 5};
+  auto& upstream = up.server;
+  auto& url = up.url;
+  auto j = run_loadgen({"--url", url, "--model", "fake", "--concurrency", "4", "--requests", "12"});
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j["ok"], 12);
+  EXPECT_EQ(j["failed"], 0);
+  EXPECT_EQ(j["ttft_ms"]["n"], 12);
+  EXPECT_EQ(j["gap_ms"]["n"], 12 * 7);
+  EXPECT_GE(j["gap_ms"]["p50"].get<double>(), 4.0);  // the stream is paced 5 ms apart
+  EXPECT_LE(j["ttft_ms"]["p99"].get<double>(), j["ttft_ms"]["max"].get<double>());
+  EXPECT_GT(j["cpu_s"].get<double>(), 0);
+  EXPECT_EQ(upstream.counters().streams_completed.load(), 12u);
+}
+
+TEST(loadgen_program, times_cancels_until_the_upstream_saw_the_close) {
+  paced_upstream up{1000, 2};
+  auto& upstream = up.server;
+  auto& url = up.url;
+  auto j = run_loadgen({"--url", url, "--model", "fake", "--concurrency", "5", "--requests", "10",
+                        "--cancel-after", "3", "--upstream-stats", url});
+  EXPECT_EQ(j["ok"], 10);
+  EXPECT_EQ(j["cancel_upstream_ms"]["n"], 10);
+  EXPECT_EQ(upstream.counters().client_aborts.load(), 10u);
+}
+
+TEST(loadgen_program, reports_failures_and_exits_non_zero) {
+  fake::fake_server upstream{fake::server_options{}};
+  upstream.start();
+  auto url = "http://127.0.0.1:" + std::to_string(upstream.port());
+  auto j = run_loadgen({"--url", url, "--model", "fake@status=503", "--requests", "3"}, 3);
+  EXPECT_EQ(j["ok"], 0);
+  EXPECT_EQ(j["failed"], 3);
+  EXPECT_EQ(j["errors"]["http 503"], 3);
+  // Nobody listening (port 1): a connection error per stream, still bounded and reported.
+  auto k = run_loadgen({"--url", "http://127.0.0.1:1", "--requests", "2", "--timeout-s", "2"}, 3);
+  EXPECT_EQ(k["failed"], 2);
+}
+
+TEST(loadgen_program, drives_the_gateway_over_sse_and_long_poll_with_cancels) {
+  test::test_server server;
+  auto url = "http://127.0.0.1:" + std::to_string(server.port());
+  auto body_model = std::vector<std::string>{
+      "--url",          url,
+      "--model",        "mock",
+      "--concurrency",  "3",
+      "--requests",     "6",
+      "--request-json", R"({"mock":{"tokens":6,"interval_ms":5,"first_token_ms":1}})"};
+  auto sse = run_loadgen(body_model);
+  EXPECT_EQ(sse["ok"], 6);
+  auto args = body_model;
+  args.insert(args.end(), {"--protocol", "poll"});
+  auto poll = run_loadgen(args);
+  EXPECT_EQ(poll["ok"], 6);
+  EXPECT_GT(poll["ttft_ms"]["n"], 0);
+  args.insert(args.end(), {"--cancel-after", "2"});
+  auto cancelled = run_loadgen(args);
+  EXPECT_EQ(cancelled["ok"], 6);
+  EXPECT_EQ(cancelled["cancel_ack_ms"]["n"], 6);
+}
+
+}  // namespace
+}  // namespace streamgate::loadgen

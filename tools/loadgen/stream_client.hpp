@@ -1,0 +1,49 @@
+#pragma once
+
+#include "tools/loadgen/options.hpp"
+#include "tools/loadgen/summary.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace streamgate::loadgen {
+
+// What every stream of a run shares, built once.
+struct run_context {
+  explicit run_context(const options& o);
+  const options& opts;
+  std::string chat_body;  // JSON chat request with stream: true
+};
+
+// Starts one stream on `ioc` over the run's protocol; `done` is called exactly once, on the
+// I/O thread, with what it measured. Every wait is bounded by --timeout-s.
+void start_stream(boost::asio::io_context& ioc, const run_context& ctx,
+                  std::function<void(stream_result)> done);
+
+// The WebSocket protocol's stream (ws_stream.cpp); start_stream picks it for --protocol ws.
+void start_websocket_stream(boost::asio::io_context& ioc, const run_context& ctx,
+                            std::function<void(stream_result)> done);
+
+// Idle mode: opens one connection (a WebSocket handshake for ws, a plain TCP connection
+// otherwise) and keeps it open until `close_all` runs. `opened(ok)` reports the outcome.
+class idle_pool {
+ public:
+  explicit idle_pool(boost::asio::io_context& ioc, const run_context& ctx);
+  ~idle_pool();
+  void open_one(std::function<void(bool)> opened);
+  void close_all();
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+// Chat-completion SSE helpers, exposed for tests: whether a `data:` payload carries
+// non-empty content, and the error code of an error payload (empty if it is not one).
+bool sse_has_content(std::string_view payload);
+std::string sse_error_code(std::string_view payload);
+
+}  // namespace streamgate::loadgen

@@ -1,0 +1,217 @@
+// streamgate browser client (docs/protocol.md): one answer is one session, streamed over
+// WebSocket, SSE or long-polling. It falls back WS → SSE → polling when a transport cannot
+// be used, and when a connection drops mid-answer it reconnects and resumes after the last
+// seq it rendered, so every token is shown exactly once.
+'use strict';
+
+const SG_TRANSPORTS = ['ws', 'sse', 'poll'];
+const SG_OPEN_TIMEOUT_MS = 3000;    // a transport that cannot connect this fast is skipped
+const SG_RECONNECT_LIMIT = 3;       // failed reconnects in a row before the next transport
+const SG_GIVE_UP_AFTER = 15;        // failed reconnects in a row on the last transport (~25 s)
+const SG_WATCHDOG_MS = 40000;       // no frame (not even a heartbeat) this long: reconnect
+
+class StreamgateAnswer {
+  // hooks: transport(name), session(id), delta(text), end(kind, detail), reconnect(count)
+  constructor(request, options, hooks) {
+    this.request = request;
+    this.hooks = hooks;
+    this.base = options.base || '';
+    this.wsUrl = options.wsUrl ||
+      (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/v1/ws';
+    this.order = options.transport ? [options.transport] : SG_TRANSPORTS.slice();
+    this.session = null;
+    this.lastSeq = 0;
+    this.ended = false;
+    this.stats = { duplicates: 0, gaps: 0, reconnects: 0 };
+    this.streamNo = 0;
+    this.failures = 0;  // consecutive failed connects on the current transport
+  }
+
+  start() { this.next(); }
+
+  // Moves to the next transport in the order, keeping the session if there is one.
+  next() {
+    const t = this.order.shift();
+    if (!t) return this.finish('error', { code: 'no_transport', message: 'no transport works' });
+    this.transport = t;
+    this.failures = 0;
+    this.hooks.transport(t);
+    ({ ws: () => this.openWs(), sse: () => this.openSse(), poll: () => this.poll() })[t]();
+  }
+
+  // A connection failed. If it never worked and there is nothing to resume, or it failed too
+  // often in a row, try the next transport; otherwise reconnect and resume after the last
+  // seq. On the last transport keep trying (the session waits for its resume window).
+  dropped(everOpened) {
+    if (this.ended) return;
+    this.failures = everOpened ? 0 : this.failures + 1;
+    if (!everOpened && !this.session) return this.next();
+    if (this.failures >= SG_RECONNECT_LIMIT && this.order.length) return this.next();
+    if (this.failures >= SG_GIVE_UP_AFTER) {
+      return this.finish('error', { code: 'connection_lost', message: 'the server is unreachable' });
+    }
+    this.stats.reconnects++;
+    this.hooks.reconnect(this.stats.reconnects);
+    const delay = Math.min(2000, 100 * 2 ** this.failures);
+    setTimeout(() => {
+      if (this.ended) return;
+      ({ ws: () => this.openWs(), sse: () => this.openSse(), poll: () => this.poll() })[this.transport]();
+    }, delay);
+  }
+
+  // One event of the session in the common shape {seq, type, ...}: exactly once, in order.
+  event(ev, seqMayJump) {
+    if (this.ended) return;
+    if (ev.seq !== undefined) {
+      if (ev.seq <= this.lastSeq) { this.stats.duplicates++; return; }
+      if (ev.seq !== this.lastSeq + 1 && !seqMayJump) this.stats.gaps++;
+      this.lastSeq = ev.seq;
+    }
+    if (ev.type === 'delta') this.hooks.delta(ev.content);
+    else if (ev.type === 'done') this.finish('done', { finish_reason: ev.finish_reason });
+    else if (ev.type === 'cancelled') this.finish('cancelled', { reason: ev.reason });
+    else if (ev.type === 'error') this.finish('error', { code: ev.code, message: ev.message });
+  }
+
+  finish(kind, detail) {
+    if (this.ended) return;
+    this.ended = true;
+    this.closeConnections();
+    this.hooks.end(kind, detail);
+  }
+
+  closeConnections() {
+    clearTimeout(this.watchdog);
+    if (this.ws) { this.ws.onclose = null; this.ws.close(); this.ws = null; }
+    if (this.es) { this.es.close(); this.es = null; }
+    if (this.pollAbort) { this.pollAbort.abort(); this.pollAbort = null; }
+  }
+
+  stop() {
+    if (this.ended) return;
+    if (this.transport === 'ws' && this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify({ type: 'cancel', id: this.streamId }));
+    } else if (this.session) {
+      fetch(`${this.base}/v1/sessions/${this.session}/cancel`, { method: 'POST' });
+    }
+    // The `cancelled` event ends the answer once the server has stopped the upstream.
+  }
+
+  // --- WebSocket -------------------------------------------------------------------------
+  openWs() {
+    let opened = false;
+    const ws = new WebSocket(this.wsUrl);
+    this.ws = ws;
+    const timer = setTimeout(() => { if (!opened) ws.close(); }, SG_OPEN_TIMEOUT_MS);
+    const pet = () => {
+      clearTimeout(this.watchdog);
+      this.watchdog = setTimeout(() => ws.close(), SG_WATCHDOG_MS);
+    };
+    ws.onopen = () => {
+      opened = true;
+      clearTimeout(timer);
+      pet();
+      this.streamId = 'a' + (++this.streamNo);
+      ws.send(JSON.stringify(this.session
+        ? { type: 'resume', id: this.streamId, session: this.session, after: this.lastSeq }
+        : { type: 'start', id: this.streamId, request: this.request }));
+    };
+    ws.onmessage = (m) => {
+      pet();
+      const msg = JSON.parse(m.data);
+      if (msg.id !== undefined && msg.id !== this.streamId) return;
+      if (msg.type === 'started') {
+        if (!this.session) { this.session = msg.session; this.hooks.session(msg.session); }
+        return;
+      }
+      if (msg.type === 'heartbeat' || msg.type === 'pong') return;
+      if (msg.type === 'error' && msg.seq === undefined) {
+        // A refusal, not the session's own end (e.g. session_ended after a late resume).
+        return this.finish('error', { code: msg.code, message: msg.message });
+      }
+      this.event(msg, false);
+    };
+    ws.onclose = () => {
+      clearTimeout(timer);
+      clearTimeout(this.watchdog);
+      if (this.ws === ws) this.ws = null;
+      this.dropped(opened);
+    };
+  }
+
+  // --- Server-Sent Events ----------------------------------------------------------------
+  async openSse() {
+    if (!this.session && !(await this.createSession())) return;
+    let opened = false;
+    const es = new EventSource(
+      `${this.base}/v1/sessions/${this.session}/events?after=${this.lastSeq}`);
+    this.es = es;
+    es.onopen = () => { opened = true; };
+    es.onmessage = (m) => {
+      if (m.data === '[DONE]') return;
+      const chunk = JSON.parse(m.data);
+      const seq = m.lastEventId && chunk.choices && chunk.choices.length ? Number(m.lastEventId) : undefined;
+      if (chunk.error) {
+        const seqOf = m.lastEventId ? Number(m.lastEventId) : undefined;
+        return this.event(chunk.error.code === 'cancelled'
+          ? { seq: seqOf, type: 'cancelled', reason: chunk.error.message }
+          : { seq: seqOf, type: 'error', code: chunk.error.code, message: chunk.error.message }, false);
+      }
+      if (!chunk.choices || !chunk.choices.length) return;  // the usage chunk
+      const choice = chunk.choices[0];
+      if (choice.finish_reason) {
+        // The usage event's seq has no SSE id, so the finish may skip one.
+        this.event({ seq, type: 'done', finish_reason: choice.finish_reason }, true);
+      } else {
+        this.event({ seq, type: 'delta', content: choice.delta.content || '' }, false);
+      }
+    };
+    es.onerror = () => {
+      // EventSource would reconnect by itself, but with the stale ?after: we resume ourselves.
+      es.close();
+      if (this.es === es) this.es = null;
+      this.dropped(opened);
+    };
+  }
+
+  async createSession() {
+    try {
+      const r = await fetch(`${this.base}/v1/sessions`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(this.request),
+      });
+      const body = await r.json();
+      if (!r.ok) {
+        this.finish('error', { code: body.error.code, message: body.error.message });
+        return false;
+      }
+      this.session = body.session;
+      this.hooks.session(body.session);
+      return true;
+    } catch (e) {
+      this.dropped(false);
+      return false;
+    }
+  }
+
+  // --- Long polling ----------------------------------------------------------------------
+  async poll() {
+    if (!this.session && !(await this.createSession())) return;
+    while (!this.ended) {
+      this.pollAbort = new AbortController();
+      let body;
+      try {
+        const r = await fetch(
+          `${this.base}/v1/sessions/${this.session}/events?after=${this.lastSeq}&wait_ms=25000`,
+          { signal: this.pollAbort.signal, cache: 'no-store' });
+        body = await r.json();
+        if (!r.ok) return this.finish('error', { code: body.error.code, message: body.error.message });
+      } catch (e) {
+        if (this.ended) return;
+        return this.dropped(false);  // counts as a failed connect until a poll succeeds
+      }
+      this.failures = 0;
+      for (const ev of body.events) this.event(ev, false);
+    }
+  }
+}
