@@ -1,6 +1,7 @@
 #include "actors/quota_pool.hpp"
 
 #include "telemetry/log.hpp"
+#include "telemetry/stats.hpp"
 
 #include <caf/all.hpp>
 
@@ -84,6 +85,7 @@ class pool_ops {
     quota_waiter w;
     w.ticket = ++st_.next_id;
     w.holder = holder;
+    w.since = now_;
     w.promise = self_->make_response_promise<quota_lease>();
     auto promise = w.promise;
     hold(holder);
@@ -117,6 +119,7 @@ class pool_ops {
     auto w = std::move(*it);
     st_.queue.erase(it);
     st_.gauges->expired_total.fetch_add(1, std::memory_order_relaxed);
+    st_.timeout_stat->inc();
     w.promise.deliver(quota_lease{false, 0, retry_after_ms()});
     unhold(w.holder);
   }
@@ -148,6 +151,7 @@ class pool_ops {
       st_.leases.emplace(lease.id, w.holder);
       st_.window.push_back(now_);
       st_.gauges->granted_total.fetch_add(1, std::memory_order_relaxed);
+      st_.wait_stat->observe(std::chrono::duration<double>(now_ - w.since).count());
       w.promise.deliver(lease);
     }
     arm_wakeup();
@@ -194,6 +198,8 @@ class pool_ops {
     auto& g = *st_.gauges;
     g.leases_in_use.store(static_cast<std::int64_t>(st_.leases.size()), std::memory_order_relaxed);
     g.queue_length.store(static_cast<std::int64_t>(st_.queue.size()), std::memory_order_relaxed);
+    st_.leases_stat->set(static_cast<std::int64_t>(st_.leases.size()));
+    st_.queue_stat->set(static_cast<std::int64_t>(st_.queue.size()));
     g.rpm_used.store(static_cast<std::int64_t>(st_.window.size()), std::memory_order_relaxed);
     g.paused_ms.store(ms_until(st_.paused_until, now_), std::memory_order_relaxed);
   }
@@ -212,6 +218,11 @@ quota_pool_actor::behavior_type quota_pool(quota_pool_pointer self, std::string 
   st.options = options;
   st.gauges = gauges ? std::move(gauges) : std::make_shared<quota_gauges>();
   st.gauges->limits = options;
+  auto& q = stats::quota();
+  st.leases_stat = &q.leases_in_use.with({st.pool_name});
+  st.queue_stat = &q.queue_length.with({st.pool_name});
+  st.wait_stat = &q.queue_wait.with({st.pool_name});
+  st.timeout_stat = &q.queue_timeouts.with({st.pool_name});
   self->set_down_handler([self](caf::down_msg& dm) { pool_ops{self}.on_holder_down(dm.source); });
   return {
       [self](acquire_atom, std::uint32_t wait_ms) { return pool_ops{self}.acquire(wait_ms); },

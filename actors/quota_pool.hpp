@@ -17,8 +17,15 @@
 
 namespace streamgate {
 
+namespace metrics {
+class gauge;
+class histogram;
+class counter;
+}  // namespace metrics
+
 struct quota_waiter {
   std::uint64_t ticket = 0;
+  caf::actor_clock::time_point since;  // queued at
   caf::actor_addr holder;
   caf::typed_response_promise<quota_lease> promise;
 };
@@ -38,6 +45,12 @@ struct quota_pool_state {
   std::uint64_t next_id = 0;
   std::uint64_t tick_generation = 0;
   bool prune_armed = false;  // a timer will drop expired grants from the window
+
+  // This pool's labelled metrics, looked up once.
+  metrics::gauge* leases_stat = nullptr;
+  metrics::gauge* queue_stat = nullptr;
+  metrics::histogram* wait_stat = nullptr;
+  metrics::counter* timeout_stat = nullptr;
 };
 
 using quota_pool_pointer = quota_pool_actor::stateful_pointer<quota_pool_state>;

@@ -102,9 +102,9 @@ void session_ops::attach(sink_ptr sink, std::uint64_t after_seq) {
 
 void session_ops::detach(const sink_ptr& sink) {
   auto& s = st_.sinks;
-  // Counted before the removal: std::remove leaves moved-from (null) pointers at the tail.
-  for (auto& x : s)
-    if (x == sink) count_client(x, -1);
+  // Count before removing: std::remove leaves the tail moved-from (null), not the removed sinks.
+  auto n = std::count(s.begin(), s.end(), sink);
+  if (n > 0) count_client(sink, -static_cast<int>(n));
   s.erase(std::remove(s.begin(), s.end(), sink), s.end());
   if (!s.empty() || st_.ended()) return;
   if (st_.cancel_on_detach) {

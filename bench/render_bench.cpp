@@ -1,7 +1,9 @@
 // Rendering one delta to the client's wire format (events/s): an OpenAI SSE event with its
-// HTTP chunk framing, as the SSE transport writes it.
+// HTTP chunk framing, as the SSE transport writes it, and a WebSocket JSON text frame's
+// payload.
 
 #include "transports/openai_format.hpp"
+#include "transports/ws_protocol.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -30,6 +32,17 @@ void render_sse_delta(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 BENCHMARK(render_sse_delta);
+
+void render_ws_delta(benchmark::State& state) {
+  auto ev = streamgate::stream_event::make_delta("token ");
+  for (auto _ : state) {
+    ++ev.seq;
+    auto frame = streamgate::ws::event("1", ev);
+    benchmark::DoNotOptimize(frame.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(render_ws_delta);
 
 }  // namespace
 

@@ -113,6 +113,13 @@ for p in ["ws", "sse", "poll"]:
                      f"{fmt(pct(r, 'cancel_ack_ms', 'p99'))} | {fmt(pct(r, 'cancel_upstream_ms', 'p50'))} | "
                      f"{fmt(pct(r, 'cancel_upstream_ms', 'p99'))} |")
 
+cancel_txt = os.path.join(results_dir, "upstream-cancel.txt")
+if os.path.exists(cancel_txt):
+    lines += ["", "The same path without load, one cancel at a time, in-process "
+              "(`bench/upstream_cancel_bench.cpp`: *driver* = `curl_driver::cancel` → the fake upstream "
+              "sees the close; *end-to-end* = an SSE client disconnects → session → upstream stream → "
+              "driver → close):", "", "```"] + open(cancel_txt).read().strip().splitlines() + ["```"]
+
 idle_path = os.path.join(results_dir, "idle-ws.json")
 idle = json.load(open(idle_path)) if os.path.exists(idle_path) else None
 if idle:

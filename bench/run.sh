@@ -19,7 +19,7 @@ CONCURRENCIES=${CONCURRENCIES:-"1 100 1000"}
 IDLE_SOCKETS=${IDLE_SOCKETS:-10000}
 PROTOCOLS=${PROTOCOLS:-"sse ws poll"}
 mkdir -p "$OUT"
-rm -f "$OUT"/*.json
+rm -f "$OUT"/*.json "$OUT"/*.txt
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 FAKE=$BUILD/tools/fake_upstream/fake-upstream
@@ -214,6 +214,10 @@ r.update({"sockets": int(n), "rss_before_kib": int(before), "rss_peak_kib": int(
           "kib_per_socket": (int(peak) - int(before)) / opened if opened else None})
 json.dump(r, open(dst, "w"), indent=1)
 PY
+
+echo "bench: cancel -> upstream socket closed, one at a time, in-process"
+[ -x "$BUILD/bench/upstream_cancel_bench" ] && "$BUILD/bench/upstream_cancel_bench" 300 \
+  > "$OUT/upstream-cancel.txt" 2> /dev/null || true
 
 echo "bench: micro-benchmarks"
 for b in "$BUILD"/bench/bench_*; do

@@ -4,6 +4,8 @@
 
 #include <array>
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <string_view>
 
 namespace streamgate {
@@ -25,7 +27,8 @@ struct mock_stream_state {
   std::uint32_t prompt_tokens = 0;
   std::uint32_t sent = 0;
   std::string fail;
-  std::atomic<std::int64_t>* upstreams = nullptr;
+  // Stops counting this generator as a live upstream; safe to call more than once.
+  std::function<void()> uncount = [] {};
 };
 
 void schedule_tick(mock_stream_actor::stateful_pointer<mock_stream_state> self,
@@ -47,10 +50,13 @@ mock_stream_actor::behavior_type mock_stream(
   st.interval_ms = req.mock.interval_ms.value_or(cfg.interval_ms);
   st.prompt_tokens = req.prompt_tokens;
   st.fail = cfg.fail;
-  st.upstreams = upstreams;
   if (upstreams) {
     upstreams->fetch_add(1, std::memory_order_relaxed);
-    self->attach_functor([upstreams] { upstreams->fetch_sub(1, std::memory_order_relaxed); });
+    auto counted = std::make_shared<std::atomic<bool>>(true);
+    st.uncount = [upstreams, counted] {
+      if (counted->exchange(false)) upstreams->fetch_sub(1, std::memory_order_relaxed);
+    };
+    self->attach_functor(st.uncount);
   }
   // A generator never outlives its session, whatever ends the session.
   self->monitor(st.session);
@@ -63,7 +69,10 @@ mock_stream_actor::behavior_type mock_stream(
         auto send = [&](stream_event ev) {
           self->send(st.session, upstream_atom::value, st.attempt, std::move(ev));
         };
+        // A generator stops counting as an upstream before its terminal event leaves: the
+        // session hands its quota lease on at that event, and the count must never lag it.
         if (!st.fail.empty()) {
+          st.uncount();
           send(stream_event::make_error(st.fail, "the mock provider is configured to fail"));
           self->quit();
           return;
@@ -76,6 +85,7 @@ mock_stream_actor::behavior_type mock_stream(
           }
         }
         send(stream_event::make_usage({st.prompt_tokens, st.tokens}));
+        st.uncount();
         send(stream_event::make_finish("stop"));
         self->quit();
       },

@@ -44,8 +44,17 @@ std::uint32_t admits_of(const circuit_breaker& b) {
   return 0;
 }
 
-void breaker_changed(engine_pointer self, const std::string& name, supervised_provider& p) {
+// The breaker's state as a number for the streamgate_breaker_state gauge.
+std::int64_t breaker_level(breaker_state s) {
+  return s == breaker_state::closed ? 0 : s == breaker_state::half_open ? 1 : 2;
+}
+
+// `moved`: the state changed (rather than fresh probes being handed out in half-open).
+void breaker_changed(engine_pointer self, const std::string& name, supervised_provider& p,
+                     bool moved = true) {
   auto& b = p.breaker;
+  if (moved) stats::provider().breaker_transitions.with({name, to_string(b.state())}).inc();
+  stats::provider().breaker_state.with({name}).set(breaker_level(b.state()));
   log::warn(
       "breaker",
       {{"provider", name}, {"state", to_string(b.state())}, {"transitions", b.transitions()}});
@@ -164,6 +173,7 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, gateway_config 
     auto& p = st.providers[entry.name];
     p.entry = entry;
     p.breaker = circuit_breaker{st.config.breaker};
+    stats::provider().breaker_state.with({entry.name}).set(breaker_level(p.breaker.state()));
     start_provider(self, p);
   }
   self->set_exit_handler([self](caf::exit_msg& em) { on_linked_exit(self, em); });
@@ -200,7 +210,7 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, gateway_config 
         if (p.breaker.poll(self->clock().now()))
           breaker_changed(self, name, p);
         else if (p.breaker.state() == breaker_state::half_open)
-          breaker_changed(self, name, p);  // unused probes: hand out fresh ones
+          breaker_changed(self, name, p, false);  // unused probes: hand out fresh ones
       },
   };
 }

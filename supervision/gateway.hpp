@@ -37,9 +37,10 @@ class gateway final : public session_service, public admin_service {
   // server_shutting_down.
   void shutdown();
 
-  // Ends every session and waits until they and their upstreams are gone (bounded), so the
-  // transports' sinks they hold are released while the transports still exist.
-  void stop_sessions();
+  // Stops every actor of the engine and waits (bounded) until no session is left, so nothing
+  // delivers to a sink any more. Call it after the transports stopped their I/O threads and
+  // before they free their connections (the destructor calls it too).
+  void stop();
 
  private:
   struct impl;

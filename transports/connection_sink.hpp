@@ -1,8 +1,8 @@
 #pragma once
 
 #include "actors/event_sink.hpp"
+#include "transports/post_gate.hpp"
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/post.hpp>
 
 #include <atomic>
@@ -23,10 +23,10 @@ class strand_sink final : public event_sink,
   // `replay`: the sink is attached to an existing session, whose log replay arrives as one
   // burst before attached(). That burst is not a slow client (its events are the log's,
   // already in memory), so the limit applies only to the live events after it.
-  strand_sink(std::weak_ptr<Connection> conn, boost::asio::any_io_executor ex, std::size_t limit,
+  strand_sink(std::weak_ptr<Connection> conn, std::shared_ptr<post_gate> gate, std::size_t limit,
               const char* transport, bool replay = false)
       : conn_(std::move(conn)),
-        ex_(std::move(ex)),
+        gate_(std::move(gate)),
         limit_(limit),
         transport_(transport),
         replaying_(replay) {}
@@ -38,22 +38,23 @@ class strand_sink final : public event_sink,
       queued_.fetch_sub(size, std::memory_order_relaxed);
       return false;
     }
-    boost::asio::post(ex_, [self = this->shared_from_this(), ev, size] {
+    bool posted = post([self = this->shared_from_this(), ev, size] {
       self->queued_.fetch_sub(size, std::memory_order_relaxed);
       if (auto c = self->conn_.lock()) c->on_event(self.get(), ev);
     });
+    if (!posted) queued_.fetch_sub(size, std::memory_order_relaxed);  // the server is gone
     return true;
   }
 
   void attached(std::uint64_t last_seq, bool ended) override {
     replaying_.store(false, std::memory_order_relaxed);
-    boost::asio::post(ex_, [self = this->shared_from_this(), last_seq, ended] {
+    post([self = this->shared_from_this(), last_seq, ended] {
       if (auto conn = self->conn_.lock()) conn->on_attached(self.get(), last_seq, ended);
     });
   }
 
   void detached(detach_reason why) override {
-    boost::asio::post(ex_, [self = this->shared_from_this(), why] {
+    post([self = this->shared_from_this(), why] {
       if (auto conn = self->conn_.lock()) conn->on_detached(self.get(), why);
     });
   }
@@ -62,7 +63,19 @@ class strand_sink final : public event_sink,
 
  private:
   std::weak_ptr<Connection> conn_;
-  boost::asio::any_io_executor ex_;
+  // Onto the connection's strand, while both the connection and the server exist. The sink
+  // keeps no executor of its own: it may outlive the io_context (in a CAF mailbox).
+  template <class Handler>
+  bool post(Handler&& handler) {
+    return gate_->run([&] {
+      auto c = conn_.lock();
+      if (!c) return false;
+      boost::asio::post(c->executor(), std::forward<Handler>(handler));
+      return true;
+    });
+  }
+
+  std::shared_ptr<post_gate> gate_;
   std::size_t limit_;
   const char* transport_;
   std::atomic<std::size_t> queued_{0};

@@ -255,9 +255,8 @@ void http_connection::begin(mode m, const http_request& req, const std::string& 
 
 void http_connection::start_chat(api_action& action, const http_request& req) {
   bool streaming = action.what == api_action::kind::chat_stream;
-  sink_ = std::make_shared<strand_sink<http_connection>>(weak_from_this(), stream_.get_executor(),
-                                                         ctx_->options.max_pending_bytes,
-                                                         streaming ? "sse" : "http");
+  sink_ = std::make_shared<strand_sink<http_connection>>(
+      weak_from_this(), ctx_->gate, ctx_->options.max_pending_bytes, streaming ? "sse" : "http");
   auto model = action.request.model;
   bool usage = action.request.include_usage;
   // Closing a /v1/chat/completions connection stops the answer, as it does at OpenAI.
@@ -273,7 +272,7 @@ void http_connection::start_chat(api_action& action, const http_request& req) {
 }
 
 void http_connection::resume_events(api_action& action, const http_request& req) {
-  sink_ = std::make_shared<strand_sink<http_connection>>(weak_from_this(), stream_.get_executor(),
+  sink_ = std::make_shared<strand_sink<http_connection>>(weak_from_this(), ctx_->gate,
                                                          ctx_->options.max_pending_bytes,
                                                          action.sse ? "sse" : "poll", true);
   begin(action.sse ? mode::sse : mode::poll, req, action.session_id, "", action.sse);

@@ -33,6 +33,9 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
 
   void run();
 
+  // The strand its sinks post to.
+  boost::asio::any_io_executor executor() { return stream_.get_executor(); }
+
   // Called on the strand by this connection's sink.
   void on_event(const event_sink* from, const event_ptr& ev);
   void on_attached(const event_sink* from, std::uint64_t last_seq, bool ended);

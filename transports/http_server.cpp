@@ -156,6 +156,8 @@ void http_server::stop() {
   d.ioc.stop();
   for (auto& t : d.threads) t.join();
   d.threads.clear();
+  // Sessions may outlive this server: from now on their events go nowhere.
+  d.ctx->gate->close();
 }
 
 }  // namespace streamgate

@@ -3,6 +3,7 @@
 #include "actors/admin_service.hpp"
 #include "actors/session_service.hpp"
 #include "transports/http_options.hpp"
+#include "transports/post_gate.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -24,6 +25,8 @@ struct server_context {
   std::atomic<std::int64_t> streams{0};   // connections with a response still streaming
   std::atomic<std::int64_t> refusing{0};  // over-limit connections being told so
   std::atomic<bool> stopping{false};
+  // Closed when the server stops: sessions then no longer post into its io_context.
+  std::shared_ptr<post_gate> gate = std::make_shared<post_gate>();
   // Clients dropped by the server, by reason (operators and tests see who was cut and why).
   std::atomic<std::uint64_t> slow_consumer_drops{0};
   std::atomic<std::uint64_t> ws_ping_timeouts{0};

@@ -140,7 +140,7 @@ bool ws_connection::admit(const std::string& id) {
 std::shared_ptr<ws_connection::sink_type> ws_connection::add_stream(const std::string& id,
                                                                     const std::string& session) {
   bool replay = !session.empty();
-  auto sink = std::make_shared<sink_type>(weak_from_this(), ws_.get_executor(),
+  auto sink = std::make_shared<sink_type>(weak_from_this(), ctx_->gate,
                                           ctx_->options.max_pending_bytes, "ws", replay);
   streams_[id] = {session, sink, replay};
   ctx_->streams.fetch_add(1, std::memory_order_relaxed);

@@ -38,6 +38,9 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
 
   void run(http_request upgrade, bool over_limit);
 
+  // The strand its sinks post to.
+  boost::asio::any_io_executor executor() { return ws_.get_executor(); }
+
   // Called on the strand by a stream's sink.
   void on_event(const event_sink* from, const event_ptr& ev);
   void on_attached(const event_sink* from, std::uint64_t last_seq, bool ended);

@@ -68,7 +68,7 @@ struct upstream_request {
   std::size_t max_body_bytes = 64 << 20;
   std::size_t max_line_bytes = 1 << 20;
   adapter_kind adapter = adapter_kind::openai;
-  secret key;  // only so that error text echoed from the provider can be scrubbed of it
+  secret key;            // only so that error text echoed from the provider can be scrubbed of it
   std::string provider;  // the configured provider's name: the metrics' label
 };
 

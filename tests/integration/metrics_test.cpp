@@ -239,5 +239,76 @@ TEST(metrics_endpoint, an_http_upstream_reports_ttfb_gaps_attempts_and_cancel_la
   EXPECT_TRUE(f.settled());
 }
 
+// Failover, a breaker opening and a quota queue, with two mock providers: one that always
+// fails, one with room for a single stream at a time.
+TEST(metrics_endpoint, failovers_breakers_and_quota_queues_are_counted) {
+  using namespace std::chrono_literals;
+  auto provider = [](std::string name, std::string fail) {
+    provider_entry p;
+    p.name = name;
+    p.models = {"m"};
+    p.mock.first_token_ms = 0;
+    p.mock.interval_ms = 5;
+    p.mock.fail = std::move(fail);
+    p.pool = name;
+    return p;
+  };
+  gateway_config cfg;
+  cfg.providers = {provider("mx_bad", "upstream_server_error"), provider("mx_good", "")};
+  cfg.pools["mx_bad"].max_concurrent = 10;
+  cfg.pools["mx_good"].max_concurrent = 1;
+  cfg.pools["mx_good"].queue_timeout = 10s;
+  cfg.routes["m"].targets = {{"mx_bad", 1}, {"mx_good", 1}};
+  cfg.breaker.failure_threshold = 1;
+  cfg.breaker.rate_window = 0;
+  cfg.breaker.cooldown = 60s;
+  test_server server{cfg};
+  auto port = server.port();
+  auto before = scrape(port);
+  auto body = [](unsigned tokens) {
+    return json{{"model", "m"},
+                {"stream", true},
+                {"messages", {{{"role", "user"}, {"content", "hi"}}}},
+                {"mock", {{"tokens", tokens}, {"interval_ms", 5}}}}
+        .dump();
+  };
+
+  // The first request fails over from mx_bad (whose breaker opens) to mx_good and holds its
+  // only lease; the second waits in mx_good's queue until the first ends.
+  http_client first{port};
+  first.open_stream("POST", "/v1/chat/completions", body(40));
+  ASSERT_TRUE(first.next_event().has_value());
+  // Sent raw: its response headers come only once it has a lease.
+  http_client second{port};
+  auto second_body = body(2);
+  second.send_raw(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+      "application/json\r\nContent-Length: " +
+      std::to_string(second_body.size()) + "\r\n\r\n" + second_body);
+  auto queued = scrape_until(port, [&](const samples& s) {
+    return at(s, R"(streamgate_quota_queue_length{pool="mx_good"})") == 1;
+  });
+  EXPECT_EQ(at(queued, R"(streamgate_quota_leases_in_use{pool="mx_good"})"), 1);
+  EXPECT_EQ(at(queued, R"(streamgate_breaker_state{provider="mx_bad"})"), 2);
+  EXPECT_EQ(at(queued, R"(streamgate_breaker_transitions_total{provider="mx_bad",to="open"})"), 1);
+  EXPECT_EQ(at(queued, R"(streamgate_breaker_state{provider="mx_good"})"), 0);
+  auto failovers = R"(streamgate_session_failovers_total{model="m"})";
+  EXPECT_EQ(at(queued, failovers) - at(before, failovers), 1);
+  auto bad =
+      R"(streamgate_upstream_attempts_total{provider="mx_bad",outcome="upstream_server_error"})";
+  EXPECT_EQ(at(queued, bad) - at(before, bad), 1);
+
+  drain(first);
+  EXPECT_EQ(second.read_reply().status, 200u);
+  auto wait_count = R"(streamgate_quota_queue_wait_seconds_count{pool="mx_good"})";
+  auto after = scrape_until(port, [&](const samples& s) {
+    return at(s, wait_count) - at(before, wait_count) == 1 &&
+           at(s, R"(streamgate_quota_leases_in_use{pool="mx_good"})") == 0;
+  });
+  EXPECT_EQ(at(after, R"(streamgate_quota_queue_length{pool="mx_good"})"), 0);
+  auto good = R"(streamgate_upstream_attempts_total{provider="mx_good",outcome="ok"})";
+  EXPECT_EQ(at(after, good) - at(before, good), 2);
+}
+
 }  // namespace
 }  // namespace streamgate::test

@@ -47,10 +47,10 @@ test_server::test_server(gateway_config gateway_cfg, http_options options)
 }
 
 test_server::~test_server() {
+  // I/O threads first, then the engine (no session delivers to a connection any more), then
+  // the connections themselves, which still tell the engine they are gone.
   impl_->server->stop();
-  // Sessions hold sinks bound to the server's io_context, and connections call the gateway
-  // when they go: sessions end first, then the server, then the gateway.
-  impl_->engine->stop_sessions();
+  impl_->engine->stop();
   impl_->server.reset();
   impl_->engine.reset();
 }

@@ -162,6 +162,15 @@ TEST(loadgen_program, times_cancels_until_the_upstream_saw_the_close) {
   EXPECT_EQ(upstream.counters().client_aborts.load(), 10u);
 }
 
+TEST(loadgen_program, open_loop_starts_streams_at_the_given_rate) {
+  paced_upstream up{2, 1};
+  // 10 streams at 40/s: the last one starts 225 ms after the first, however fast they run.
+  auto j = run_loadgen({"--url", up.url, "--model", "fake", "--rate", "40", "--requests", "10"});
+  EXPECT_EQ(j["ok"], 10);
+  EXPECT_GE(j["wall_s"].get<double>(), 0.225);
+  EXPECT_DOUBLE_EQ(j["rate"].get<double>(), 40);
+}
+
 TEST(loadgen_program, reports_failures_and_exits_non_zero) {
   fake::fake_server upstream{fake::server_options{}};
   upstream.start();
@@ -175,19 +184,22 @@ TEST(loadgen_program, reports_failures_and_exits_non_zero) {
   EXPECT_EQ(k["failed"], 2);
 }
 
+// Six short mock streams, three at a time, against the in-process gateway at `url`.
+std::vector<std::string> gateway_run(const std::string& protocol, const std::string& url) {
+  return {"--protocol",     protocol,
+          "--url",          url,
+          "--model",        "mock",
+          "--concurrency",  "3",
+          "--requests",     "6",
+          "--request-json", R"({"mock":{"tokens":6,"interval_ms":5,"first_token_ms":1}})"};
+}
+
 TEST(loadgen_program, drives_the_gateway_over_sse_and_long_poll_with_cancels) {
   test::test_server server;
   auto url = "http://127.0.0.1:" + std::to_string(server.port());
-  auto body_model = std::vector<std::string>{
-      "--url",          url,
-      "--model",        "mock",
-      "--concurrency",  "3",
-      "--requests",     "6",
-      "--request-json", R"({"mock":{"tokens":6,"interval_ms":5,"first_token_ms":1}})"};
-  auto sse = run_loadgen(body_model);
+  auto sse = run_loadgen(gateway_run("sse", url));
   EXPECT_EQ(sse["ok"], 6);
-  auto args = body_model;
-  args.insert(args.end(), {"--protocol", "poll"});
+  auto args = gateway_run("poll", url);
   auto poll = run_loadgen(args);
   EXPECT_EQ(poll["ok"], 6);
   EXPECT_GT(poll["ttft_ms"]["n"], 0);
@@ -195,6 +207,25 @@ TEST(loadgen_program, drives_the_gateway_over_sse_and_long_poll_with_cancels) {
   auto cancelled = run_loadgen(args);
   EXPECT_EQ(cancelled["ok"], 6);
   EXPECT_EQ(cancelled["cancel_ack_ms"]["n"], 6);
+}
+
+TEST(loadgen_program, drives_the_gateway_over_websocket_with_cancels_and_idle_sockets) {
+  test::test_server server;
+  auto url = "http://127.0.0.1:" + std::to_string(server.port());
+  auto args = gateway_run("ws", url);
+  auto ws = run_loadgen(args);
+  EXPECT_EQ(ws["ok"], 6) << ws.dump();
+  EXPECT_EQ(ws["ttft_ms"]["n"], 6);
+  EXPECT_EQ(ws["gap_ms"]["n"], 6 * 5);
+  args.insert(args.end(), {"--cancel-after", "2"});
+  auto cancelled = run_loadgen(args);
+  EXPECT_EQ(cancelled["ok"], 6) << cancelled.dump();
+  EXPECT_EQ(cancelled["cancel_ack_ms"]["n"], 6);
+
+  auto idle = run_loadgen(
+      {"--protocol", "ws", "--url", url, "--idle-connections", "50", "--hold-s", "0.2"});
+  EXPECT_EQ(idle["open"], 50) << idle.dump();
+  EXPECT_EQ(idle["failed"], 0);
 }
 
 }  // namespace
