@@ -213,6 +213,9 @@ void read_http_provider(object_reader& r, provider_entry& p, const provider_pres
       if (v.count() <= 0) throw config_error(t.at(key) + ": must be at least 1");
     }
   });
+  r.string("ca_file", h.ca_file);
+  if (!h.ca_file.empty() && !std::ifstream{h.ca_file})
+    throw config_error(r.at("ca_file") + ": cannot read '" + h.ca_file + "'");
   r.integer("max_body_bytes", h.max_body_bytes, 1024, 1LL << 30);
   r.integer("max_line_bytes", h.max_line_bytes, 256, 64LL << 20);
 }

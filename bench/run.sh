@@ -193,6 +193,11 @@ for p in $PROTOCOLS; do
   measure "cancel-$p" "$p" "http://127.0.0.1:$GW_PORT" 100 "--cancel-after 5 $STATS_FLAG"
 done
 
+# The same, without a client in the loop: the curl driver alone and streamgate in-process,
+# each against an in-process fake upstream whose abort counter is watched directly.
+echo "bench: cancel -> upstream socket closed (in-process)"
+"$BUILD/bench/upstream_cancel_bench" 300 | tee "$OUT/upstream-cancel.txt"
+
 echo "bench: $IDLE_SOCKETS idle WebSocket connections"
 RSS_BEFORE=$(rss_kib "$GW_PID")
 "$LOADGEN" --protocol ws --url "http://127.0.0.1:$GW_PORT" --idle-connections "$IDLE_SOCKETS" \

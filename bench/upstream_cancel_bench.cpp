@@ -1,6 +1,7 @@
 // Cancel → upstream socket closed, measured (not asserted): how long after a cancel the
 // fake upstream sees its client go away. Two paths:
 //   driver      curl_driver::cancel() → transfer removed → socket closed
+//   burst       100 transfers cancelled at once: until the last socket is seen closed
 //   end-to-end  an SSE client of a real in-process streamgate disconnects → session cancels
 //               → upstream_stream → driver → socket closed
 // The fake upstream runs in-process so its abort counter can be watched without polling
@@ -57,31 +58,43 @@ double since_ms(clock_type::time_point t0) {
   return std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
 }
 
-std::vector<double> bench_driver(fake::fake_server& fake, int iterations) {
+void fail(const char* why) {
+  std::fprintf(stderr, "upstream_cancel_bench: %s\n", why);
+  std::exit(1);
+}
+
+// Starts `n` endless streams on the driver and waits until each has delivered a token.
+std::vector<transfer_id> start_streams(curl_driver& driver, std::uint16_t port, int n) {
+  http_provider_config cfg;
+  cfg.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+  auto req = std::get<chat_request>(parse_chat_request(
+      R"({"model":"fake@chunks=1000000,interval_ms=5","stream":true,"messages":[{"role":"user","content":"hi"}]})"));
+  auto streaming = std::make_shared<std::atomic<int>>(0);
+  std::vector<transfer_id> ids;
+  for (int i = 0; i < n; ++i) {
+    auto first = std::make_shared<std::atomic<bool>>(false);
+    ids.push_back(driver.start(build_request(cfg, req, 0), [streaming, first](stream_event ev) {
+      if (ev.kind == event_kind::delta && !first->exchange(true)) ++*streaming;
+    }));
+  }
+  if (!await([&] { return streaming->load() == n; })) fail("streams did not start");
+  return ids;
+}
+
+// Cancels `n` streams at once, `rounds` times: ms from the first cancel until the fake
+// upstream has seen every socket close.
+std::vector<double> bench_driver(fake::fake_server& fake, int n, int rounds) {
   curl_driver driver;
   auto& aborts = fake.counters().client_aborts;
   std::vector<double> out;
-  for (int i = 0; i < iterations; ++i) {
-    http_provider_config cfg;
-    cfg.base_url = "http://127.0.0.1:" + std::to_string(fake.port()) + "/v1";
-    auto req = std::get<chat_request>(parse_chat_request(
-        R"({"model":"fake@chunks=1000000,interval_ms=5","stream":true,"messages":[{"role":"user","content":"hi"}]})"));
-    std::atomic<bool> got_token{false};
-    auto id = driver.start(build_request(cfg, req, 0), [&](stream_event ev) {
-      if (ev.kind == event_kind::delta) got_token = true;
-    });
-    if (!await([&] { return got_token.load(); })) {
-      std::fprintf(stderr, "driver: no first token\n");
-      std::exit(1);
-    }
+  for (int i = 0; i < rounds; ++i) {
+    auto ids = start_streams(driver, fake.port(), n);
     auto before = aborts.load();
     auto t0 = clock_type::now();
-    driver.cancel(id);
-    if (!await([&] { return aborts.load() > before; })) {
-      std::fprintf(stderr, "driver: the upstream never saw the cancel\n");
-      std::exit(1);
-    }
-    if (i >= 10) out.push_back(since_ms(t0));  // the first few warm up caches
+    for (auto id : ids) driver.cancel(id);
+    if (!await([&] { return aborts.load() >= before + static_cast<std::uint64_t>(n); }))
+      fail("the upstream never saw the cancel");
+    if (n > 1 || i >= 10) out.push_back(since_ms(t0));  // single: the first few warm up
   }
   return out;
 }
@@ -99,6 +112,8 @@ std::vector<double> bench_end_to_end(fake::fake_server& fake, int iterations) {
   p.http.base_url = "http://127.0.0.1:" + std::to_string(fake.port()) + "/v1";
   p.http.models["endless"] = "fake@chunks=1000000,interval_ms=5";
   g.providers.push_back(p);
+  // Ended sessions go away at once instead of staying readable for a resume.
+  g.sessions.resume_window = std::chrono::milliseconds(1);
   std::vector<double> out;
   {
     gateway engine{system, g};
@@ -116,22 +131,19 @@ std::vector<double> bench_end_to_end(fake::fake_server& fake, int iterations) {
       bool token = false;
       while (!token) {
         auto ev = c.next_event();
-        if (!ev) {
-          std::fprintf(stderr, "end-to-end: stream ended early\n");
-          std::exit(1);
-        }
+        if (!ev) fail("end-to-end: the stream ended early");
         token = ev->data.find("\"content\":\"tok") != std::string::npos;
       }
       auto before = aborts.load();
       auto t0 = clock_type::now();
       c.close();
-      if (!await([&] { return aborts.load() > before; })) {
-        std::fprintf(stderr, "end-to-end: the upstream never saw the disconnect\n");
-        std::exit(1);
-      }
+      if (!await([&] { return aborts.load() > before; }))
+        fail("end-to-end: the upstream never saw the disconnect");
       if (i >= 10) out.push_back(since_ms(t0));
     }
     server.stop();
+    // Sessions clean up on CAF's threads; let them finish before the gateway goes.
+    if (!await([&] { return engine.counts().live_sessions == 0; })) fail("sessions linger");
   }
   return out;
 }
@@ -146,7 +158,8 @@ int main(int argc, char** argv) {
   fake.start();
   std::printf("cancel -> upstream socket closed (seen by the fake upstream), %d iterations\n",
               iterations);
-  report("driver", bench_driver(fake, iterations));
+  report("driver", bench_driver(fake, 1, iterations));
+  report("burst of 100", bench_driver(fake, 100, 20));
   report("end-to-end", bench_end_to_end(fake, iterations));
   fake.stop();
   return 0;

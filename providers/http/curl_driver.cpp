@@ -23,6 +23,9 @@ using std::chrono::milliseconds;
 // The longest the loop sleeps with nothing to do; commands wake it earlier.
 constexpr milliseconds max_poll_wait{1000};
 
+// Idle upstream connections kept for reuse (providers close theirs after a while anyway).
+constexpr long idle_connections = 1024;
+
 std::once_flag curl_init_once;
 
 double seconds_since(clock_type::time_point t0, clock_type::time_point now = clock_type::now()) {
@@ -128,6 +131,9 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
     std::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     multi = curl_multi_init();
     if (multi == nullptr) throw std::runtime_error("curl_multi_init failed");
+    // curl's default cache is four connections per transfer running at the time: a lull
+    // between bursts would close idle connections the next burst wants again. Keep them.
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, idle_connections);
   }
 
   ~impl() { curl_multi_cleanup(multi); }
@@ -212,6 +218,7 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
         e, CURLOPT_CONNECTTIMEOUT_MS,
         static_cast<long>(std::max<milliseconds::rep>(1, t.request.timeouts.connect.count())));
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error);
+    if (!t.request.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, t.request.ca_file.c_str());
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &impl::on_body_bytes);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &impl::on_header_line);

@@ -57,6 +57,7 @@ struct http_provider_config {
   upstream_timeouts timeouts;
   std::size_t max_body_bytes = 64 << 20;
   std::size_t max_line_bytes = 1 << 20;
+  std::string ca_file;  // PEM bundle to verify the provider's TLS certificate; empty: system's
 };
 
 // One upstream HTTP request, ready for the driver.
@@ -68,6 +69,7 @@ struct upstream_request {
   std::size_t max_body_bytes = 64 << 20;
   std::size_t max_line_bytes = 1 << 20;
   adapter_kind adapter = adapter_kind::openai;
+  std::string ca_file;
   secret key;            // only so that error text echoed from the provider can be scrubbed of it
   std::string provider;  // the configured provider's name: the metrics' label
 };

@@ -5,11 +5,8 @@
 #include "actors/error_code.hpp"
 #include "providers/http/curl_driver.hpp"
 #include "providers/http_provider.hpp"
+#include "tests/support/test_coordinator_fixture.hpp"
 
-#include <caf/all.hpp>
-#include <caf/scheduler/test_coordinator.hpp>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <map>
@@ -56,25 +53,15 @@ session_actor::behavior_type recording_session(session_actor::pointer self,
   };
 }
 
-class upstream_stream_test : public ::testing::Test {
+class upstream_stream_test : public test::coordinator_fixture {
  protected:
   upstream_stream_test() {
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    cfg.set("logger.file-verbosity", caf::atom("quiet"));
-    sys = std::make_unique<caf::actor_system>(cfg);
-    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
     http_provider_config pc;
     pc.name = "p";
     pc.base_url = "http://upstream.test/v1";
     pc.models["client-model"] = "provider-model";
-    provider = sys->spawn(http_provider, pc, runner, &upstreams);
-    session = sys->spawn(recording_session, &log);
-    sched->run();
-  }
-
-  ~upstream_stream_test() override {
-    caf::anon_send_exit(provider, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(session, caf::exit_reason::user_shutdown);
+    provider = keep(sys->spawn(http_provider, pc, runner, &upstreams));
+    session = keep(sys->spawn(recording_session, &log));
     sched->run();
   }
 
@@ -102,9 +89,6 @@ class upstream_stream_test : public ::testing::Test {
         caf::abstract_actor::is_terminated_flag);
   }
 
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  caf::scheduler::test_coordinator* sched = nullptr;
   std::shared_ptr<scripted_runner> runner = std::make_shared<scripted_runner>();
   std::atomic<std::int64_t> upstreams{0};
   std::vector<received> log;

@@ -195,14 +195,7 @@ TEST_F(upstream_faults, a_body_over_the_limit_is_bounded) {
 }
 
 TEST(upstream_connect, refused_connection) {
-  // A port that was free a moment ago: nothing listens there.
-  std::uint16_t dead_port = 0;
-  {
-    fake::fake_server probe{fake::server_options{}};
-    probe.start();
-    dead_port = probe.port();
-    probe.stop();
-  }
+  auto dead_port = unused_loopback_port();  // nothing listens there
   upstream_fixture f{{{"ok", "fake"}}, [&](http_provider_config& h) {
                        h.base_url = "http://127.0.0.1:" + std::to_string(dead_port) + "/v1";
                      }};

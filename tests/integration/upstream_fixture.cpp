@@ -1,5 +1,10 @@
 #include "tests/integration/upstream_fixture.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 namespace streamgate::test {
 
 using json = nlohmann::json;
@@ -29,8 +34,16 @@ upstream_fixture::upstream_fixture(const std::map<std::string, std::string>& mod
   if (tweak) tweak(p.http);
   g.providers.push_back(p);
   g.sessions.max_attempts = 1;  // one provider: a fault must surface, not be retried
+  g.sessions.resume_window = std::chrono::milliseconds(50);  // no test here resumes
   if (gateway_tweak) gateway_tweak(g);
   server_ = std::make_unique<test_server>(g);
+}
+
+upstream_fixture::~upstream_fixture() {
+  // Sessions clean up on CAF's threads after they end; the server goes once they have.
+  eventually([&] { return server_->engine().counts().live_sessions == 0; });
+  server_.reset();
+  fake_.reset();
 }
 
 std::string upstream_fixture::chat_body(const std::string& model, const std::string& content) {
@@ -98,6 +111,18 @@ bool upstream_fixture::settled() {
     return c.active_sessions == 0 && c.active_upstreams == 0 &&
            fake_->counters().active_streams.load() == 0;
   });
+}
+
+std::uint16_t unused_loopback_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
 }
 
 }  // namespace streamgate::test

@@ -38,6 +38,8 @@ class upstream_fixture {
                             const std::function<void(http_provider_config&)>& tweak = {},
                             const std::function<void(gateway_config&)>& gateway_tweak = {});
 
+  ~upstream_fixture();
+
   fake::fake_server& upstream() { return *fake_; }
   test_server& server() { return *server_; }
   std::uint16_t port() { return server_->port(); }
@@ -57,5 +59,9 @@ class upstream_fixture {
   std::unique_ptr<fake::fake_server> fake_;
   std::unique_ptr<test_server> server_;
 };
+
+// A loopback port that was free a moment ago (for servers that cannot report the port they
+// bound, and for "nothing listens here").
+std::uint16_t unused_loopback_port();
 
 }  // namespace streamgate::test

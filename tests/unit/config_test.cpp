@@ -263,6 +263,9 @@ TEST_F(config_providers, errors_name_the_key_and_never_the_secret) {
   EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "kind": "nvidia", "models": ["m"],
                                          "adapter": "soap"}]})"),
             "providers[0].adapter: must be openai or zhipu_legacy");
+  EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "kind": "nvidia", "models": ["m"],
+                                         "ca_file": "/nonexistent/ca.pem"}]})"),
+            "providers[0].ca_file: cannot read '/nonexistent/ca.pem'");
   // Mock settings on an HTTP provider (and HTTP settings on a mock) are unknown keys.
   EXPECT_EQ(error_of(R"({"providers": [{"name": "a", "kind": "nvidia", "models": ["m"],
                                          "mock": {}}]})"),

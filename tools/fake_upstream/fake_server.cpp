@@ -9,6 +9,8 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -316,6 +318,12 @@ class connection : public std::enable_shared_from_this<connection> {
                                 [self = shared_from_this()](beast::error_code ec) {
                                   self->watching_ = false;
                                   if (ec == net::error::operation_aborted) return;
+                                  // Bytes, not an end: a keep-alive client sent its next
+                                  // request as soon as it had the last byte of this response,
+                                  // before our write completion ran. That is no departure.
+                                  char c;
+                                  auto fd = self->stream_.socket().native_handle();
+                                  if (!ec && ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0) return;
                                   if (self->busy_) self->abort();
                                 });
   }
