@@ -65,7 +65,9 @@ using session_actor = caf::typed_actor<
     // Resume-window timer, tagged with a generation so stale timers are ignored.
     caf::reacts_to<expire_atom, std::uint64_t>,
     // The failover deadline: no first token by now ends the session with the last error.
-    caf::reacts_to<deadline_atom>>;
+    caf::reacts_to<deadline_atom>,
+    // Ask the router (again): the only candidates were restarting.
+    caf::reacts_to<route_atom>>;
 
 // A configured provider: opens upstream streams for sessions.
 using provider_actor = caf::typed_actor<
@@ -108,11 +110,16 @@ struct route_candidate {
 // Which providers may serve a model, in the order to try them.
 struct route_plan {
   std::vector<route_candidate> candidates;
+  // A candidate was left out only because its actor is being restarted: routing again in a
+  // moment may find it.
+  bool restarting = false;
 };
 
 using router_actor = caf::typed_actor<caf::replies_to<route_atom, std::string>::with<route_plan>,
                                       // A provider actor was (re)started: route to the new handle.
                                       caf::reacts_to<provider_atom, std::string, provider_actor>,
+                                      // The provider is down for good (restart limit reached).
+                                      caf::reacts_to<provider_atom, std::string>,
                                       // Circuit breaker news: how many more plans may include
                                       // the provider (0: open; route_unlimited: closed).
                                       caf::reacts_to<health_atom, std::string, std::uint32_t>>;

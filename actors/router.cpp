@@ -84,7 +84,11 @@ router_actor::behavior_type router_behavior(router_pointer self, router_config c
         for (std::size_t i = 0; i < route.targets.size(); ++i) {
           auto& name = route.targets[i].provider;
           auto p = st.providers.find(name);
-          if (p == st.providers.end() || !p->second) continue;  // down or restarting
+          if (p == st.providers.end()) continue;
+          if (!p->second) {
+            plan.restarting = plan.restarting || st.down.count(name) == 0;
+            continue;
+          }
           auto a = st.admits.find(name);
           if (a != st.admits.end() && a->second == 0) continue;  // breaker open
           eligible.push_back(i);
@@ -106,7 +110,12 @@ router_actor::behavior_type router_behavior(router_pointer self, router_config c
       },
       // A null handle means the provider is down (restarting or given up).
       [self](provider_atom, std::string& name, provider_actor& handle) {
+        if (handle) self->state.down.erase(name);
         self->state.providers[name] = std::move(handle);
+      },
+      [self](provider_atom, std::string& name) {
+        self->state.providers[name] = nullptr;
+        self->state.down.insert(std::move(name));
       },
       [self](health_atom, std::string& name, std::uint32_t admits) {
         if (admits == route_unlimited)

@@ -7,6 +7,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ struct router_state {
   static inline const char* name = "router";
   router_config config;
   std::map<std::string, provider_actor> providers;  // null handle: down or restarting
+  std::set<std::string> down;                       // gave up restarting
   // Circuit breakers as the engine reports them: plans that may still include the provider
   // (absent: closed, no limit).
   std::map<std::string, std::uint32_t> admits;

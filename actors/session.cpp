@@ -276,19 +276,7 @@ session_actor::behavior_type session_behavior(session_pointer self, session_init
   });
 
   self->delayed_send(self, st.options.attempt_deadline, deadline_atom::value);
-  self->request(st.router, st.options.open_timeout, route_atom::value, st.request.model)
-      .then(
-          [self](route_plan& plan) {
-            auto& st = self->state;
-            st.plan = std::move(plan);
-            st.tried.assign(st.plan.candidates.size(), false);
-            st.refused_for_ms.assign(st.plan.candidates.size(), 0);
-            session_ops{self}.try_next_candidate();
-          },
-          [self](caf::error& err) {
-            session_ops{self}.fail(error_code::internal_error,
-                                   "routing failed: " + self->system().render(err));
-          });
+  session_ops{self}.route();
 
   return {
       [self](upstream_atom, std::uint32_t attempt, stream_event& ev) {
@@ -304,6 +292,7 @@ session_actor::behavior_type session_behavior(session_pointer self, session_init
       },
       [self](expire_atom, std::uint64_t gen) { session_ops{self}.on_expiry(gen); },
       [self](deadline_atom) { session_ops{self}.on_deadline(); },
+      [self](route_atom) { session_ops{self}.route(); },
   };
 }
 

@@ -14,6 +14,31 @@
 
 namespace streamgate {
 
+void session_ops::route() {
+  if (st_.ended()) return;
+  self_->request(st_.router, st_.options.open_timeout, route_atom::value, st_.request.model)
+      .then(
+          [self = self_](route_plan& plan) {
+            auto& st = self->state;
+            session_ops ops{self};
+            if (st.ended()) return;
+            if (plan.candidates.empty() && plan.restarting && ops.remaining().count() > 0) {
+              // Its providers are being restarted: ask again shortly, within the deadline.
+              auto wait = std::min(ops.remaining(), std::chrono::milliseconds(50));
+              self->delayed_send(self, wait, route_atom::value);
+              return;
+            }
+            st.plan = std::move(plan);
+            st.tried.assign(st.plan.candidates.size(), false);
+            st.refused_for_ms.assign(st.plan.candidates.size(), 0);
+            ops.try_next_candidate();
+          },
+          [self = self_](caf::error& err) {
+            session_ops{self}.fail(error_code::internal_error,
+                                   "routing failed: " + self->system().render(err));
+          });
+}
+
 // The next attempt: the first untried candidate whose pool has room now, else a wait in
 // the queue of the pool that expects room soonest; bounded by max_attempts and the deadline.
 void session_ops::try_next_candidate() {

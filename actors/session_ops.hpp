@@ -29,6 +29,8 @@ class session_ops {
   // Stops the current upstream; `outcome` labels its attempt in the metrics.
   void stop_upstream(std::string_view outcome);
   void end_attempt(std::string_view outcome);
+  // Asks the router for the candidates, again later while they are all restarting.
+  void route();
   // The next attempt: the first untried candidate whose pool has room now, else a wait in
   // the queue of the pool that expects room soonest; bounded by max_attempts and the deadline.
   void try_next_candidate();
@@ -52,9 +54,10 @@ class session_ops {
   void on_upstream_event(std::uint32_t attempt, stream_event ev);
   void arm_expiry();
   void on_expiry(std::uint64_t gen);
+  // What is left of the attempt deadline.
+  std::chrono::milliseconds remaining() const;
 
  private:
-  std::chrono::milliseconds remaining() const;
   void deliver_to_all(const event_ptr& ev);
   void on_ended();
   // One line per finished session: what operators grep for first.

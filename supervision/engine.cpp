@@ -93,6 +93,7 @@ void on_linked_exit(engine_pointer self, const caf::exit_msg& em) {
     auto delay = next_restart_delay(st.config.restarts, p.recent_crashes, self->clock().now());
     if (!delay) {
       p.down = true;
+      self->send(st.router, provider_atom::value, name);
       log::error("provider_down",
                  {{"provider", name}, {"reason", p.last_exit}, {"restarts", p.restarts}});
       return;

@@ -25,6 +25,8 @@ json event_json(const stream_event& ev) {
       j["type"] = "error";
       j["code"] = ev.code;
       j["message"] = ev.text;
+      // What an HTTP client reads from Retry-After (quota_exhausted, upstream_rate_limited).
+      if (ev.retry_after_s > 0) j["retry_after"] = ev.retry_after_s;
       break;
     case event_kind::cancelled:
       j["type"] = "cancelled";

@@ -66,6 +66,7 @@ class router_test : public test::coordinator_fixture {
     sched->run();
     self->receive(
         [&](route_plan& p) {
+          last_plan = p;
           for (auto& c : p.candidates) out += c.provider;
         },
         caf::after(std::chrono::seconds(0)) >> [&] { out = "(no reply)"; });
@@ -73,6 +74,7 @@ class router_test : public test::coordinator_fixture {
   }
 
   router_actor router;
+  route_plan last_plan;
 };
 
 TEST_F(router_test, priority_gives_the_configured_order) {
@@ -99,6 +101,24 @@ TEST_F(router_test, a_half_open_provider_gets_only_its_probes) {
   EXPECT_EQ(plan_names(), "ab");
   EXPECT_EQ(plan_names(), "ab");
   EXPECT_EQ(plan_names(), "b");
+}
+
+}  // namespace
+}  // namespace streamgate
+
+namespace streamgate {
+namespace {
+
+TEST_F(router_test, a_plan_says_when_its_only_providers_are_restarting_not_down) {
+  start(route_of(route_strategy::priority, {{"a", 1}}));
+  caf::anon_send(router, provider_atom::value, std::string{"a"}, provider_actor{});
+  sched->run();
+  EXPECT_EQ(plan_names(), "");
+  EXPECT_TRUE(last_plan.restarting);
+  caf::anon_send(router, provider_atom::value, std::string{"a"});  // gave up restarting
+  sched->run();
+  EXPECT_EQ(plan_names(), "");
+  EXPECT_FALSE(last_plan.restarting);
 }
 
 }  // namespace

@@ -249,3 +249,32 @@ TEST_F(session_quota_test, two_hundred_sessions_through_a_pool_of_ten_never_open
 
 }  // namespace
 }  // namespace streamgate
+
+namespace streamgate {
+namespace {
+
+TEST_F(session_quota_test, a_request_for_a_restarting_provider_waits_for_it) {
+  route({{"a", mock({3, 0, 10})}});
+  caf::anon_send(router, provider_atom::value, std::string{"a"}, provider_actor{});
+  sched->run();
+  auto sink = std::make_shared<recording_sink>();
+  start(sink);
+  advance(200ms);
+  EXPECT_TRUE(sink->events.empty());  // no error: the provider is coming back
+  caf::anon_send(router, provider_atom::value, std::string{"a"}, keep(mock({3, 0, 10})));
+  advance(200ms);
+  EXPECT_EQ(sink->text(), mock_text(3));
+}
+
+TEST_F(session_quota_test, a_request_for_a_provider_that_is_down_fails_at_once) {
+  route({{"a", mock({3, 0, 10})}});
+  caf::anon_send(router, provider_atom::value, std::string{"a"});
+  sched->run();
+  auto sink = std::make_shared<recording_sink>();
+  start(sink);
+  ASSERT_EQ(sink->events.size(), 1u);
+  EXPECT_EQ(sink->last().code, error_code::no_provider_available);
+}
+
+}  // namespace
+}  // namespace streamgate

@@ -49,6 +49,7 @@ session_actor::behavior_type recording_session(session_actor::pointer self,
       [](shutdown_atom) {},
       [](expire_atom, std::uint64_t) {},
       [](deadline_atom) {},
+      [](route_atom) {},
   };
 }
 

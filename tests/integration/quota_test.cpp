@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -72,20 +71,13 @@ TEST(quota, the_admin_view_shows_leases_and_the_queue_live_and_nothing_held_afte
   EXPECT_EQ(mock_pool(server.port())["granted_total"], 2);
 }
 
+// The bound itself (never more than 10 upstreams) is asserted where it can be observed
+// exactly: step by step under the test coordinator (session_quota_test) and by the fake
+// upstream's own counters (quota_upstream_test). Here: everything completes, nothing is held.
 TEST(quota, two_hundred_concurrent_requests_through_a_pool_of_ten_all_complete) {
   test_server server{pooled_mock(10, 60s), test_server::admin_options()};
   constexpr int clients = 200;
   std::atomic<int> ok{0};
-  std::atomic<bool> done{false};
-  std::atomic<std::int64_t> peak{0};
-  // Samples the engine's count of live upstream generators while the requests run.
-  std::thread sampler{[&] {
-    while (!done) {
-      auto n = static_cast<std::int64_t>(server.engine().counts().active_upstreams);
-      peak = std::max<std::int64_t>(peak, n);
-      std::this_thread::yield();
-    }
-  }};
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&] {
@@ -103,13 +95,11 @@ TEST(quota, two_hundred_concurrent_requests_through_a_pool_of_ten_all_complete) 
     });
   }
   for (auto& t : threads) t.join();
-  done = true;
-  sampler.join();
   EXPECT_EQ(ok.load(), clients);
-  EXPECT_LE(peak.load(), 10);
-  EXPECT_GT(peak.load(), 0);
   auto pool = mock_pool(server.port());
   EXPECT_EQ(pool["granted_total"], clients);
+  EXPECT_GT(pool["refused_total"], 0);  // they did have to queue
+  EXPECT_EQ(pool["expired_total"], 0);
   EXPECT_EQ(pool["leases_in_use"], 0);
   EXPECT_EQ(pool["queue_length"], 0);
 }

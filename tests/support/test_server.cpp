@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <future>
 #include <thread>
 
 namespace streamgate::test {
@@ -62,6 +63,15 @@ gateway& test_server::engine() {
 }
 http_server& test_server::server() {
   return *impl_->server;
+}
+
+std::map<std::string, nlohmann::json> providers_by_name(gateway& g) {
+  std::promise<std::string> status;
+  g.provider_status([&](std::string s) { status.set_value(std::move(s)); });
+  std::map<std::string, nlohmann::json> out;
+  auto all = nlohmann::json::parse(status.get_future().get());
+  for (auto& item : all) out[item["name"].get<std::string>()] = item;
+  return out;
 }
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {

@@ -4,9 +4,12 @@
 #include "transports/http_options.hpp"
 #include "transports/http_server.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 
 namespace streamgate::test {
@@ -35,6 +38,9 @@ class test_server {
 // `limit`: the tests' way to await what has no callback (counters in another process/thread).
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds limit = std::chrono::seconds(5));
+
+// The admin view (what GET /admin/providers shows) by provider name, from the engine directly.
+std::map<std::string, nlohmann::json> providers_by_name(gateway& g);
 
 // A chat request body for the mock provider with a given stream shape.
 std::string mock_body(bool stream, unsigned tokens, unsigned interval_ms = 0,

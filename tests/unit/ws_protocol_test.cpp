@@ -81,6 +81,11 @@ TEST(ws_protocol, renders_every_server_frame) {
       json::parse(event("a", e)),
       json::parse(
           R"({"type":"error","id":"a","seq":4,"code":"upstream_interrupted","message":"broke"})"));
+  auto q = stream_event::make_error("quota_exhausted", "full");
+  q.seq = 1;
+  q.retry_after_s = 7;
+  EXPECT_EQ(json::parse(event("a", q))["retry_after"], 7);
+  EXPECT_FALSE(json::parse(event("a", e)).contains("retry_after"));
   stream_event c;
   c.kind = event_kind::cancelled;
   c.text = "cancelled by client";
