@@ -105,11 +105,14 @@ done
 # streamgate in front of the fake upstream (an HTTP provider). A build without HTTP providers
 # refuses that configuration; it is then measured with its built-in mock provider pacing the
 # same stream, and the report says so.
+# One CAF worker, as nginx runs one worker process: on two cores the gateway's curl thread and
+# I/O thread already take one each, and a second worker only adds wake-ups (measured 5-25 %
+# less CPU per stream with one, bench/notes.md).
 gateway_config() {
   cat <<JSON
 {
   "log": {"level": "warn"},
-  "actor_threads": 2,
+  "actor_threads": 1,
   "http": {"max_connections": 50000},
   "sessions": {"max_sessions": 50000, "resume_window_ms": 5000},
   "providers": [$1]
