@@ -2,10 +2,12 @@
 // TCP-segment-sized pieces, as the curl driver hands it over.
 
 #include "providers/http/sse_parser.hpp"
+#include "providers/http/stream_decoder.hpp"
 
 #include <benchmark/benchmark.h>
 
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -37,6 +39,25 @@ void sse_parse(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * input.size()));
 }
 BENCHMARK(sse_parse)->Arg(1460)->Arg(16384);
+
+// One chunk event into stream_events, as the curl driver thread does it per upstream chunk:
+// the figure that bounds how many chunks per second the driver thread can pass on.
+void openai_decode_chunk(benchmark::State& state) {
+  streamgate::sse_event ev;
+  ev.data =
+      "{\"id\":\"chatcmpl-abc123\",\"object\":\"chat.completion.chunk\",\"created\":"
+      "1732500000,\"model\":\"meta/llama-3.1-8b-instruct\",\"choices\":[{\"index\":0,"
+      "\"delta\":{\"content\":\"tok12 \"},\"finish_reason\":null}]}";
+  auto decoder = streamgate::make_decoder(streamgate::adapter_kind::openai);
+  std::vector<streamgate::stream_event> out;
+  for (auto _ : state) {
+    out.clear();
+    decoder->on_sse(ev, out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(openai_decode_chunk);
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 #include "providers/http/stream_decoder.hpp"
 
 #include "actors/error_code.hpp"
+#include "providers/http/openai_chunk.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -24,34 +25,25 @@ class openai_decoder final : public stream_decoder {
       emit_terminal(finish_ ? std::move(*finish_) : stream_event::make_finish("stop"), out);
       return;
     }
-    auto j = json::parse(sanitize_utf8(ev.data), nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
+    auto chunk = read_openai_chunk(sanitize_utf8(ev.data));
+    if (!chunk) {
       emit_terminal(error_event(error_code::upstream_malformed,
                                 "the provider sent an event that is not JSON"),
                     out);
       return;
     }
-    if (auto e = j.find("error"); e != j.end() && !e->is_null()) {
-      std::string message = "the provider reported an error mid-stream";
-      if (e->is_object() && e->contains("message") && (*e)["message"].is_string())
-        message = (*e)["message"].get<std::string>();
-      else if (e->is_string())
-        message = e->get<std::string>();
-      emit_terminal(error_event(error_code::upstream_error, message), out);
+    if (chunk->error) {
+      emit_terminal(
+          error_event(error_code::upstream_error, chunk->error_message.empty()
+                                                      ? "the provider reported an error mid-stream"
+                                                      : std::move(chunk->error_message)),
+          out);
       return;
     }
-    if (auto c = j.find("choices"); c != j.end() && c->is_array() && !c->empty()) {
-      const auto& choice = (*c)[0];
-      if (auto d = choice.find("delta"); d != choice.end() && d->is_object()) {
-        if (auto content = d->find("content"); content != d->end() && content->is_string() &&
-                                               !content->get_ref<const std::string&>().empty())
-          out.push_back(stream_event::make_delta(content->get<std::string>()));
-      }
-      if (auto f = choice.find("finish_reason"); f != choice.end() && f->is_string())
-        finish_ = stream_event::make_finish(f->get<std::string>());
-    }
-    if (auto u = j.find("usage"); u != j.end() && u->is_object())
-      out.push_back(stream_event::make_usage(usage_of(*u)));
+    if (chunk->content && !chunk->content->empty())
+      out.push_back(stream_event::make_delta(std::move(*chunk->content)));
+    if (chunk->finish_reason) finish_ = stream_event::make_finish(std::move(*chunk->finish_reason));
+    if (chunk->usage) out.push_back(stream_event::make_usage(*chunk->usage));
   }
 
   void on_end(std::vector<stream_event>& out) override {
@@ -109,8 +101,13 @@ class zhipu_legacy_decoder final : public stream_decoder {
 usage_info usage_of(const json& u) {
   usage_info out;
   if (u.is_object()) {
-    out.prompt_tokens = u.value("prompt_tokens", 0u);
-    out.completion_tokens = u.value("completion_tokens", 0u);
+    // A provider's wrongly typed count reads as 0: json::value would throw on the driver thread.
+    auto count = [&u](const char* key) -> std::uint32_t {
+      auto it = u.find(key);
+      return it != u.end() && it->is_number_unsigned() ? it->get<std::uint32_t>() : 0;
+    };
+    out.prompt_tokens = count("prompt_tokens");
+    out.completion_tokens = count("completion_tokens");
   }
   return out;
 }

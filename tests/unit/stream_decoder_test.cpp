@@ -5,6 +5,7 @@
 #include "actors/error_code.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace streamgate {
 namespace {
@@ -112,6 +113,54 @@ TEST(openai_decoder, non_json_data_is_malformed) {
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[1].code, error_code::upstream_malformed);
   EXPECT_EQ(terminals(out), 1);
+}
+
+TEST(openai_decoder, anything_but_one_json_object_is_malformed) {
+  for (const char* bad : {"[1,2]", "\"text\"", "42", "null", R"({"a":1} trailing)",
+                          R"({"a":1}{"b":2})", R"({"choices":[{"delta":{"content":"x"}}])"}) {
+    auto out = run(adapter_kind::openai, {data(bad)}, false);
+    ASSERT_EQ(out.size(), 1u) << bad;
+    EXPECT_EQ(out[0].code, error_code::upstream_malformed) << bad;
+  }
+}
+
+TEST(openai_decoder, only_the_first_choice_delta_content_is_the_answer) {
+  auto out = run(adapter_kind::openai,
+                 {data(R"({"content":"top","delta":{"content":"no"},"choices":[)"
+                       R"({"message":{"content":"no"},"delta":{"role":"assistant","content":"yes",)"
+                       R"("extra":{"content":"no"}},"finish_reason":null},)"
+                       R"({"delta":{"content":"second"},"finish_reason":"length"}]})"),
+                  data("[DONE]")});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].text, "yes");
+  EXPECT_EQ(out[1].kind, event_kind::finish);
+  EXPECT_EQ(out[1].text, "stop");  // the second choice's finish_reason is not ours
+}
+
+TEST(openai_decoder, an_error_of_any_non_null_shape_ends_the_stream) {
+  for (const char* e :
+       {R"({"error":{"code":500}})", R"({"error":[1]})", R"({"error":true})", R"({"error":7})"}) {
+    auto out = run(adapter_kind::openai, {data(e)}, false);
+    ASSERT_EQ(out.size(), 1u) << e;
+    EXPECT_EQ(out[0].code, error_code::upstream_error) << e;
+    EXPECT_EQ(out[0].text, "the provider reported an error mid-stream") << e;
+  }
+}
+
+TEST(openai_decoder, wrongly_typed_usage_counts_read_as_zero_not_a_crash) {
+  auto out = run(adapter_kind::openai,
+                 {data(R"({"choices":[],"usage":{"prompt_tokens":"7","completion_tokens":-1}})"),
+                  data(R"({"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":2.0}})"),
+                  data("[DONE]")});
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].kind, event_kind::usage);
+  EXPECT_EQ(out[0].usage.total(), 0u);
+  EXPECT_EQ(out[1].usage.prompt_tokens, 7u);
+  EXPECT_EQ(out[1].usage.completion_tokens, 2u);
+  // The non-streaming answer path reads usage with the same rule.
+  EXPECT_EQ(
+      usage_of(nlohmann::json::parse(R"({"prompt_tokens":"7","completion_tokens":3})")).total(),
+      3u);
 }
 
 TEST(openai_decoder, invalid_utf8_in_content_is_replaced_not_forwarded) {
