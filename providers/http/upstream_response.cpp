@@ -8,6 +8,7 @@
 #include <cctype>
 #include <charconv>
 #include <ctime>
+#include <exception>
 
 namespace streamgate {
 namespace {
@@ -131,7 +132,15 @@ bool upstream_response::on_body(std::string_view bytes, std::vector<stream_event
     return true;
   }
   std::vector<stream_event> events;
-  bool ok = parser_.feed(bytes, [&](sse_event& ev) { decoder_->on_sse(ev, events); });
+  bool ok = true;
+  try {
+    ok = parser_.feed(bytes, [&](sse_event& ev) { decoder_->on_sse(ev, events); });
+  } catch (const std::exception&) {
+    // The driver thread has no other guard: a decoding surprise costs this stream, never the
+    // process.
+    events.push_back(stream_event::make_error(std::string{error_code::upstream_malformed},
+                                              "the provider's stream could not be decoded"));
+  }
   for (auto& ev : events) {
     if (ev.terminal())
       emit_terminal(std::move(ev), out);
