@@ -81,7 +81,6 @@ int serve(const app_config& cfg) {
   engine.shutdown();
   wait_until([&] { return server.streaming_connections() == 0; }, std::chrono::seconds(2));
   server.stop();
-  engine.stop();
   log::info("shutdown_complete", {{"drained", drained}});
   return 0;
 }

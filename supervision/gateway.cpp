@@ -54,7 +54,6 @@ struct gateway::impl {
   caf::actor attacher;
   std::vector<model_info> models;
   std::atomic<bool> shutting_down{false};
-  std::atomic<bool> stopped{false};
   std::vector<std::uint64_t> gauges;  // scrape-time gauges reading `registry`
 
   impl(caf::actor_system& sys, gateway_config cfg) : system(sys), config(std::move(cfg)) {
@@ -92,12 +91,7 @@ gateway::gateway(caf::actor_system& system, gateway_config config)
     : impl_(std::make_unique<impl>(system, std::move(config))) {}
 
 gateway::~gateway() {
-  stop();
-}
-
-void gateway::stop() {
   auto& d = *impl_;
-  if (d.stopped.exchange(true)) return;
   for (auto id : d.gauges) metrics::registry::global().remove_callback_gauge(id);
   caf::anon_send_exit(d.engine, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(d.attacher, caf::exit_reason::user_shutdown);

@@ -37,11 +37,6 @@ class gateway final : public session_service, public admin_service {
   // server_shutting_down.
   void shutdown();
 
-  // Stops every actor of the engine and waits (bounded) until no session is left, so nothing
-  // delivers to a sink any more. Call it after the transports stopped their I/O threads and
-  // before they free their connections (the destructor calls it too).
-  void stop();
-
  private:
   struct impl;
   std::unique_ptr<impl> impl_;

@@ -47,10 +47,7 @@ test_server::test_server(gateway_config gateway_cfg, http_options options)
 }
 
 test_server::~test_server() {
-  // I/O threads first, then the engine (no session delivers to a connection any more), then
-  // the connections themselves, which still tell the engine they are gone.
   impl_->server->stop();
-  impl_->engine->stop();
   impl_->server.reset();
   impl_->engine.reset();
 }
