@@ -61,11 +61,12 @@ class pool_ops {
     return ms;
   }
 
-  quota_lease grant(const caf::actor_addr& holder) {
+  // `already_held`: a queued waiter's hold (taken when it queued) becomes the lease's hold.
+  quota_lease grant(const caf::actor_addr& holder, bool already_held = false) {
     quota_lease lease{true, ++st_.next_id, 0};
     st_.leases.emplace(lease.id, holder);
     st_.window.push_back(now_);
-    hold(holder);
+    if (!already_held) hold(holder);
     st_.gauges->granted_total.fetch_add(1, std::memory_order_relaxed);
     return lease;
   }
@@ -146,13 +147,8 @@ class pool_ops {
     while (!st_.queue.empty() && has_room()) {
       auto w = std::move(st_.queue.front());
       st_.queue.pop_front();
-      // The waiter's own hold becomes the lease's hold.
-      quota_lease lease{true, ++st_.next_id, 0};
-      st_.leases.emplace(lease.id, w.holder);
-      st_.window.push_back(now_);
-      st_.gauges->granted_total.fetch_add(1, std::memory_order_relaxed);
       st_.wait_stat->observe(std::chrono::duration<double>(now_ - w.since).count());
-      w.promise.deliver(lease);
+      w.promise.deliver(grant(w.holder, true));
     }
     arm_wakeup();
   }

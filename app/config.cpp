@@ -158,7 +158,6 @@ void read_breaker(object_reader& r, breaker_options& b) {
 void read_http_provider(object_reader& r, provider_entry& p, const provider_preset& preset) {
   auto& h = p.http;
   h.name = p.name;
-  h.preset = p.kind;
   h.base_url = std::string{preset.base_url};
   h.adapter = preset.adapter;
   r.string("base_url", h.base_url);

@@ -421,10 +421,7 @@ void http_connection::render_sse(const stream_event& ev) {
     leave_stream();
     sink_.reset();
     timer_.cancel();
-    auto res = error_response(version_, keep_alive_, ev.code, ev.text);
-    // A provider's own Retry-After (429) is passed on to the client.
-    if (ev.retry_after_s > 0) res.set(http::field::retry_after, std::to_string(ev.retry_after_s));
-    send(std::move(res));
+    send(error_response(version_, keep_alive_, ev.code, ev.text, ev.retry_after_s));
     return;
   }
   write_headers_if_needed();

@@ -19,21 +19,25 @@ namespace websocket = beast::websocket;
 
 void start_websocket(beast::tcp_stream&& stream, http_request&& upgrade,
                      std::shared_ptr<server_context> ctx, bool over_limit) {
-  std::make_shared<ws_connection>(std::move(stream), std::move(ctx))
-      ->run(std::move(upgrade), over_limit);
+  std::make_shared<ws_connection>(std::move(stream), std::move(ctx), over_limit)
+      ->run(std::move(upgrade));
 }
 
-ws_connection::ws_connection(beast::tcp_stream&& stream, std::shared_ptr<server_context> ctx)
-    : ws_(std::move(stream)), ctx_(std::move(ctx)), heartbeat_(ws_.get_executor()) {
-  ctx_->connections.fetch_add(1, std::memory_order_relaxed);
+ws_connection::ws_connection(beast::tcp_stream&& stream, std::shared_ptr<server_context> ctx,
+                             bool over_limit)
+    : ws_(std::move(stream)),
+      ctx_(std::move(ctx)),
+      over_limit_(over_limit),
+      heartbeat_(ws_.get_executor()) {
+  (over_limit_ ? ctx_->refusing : ctx_->connections).fetch_add(1, std::memory_order_relaxed);
 }
 
 ws_connection::~ws_connection() {
   release();
-  ctx_->connections.fetch_sub(1, std::memory_order_relaxed);
+  (over_limit_ ? ctx_->refusing : ctx_->connections).fetch_sub(1, std::memory_order_relaxed);
 }
 
-void ws_connection::run(http_request upgrade, bool over_limit) {
+void ws_connection::run(http_request upgrade) {
   // Beast's own timers replace the TCP stream's: a handshake bound, and an idle bound with
   // protocol pings at half of it, so a live peer (which answers pings) is never dropped and
   // a dead one is dropped after ws_ping_timeout.
@@ -50,20 +54,19 @@ void ws_connection::run(http_request upgrade, bool over_limit) {
   ws_.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(http::field::server, "streamgate"); }));
   auto req = std::make_shared<http_request>(std::move(upgrade));
-  ws_.async_accept(*req, [self = shared_from_this(), req, over_limit](beast::error_code ec) {
-    self->on_accept(ec, over_limit);
-  });
+  ws_.async_accept(*req,
+                   [self = shared_from_this(), req](beast::error_code ec) { self->on_accept(ec); });
 }
 
-void ws_connection::on_accept(beast::error_code ec, bool over_limit) {
+void ws_connection::on_accept(beast::error_code ec) {
   if (ec) {
     drop("handshake_failed");
     return;
   }
-  if (over_limit || ctx_->stopping.load()) {
+  if (over_limit_ || ctx_->stopping.load()) {
     // 1013 "try again later", which a browser's WebSocket shows (an HTTP 503 it hides).
     close_with(websocket::close_code::try_again_later,
-               over_limit ? "too many connections" : "server is shutting down");
+               over_limit_ ? "too many connections" : "server is shutting down");
     do_read();
     return;
   }
@@ -236,9 +239,13 @@ void ws_connection::on_detached(const event_sink* from, detach_reason why) {
 void ws_connection::send(std::string frame) {
   if (released_ || closing_) return;
   out_bytes_ += frame.size();
-  bool replaying = false;
-  for (auto& entry : streams_) replaying = replaying || entry.second.replaying;
-  if (out_bytes_ > ctx_->options.max_pending_bytes && !replaying) {
+  // Streams are scanned for a running replay only past the bound, not on every frame.
+  auto replaying = [this] {
+    for (auto& entry : streams_)
+      if (entry.second.replaying) return true;
+    return false;
+  };
+  if (out_bytes_ > ctx_->options.max_pending_bytes && !replaying()) {
     // The client does not read: bounded buffering, then the socket goes. Its sessions stay
     // resumable for the resume window.
     ctx_->slow_consumer_drops.fetch_add(1, std::memory_order_relaxed);

@@ -33,10 +33,12 @@ void start_websocket(boost::beast::tcp_stream&& stream, http_request&& upgrade,
 // through one bounded queue. Lifetime by shared_from_this; everything runs on the strand.
 class ws_connection : public std::enable_shared_from_this<ws_connection> {
  public:
-  ws_connection(boost::beast::tcp_stream&& stream, std::shared_ptr<server_context> ctx);
+  // An `over_limit` connection only says 1013 and goes: it counts as refusing, not as open.
+  ws_connection(boost::beast::tcp_stream&& stream, std::shared_ptr<server_context> ctx,
+                bool over_limit);
   ~ws_connection();
 
-  void run(http_request upgrade, bool over_limit);
+  void run(http_request upgrade);
 
   // The strand its sinks post to.
   boost::asio::any_io_executor executor() { return ws_.get_executor(); }
@@ -54,7 +56,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
     bool replaying = false;  // a resume's log replay is still arriving: a burst, not slowness
   };
 
-  void on_accept(boost::beast::error_code ec, bool over_limit);
+  void on_accept(boost::beast::error_code ec);
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t);
   void handle(ws::command cmd);
@@ -78,6 +80,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
   boost::beast::flat_buffer buffer_;
   std::shared_ptr<server_context> ctx_;
+  const bool over_limit_;
   std::map<std::string, stream> streams_;
   std::deque<std::string> out_;
   std::size_t out_bytes_ = 0;

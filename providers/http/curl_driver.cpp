@@ -132,7 +132,6 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
   bool stopping = false;       // guarded by mutex
   std::atomic<transfer_id> next_id{1};
   std::unordered_map<transfer_id, std::unique_ptr<transfer>> transfers;  // driver thread only
-  driver_counters counters;
   std::thread thread;
   // No transfer's deadline is earlier than this: the loop scans transfers only when it has
   // passed, not on every wake-up (one per received chunk). Deadlines only move later as
@@ -315,8 +314,6 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
       fail_unstarted(t, "curl_multi_add_handle failed");
       return;
     }
-    counters.started.fetch_add(1, std::memory_order_relaxed);
-    counters.active.fetch_add(1, std::memory_order_relaxed);
     deadline_at_most(t.deadline().first);
     transfers.emplace(t.id, std::move(tp));
   }
@@ -331,7 +328,6 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
   void on_cancel_command(transfer_id id, clock_type::time_point asked) {
     auto it = transfers.find(id);
     if (it == transfers.end()) return;  // ended already
-    counters.cancelled.fetch_add(1, std::memory_order_relaxed);
     auto* cancel_latency = it->second->metrics.cancel_latency;
     remove_transfer(*it->second);
     cancel_latency->observe(seconds_since(asked));
@@ -340,14 +336,9 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
   // Removing an unfinished transfer makes curl close its connection (it cannot be reused
   // mid-response): this is where a cancel reaches the upstream socket.
   void remove_transfer(transfer& t) {
-    long connects = 0;
-    if (curl_easy_getinfo(t.easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0)
-      counters.connections.fetch_add(static_cast<std::uint64_t>(connects),
-                                     std::memory_order_relaxed);
     curl_multi_remove_handle(multi, t.easy);
     curl_easy_cleanup(t.easy);
     curl_slist_free_all(t.headers);
-    counters.active.fetch_sub(1, std::memory_order_relaxed);
     transfers.erase(t.id);  // destroys t
   }
 
@@ -390,7 +381,6 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
         next = std::min(next, when);
     }
     for (auto& [t, code] : expired) {
-      counters.timed_out.fetch_add(1, std::memory_order_relaxed);
       std::vector<stream_event> events;
       t->response.on_failure(code, timeout_message(code, t->request.timeouts), events);
       deliver(*t, events);
@@ -467,10 +457,6 @@ void curl_driver::cancel(transfer_id id) {
   c.id = id;
   c.at = clock_type::now();
   impl_->push(std::move(c));
-}
-
-const driver_counters& curl_driver::counters() const {
-  return impl_->counters;
 }
 
 }  // namespace streamgate

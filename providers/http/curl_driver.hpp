@@ -28,14 +28,6 @@ class transfer_runner {
   virtual void cancel(transfer_id id) = 0;
 };
 
-struct driver_counters {
-  std::atomic<std::int64_t> active{0};        // transfers in the multi handle
-  std::atomic<std::uint64_t> started{0};      // transfers added
-  std::atomic<std::uint64_t> cancelled{0};    // removed on their owner's cancel
-  std::atomic<std::uint64_t> timed_out{0};    // ended by one of our own deadlines
-  std::atomic<std::uint64_t> connections{0};  // new TCP connections opened (reuse shows here)
-};
-
 // The upstream I/O thread: one libcurl multi loop (curl_multi_socket_action on epoll, woken
 // by an eventfd) for every upstream transfer of the process. Start and cancel are
 // commands through a small queue, so any thread may call them without blocking on I/O.
@@ -52,8 +44,6 @@ class curl_driver final : public transfer_runner {
 
   // Removes the transfer, which closes its connection.
   void cancel(transfer_id id) override;
-
-  const driver_counters& counters() const;
 
  private:
   struct impl;

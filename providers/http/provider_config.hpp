@@ -47,7 +47,6 @@ const provider_preset* find_preset(std::string_view name);
 
 struct http_provider_config {
   std::string name;
-  std::string preset = "custom";
   std::string base_url;
   adapter_kind adapter = adapter_kind::openai;
   std::string api_key_env;

@@ -29,8 +29,6 @@ class sse_parser {
   // providers end with "data: [DONE]" and no blank line, and the decoder decides anyway.
   void end(const std::function<void(sse_event&)>& on_event);
 
-  bool failed() const { return failed_; }
-
  private:
   void line_done(const std::function<void(sse_event&)>& on_event);
 

@@ -25,7 +25,9 @@ class openai_decoder final : public stream_decoder {
       emit_terminal(finish_ ? std::move(*finish_) : stream_event::make_finish("stop"), out);
       return;
     }
-    auto chunk = read_openai_chunk(sanitize_utf8(ev.data));
+    // Chunks are almost always valid UTF-8: copy to repair one only when the parser refused it.
+    auto chunk = read_openai_chunk(ev.data);
+    if (!chunk) chunk = read_openai_chunk(sanitize_utf8(ev.data));
     if (!chunk) {
       emit_terminal(error_event(error_code::upstream_malformed,
                                 "the provider sent an event that is not JSON"),

@@ -21,7 +21,6 @@ class stream_decoder {
   virtual void on_sse(const sse_event& ev, std::vector<stream_event>& out) = 0;
   // The response body ended cleanly (EOF after a complete response).
   virtual void on_end(std::vector<stream_event>& out) = 0;
-  bool done() const { return done_; }
 
  protected:
   void emit_terminal(stream_event ev, std::vector<stream_event>& out) {

@@ -39,11 +39,6 @@ class upstream_response {
   // timeout, which keeps its own code.
   void on_failure(std::string_view code, std::string message, std::vector<stream_event>& out);
 
-  bool done() const { return done_; }
-  long status() const { return status_; }
-  bool started() const { return status_ != 0; }
-  std::uint32_t retry_after_s() const { return retry_after_s_; }
-
  private:
   void emit_terminal(stream_event ev, std::vector<stream_event>& out);
   stream_event error_for_status() const;
