@@ -1,6 +1,7 @@
 #include "providers/http_provider.hpp"
 
 #include "providers/http/curl_driver.hpp"
+#include "providers/upstream_count.hpp"
 #include "telemetry/log.hpp"
 
 #include <caf/all.hpp>
@@ -22,6 +23,7 @@ struct upstream_stream_state {
   // Shared with the cleanup functor: once the terminal event went out, there is no transfer
   // left to cancel, and cancelling would only spoil a connection curl is about to reuse.
   std::shared_ptr<bool> ended = std::make_shared<bool>(false);
+  upstream_count count;
 };
 
 upstream_stream_actor::behavior_type upstream_stream(
@@ -32,10 +34,8 @@ upstream_stream_actor::behavior_type upstream_stream(
   st.session = std::move(session);
   st.attempt = attempt;
   st.provider = std::move(provider);
-  if (upstreams) {
-    upstreams->fetch_add(1, std::memory_order_relaxed);
-    self->attach_functor([upstreams] { upstreams->fetch_sub(1, std::memory_order_relaxed); });
-  }
+  st.count = upstream_count{upstreams};
+  self->attach_functor([count = st.count] { count.release(); });
   auto me = caf::actor_cast<upstream_stream_actor>(self);
   auto id = driver->start(std::move(request), [me](stream_event ev) {
     caf::anon_send(me, upstream_atom::value, std::move(ev));
@@ -58,6 +58,7 @@ upstream_stream_actor::behavior_type upstream_stream(
                                         {"attempt", st.attempt},
                                         {"code", ev.code},
                                         {"message", ev.text}});
+        if (terminal) st.count.release();
         self->send(st.session, upstream_atom::value, st.attempt, std::move(ev));
         if (terminal) {
           *st.ended = true;

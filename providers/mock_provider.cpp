@@ -1,11 +1,11 @@
 #include "providers/mock_provider.hpp"
 
+#include "providers/upstream_count.hpp"
+
 #include <caf/all.hpp>
 
 #include <array>
 #include <chrono>
-#include <functional>
-#include <memory>
 #include <string_view>
 
 namespace streamgate {
@@ -27,8 +27,7 @@ struct mock_stream_state {
   std::uint32_t prompt_tokens = 0;
   std::uint32_t sent = 0;
   std::string fail;
-  // Stops counting this generator as a live upstream; safe to call more than once.
-  std::function<void()> uncount = [] {};
+  upstream_count count;
 };
 
 void schedule_tick(mock_stream_actor::stateful_pointer<mock_stream_state> self,
@@ -50,14 +49,8 @@ mock_stream_actor::behavior_type mock_stream(
   st.interval_ms = req.mock.interval_ms.value_or(cfg.interval_ms);
   st.prompt_tokens = req.prompt_tokens;
   st.fail = cfg.fail;
-  if (upstreams) {
-    upstreams->fetch_add(1, std::memory_order_relaxed);
-    auto counted = std::make_shared<std::atomic<bool>>(true);
-    st.uncount = [upstreams, counted] {
-      if (counted->exchange(false)) upstreams->fetch_sub(1, std::memory_order_relaxed);
-    };
-    self->attach_functor(st.uncount);
-  }
+  st.count = upstream_count{upstreams};
+  self->attach_functor([count = st.count] { count.release(); });
   // A generator never outlives its session, whatever ends the session.
   self->monitor(st.session);
   self->set_down_handler([self](caf::down_msg&) { self->quit(); });
@@ -67,12 +60,10 @@ mock_stream_actor::behavior_type mock_stream(
       [self](tick_atom) {
         auto& st = self->state;
         auto send = [&](stream_event ev) {
+          if (ev.terminal()) st.count.release();
           self->send(st.session, upstream_atom::value, st.attempt, std::move(ev));
         };
-        // A generator stops counting as an upstream before its terminal event leaves: the
-        // session hands its quota lease on at that event, and the count must never lag it.
         if (!st.fail.empty()) {
-          st.uncount();
           send(stream_event::make_error(st.fail, "the mock provider is configured to fail"));
           self->quit();
           return;
@@ -85,7 +76,6 @@ mock_stream_actor::behavior_type mock_stream(
           }
         }
         send(stream_event::make_usage({st.prompt_tokens, st.tokens}));
-        st.uncount();
         send(stream_event::make_finish("stop"));
         self->quit();
       },
