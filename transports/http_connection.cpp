@@ -298,10 +298,8 @@ void http_connection::on_attached(const event_sink* from, std::uint64_t last_seq
   replaying_ = false;
   if (mode_ == mode::sse && ended && !stream_done_) {
     // Resumed after the terminal event: the client has everything; end the response empty.
-    stream_done_ = true;
-    timer_.cancel();
     write_headers_if_needed();
-    pending_ += "0\r\n\r\n";
+    end_sse_response();
     flush();
     return;
   }
@@ -452,12 +450,14 @@ void http_connection::render_sse(const stream_event& ev) {
       break;
   }
   append_chunk(frame);
-  if (ev.terminal()) {
-    stream_done_ = true;
-    timer_.cancel();
-    pending_ += "0\r\n\r\n";  // last chunk: the response is complete
-  }
+  if (ev.terminal()) end_sse_response();
   flush();
+}
+
+void http_connection::end_sse_response() {
+  stream_done_ = true;
+  timer_.cancel();
+  pending_ += "0\r\n\r\n";  // last chunk: the response is complete
 }
 
 void http_connection::append_chunk(std::string_view data) {

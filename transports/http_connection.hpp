@@ -65,6 +65,7 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   void write_headers_if_needed();
   void append_chunk(std::string_view data);
   void flush();
+  void end_sse_response();
   void on_flushed(boost::beast::error_code ec, std::size_t);
   void end_stream();
   void watch_peer();

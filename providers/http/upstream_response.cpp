@@ -141,12 +141,7 @@ bool upstream_response::on_body(std::string_view bytes, std::vector<stream_event
     events.push_back(stream_event::make_error(std::string{error_code::upstream_malformed},
                                               "the provider's stream could not be decoded"));
   }
-  for (auto& ev : events) {
-    if (ev.terminal())
-      emit_terminal(std::move(ev), out);
-    else if (!done_)
-      out.push_back(std::move(ev));
-  }
+  pass_on(events, out);
   if (!ok && !done_) {
     emit_terminal(stream_event::make_error(std::string{error_code::upstream_too_large},
                                            "a line of the provider's stream exceeded the limit"),
@@ -175,12 +170,7 @@ void upstream_response::on_complete(std::vector<stream_event>& out) {
     parser_.end([&](sse_event& ev) { decoder_->on_sse(ev, events); });
     decoder_->on_end(events);
   }
-  for (auto& ev : events) {
-    if (ev.terminal())
-      emit_terminal(std::move(ev), out);
-    else if (!done_)
-      out.push_back(std::move(ev));
-  }
+  pass_on(events, out);
 }
 
 void upstream_response::on_failure(std::string_view code, std::string message,
@@ -202,6 +192,17 @@ void upstream_response::on_failure(std::string_view code, std::string message,
     return;
   }
   emit_terminal(stream_event::make_error(std::string{code}, std::move(message)), out);
+}
+
+// What a decoder produced: nothing after the first terminal event, which goes through
+// emit_terminal (redaction, failed_).
+void upstream_response::pass_on(std::vector<stream_event>& events, std::vector<stream_event>& out) {
+  for (auto& ev : events) {
+    if (ev.terminal())
+      emit_terminal(std::move(ev), out);
+    else if (!done_)
+      out.push_back(std::move(ev));
+  }
 }
 
 void upstream_response::emit_terminal(stream_event ev, std::vector<stream_event>& out) {

@@ -41,6 +41,7 @@ class upstream_response {
 
  private:
   void emit_terminal(stream_event ev, std::vector<stream_event>& out);
+  void pass_on(std::vector<stream_event>& events, std::vector<stream_event>& out);
   stream_event error_for_status() const;
   void json_answer(std::vector<stream_event>& out) const;
   std::string redact(std::string text) const;
