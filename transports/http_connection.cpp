@@ -37,6 +37,10 @@ http_connection::http_connection(net::ip::tcp::socket&& socket, std::shared_ptr<
       ctx_(std::move(ctx)),
       timer_(stream_.get_executor()),
       over_limit_(over_limit) {
+  // No synchronous call on a client socket may wait (asio's blocking mode would poll until
+  // the peer sends): it would hold the connection's strand and an I/O thread.
+  beast::error_code ec;
+  stream_.socket().non_blocking(true, ec);
   (over_limit_ ? ctx_->refusing : ctx_->connections).fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -201,9 +205,13 @@ void http_connection::on_sent(bool keep_alive, beast::error_code ec) {
 }
 
 void http_connection::resume_reading() {
-  // The peer watch's wait completes with operation_aborted and starts the read itself, so
-  // only one read is ever outstanding.
+  // The next request's read is started here and only here, once the response is sent: with
+  // several I/O threads the peer watch may complete (the client already sent its next
+  // request) before this write's handler runs, and a read started there as well would put
+  // two reads, or a read and a new response, on the connection at once. A pending watch is
+  // cancelled and starts the read when it completes, so only one read is ever outstanding.
   if (watching_) {
+    read_after_watch_ = true;
     beast::error_code ec;
     stream_.socket().cancel(ec);
     return;
@@ -512,33 +520,43 @@ void http_connection::end_stream() {
 void http_connection::watch_peer() {
   // While a response streams the client sends nothing; a pending read tells us at once
   // when it goes away, so its session is detached (and its upstream cancelled) promptly.
+  // The watch only looks: reading the next request is resume_reading's job.
   watching_ = true;
-  stream_.socket().async_wait(net::ip::tcp::socket::wait_read,
-                              [self = shared_from_this()](beast::error_code ec) {
-                                self->watching_ = false;
-                                if (self->closed_) return;
-                                bool streaming = self->mode_ != mode::idle;
-                                if (ec == net::error::operation_aborted) {
-                                  if (!streaming) self->do_read();
-                                  return;
-                                }
-                                if (ec) {
-                                  self->close();
-                                  return;
-                                }
-                                // Readable: either EOF (the peer closed) or a pipelined request.
-                                char probe;
-                                beast::error_code pec;
-                                auto n = self->stream_.socket().receive(
-                                    net::buffer(&probe, 1), net::socket_base::message_peek, pec);
-                                if (pec || n == 0) {
-                                  self->close();
-                                  return;
-                                }
-                                if (!streaming) self->do_read();
-                                // else a pipelined request waits in the socket until the stream
-                                // ends
-                              });
+  stream_.socket().async_wait(
+      net::ip::tcp::socket::wait_read,
+      [self = shared_from_this()](beast::error_code ec) { self->on_peer_watched(ec); });
+}
+
+void http_connection::on_peer_watched(beast::error_code ec) {
+  watching_ = false;
+  if (closed_) return;
+  if (ec && ec != net::error::operation_aborted) {
+    close();
+    return;
+  }
+  if (!ec) {
+    // Readable: EOF (the peer closed), or its next (or a pipelined) request. Or nothing at
+    // all: the readiness can be stale (with several I/O threads the reactor may report an
+    // edge whose bytes a read has already taken); the socket is non-blocking, so the peek
+    // reports that instead of waiting.
+    char probe;
+    beast::error_code pec;
+    auto n = stream_.socket().receive(net::buffer(&probe, 1), net::socket_base::message_peek, pec);
+    if (pec == net::error::would_block) {
+      if (mode_ != mode::idle) {
+        watch_peer();  // nothing there: go on watching the stream's client
+        return;
+      }
+    } else if (pec || n == 0) {
+      close();
+      return;
+    }
+  }
+  // A request waits in the socket until the response is sent and resume_reading asks for it.
+  if (read_after_watch_) {
+    read_after_watch_ = false;
+    do_read();
+  }
 }
 
 void http_connection::arm_keepalive() {

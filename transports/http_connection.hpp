@@ -69,6 +69,7 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   void on_flushed(boost::beast::error_code ec, std::size_t);
   void end_stream();
   void watch_peer();
+  void on_peer_watched(boost::beast::error_code ec);
   void arm_keepalive();
 
   boost::beast::tcp_stream stream_;
@@ -103,6 +104,7 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   bool have_usage_ = false;
   boost::asio::steady_timer timer_;  // SSE keep-alive or long-poll wait
   bool watching_ = false;
+  bool read_after_watch_ = false;  // resume_reading ran while the watch was pending
   bool over_limit_ = false;
 };
 
