@@ -96,12 +96,23 @@ quota_stats& quota() {
   return s;
 }
 
+client_stats& clients() {
+  static client_stats s{
+      reg().add_counter("streamgate_client_dropped_total",
+                        "Clients the server cut on its own: slow_consumer (stopped reading) or "
+                        "ping_timeout (a WebSocket silent past the ping timeout)",
+                        {"transport", "reason"}),
+  };
+  return s;
+}
+
 void declare_all() {
   session();
   limits();
   upstream();
   provider();
   quota();
+  clients();
 }
 
 }  // namespace streamgate::stats

@@ -57,6 +57,14 @@ struct quota_stats {
 };
 quota_stats& quota();
 
+// Clients the server cut on its own, by transport (sse, http, poll, ws) and reason:
+// slow_consumer (it stopped reading past http.max_pending_bytes) or ping_timeout (a
+// WebSocket silent past ws_ping_timeout).
+struct client_stats {
+  metrics::counter_family& dropped;  // {transport, reason}
+};
+client_stats& clients();
+
 // Declares every area at once, so a scrape lists each family (with its HELP and TYPE) even
 // before anything has happened.
 void declare_all();

@@ -357,7 +357,7 @@ void http_connection::on_event(const event_sink* from, const event_ptr& ev) {
 void http_connection::on_detached(const event_sink* from, detach_reason why) {
   if (from != sink_.get() || closed_ || mode_ == mode::idle) return;
   bool slow = why == detach_reason::slow_consumer;
-  if (slow) ctx_->slow_consumer_drops.fetch_add(1, std::memory_order_relaxed);
+  if (slow) ctx_->count_drop(from->transport(), server_context::drop_reason::slow_consumer);
   log::info("client_dropped",
             {{"session", session_id_}, {"reason", slow ? "slow_consumer" : "detached"}});
   sink_.reset();
@@ -476,7 +476,7 @@ void http_connection::append_chunk(std::string_view data) {
   pending_.append(data);
   pending_ += "\r\n";
   if (pending_.size() + in_flight_.size() > ctx_->options.max_pending_bytes && !replaying_) {
-    ctx_->slow_consumer_drops.fetch_add(1, std::memory_order_relaxed);
+    ctx_->count_drop("sse", server_context::drop_reason::slow_consumer);  // only SSE appends
     log::warn("client_dropped", {{"session", session_id_}, {"reason", "slow_consumer"}});
     close();
   }

@@ -30,6 +30,10 @@ struct server_context {
   // Clients dropped by the server, by reason (operators and tests see who was cut and why).
   std::atomic<std::uint64_t> slow_consumer_drops{0};
   std::atomic<std::uint64_t> ws_ping_timeouts{0};
+  enum class drop_reason { slow_consumer, ping_timeout };
+  // Counts a client the server cut on its own: in this server's counters above and in
+  // streamgate_client_dropped_total{transport, reason}.
+  void count_drop(const char* transport, drop_reason why);
 
   // Streaming connections an operator may cut (POST /admin/connections/drop): how tests
   // simulate a network drop from the server side. Only filled when admin is enabled.

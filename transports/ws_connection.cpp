@@ -227,7 +227,7 @@ void ws_connection::on_detached(const event_sink* from, detach_reason why) {
   auto* found = released_ ? nullptr : stream_of(from);
   if (!found) return;
   if (why == detach_reason::slow_consumer) {
-    ctx_->slow_consumer_drops.fetch_add(1, std::memory_order_relaxed);
+    ctx_->count_drop("ws", server_context::drop_reason::slow_consumer);
     drop("slow_consumer");
     return;
   }
@@ -248,7 +248,7 @@ void ws_connection::send(std::string frame) {
   if (out_bytes_ > ctx_->options.max_pending_bytes && !replaying()) {
     // The client does not read: bounded buffering, then the socket goes. Its sessions stay
     // resumable for the resume window.
-    ctx_->slow_consumer_drops.fetch_add(1, std::memory_order_relaxed);
+    ctx_->count_drop("ws", server_context::drop_reason::slow_consumer);
     drop("slow_consumer");
     return;
   }
@@ -289,7 +289,7 @@ void ws_connection::on_write(beast::error_code ec, std::size_t) {
 void ws_connection::failed(beast::error_code ec) {
   // Beast's idle timer ends whichever operation is pending, the read or a write.
   if (ec == beast::error::timeout) {
-    ctx_->ws_ping_timeouts.fetch_add(1, std::memory_order_relaxed);
+    ctx_->count_drop("ws", server_context::drop_reason::ping_timeout);
     drop("ping_timeout");
   } else if (ec == websocket::error::message_too_big) {
     drop("message_too_big");  // Beast has sent close 1009 already

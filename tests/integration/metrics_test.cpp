@@ -6,6 +6,7 @@
 #include "tests/integration/upstream_fixture.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/test_server.hpp"
+#include "tests/support/ws_client.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -84,7 +85,8 @@ TEST(metrics_endpoint, lists_every_family_with_help_and_type) {
         "streamgate_session_clients gauge", "streamgate_session_cancel_latency_seconds histogram",
         "streamgate_session_active gauge", "streamgate_upstream_active gauge",
         "streamgate_upstream_attempts_total counter", "streamgate_limits_rejected_total counter",
-        "streamgate_provider_restarts_total counter", "streamgate_http_connections_open gauge"}) {
+        "streamgate_provider_restarts_total counter", "streamgate_http_connections_open gauge",
+        "streamgate_client_dropped_total counter"}) {
     EXPECT_NE(body.find(std::string{"# TYPE "} + name + "\n"), std::string::npos) << name;
   }
 }
@@ -315,6 +317,38 @@ TEST(metrics_endpoint, failovers_breakers_and_quota_queues_are_counted) {
   EXPECT_EQ(at(after, R"(streamgate_quota_queue_length{pool="mx_good"})"), 0);
   auto good = R"(streamgate_upstream_attempts_total{provider="mx_good",outcome="ok"})";
   EXPECT_EQ(at(after, good) - at(before, good), 2);
+}
+
+// Clients the server cuts on its own: an SSE client that stops reading (slow consumer) and a
+// WebSocket that answers no pings. Each is counted under its transport and reason.
+TEST(metrics_endpoint, clients_dropped_for_slowness_or_silence_are_counted) {
+  auto o = test_server::default_options();
+  o.max_pending_bytes = 64 * 1024;
+  o.ws_ping_timeout = std::chrono::milliseconds(200);
+  o.ws_heartbeat = std::chrono::milliseconds(0);
+  test_server server{gateway_config::with_mock_provider(), o};
+  auto port = server.port();
+  auto sse_slow = R"(streamgate_client_dropped_total{transport="sse",reason="slow_consumer"})";
+  auto ws_silent = R"(streamgate_client_dropped_total{transport="ws",reason="ping_timeout"})";
+  auto before = scrape(port);
+
+  http_client slow{port};
+  ASSERT_EQ(slow.open_stream("POST", "/v1/chat/completions", mock_body(true, 100000)).status, 200u);
+  // `slow` reads nothing more: the server's bounded buffer fills and it lets go.
+  auto after = scrape_until(
+      port, [&](const samples& s) { return at(s, sse_slow) - at(before, sse_slow) >= 1; });
+  EXPECT_EQ(at(after, sse_slow) - at(before, sse_slow), 1);
+  EXPECT_EQ(at(after, ws_silent) - at(before, ws_silent), 0);
+
+  ws_client silent{port};
+  silent.send({{"type", "start"}, {"id", "s"}, {"request", mock_request(30, 10)}});
+  // `silent` never reads again, so it answers no protocol pings.
+  after = scrape_until(
+      port, [&](const samples& s) { return at(s, ws_silent) - at(before, ws_silent) >= 1; });
+  EXPECT_EQ(at(after, ws_silent) - at(before, ws_silent), 1);
+  EXPECT_EQ(at(after, sse_slow) - at(before, sse_slow), 1);
+  EXPECT_EQ(server.server().slow_consumer_drops(), 1u);
+  EXPECT_EQ(server.server().ws_ping_timeouts(), 1u);
 }
 
 }  // namespace
