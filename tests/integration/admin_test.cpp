@@ -3,6 +3,7 @@
 #include "providers/mock_provider.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/test_server.hpp"
+#include "tests/support/ws_client.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,53 @@ TEST(admin, is_off_by_default) {
   http_client c{server.port()};
   EXPECT_EQ(c.request("GET", "/admin/providers").status, 404u);
   EXPECT_EQ(c.request("POST", "/admin/providers/mock/crash").status, 404u);
+}
+
+// Cutting every streaming connection is a chaos tool: without admin it must be refused, and
+// streams (SSE and WebSocket) must go on untouched.
+TEST(admin, connections_drop_is_refused_when_admin_is_off) {
+  test_server server;
+  http_client sse{server.port()};
+  ASSERT_EQ(sse.open_stream("POST", "/v1/chat/completions", mock_body(true, 20, 5)).status, 200u);
+  std::string sse_text;
+  bool sse_done = false;
+  auto read_sse = [&] {
+    auto ev = sse.next_event();
+    if (!ev) return false;
+    auto chunk = json::parse(ev->data, nullptr, false);
+    sse_done = sse_done || ev->data == "[DONE]";
+    if (chunk.contains("choices") && chunk["choices"][0]["delta"].contains("content"))
+      sse_text += chunk["choices"][0]["delta"]["content"].get<std::string>();
+    return true;
+  };
+  ASSERT_TRUE(read_sse());  // the stream is live
+  ws_client ws{server.port()};
+  ws.send({{"type", "start"}, {"id", "w"}, {"request", mock_request(20, 5)}});
+  ASSERT_EQ((*ws.next())["type"], "started");
+
+  http_client c{server.port()};
+  auto r = c.request("POST", "/admin/connections/drop");
+  EXPECT_EQ(r.status, 404u);
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "not_found");
+  EXPECT_EQ(r.body.find("dropped"), std::string::npos);
+
+  // Both streams run to their end on their own connections.
+  while (read_sse()) {
+  }
+  EXPECT_TRUE(sse_done);
+  EXPECT_EQ(sse_text, mock_text(20));
+  std::string ws_text;
+  std::string ws_end;
+  while (auto m = ws.next()) {
+    if ((*m)["type"] == "delta") ws_text += (*m)["content"].get<std::string>();
+    if ((*m)["type"] == "done" || (*m)["type"] == "error") {
+      ws_end = (*m)["type"];
+      break;
+    }
+  }
+  EXPECT_EQ(ws_end, "done");
+  EXPECT_EQ(ws_text, mock_text(20));
+  EXPECT_EQ(server.server().open_connections(), 3);  // sse, ws and c: nobody was cut
 }
 
 TEST(admin, shows_each_provider) {

@@ -180,6 +180,20 @@ TEST(config, command_line_overrides_the_file_and_rejects_unknown_flags) {
   EXPECT_NE(usage_text().find("--listen HOST:PORT"), std::string::npos);
 }
 
+// /admin/* (provider view, crash, connections/drop) is off unless asked for, in the file or
+// with --admin.
+TEST(config, admin_is_off_unless_the_file_or_the_flag_enables_it) {
+  EXPECT_FALSE(app_config{}.http.admin);
+  EXPECT_FALSE(parse_command_line({"--listen", "127.0.0.1:0"}).config.http.admin);
+  EXPECT_TRUE(parse_command_line({"--admin"}).config.http.admin);
+  app_config cfg;
+  apply_config_json(R"({"http": {"admin": true}})", cfg);
+  EXPECT_TRUE(cfg.http.admin);
+  apply_config_json(R"({"http": {"admin": false}})", cfg);
+  EXPECT_FALSE(cfg.http.admin);
+  EXPECT_EQ(error_of(R"({"http": {"admin": "yes"}})"), "http.admin: expected boolean");
+}
+
 // The providers section: presets, overrides, keys from the environment, and clear errors
 // that never show a key.
 class config_providers : public ::testing::Test {
