@@ -1,13 +1,12 @@
 #include "app/config.hpp"
 
+#include "app/object_reader.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
-#include <functional>
-#include <limits>
-#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -16,94 +15,6 @@ namespace streamgate {
 namespace {
 
 using json = nlohmann::json;
-
-// Reads one JSON object field by field, tracking the path for error messages, and rejects
-// keys nobody asked for.
-class object_reader {
- public:
-  object_reader(const json& j, std::string path) : j_(j), path_(std::move(path)) {
-    if (!j_.is_object()) throw config_error(where() + ": expected object");
-  }
-
-  std::string at(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
-
-  const json* field(const std::string& key) {
-    seen_.push_back(key);
-    auto it = j_.find(key);
-    return it == j_.end() ? nullptr : &*it;
-  }
-
-  template <class Int>
-  void integer(const std::string& key, Int& out, std::int64_t min = 0,
-               std::int64_t max = std::numeric_limits<std::int32_t>::max()) {
-    if (auto* v = field(key)) {
-      if (!v->is_number_integer()) throw config_error(at(key) + ": expected integer");
-      auto x = v->get<std::int64_t>();
-      if (x < min || x > max)
-        throw config_error(at(key) + ": must be between " + std::to_string(min) + " and " +
-                           std::to_string(max));
-      out = static_cast<Int>(x);
-    }
-  }
-
-  void millis(const std::string& key, std::chrono::milliseconds& out) {
-    std::int64_t ms = out.count();
-    integer(key, ms, 0, 24LL * 3600 * 1000);
-    out = std::chrono::milliseconds{ms};
-  }
-
-  void string(const std::string& key, std::string& out) {
-    if (auto* v = field(key)) {
-      if (!v->is_string()) throw config_error(at(key) + ": expected string");
-      out = v->get<std::string>();
-    }
-  }
-
-  void string_list(const std::string& key, std::vector<std::string>& out) {
-    if (auto* v = field(key)) {
-      if (!v->is_array()) throw config_error(at(key) + ": expected array of strings");
-      out.clear();
-      for (std::size_t i = 0; i < v->size(); ++i) {
-        if (!(*v)[i].is_string())
-          throw config_error(at(key) + "[" + std::to_string(i) + "]: expected string");
-        out.push_back((*v)[i].get<std::string>());
-      }
-    }
-  }
-
-  void object(const std::string& key, const std::function<void(object_reader&)>& fn) {
-    if (auto* v = field(key)) {
-      object_reader sub{*v, at(key)};
-      fn(sub);
-      sub.finish();
-    }
-  }
-
-  // Every key of the object must have been asked for.
-  void finish() const {
-    for (auto& [k, v] : j_.items()) {
-      (void)v;
-      if (std::find(seen_.begin(), seen_.end(), k) == seen_.end())
-        throw config_error(at(k) + ": unknown key");
-    }
-  }
-
-  std::vector<std::string> keys() const {
-    std::vector<std::string> out;
-    for (auto& [k, v] : j_.items()) {
-      (void)v;
-      out.push_back(k);
-    }
-    return out;
-  }
-
-  std::string where() const { return path_.empty() ? "(root)" : path_; }
-
- private:
-  const json& j_;
-  std::string path_;
-  std::vector<std::string> seen_;
-};
 
 void read_http(object_reader& r, http_options& h) {
   r.integer("threads", h.threads, 1, 64);
@@ -118,10 +29,7 @@ void read_http(object_reader& r, http_options& h) {
   r.integer("ws_max_streams", h.ws_max_streams, 1, 100000);
   r.millis("ws_ping_timeout_ms", h.ws_ping_timeout);
   r.millis("ws_heartbeat_ms", h.ws_heartbeat);
-  if (auto* v = r.field("admin")) {
-    if (!v->is_boolean()) throw config_error(r.at("admin") + ": expected boolean");
-    h.admin = v->get<bool>();
-  }
+  r.boolean("admin", h.admin);
 }
 
 void read_sessions(object_reader& r, gateway_config& g) {
@@ -244,14 +152,11 @@ provider_entry read_provider(const json& j, const std::string& path,
   }
   if (p.models.empty()) throw config_error(r.at("models") + ": at least one model is required");
   r.string("pool", p.pool);
-  if (auto* q = r.field("quota")) {
-    if (!p.pool.empty())
-      throw config_error(r.at("quota") + ": give either pool or quota, not both");
-    object_reader qr{*q, r.at("quota")};
-    read_quota(qr, inline_pool.emplace());
-    qr.finish();
+  r.object("quota", [&](object_reader& q) {
+    if (!p.pool.empty()) throw config_error(q.where() + ": give either pool or quota, not both");
+    read_quota(q, inline_pool.emplace());
     p.pool = p.name;
-  }
+  });
   r.finish();
   return p;
 }
@@ -339,12 +244,10 @@ route_config read_route(const json& j, const std::string& path, const gateway_co
 }
 
 void read_routes(object_reader& r, gateway_config& g) {
-  auto* v = r.field("routes");
-  if (!v) return;
-  object_reader routes{*v, r.at("routes")};
-  for (auto& model : routes.keys()) {
-    g.routes[model] = read_route(*routes.field(model), routes.at(model), g);
-  }
+  r.object("routes", [&](object_reader& routes) {
+    for (auto& model : routes.keys())
+      g.routes[model] = read_route(*routes.field(model), routes.at(model), g);
+  });
 }
 
 }  // namespace
