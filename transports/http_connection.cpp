@@ -3,7 +3,7 @@
 #include "actors/error_code.hpp"
 #include "telemetry/log.hpp"
 #include "transports/connection_sink.hpp"
-#include "transports/event_json.hpp"
+#include "transports/openai_format.hpp"
 #include "transports/ws_connection.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -13,23 +13,12 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
-#include <cstdio>
 
 namespace streamgate {
 
 namespace beast = boost::beast;
 namespace net = boost::asio;
 using json = nlohmann::json;
-
-namespace {
-
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 http_connection::http_connection(net::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx,
                                  bool over_limit)
@@ -111,7 +100,7 @@ void http_connection::handle(http_request req) {
       return;
     case k::chat_stream:
     case k::chat_complete:
-      start_chat(action, req);
+      start_chat(action);
       return;
     case k::session_create: {
       auto model = action.request.model;
@@ -137,7 +126,7 @@ void http_connection::handle(http_request req) {
       return;
     }
     case k::session_events:
-      resume_events(action, req);
+      resume_events(action);
       return;
     case k::admin_status:
     case k::admin_crash:
@@ -223,7 +212,8 @@ void http_connection::close() {
   if (closed_) return;
   closed_ = true;
   timer_.cancel();
-  if (sink_ && !stream_done_ && !session_id_.empty()) ctx_->service.detach(session_id_, sink_);
+  if (sink_ && !body_.done() && !body_.session().empty())
+    ctx_->service.detach(body_.session(), sink_);
   sink_.reset();
   leave_stream();
   beast::error_code ec;
@@ -232,36 +222,27 @@ void http_connection::close() {
 }
 
 void http_connection::leave_stream() {
-  if (mode_ == mode::idle) return;
-  mode_ = mode::idle;
+  if (body_.current() == kind::none) return;
+  body_.stop();
   ctx_->streams.fetch_sub(1, std::memory_order_relaxed);
   ctx_->remove_droppable(this);
 }
 
-void http_connection::begin(mode m, const http_request& req, const std::string& session_id,
-                            std::string model, bool include_usage) {
+void http_connection::begin(kind k, const std::string& session_id, std::string model,
+                            bool include_usage, std::uint64_t after_seq) {
   leave_stream();
-  mode_ = m;
+  body_.start(k, session_id, std::move(model), include_usage, version_, keep_alive_, after_seq);
   ctx_->streams.fetch_add(1, std::memory_order_relaxed);
   ctx_->add_droppable(this, [weak = weak_from_this(), ex = stream_.get_executor()] {
     net::post(ex, [weak] {
       if (auto self = weak.lock()) self->close();
     });
   });
-  session_id_ = session_id;
-  completion_ = {"chatcmpl-" + session_id, std::move(model), unix_now()};
-  include_usage_ = include_usage;
-  role_sent_ = headers_sent_ = stream_done_ = writing_ = false;
-  pending_.clear();
-  collected_.clear();
-  poll_events_.clear();
-  poll_has_events_ = poll_ended_ = poll_attached_ = have_usage_ = replaying_ = false;
-  poll_last_seq_ = 0;
-  (void)req;
+  writing_ = poll_attached_ = replaying_ = false;
   stream_.expires_never();  // streams are bounded by the session, not by the socket timer
 }
 
-void http_connection::start_chat(api_action& action, const http_request& req) {
+void http_connection::start_chat(api_action& action) {
   bool streaming = action.what == api_action::kind::chat_stream;
   sink_ = std::make_shared<strand_sink<http_connection>>(
       weak_from_this(), ctx_->gate, ctx_->options.max_pending_bytes, streaming ? "sse" : "http");
@@ -274,17 +255,16 @@ void http_connection::start_chat(api_action& action, const http_request& req) {
     send(error_response(version_, keep_alive_, out.error_code, out.message));
     return;
   }
-  begin(streaming ? mode::sse : mode::collect, req, out.session_id, std::move(model), usage);
+  begin(streaming ? kind::sse : kind::collect, out.session_id, std::move(model), usage);
   watch_peer();
   if (streaming) arm_keepalive();
 }
 
-void http_connection::resume_events(api_action& action, const http_request& req) {
+void http_connection::resume_events(api_action& action) {
   sink_ = std::make_shared<strand_sink<http_connection>>(weak_from_this(), ctx_->gate,
                                                          ctx_->options.max_pending_bytes,
                                                          action.sse ? "sse" : "poll", true);
-  begin(action.sse ? mode::sse : mode::poll, req, action.session_id, "", action.sse);
-  poll_last_seq_ = action.after_seq;
+  begin(action.sse ? kind::sse : kind::poll, action.session_id, "", action.sse, action.after_seq);
   replaying_ = true;
   if (!ctx_->service.attach(action.session_id, action.after_seq, sink_)) {
     sink_.reset();
@@ -304,189 +284,89 @@ void http_connection::resume_events(api_action& action, const http_request& req)
 void http_connection::on_attached(const event_sink* from, std::uint64_t last_seq, bool ended) {
   if (from != sink_.get() || closed_) return;
   replaying_ = false;
-  if (mode_ == mode::sse && ended && !stream_done_) {
+  if (body_.current() == kind::sse && ended && !body_.done()) {
     // Resumed after the terminal event: the client has everything; end the response empty.
-    write_headers_if_needed();
-    end_sse_response();
+    body_.end_empty();
+    timer_.cancel();
     flush();
     return;
   }
-  if (mode_ != mode::poll) return;
+  if (body_.current() != kind::poll) return;
   // Every replayed event is on the strand before this: they all go into this response.
   poll_attached_ = true;
-  poll_ended_ = ended;
-  if (poll_has_events_ || ended || last_seq > poll_last_seq_) {
+  body_.poll_replayed(ended);
+  if (body_.poll_has_events() || ended || last_seq > body_.poll_last_seq()) {
     finish_poll();
     return;
   }
   // Nothing new yet: wait up to wait_ms (armed in resume_events) for the next event.
   timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (!ec && self->mode_ == mode::poll) self->finish_poll();
+    if (!ec && self->body_.current() == kind::poll) self->finish_poll();
   });
 }
 
 void http_connection::on_event(const event_sink* from, const event_ptr& ev) {
   // A late event of an earlier request's sink belongs to a response already sent.
-  if (from != sink_.get() || closed_ || stream_done_) return;
-  switch (mode_) {
-    case mode::sse:
-      render_sse(*ev);
-      break;
-    case mode::collect:
-      collect(*ev);
-      break;
-    case mode::poll:
-      if (!poll_events_.empty()) poll_events_ += ',';
-      poll_events_ += dump_json(event_json(*ev));
-      poll_has_events_ = true;
-      poll_last_seq_ = ev->seq;
-      poll_ended_ = ev->terminal();
-      // A replayed event waits for on_attached; a live one is sent deferred, so events
-      // already queued on the strand go out in the same response.
-      if (poll_attached_) {
-        net::post(stream_.get_executor(), [self = shared_from_this()] {
-          if (self->mode_ == mode::poll) self->finish_poll();
-        });
-      }
-      break;
-    case mode::idle:
-      break;
+  if (from != sink_.get() || closed_ || body_.done()) return;
+  auto k = body_.current();
+  if (auto whole = body_.add(*ev)) {
+    finish_with(std::move(*whole));
+    return;
+  }
+  if (k == kind::sse) {
+    if (body_.done()) timer_.cancel();  // no keep-alive after the last chunk
+    flush_sse();
+  } else if (k == kind::poll && poll_attached_) {
+    // A replayed event waits for on_attached; a live one is sent deferred, so events
+    // already queued on the strand go out in the same response.
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->body_.current() == kind::poll) self->finish_poll();
+    });
   }
 }
 
 void http_connection::on_detached(const event_sink* from, detach_reason why) {
-  if (from != sink_.get() || closed_ || mode_ == mode::idle) return;
+  if (from != sink_.get() || closed_ || body_.current() == kind::none) return;
   bool slow = why == detach_reason::slow_consumer;
   if (slow) ctx_->count_drop(from->transport(), server_context::drop_reason::slow_consumer);
   log::info("client_dropped",
-            {{"session", session_id_}, {"reason", slow ? "slow_consumer" : "detached"}});
+            {{"session", body_.session()}, {"reason", slow ? "slow_consumer" : "detached"}});
   sink_.reset();
   close();
 }
 
+// The event ended the exchange with a whole response: the stream is over, send it.
+void http_connection::finish_with(http_response res) {
+  leave_stream();
+  sink_.reset();
+  timer_.cancel();
+  send(std::move(res));
+}
+
 void http_connection::finish_poll() {
-  if (mode_ != mode::poll) return;
+  if (body_.current() != kind::poll) return;
   leave_stream();
   timer_.cancel();
-  if (!poll_ended_) ctx_->service.detach(session_id_, sink_);
+  if (!body_.poll_ended()) ctx_->service.detach(body_.session(), sink_);
   sink_.reset();
-  auto body = "{\"session\":" + json(session_id_).dump() + ",\"events\":[" + poll_events_ +
-              "],\"last_seq\":" + std::to_string(poll_last_seq_) +
-              ",\"done\":" + (poll_ended_ ? "true" : "false") + "}";
-  send(json_response(version_, keep_alive_, http::status::ok, std::move(body)));
+  send(body_.poll_page());
 }
 
-void http_connection::collect(const stream_event& ev) {
-  switch (ev.kind) {
-    case event_kind::delta:
-      collected_ += ev.text;
-      return;
-    case event_kind::usage:
-      usage_ = ev.usage;
-      have_usage_ = true;
-      return;
-    case event_kind::finish: {
-      stream_done_ = true;
-      leave_stream();
-      sink_.reset();
-      auto body = openai::completion(completion_, collected_, ev.text, usage_);
-      auto res = json_response(version_, keep_alive_, http::status::ok, std::move(body));
-      res.set("X-Streamgate-Session", session_id_);
-      send(std::move(res));
-      return;
-    }
-    case event_kind::error:
-    case event_kind::cancelled: {
-      stream_done_ = true;
-      leave_stream();
-      sink_.reset();
-      auto code = ev.kind == event_kind::error ? std::string_view{ev.code} : error_code::cancelled;
-      send(error_response(version_, keep_alive_, code, ev.text, ev.retry_after_s));
-      return;
-    }
-    case event_kind::heartbeat:
-      return;
-  }
-}
-
-void http_connection::write_headers_if_needed() {
-  if (headers_sent_) return;
-  headers_sent_ = true;
-  std::string h = version_ == 10 ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.1 200 OK\r\n";
-  h += "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-       "X-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\nX-Streamgate-Session: ";
-  h += session_id_;
-  h += keep_alive_ ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
-  pending_.insert(0, h);
-}
-
-void http_connection::render_sse(const stream_event& ev) {
-  // An error before anything was sent gets a real HTTP status (404, 429, 502...).
-  if (!headers_sent_ && (ev.kind == event_kind::error)) {
-    stream_done_ = true;
-    leave_stream();
-    sink_.reset();
-    timer_.cancel();
-    send(error_response(version_, keep_alive_, ev.code, ev.text, ev.retry_after_s));
+// Hands rendered SSE bytes to the socket, unless the client stopped reading them.
+void http_connection::flush_sse() {
+  if (body_.pending_size() + in_flight_.size() > ctx_->options.max_pending_bytes && !replaying_) {
+    ctx_->count_drop("sse", server_context::drop_reason::slow_consumer);
+    log::warn("client_dropped", {{"session", body_.session()}, {"reason", "slow_consumer"}});
+    close();
     return;
   }
-  write_headers_if_needed();
-  std::string frame;
-  switch (ev.kind) {
-    case event_kind::delta:
-      openai::append_sse(frame, ev.seq, openai::delta_chunk(completion_, ev.text, !role_sent_));
-      role_sent_ = true;
-      break;
-    case event_kind::usage:
-      usage_ = ev.usage;
-      have_usage_ = true;
-      break;
-    case event_kind::finish:
-      openai::append_sse(frame, ev.seq, openai::finish_chunk(completion_, ev.text));
-      if (include_usage_ && have_usage_)
-        openai::append_sse(frame, 0, openai::usage_chunk(completion_, usage_));
-      openai::append_sse(frame, 0, "[DONE]");
-      break;
-    case event_kind::error:
-      openai::append_sse(frame, ev.seq, openai::error_body(ev.code, ev.text));
-      break;
-    case event_kind::cancelled:
-      openai::append_sse(frame, ev.seq, openai::error_body(error_code::cancelled, ev.text));
-      break;
-    case event_kind::heartbeat:
-      frame = ": heartbeat\n\n";
-      break;
-  }
-  append_chunk(frame);
-  if (ev.terminal()) end_sse_response();
   flush();
 }
 
-void http_connection::end_sse_response() {
-  stream_done_ = true;
-  timer_.cancel();
-  pending_ += "0\r\n\r\n";  // last chunk: the response is complete
-}
-
-void http_connection::append_chunk(std::string_view data) {
-  if (data.empty()) return;
-  char size[20];
-  int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-  pending_.append(size, static_cast<std::size_t>(n));
-  pending_.append(data);
-  pending_ += "\r\n";
-  if (pending_.size() + in_flight_.size() > ctx_->options.max_pending_bytes && !replaying_) {
-    ctx_->count_drop("sse", server_context::drop_reason::slow_consumer);  // only SSE appends
-    log::warn("client_dropped", {{"session", session_id_}, {"reason", "slow_consumer"}});
-    close();
-  }
-}
-
 void http_connection::flush() {
-  if (writing_ || pending_.empty() || closed_) return;
+  if (writing_ || body_.pending_size() == 0 || closed_) return;
   writing_ = true;
-  in_flight_.swap(pending_);
-  pending_.clear();
+  in_flight_ = body_.take_pending();
   net::async_write(stream_, net::buffer(in_flight_),
                    [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                      self->on_flushed(ec, n);
@@ -500,11 +380,11 @@ void http_connection::on_flushed(beast::error_code ec, std::size_t) {
     close();
     return;
   }
-  if (!pending_.empty()) {
+  if (body_.pending_size() != 0) {
     flush();
     return;
   }
-  if (stream_done_ && mode_ == mode::sse) end_stream();
+  if (body_.done() && body_.current() == kind::sse) end_stream();
 }
 
 void http_connection::end_stream() {
@@ -543,7 +423,7 @@ void http_connection::on_peer_watched(beast::error_code ec) {
     beast::error_code pec;
     auto n = stream_.socket().receive(net::buffer(&probe, 1), net::socket_base::message_peek, pec);
     if (pec == net::error::would_block) {
-      if (mode_ != mode::idle) {
+      if (body_.current() != kind::none) {
         watch_peer();  // nothing there: go on watching the stream's client
         return;
       }
@@ -562,11 +442,9 @@ void http_connection::on_peer_watched(beast::error_code ec) {
 void http_connection::arm_keepalive() {
   timer_.expires_after(ctx_->options.sse_keepalive);
   timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (ec || self->mode_ != mode::sse || self->closed_) return;
-    // A comment line keeps idle proxies from cutting a slow stream.
-    self->write_headers_if_needed();
-    self->append_chunk(": keep-alive\n\n");
-    self->flush();
+    if (ec || self->body_.current() != kind::sse || self->closed_) return;
+    self->body_.keepalive();
+    self->flush_sse();
     self->arm_keepalive();
   });
 }

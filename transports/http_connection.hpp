@@ -2,7 +2,7 @@
 
 #include "actors/event_sink.hpp"
 #include "transports/api_handler.hpp"
-#include "transports/openai_format.hpp"
+#include "transports/event_response.hpp"
 #include "transports/server_context.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -21,7 +21,8 @@ template <class>
 class strand_sink;
 
 // One client TCP connection speaking HTTP/1.1: keep-alive requests, and responses that stream
-// a session's events (SSE), wait for them (long poll) or collect them (stream: false).
+// a session's events (SSE), wait for them (long poll) or collect them (stream: false); what
+// those responses say is event_response's, when and how they are written is this class's.
 // Lifetime by shared_from_this; every member runs on the connection's strand.
 class http_connection : public std::enable_shared_from_this<http_connection> {
  public:
@@ -42,7 +43,7 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   void on_detached(const event_sink* from, detach_reason why);
 
  private:
-  enum class mode { idle, sse, collect, poll };
+  using kind = event_response::kind;
 
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t);
@@ -54,18 +55,15 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   void resume_reading();
   void leave_stream();
 
-  // Streaming responses.
-  void begin(mode m, const http_request& req, const std::string& session_id, std::string model,
-             bool include_usage);
-  void start_chat(api_action& action, const http_request& req);
-  void resume_events(api_action& action, const http_request& req);
-  void render_sse(const stream_event& ev);
-  void collect(const stream_event& ev);
+  // Streaming responses: body_ renders, these do the I/O.
+  void begin(kind k, const std::string& session_id, std::string model, bool include_usage,
+             std::uint64_t after_seq = 0);
+  void start_chat(api_action& action);
+  void resume_events(api_action& action);
+  void finish_with(http_response res);
   void finish_poll();
-  void write_headers_if_needed();
-  void append_chunk(std::string_view data);
+  void flush_sse();
   void flush();
-  void end_sse_response();
   void on_flushed(boost::beast::error_code ec, std::size_t);
   void end_stream();
   void watch_peer();
@@ -78,30 +76,15 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   std::shared_ptr<server_context> ctx_;
   std::shared_ptr<http_response> response_;  // kept alive across an async write
 
-  mode mode_ = mode::idle;
+  event_response body_;  // the streaming response, if any
   std::shared_ptr<strand_sink<http_connection>> sink_;
-  std::string session_id_;
   unsigned version_ = 11;
   bool keep_alive_ = true;
-  bool detach_on_close_ = false;
-  openai::completion_context completion_;
-  bool include_usage_ = false;
-  bool role_sent_ = false;
-  bool headers_sent_ = false;
-  bool stream_done_ = false;  // the terminal event is rendered
   bool writing_ = false;
   bool closed_ = false;
-  std::string pending_;      // rendered bytes not yet handed to the socket
-  std::string in_flight_;    // bytes being written
-  std::string collected_;    // stream: false answer text
-  std::string poll_events_;  // JSON array elements for a long poll
-  std::uint64_t poll_last_seq_ = 0;
-  bool poll_has_events_ = false;
-  bool poll_ended_ = false;
-  bool poll_attached_ = false;  // the replay of the log is complete
-  bool replaying_ = false;      // a resume's log replay is arriving: a burst, not slowness
-  usage_info usage_;
-  bool have_usage_ = false;
+  std::string in_flight_;            // SSE bytes being written
+  bool poll_attached_ = false;       // the replay of the log is complete
+  bool replaying_ = false;           // a resume's log replay is arriving: a burst, not slowness
   boost::asio::steady_timer timer_;  // SSE keep-alive or long-poll wait
   bool watching_ = false;
   bool read_after_watch_ = false;  // resume_reading ran while the watch was pending

@@ -1,0 +1,177 @@
+#include "transports/event_response.hpp"
+
+#include "actors/error_code.hpp"
+#include "transports/event_json.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+
+namespace streamgate {
+
+namespace {
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void event_response::start(kind k, const std::string& session_id, std::string model,
+                           bool include_usage, unsigned version, bool keep_alive,
+                           std::uint64_t after_seq) {
+  kind_ = k;
+  session_id_ = session_id;
+  version_ = version;
+  keep_alive_ = keep_alive;
+  completion_ = {"chatcmpl-" + session_id, std::move(model), unix_now()};
+  include_usage_ = include_usage;
+  role_sent_ = headers_sent_ = done_ = false;
+  pending_.clear();
+  collected_.clear();
+  poll_events_.clear();
+  poll_has_events_ = poll_ended_ = have_usage_ = false;
+  poll_last_seq_ = after_seq;
+}
+
+std::optional<http_response> event_response::add(const stream_event& ev) {
+  switch (kind_) {
+    case kind::sse:
+      return add_sse(ev);
+    case kind::collect:
+      return collect(ev);
+    case kind::poll:
+      add_poll(ev);
+      return std::nullopt;
+    case kind::none:
+      break;
+  }
+  return std::nullopt;
+}
+
+std::string event_response::take_pending() {
+  std::string out;
+  out.swap(pending_);
+  return out;
+}
+
+void event_response::keepalive() {
+  write_headers_if_needed();
+  append_chunk(": keep-alive\n\n");
+}
+
+void event_response::end_empty() {
+  write_headers_if_needed();
+  end_body();
+}
+
+http_response event_response::poll_page() const {
+  auto body = "{\"session\":" + nlohmann::json(session_id_).dump() + ",\"events\":[" +
+              poll_events_ + "],\"last_seq\":" + std::to_string(poll_last_seq_) +
+              ",\"done\":" + (poll_ended_ ? "true" : "false") + "}";
+  return json_response(version_, keep_alive_, http::status::ok, std::move(body));
+}
+
+std::optional<http_response> event_response::add_sse(const stream_event& ev) {
+  // An error before anything was sent gets a real HTTP status (404, 429, 502...).
+  if (!headers_sent_ && ev.kind == event_kind::error) {
+    done_ = true;
+    return error_response(version_, keep_alive_, ev.code, ev.text, ev.retry_after_s);
+  }
+  write_headers_if_needed();
+  std::string frame;
+  switch (ev.kind) {
+    case event_kind::delta:
+      openai::append_sse(frame, ev.seq, openai::delta_chunk(completion_, ev.text, !role_sent_));
+      role_sent_ = true;
+      break;
+    case event_kind::usage:
+      usage_ = ev.usage;
+      have_usage_ = true;
+      break;
+    case event_kind::finish:
+      openai::append_sse(frame, ev.seq, openai::finish_chunk(completion_, ev.text));
+      if (include_usage_ && have_usage_)
+        openai::append_sse(frame, 0, openai::usage_chunk(completion_, usage_));
+      openai::append_sse(frame, 0, "[DONE]");
+      break;
+    case event_kind::error:
+      openai::append_sse(frame, ev.seq, openai::error_body(ev.code, ev.text));
+      break;
+    case event_kind::cancelled:
+      openai::append_sse(frame, ev.seq, openai::error_body(error_code::cancelled, ev.text));
+      break;
+    case event_kind::heartbeat:
+      frame = ": heartbeat\n\n";
+      break;
+  }
+  append_chunk(frame);
+  if (ev.terminal()) end_body();
+  return std::nullopt;
+}
+
+std::optional<http_response> event_response::collect(const stream_event& ev) {
+  switch (ev.kind) {
+    case event_kind::delta:
+      collected_ += ev.text;
+      break;
+    case event_kind::usage:
+      usage_ = ev.usage;
+      have_usage_ = true;
+      break;
+    case event_kind::finish: {
+      done_ = true;
+      auto body = openai::completion(completion_, collected_, ev.text, usage_);
+      auto res = json_response(version_, keep_alive_, http::status::ok, std::move(body));
+      res.set("X-Streamgate-Session", session_id_);
+      return res;
+    }
+    case event_kind::error:
+    case event_kind::cancelled: {
+      done_ = true;
+      auto code = ev.kind == event_kind::error ? std::string_view{ev.code} : error_code::cancelled;
+      return error_response(version_, keep_alive_, code, ev.text, ev.retry_after_s);
+    }
+    case event_kind::heartbeat:
+      break;
+  }
+  return std::nullopt;
+}
+
+void event_response::add_poll(const stream_event& ev) {
+  if (!poll_events_.empty()) poll_events_ += ',';
+  poll_events_ += dump_json(event_json(ev));
+  poll_has_events_ = true;
+  poll_last_seq_ = ev.seq;
+  poll_ended_ = ev.terminal();
+}
+
+void event_response::write_headers_if_needed() {
+  if (headers_sent_) return;
+  headers_sent_ = true;
+  std::string h = version_ == 10 ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.1 200 OK\r\n";
+  h += "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+       "X-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\nX-Streamgate-Session: ";
+  h += session_id_;
+  h += keep_alive_ ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+  pending_.insert(0, h);
+}
+
+void event_response::append_chunk(std::string_view data) {
+  if (data.empty()) return;
+  char size[20];
+  int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  pending_.append(size, static_cast<std::size_t>(n));
+  pending_.append(data);
+  pending_ += "\r\n";
+}
+
+void event_response::end_body() {
+  done_ = true;
+  pending_ += "0\r\n\r\n";  // last chunk: the response is complete
+}
+
+}  // namespace streamgate

@@ -1,0 +1,82 @@
+#pragma once
+
+#include "actors/stream_event.hpp"
+#include "transports/api_handler.hpp"
+#include "transports/openai_format.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace streamgate {
+
+// What a session's events become on an HTTP/1.1 connection: a chunked SSE body, a long-poll
+// page, or the whole answer of a non-streaming completion. Rendering only, no I/O: it keeps
+// one response's bytes and state, and http_connection writes them, runs the timers and owns
+// the sink.
+class event_response {
+ public:
+  enum class kind { none, sse, collect, poll };
+
+  // Starts a response for `session_id`. `model` and `include_usage` shape OpenAI's chunks;
+  // a long poll reports events after `after_seq`.
+  void start(kind k, const std::string& session_id, std::string model, bool include_usage,
+             unsigned version, bool keep_alive, std::uint64_t after_seq = 0);
+  // The response takes no more events: it was sent, or the connection is going.
+  void stop() { kind_ = kind::none; }
+  kind current() const { return kind_; }
+  const std::string& session() const { return session_id_; }
+  // The terminal event is rendered (or a whole response replaced the stream).
+  bool done() const { return done_; }
+
+  // Renders one event. When the event ends the exchange with a whole response instead of
+  // streamed bytes (a non-streamed answer, or an SSE error before anything was sent, which
+  // gets a real status), that response comes back to be sent.
+  std::optional<http_response> add(const stream_event& ev);
+
+  // SSE bytes rendered and not yet taken for writing (the status line and headers first).
+  std::size_t pending_size() const { return pending_.size(); }
+  std::string take_pending();
+  // A comment chunk: keeps idle proxies from cutting a slow stream.
+  void keepalive();
+  // Resumed after the terminal event: the client has everything; the body ends empty.
+  void end_empty();
+
+  // Long poll: the page gathered so far.
+  bool poll_has_events() const { return poll_has_events_; }
+  bool poll_ended() const { return poll_ended_; }
+  std::uint64_t poll_last_seq() const { return poll_last_seq_; }
+  // The replay is complete; `ended`: the session has ended.
+  void poll_replayed(bool ended) { poll_ended_ = ended; }
+  http_response poll_page() const;
+
+ private:
+  std::optional<http_response> add_sse(const stream_event& ev);
+  std::optional<http_response> collect(const stream_event& ev);
+  void add_poll(const stream_event& ev);
+  void write_headers_if_needed();
+  void append_chunk(std::string_view data);
+  void end_body();
+
+  kind kind_ = kind::none;
+  std::string session_id_;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  openai::completion_context completion_;
+  bool include_usage_ = false;
+  bool role_sent_ = false;
+  bool headers_sent_ = false;
+  bool done_ = false;
+  std::string pending_;      // SSE: rendered bytes not yet taken
+  std::string collected_;    // stream: false answer text
+  std::string poll_events_;  // JSON array elements for a long poll
+  std::uint64_t poll_last_seq_ = 0;
+  bool poll_has_events_ = false;
+  bool poll_ended_ = false;
+  usage_info usage_;
+  bool have_usage_ = false;
+};
+
+}  // namespace streamgate
