@@ -32,11 +32,16 @@ class StreamgateAnswer {
   // Moves to the next transport in the order, keeping the session if there is one.
   next() {
     const t = this.order.shift();
-    if (!t) return this.finish('error', { code: 'no_transport', message: 'no transport works' });
+    if (!t) return this.fail({ code: 'no_transport', message: 'no transport works' });
     this.transport = t;
     this.failures = 0;
     this.hooks.transport(t);
-    ({ ws: () => this.openWs(), sse: () => this.openSse(), poll: () => this.poll() })[t]();
+    this.open();
+  }
+
+  // Connects (or reconnects) over the current transport.
+  open() {
+    ({ ws: () => this.openWs(), sse: () => this.openSse(), poll: () => this.poll() })[this.transport]();
   }
 
   // A connection failed. If it never worked and there is nothing to resume, or it failed too
@@ -48,15 +53,12 @@ class StreamgateAnswer {
     if (!everOpened && !this.session) return this.next();
     if (this.failures >= SG_RECONNECT_LIMIT && this.order.length) return this.next();
     if (this.failures >= SG_GIVE_UP_AFTER) {
-      return this.finish('error', { code: 'connection_lost', message: 'the server is unreachable' });
+      return this.fail({ code: 'connection_lost', message: 'the server is unreachable' });
     }
     this.stats.reconnects++;
     this.hooks.reconnect(this.stats.reconnects);
     const delay = Math.min(2000, 100 * 2 ** this.failures);
-    setTimeout(() => {
-      if (this.ended) return;
-      ({ ws: () => this.openWs(), sse: () => this.openSse(), poll: () => this.poll() })[this.transport]();
-    }, delay);
+    setTimeout(() => { if (!this.ended) this.open(); }, delay);
   }
 
   // One event of the session in the common shape {seq, type, ...}: exactly once, in order.
@@ -70,8 +72,11 @@ class StreamgateAnswer {
     if (ev.type === 'delta') this.hooks.delta(ev.content);
     else if (ev.type === 'done') this.finish('done', { finish_reason: ev.finish_reason });
     else if (ev.type === 'cancelled') this.finish('cancelled', { reason: ev.reason });
-    else if (ev.type === 'error') this.finish('error', { code: ev.code, message: ev.message });
+    else if (ev.type === 'error') this.fail(ev);
   }
+
+  // Ends the answer with an error: `error` carries the server's code and message.
+  fail(error) { this.finish('error', { code: error.code, message: error.message }); }
 
   finish(kind, detail) {
     if (this.ended) return;
@@ -127,7 +132,7 @@ class StreamgateAnswer {
       if (msg.type === 'heartbeat' || msg.type === 'pong') return;
       if (msg.type === 'error' && msg.seq === undefined) {
         // A refusal, not the session's own end (e.g. session_ended after a late resume).
-        return this.finish('error', { code: msg.code, message: msg.message });
+        return this.fail(msg);
       }
       this.event(msg, false);
     };
@@ -150,12 +155,11 @@ class StreamgateAnswer {
     es.onmessage = (m) => {
       if (m.data === '[DONE]') return;
       const chunk = JSON.parse(m.data);
-      const seq = m.lastEventId && chunk.choices && chunk.choices.length ? Number(m.lastEventId) : undefined;
+      const seq = m.lastEventId ? Number(m.lastEventId) : undefined;
       if (chunk.error) {
-        const seqOf = m.lastEventId ? Number(m.lastEventId) : undefined;
         return this.event(chunk.error.code === 'cancelled'
-          ? { seq: seqOf, type: 'cancelled', reason: chunk.error.message }
-          : { seq: seqOf, type: 'error', code: chunk.error.code, message: chunk.error.message }, false);
+          ? { seq, type: 'cancelled', reason: chunk.error.message }
+          : { seq, type: 'error', code: chunk.error.code, message: chunk.error.message }, false);
       }
       if (!chunk.choices || !chunk.choices.length) return;  // the usage chunk
       const choice = chunk.choices[0];
@@ -182,7 +186,7 @@ class StreamgateAnswer {
       });
       const body = await r.json();
       if (!r.ok) {
-        this.finish('error', { code: body.error.code, message: body.error.message });
+        this.fail(body.error);
         return false;
       }
       this.session = body.session;
@@ -205,7 +209,7 @@ class StreamgateAnswer {
           `${this.base}/v1/sessions/${this.session}/events?after=${this.lastSeq}&wait_ms=25000`,
           { signal: this.pollAbort.signal, cache: 'no-store' });
         body = await r.json();
-        if (!r.ok) return this.finish('error', { code: body.error.code, message: body.error.message });
+        if (!r.ok) return this.fail(body.error);
       } catch (e) {
         if (this.ended) return;
         return this.dropped(false);  // counts as a failed connect until a poll succeeds

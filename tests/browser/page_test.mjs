@@ -152,6 +152,17 @@ for (const transport of ['ws', 'sse', 'poll']) {
     if (transport === 'ws') await page.screenshot({ path: join(outDir, 'stopped.png') });
   };
 
+  // Refused before any session exists: a WebSocket error frame, or the 404 of POST /v1/sessions.
+  tests[`an_unknown_model_over_${transport}_ends_in_a_clear_error`] = async () => {
+    const page = await openPage(`transport=${transport}&model=nope`);
+    await page.click('#send');
+    const info = await finished(page, 'error');
+    assert.equal(info.transport, transport);
+    assert.equal(info.session, null);
+    assert.match(await page.textContent('.assistant .outcome'),
+      /^\[error: model_not_found\] .*'nope'/);
+  };
+
   tests[`server_cut_mid_answer_over_${transport}_ends_with_the_full_text_once`] = async () => {
     const page = await openPage(`transport=${transport}&tokens=60&interval=25`);
     await send(page);
