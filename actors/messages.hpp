@@ -36,6 +36,7 @@ using pause_atom = caf::atom_constant<caf::atom("sg_pause")>;
 using outcome_atom = caf::atom_constant<caf::atom("sg_outcome")>;
 using health_atom = caf::atom_constant<caf::atom("sg_health")>;
 using deadline_atom = caf::atom_constant<caf::atom("sg_dline")>;
+using lookup_atom = caf::atom_constant<caf::atom("sg_lookup")>;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, usage_info& x) {
@@ -119,6 +120,10 @@ struct route_plan {
 };
 
 using router_actor = caf::typed_actor<caf::replies_to<route_atom, std::string>::with<route_plan>,
+                                      // The current handles of every provider of the model
+                                      // that is up, in configured order: no breaker probe
+                                      // taken, no round-robin turn (a plan's refresh).
+                                      caf::replies_to<lookup_atom, std::string>::with<route_plan>,
                                       // A provider actor was (re)started: route to the new handle.
                                       caf::reacts_to<provider_atom, std::string, provider_actor>,
                                       // The provider is down for good (restart limit reached).

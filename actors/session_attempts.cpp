@@ -250,10 +250,11 @@ std::chrono::milliseconds session_ops::remaining() const {
 
 // The provider actor in the plan is gone: it crashed, and may have been restarted since the
 // plan was made (a request that waited in a queue). Ask the router once for current handles
-// and try the same provider again with the lease already held.
+// (a lookup: a new plan would take a breaker probe and a round-robin turn) and try the same
+// provider again with the lease already held.
 void session_ops::refresh_and_reopen(std::size_t pos) {
   st_.plan_refreshed = true;
-  self_->request(st_.router, st_.options.open_timeout, route_atom::value, st_.request.model)
+  self_->request(st_.router, st_.options.open_timeout, lookup_atom::value, st_.request.model)
       .then(
           [self = self_, pos](route_plan& fresh) {
             auto& st = self->state;
