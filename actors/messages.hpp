@@ -49,17 +49,14 @@ typename Inspector::result_type inspect(Inspector& f, stream_event& x) {
            x.retry_after_s);
 }
 
-// One upstream request (HTTP transfer or mock generator). Its session receives its events as
-// (upstream_atom, attempt, stream_event), in order, ending with exactly one terminal event
-// unless it is cancelled first. The events need not come from the upstream actor itself (an
-// HTTP transfer's deltas come straight from the driver thread), so a few may still arrive
-// after a cancel: the session ignores every event of an attempt it has stopped or left.
+// One upstream request (HTTP transfer or mock generator). It reports to its session with
+// (upstream_atom, attempt, stream_event) and ends with exactly one terminal event, unless
+// it is cancelled first.
 using upstream_actor = caf::typed_actor<caf::reacts_to<cancel_atom>>;
 
 // A client request's life: the state machine, the event log, the attached sinks.
 using session_actor = caf::typed_actor<
-    // An upstream's event for attempt number `attempt`; events of a stale, stopped or failed
-    // attempt are ignored (see upstream_actor).
+    // An upstream's event for attempt number `attempt`; stale attempts are ignored.
     caf::reacts_to<upstream_atom, std::uint32_t, stream_event>,
     // Replay the log after `after_seq` to the sink, then stream live into it.
     caf::reacts_to<attach_atom, sink_ptr, std::uint64_t>, caf::reacts_to<detach_atom, sink_ptr>,

@@ -149,10 +149,7 @@ void session_ops::end_attempt(std::string_view outcome) {
 }
 
 void session_ops::on_upstream_event(std::uint32_t attempt, stream_event ev) {
-  // Deltas come straight from the driver thread, so some may still arrive after the session
-  // stopped or gave up their attempt (cancel, deadline, a crashed upstream): an attempt that
-  // is no longer open, or has been superseded, is silent from then on.
-  if (attempt != st_.attempt || !st_.attempt_open || st_.ended()) return;
+  if (attempt != st_.attempt || st_.ended()) return;  // a stale attempt's late event
   if (ev.kind == event_kind::error) {
     if (st_.upstream) self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
     attempt_failed(std::move(ev));

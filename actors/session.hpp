@@ -91,9 +91,7 @@ struct session_state {
   metrics::histogram* gap_stat = nullptr;
   metrics::counter* bytes_stat = nullptr;
   caf::actor_clock::time_point last_delta_at;
-  // The current attempt is under way: its events are taken, and its outcome is not yet
-  // counted in the stats. Closed when it ends or the session stops it; late events are dropped.
-  bool attempt_open = false;
+  bool attempt_open = false;  // the current attempt is not yet counted in the stats
   // The upstream told to stop, and when: its exit gives the cancel latency.
   caf::actor_addr stopping_upstream;
   caf::actor_clock::time_point stop_sent_at;

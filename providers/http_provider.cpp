@@ -11,8 +11,7 @@
 namespace streamgate {
 namespace {
 
-// The driver thread reports a transfer's terminal event into this actor; its deltas go
-// straight to the session (see upstream_stream below). The session only sees upstream_actor.
+// The driver thread reports into this actor; the session only sees upstream_actor.
 using upstream_stream_actor =
     caf::typed_actor<caf::reacts_to<cancel_atom>, caf::reacts_to<upstream_atom, stream_event>>;
 
@@ -38,16 +37,8 @@ upstream_stream_actor::behavior_type upstream_stream(
   st.count = upstream_count{upstreams};
   self->attach_functor([count = st.count] { count.release(); });
   auto me = caf::actor_cast<upstream_stream_actor>(self);
-  // Deltas (every non-terminal event) go from the driver thread straight to the session: one
-  // mailbox hop per chunk instead of two. They are in the session's mailbox before the
-  // terminal event even reaches this actor, so the order holds. Once this actor is told to
-  // stop, the driver may still send a few until the cancel reaches it: the session drops
-  // every event of an attempt it has stopped or given up (session_ops::on_upstream_event).
-  auto id = driver->start(std::move(request), [me, session = st.session, attempt](stream_event ev) {
-    if (ev.terminal())
-      caf::anon_send(me, upstream_atom::value, std::move(ev));
-    else
-      caf::anon_send(session, upstream_atom::value, attempt, std::move(ev));
+  auto id = driver->start(std::move(request), [me](stream_event ev) {
+    caf::anon_send(me, upstream_atom::value, std::move(ev));
   });
   // Whatever ends this actor (cancel, its session's death, its provider's crash), the
   // transfer goes with it and the upstream socket is closed.
@@ -58,19 +49,21 @@ upstream_stream_actor::behavior_type upstream_stream(
   self->set_down_handler([self](caf::down_msg&) { self->quit(); });
   return {
       [self](cancel_atom) { self->quit(); },
-      // The transfer's terminal event: the only one that comes this way.
       [self](upstream_atom, stream_event& ev) {
         auto& st = self->state;
+        bool terminal = ev.terminal();
         // The text was scrubbed of the key and is what the client sees anyway.
         if (ev.kind == event_kind::error)
           log::warn("upstream_failed", {{"provider", st.provider},
                                         {"attempt", st.attempt},
                                         {"code", ev.code},
                                         {"message", ev.text}});
-        st.count.release();
+        if (terminal) st.count.release();
         self->send(st.session, upstream_atom::value, st.attempt, std::move(ev));
-        *st.ended = true;
-        self->quit();
+        if (terminal) {
+          *st.ended = true;
+          self->quit();
+        }
       },
   };
 }

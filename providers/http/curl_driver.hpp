@@ -12,9 +12,7 @@ namespace streamgate {
 
 // Receives one transfer's stream events on the driver thread, in order. It must not block
 // (the provider's only calls caf::anon_send). Exactly one terminal event ends a transfer,
-// unless the transfer was cancelled first: then nothing more is delivered once the driver
-// has taken the cancel, but events may be delivered between cancel() and that moment (the
-// HTTP provider sends deltas straight to the session, which drops a stopped attempt's).
+// unless the transfer was cancelled first: then nothing more is delivered.
 using transfer_callback = std::function<void(stream_event)>;
 
 using transfer_id = std::uint64_t;
