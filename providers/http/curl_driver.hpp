@@ -11,7 +11,8 @@
 namespace streamgate {
 
 // Receives one transfer's stream events on the driver thread, in order. It must not block
-// (the provider's only calls caf::anon_send). Exactly one terminal event ends a transfer,
+// (the provider's appends deltas to the session's event_log, whose sinks only post, and
+// sends the terminal event with caf::anon_send). Exactly one terminal event ends a transfer,
 // unless the transfer was cancelled first: then nothing more is delivered.
 using transfer_callback = std::function<void(stream_event)>;
 

@@ -7,8 +7,7 @@ namespace streamgate {
 namespace {
 
 provider_actor::behavior_type idle_provider(provider_actor::pointer) {
-  return {
-      [](open_atom, chat_request&, session_actor&, std::uint32_t) -> upstream_actor { return {}; }};
+  return {[](open_atom, chat_request&, upstream_target&) -> upstream_actor { return {}; }};
 }
 
 route_config route_of(route_strategy s, std::vector<route_target> targets) {
