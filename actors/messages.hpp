@@ -63,8 +63,10 @@ using upstream_actor = caf::typed_actor<caf::reacts_to<cancel_atom>>;
 
 // A client request's life: the state machine, the event log, the attached sinks.
 using session_actor = caf::typed_actor<
-    // An upstream's event for attempt number `attempt`; stale attempts are ignored. Terminal
-    // events come this way; non-terminal ones may too (the lane is the fast way).
+    // An upstream's event for attempt number `attempt`; events of a superseded attempt, or
+    // of one the session stopped or gave up (the lane's fence, for mailbox events), are
+    // ignored. Terminal events come this way; non-terminal ones may too (the lane is the
+    // fast way).
     caf::reacts_to<upstream_atom, std::uint32_t, stream_event>,
     // The lane logged the first delta of attempt `attempt`: it streams, failover is over.
     caf::reacts_to<first_delta_atom, std::uint32_t>,

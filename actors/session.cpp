@@ -147,7 +147,9 @@ void session_ops::end_attempt(std::string_view outcome) {
 }
 
 void session_ops::on_upstream_event(std::uint32_t attempt, stream_event ev) {
-  if (attempt != st_.attempt || st_.ended()) return;  // a stale attempt's late event
+  // A stale attempt's late event, or one of an attempt the session has stopped or given up
+  // (the same rule as the lane's fence, for events that come by mailbox).
+  if (attempt != st_.attempt || !st_.attempt_open || st_.ended()) return;
   if (ev.kind == event_kind::error) {
     if (st_.upstream) self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
     attempt_failed(std::move(ev));

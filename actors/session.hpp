@@ -80,7 +80,9 @@ struct session_state {
   // For the access log line.
   std::string transport;
   caf::actor_clock::time_point started_at;
-  bool attempt_open = false;  // the current attempt is not yet counted in the stats
+  // The current attempt is under way: its events are taken, and its outcome is not yet
+  // counted in the stats. Closed when it ends or the session stops it.
+  bool attempt_open = false;
   // The upstream told to stop, and when: its exit gives the cancel latency.
   caf::actor_addr stopping_upstream;
   caf::actor_clock::time_point stop_sent_at;

@@ -5,34 +5,17 @@
 
 #include "actors/error_code.hpp"
 #include "actors/event_log.hpp"
-#include "providers/http/curl_driver.hpp"
 #include "providers/http_provider.hpp"
+#include "tests/actors/scripted_runner.hpp"
 #include "tests/support/recording_sink.hpp"
 #include "tests/support/test_coordinator_fixture.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include <map>
-
 namespace streamgate {
 namespace {
 
-// Records starts and cancels; keeps each transfer's callback so the test can feed it.
-class scripted_runner : public transfer_runner {
- public:
-  transfer_id start(upstream_request request, transfer_callback on_event) override {
-    auto id = next_id++;
-    requests[id] = std::move(request);
-    callbacks[id] = std::move(on_event);
-    return id;
-  }
-  void cancel(transfer_id id) override { cancels.push_back(id); }
-
-  transfer_id next_id = 1;
-  std::map<transfer_id, upstream_request> requests;
-  std::map<transfer_id, transfer_callback> callbacks;
-  std::vector<transfer_id> cancels;
-};
+using test::scripted_runner;
 
 struct received {
   std::uint32_t attempt;
