@@ -70,13 +70,17 @@ class chunk_reader {
       char c = *p_;
       switch (next) {
         case expect::key_or_end:
-          if (c == '}') {
+        case expect::value_or_end: {
+          bool in_object = next == expect::key_or_end;
+          if (c == (in_object ? '}' : ']')) {  // an empty container
             ++p_;
             pop();
             next = expect::comma_or_end;
-            break;
+          } else {
+            next = in_object ? expect::key : expect::value;
           }
-          [[fallthrough]];
+          break;
+        }
         case expect::key: {
           std::string_view k;
           if (c != '"' || !string(k)) return std::nullopt;
@@ -87,14 +91,6 @@ class chunk_reader {
           next = expect::value;
           break;
         }
-        case expect::value_or_end:
-          if (c == ']') {
-            ++p_;
-            pop();
-            next = expect::comma_or_end;
-            break;
-          }
-          [[fallthrough]];
         case expect::value:
           if (!value(c, next)) return std::nullopt;
           break;

@@ -58,32 +58,23 @@ class router_test : public test::coordinator_fixture {
     sched->run();
   }
 
+  // The providers of a new plan (route_atom), or of a lookup (lookup_atom), in order.
+  template <class Atom = route_atom>
   std::string plan_names(const std::string& model = "m") {
     caf::scoped_actor self{*sys};
     std::string out;
-    self->send(router, route_atom::value, model);
+    self->send(router, Atom::value, model);
     sched->run();
     self->receive(
         [&](route_plan& p) {
           last_plan = p;
-          for (auto& c : p.candidates) out += c.provider;
-        },
-        caf::after(std::chrono::seconds(0)) >> [&] { out = "(no reply)"; });
-    return out;
-  }
-
-  // The names of the lookup's candidates, each checked to carry a handle.
-  std::string lookup_names(const std::string& model = "m") {
-    caf::scoped_actor self{*sys};
-    std::string out;
-    self->send(router, lookup_atom::value, model);
-    sched->run();
-    self->receive(
-        [&](route_plan& p) {
           for (auto& c : p.candidates) out += c.handle ? c.provider : "(null)";
         },
         caf::after(std::chrono::seconds(0)) >> [&] { out = "(no reply)"; });
     return out;
+  }
+  std::string lookup_names(const std::string& model = "m") {
+    return plan_names<lookup_atom>(model);
   }
 
   router_actor router;
