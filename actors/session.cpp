@@ -225,7 +225,9 @@ session_actor::behavior_type session_behavior(session_pointer self, session_init
   auto& ss = stats::session();
   event_log::options lo;
   lo.started_at = st.started_at;
-  lo.now = [self] { return self->clock().now(); };
+  // The system's clock, not the actor: the log may outlive the session in its upstream's
+  // hands, and the upstream's thread should not touch the actor's memory per delta.
+  lo.now = [&clock = self->clock()] { return clock.now(); };
   // Weak: the log may outlive the session (in its upstream's hands) and must not keep it.
   caf::weak_actor_ptr weak{self->ctrl()};
   auto tell = [weak](auto... xs) {

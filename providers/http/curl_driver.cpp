@@ -132,6 +132,8 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
   bool stopping = false;       // guarded by mutex
   std::atomic<transfer_id> next_id{1};
   std::unordered_map<transfer_id, std::unique_ptr<transfer>> transfers;  // driver thread only
+  // The events of the body bytes being handled, reused so a chunk costs no allocation.
+  std::vector<stream_event> body_events;
   std::thread thread;
   // No transfer's deadline is earlier than this: the loop scans transfers only when it has
   // passed, not on every wake-up (one per received chunk). Deadlines only move later as
@@ -427,7 +429,7 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
     if (t.got_body) t.metrics.chunk_gap->observe(seconds_since(t.last_byte, now));
     t.got_body = true;
     t.last_byte = now;
-    std::vector<stream_event> events;
+    auto& events = t.driver->body_events;  // empty between calls: deliver() clears it
     bool go_on = t.response.on_body(std::string_view{ptr, size * n}, events);
     t.driver->deliver(t, events);
     return go_on ? size * n : 0;  // 0 aborts the transfer (CURLE_WRITE_ERROR)
