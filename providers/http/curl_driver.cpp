@@ -4,6 +4,8 @@
 #include "providers/http/upstream_response.hpp"
 #include "telemetry/stats.hpp"
 
+#include <curl/curl.h>
+#include <unistd.h>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -11,8 +13,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <curl/curl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -138,9 +138,12 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
   net::strand<net::io_context::executor_type> strand;
   CURLM* multi = nullptr;
   std::unordered_map<curl_socket_t, std::shared_ptr<socket_watch>> sockets;
-  net::steady_timer curl_timer;  // when curl wants CURL_SOCKET_TIMEOUT
-  net::steady_timer scan_timer;  // the earliest transfer deadline
-  clock_type::time_point scan_armed = clock_type::time_point::max();
+  // One timer for curl's timeout and the transfers' deadlines. curl moves its timeout on
+  // almost every read: the timer is re-armed only when something falls due sooner, and
+  // when it fires early it just looks again, which costs far less than a cancel per read.
+  net::steady_timer timer;
+  clock_type::time_point timer_armed = clock_type::time_point::max();
+  clock_type::time_point curl_due = clock_type::time_point::max();  // CURL_SOCKET_TIMEOUT
   bool stopped = false;
   std::atomic<transfer_id> next_id{1};
   std::unordered_map<transfer_id, std::unique_ptr<transfer>> transfers;  // on the strand only
@@ -149,8 +152,7 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
   // events that set an earlier one lower it (deadline_at_most).
   clock_type::time_point next_scan = clock_type::time_point::max();
 
-  explicit impl(net::io_context& io)
-      : ioc(io), strand(net::make_strand(io)), curl_timer(io), scan_timer(io) {
+  explicit impl(net::io_context& io) : ioc(io), strand(net::make_strand(io)), timer(io) {
     std::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     multi = curl_multi_init();
     if (multi == nullptr) throw std::runtime_error("cannot set up the upstream I/O loop");
@@ -216,21 +218,21 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
   void arm(const std::shared_ptr<socket_watch>& w) {
     if ((w->want & CURL_POLL_IN) && !w->reading) {
       w->reading = true;
-      w->sd.async_wait(net::posix::descriptor_base::wait_read,
-                       net::bind_executor(strand, [self = shared_from_this(), w](
-                                                      boost::system::error_code ec) {
-                         w->reading = false;
-                         if (!ec) self->on_ready(w, CURL_POLL_IN, CURL_CSELECT_IN);
-                       }));
+      w->sd.async_wait(
+          net::posix::descriptor_base::wait_read,
+          net::bind_executor(strand, [self = shared_from_this(), w](boost::system::error_code ec) {
+            w->reading = false;
+            if (!ec) self->on_ready(w, CURL_POLL_IN, CURL_CSELECT_IN);
+          }));
     }
     if ((w->want & CURL_POLL_OUT) && !w->writing) {
       w->writing = true;
-      w->sd.async_wait(net::posix::descriptor_base::wait_write,
-                       net::bind_executor(strand, [self = shared_from_this(), w](
-                                                      boost::system::error_code ec) {
-                         w->writing = false;
-                         if (!ec) self->on_ready(w, CURL_POLL_OUT, CURL_CSELECT_OUT);
-                       }));
+      w->sd.async_wait(
+          net::posix::descriptor_base::wait_write,
+          net::bind_executor(strand, [self = shared_from_this(), w](boost::system::error_code ec) {
+            w->writing = false;
+            if (!ec) self->on_ready(w, CURL_POLL_OUT, CURL_CSELECT_OUT);
+          }));
     }
   }
 
@@ -246,18 +248,8 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
   // curl must not be called from inside its own callback, so even 0 goes through the timer.
   static int on_timer(CURLM*, long ms, void* data) {
     auto& d = *static_cast<impl*>(data);
-    if (ms < 0) {
-      d.curl_timer.cancel();
-      return 0;
-    }
-    d.curl_timer.expires_after(milliseconds{ms});
-    d.curl_timer.async_wait(
-        net::bind_executor(d.strand, [self = d.shared_from_this()](boost::system::error_code ec) {
-          if (ec || self->stopped) return;
-          int running = 0;
-          curl_multi_socket_action(self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-          self->after_action();
-        }));
+    d.curl_due = ms < 0 ? clock_type::time_point::max() : clock_type::now() + milliseconds{ms};
+    d.arm_timer();
     return 0;
   }
 
@@ -265,21 +257,29 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
     collect_finished();
     auto now = clock_type::now();
     if (now >= next_scan) next_scan = expire_deadlines(now);
-    arm_scan();
+    arm_timer();
   }
 
-  // Keeps the deadline timer at the earliest transfer deadline.
-  void arm_scan() {
-    if (transfers.empty() || next_scan >= scan_armed) return;
-    scan_armed = next_scan;
-    scan_timer.expires_at(next_scan);
-    scan_timer.async_wait(
+  void arm_timer() {
+    auto due = std::min(curl_due, transfers.empty() ? clock_type::time_point::max() : next_scan);
+    if (due >= timer_armed) return;
+    timer_armed = due;
+    timer.expires_at(due);
+    timer.async_wait(
         net::bind_executor(strand, [self = shared_from_this()](boost::system::error_code ec) {
           if (ec || self->stopped) return;
-          self->scan_armed = clock_type::time_point::max();
-          self->next_scan = self->expire_deadlines(clock_type::now());
-          self->arm_scan();
+          self->on_timer_fired();
         }));
+  }
+
+  void on_timer_fired() {
+    timer_armed = clock_type::time_point::max();
+    if (curl_due <= clock_type::now()) {
+      curl_due = clock_type::time_point::max();
+      int running = 0;
+      curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    after_action();
   }
 
   // Removes every transfer and lets go of every socket and timer: the io_context may go on
@@ -288,8 +288,7 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
     if (stopped) return;
     while (!transfers.empty()) remove_transfer(*transfers.begin()->second);
     while (!sockets.empty()) forget(sockets.begin());
-    curl_timer.cancel();
-    scan_timer.cancel();
+    timer.cancel();
     stopped = true;
   }
 
@@ -389,7 +388,7 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
 
   void deadline_at_most(clock_type::time_point when) {
     next_scan = std::min(next_scan, when);
-    arm_scan();
+    arm_timer();
   }
 
   // Ends transfers past one of their deadlines; returns when the next one falls due.

@@ -45,8 +45,8 @@ test_server::test_server(gateway_config gateway_cfg, http_options options)
   auto io = std::make_shared<boost::asio::io_context>(static_cast<int>(options.threads));
   gateway_cfg.upstream_io = io;
   impl_->engine = std::make_unique<gateway>(*impl_->system, std::move(gateway_cfg));
-  impl_->server = std::make_unique<http_server>(*impl_->engine, std::move(options),
-                                                impl_->engine.get(), io);
+  impl_->server =
+      std::make_unique<http_server>(*impl_->engine, std::move(options), impl_->engine.get(), io);
   impl_->server->start();
 }
 
