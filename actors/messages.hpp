@@ -14,10 +14,13 @@
 #include <caf/typed_actor.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace streamgate {
+
+class event_log;
 
 using open_atom = caf::atom_constant<caf::atom("sg_open")>;
 using cancel_atom = caf::atom_constant<caf::atom("sg_cancel")>;
@@ -36,6 +39,9 @@ using pause_atom = caf::atom_constant<caf::atom("sg_pause")>;
 using outcome_atom = caf::atom_constant<caf::atom("sg_outcome")>;
 using health_atom = caf::atom_constant<caf::atom("sg_health")>;
 using deadline_atom = caf::atom_constant<caf::atom("sg_dline")>;
+using lookup_atom = caf::atom_constant<caf::atom("sg_lookup")>;
+using first_delta_atom = caf::atom_constant<caf::atom("sg_first")>;
+using sinks_lost_atom = caf::atom_constant<caf::atom("sg_lost")>;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, usage_info& x) {
@@ -48,15 +54,24 @@ typename Inspector::result_type inspect(Inspector& f, stream_event& x) {
            x.retry_after_s);
 }
 
-// One upstream request (HTTP transfer or mock generator). It reports to its session with
-// (upstream_atom, attempt, stream_event) and ends with exactly one terminal event, unless
-// it is cancelled first.
+// One upstream request (HTTP transfer or mock generator). It appends its non-terminal events
+// (deltas, usage) to its session's event_log through the lane (upstream_target), and reports
+// its terminal event to the session with (upstream_atom, attempt, stream_event). Exactly one
+// terminal event ends it, unless it is cancelled first; once the session closed the lane
+// (cancel, failover, deadline) nothing more of the attempt gets into the log.
 using upstream_actor = caf::typed_actor<caf::reacts_to<cancel_atom>>;
 
 // A client request's life: the state machine, the event log, the attached sinks.
 using session_actor = caf::typed_actor<
-    // An upstream's event for attempt number `attempt`; stale attempts are ignored.
+    // An upstream's event for attempt number `attempt`; events of a superseded attempt, or
+    // of one the session stopped or gave up (the lane's fence, for mailbox events), are
+    // ignored. Terminal events come this way; non-terminal ones may too (the lane is the
+    // fast way).
     caf::reacts_to<upstream_atom, std::uint32_t, stream_event>,
+    // The lane logged the first delta of attempt `attempt`: it streams, failover is over.
+    caf::reacts_to<first_delta_atom, std::uint32_t>,
+    // The lane dropped the last sink as a slow consumer.
+    caf::reacts_to<sinks_lost_atom>,
     // Replay the log after `after_seq` to the sink, then stream live into it.
     caf::reacts_to<attach_atom, sink_ptr, std::uint64_t>, caf::reacts_to<detach_atom, sink_ptr>,
     caf::reacts_to<cancel_atom>,
@@ -69,9 +84,17 @@ using session_actor = caf::typed_actor<
     // Ask the router (again): the only candidates were restarting.
     caf::reacts_to<route_atom>>;
 
+// Where an upstream attempt reports: non-terminal events into the session's log while the
+// session keeps the lane open for `attempt`, the terminal event to the session actor.
+struct upstream_target {
+  session_actor session;
+  std::uint32_t attempt = 0;
+  std::shared_ptr<event_log> log;
+};
+
 // A configured provider: opens upstream streams for sessions.
 using provider_actor = caf::typed_actor<
-    caf::replies_to<open_atom, chat_request, session_actor, std::uint32_t>::with<upstream_actor>>;
+    caf::replies_to<open_atom, chat_request, upstream_target>::with<upstream_actor>>;
 
 // A quota pool's answer to acquire: a lease, or a refusal with the time after which asking
 // again may succeed.
@@ -116,6 +139,10 @@ struct route_plan {
 };
 
 using router_actor = caf::typed_actor<caf::replies_to<route_atom, std::string>::with<route_plan>,
+                                      // The current handles of every provider of the model
+                                      // that is up, in configured order: no breaker probe
+                                      // taken, no round-robin turn (a plan's refresh).
+                                      caf::replies_to<lookup_atom, std::string>::with<route_plan>,
                                       // A provider actor was (re)started: route to the new handle.
                                       caf::reacts_to<provider_atom, std::string, provider_actor>,
                                       // The provider is down for good (restart limit reached).
@@ -131,3 +158,4 @@ inline constexpr std::uint32_t route_unlimited = 0xffffffffu;
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(streamgate::chat_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(streamgate::sink_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(streamgate::route_plan)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(streamgate::upstream_target)

@@ -67,6 +67,16 @@ std::vector<std::size_t> order_candidates(const route_config& route,
   return eligible;
 }
 
+namespace {
+
+route_candidate candidate_of(router_state& st, const std::string& name) {
+  auto pool = st.config.pools.find(name);
+  return {name, st.providers[name],
+          pool == st.config.pools.end() ? quota_pool_actor{} : pool->second};
+}
+
+}  // namespace
+
 router_actor::behavior_type router_behavior(router_pointer self, router_config config) {
   self->state.config = std::move(config);
   return {
@@ -100,12 +110,23 @@ router_actor::behavior_type router_behavior(router_pointer self, router_config c
             if (a->second == 0) continue;
             --a->second;  // a half-open breaker's probe
           }
-          auto pool = st.config.pools.find(name);
-          plan.candidates.push_back(
-              {name, st.providers[name],
-               pool == st.config.pools.end() ? quota_pool_actor{} : pool->second});
+          plan.candidates.push_back(candidate_of(st, name));
         }
         if (plan.candidates.empty()) ++st.empty_plans;
+        return plan;
+      },
+      // Reads only: asking for fresh handles must not spend a half-open breaker's probe or
+      // move the weighted round-robin on, as a second route_atom would.
+      [self](lookup_atom, const std::string& model) {
+        route_plan plan;
+        auto& st = self->state;
+        auto it = st.config.routes.find(model);
+        if (it == st.config.routes.end()) return plan;
+        for (auto& t : it->second.targets) {
+          auto p = st.providers.find(t.provider);
+          if (p != st.providers.end() && p->second)
+            plan.candidates.push_back(candidate_of(st, t.provider));
+        }
         return plan;
       },
       // A null handle means the provider is down (restarting or given up).

@@ -30,16 +30,13 @@ const char* to_string(session_phase p) {
 }
 
 session_state::~session_state() {
-  for (auto& s : sinks) stats::session().clients.with({s->transport()}).dec();
+  // The upstream may hold the log a moment longer; the clients leave the gauge now.
+  if (log) log->drop_sinks();
 }
 
 namespace {
 
 using seconds_d = std::chrono::duration<double>;
-
-void count_client(const sink_ptr& s, int delta) {
-  stats::session().clients.with({s->transport()}).inc(delta);
-}
 
 // The outcome label of a terminal event in logs and metrics: ok, cancelled, or the error code.
 std::string outcome_of(const stream_event& ev) {
@@ -48,8 +45,8 @@ std::string outcome_of(const stream_event& ev) {
   return ev.code;
 }
 
-session_phase phase_after(const stream_event& ev) {
-  switch (ev.kind) {
+session_phase phase_after(event_kind kind) {
+  switch (kind) {
     case event_kind::finish:
       return session_phase::finished;
     case event_kind::cancelled:
@@ -66,47 +63,47 @@ session_phase phase_after(const stream_event& ev) {
 // Logs the event, hands it to every sink, and moves the state machine.
 void session_ops::emit(stream_event ev) {
   if (st_.ended()) return;  // exactly one terminal event: later ones are dropped
-  ev.seq = st_.log.size() + 1;
-  auto ptr = std::make_shared<const stream_event>(std::move(ev));
-  st_.log.push_back(ptr);
-  if (ptr->kind == event_kind::delta) {
-    auto now = self_->clock().now();
-    if (st_.tokens++ == 0) {
-      st_.first_token_at = now;
-      st_.ttft_stat->observe(seconds_d(now - st_.started_at).count());
-    } else {
-      st_.gap_stat->observe(seconds_d(now - st_.last_delta_at).count());
-    }
-    st_.last_delta_at = now;
-    st_.bytes += ptr->text.size();
-    st_.bytes_stat->inc(ptr->text.size());
+  auto kind = ev.kind;
+  auto a = st_.log->append(std::move(ev));
+  if (!a.logged) return;
+  if (a.first_delta) on_first_delta();
+  if (is_terminal(kind)) {
+    st_.phase = phase_after(kind);
+    on_ended();
+  } else if (a.sinks_lost) {
+    on_sinks_lost();
   }
-  if (ptr->kind == event_kind::delta || ptr->terminal()) st_.phase = phase_after(*ptr);
-  deliver_to_all(ptr);
-  if (ptr->terminal()) on_ended();
+}
+
+void session_ops::on_first_delta() {
+  if (st_.phase == session_phase::queued) st_.phase = session_phase::streaming;
+}
+
+void session_ops::on_lane_first_delta(std::uint32_t attempt) {
+  if (attempt != st_.attempt || st_.ended()) return;
+  report_outcome(true);
+  on_first_delta();
+}
+
+void session_ops::on_sinks_lost() {
+  if (st_.ended() || st_.log->has_sinks()) return;
+  if (st_.cancel_on_detach)
+    cancel("client too slow");
+  else
+    arm_expiry();
+}
+
+bool session_ops::before_first_token() const {
+  return st_.phase == session_phase::queued && !st_.log->has_deltas();
 }
 
 void session_ops::attach(sink_ptr sink, std::uint64_t after_seq) {
-  for (auto i = std::min<std::uint64_t>(after_seq, st_.log.size()); i < st_.log.size(); ++i) {
-    if (!sink->deliver(st_.log[i])) {
-      sink->detached(detach_reason::slow_consumer);
-      return;
-    }
-  }
-  sink->attached(st_.log.size(), st_.ended());
-  if (st_.ended()) return;  // the replay held the terminal event; nothing live follows
-  count_client(sink, 1);
-  st_.sinks.push_back(std::move(sink));
-  ++st_.expire_generation;  // a client is back: the resume window stops running
+  // A client is back: the resume window stops running.
+  if (st_.log->attach(std::move(sink), after_seq)) ++st_.expire_generation;
 }
 
 void session_ops::detach(const sink_ptr& sink) {
-  auto& s = st_.sinks;
-  // Count before removing: std::remove leaves the tail moved-from (null), not the removed sinks.
-  auto n = std::count(s.begin(), s.end(), sink);
-  if (n > 0) count_client(sink, -static_cast<int>(n));
-  s.erase(std::remove(s.begin(), s.end(), sink), s.end());
-  if (!s.empty() || st_.ended()) return;
+  if (!st_.log->detach(sink)) return;
   if (st_.cancel_on_detach) {
     cancel("client disconnected");
     return;
@@ -131,6 +128,7 @@ void session_ops::fail(std::string_view code, std::string message) {
 
 // Tells the upstream to stop. It stays monitored: its exit ends the cancel latency clock.
 void session_ops::stop_upstream(std::string_view outcome) {
+  st_.log->close_lane();  // the fence: nothing of this attempt gets into the log any more
   end_attempt(outcome);
   if (st_.upstream) {
     self_->anon_send(st_.upstream, cancel_atom::value);
@@ -149,7 +147,9 @@ void session_ops::end_attempt(std::string_view outcome) {
 }
 
 void session_ops::on_upstream_event(std::uint32_t attempt, stream_event ev) {
-  if (attempt != st_.attempt || st_.ended()) return;  // a stale attempt's late event
+  // A stale attempt's late event, or one of an attempt the session has stopped or given up
+  // (the same rule as the lane's fence, for events that come by mailbox).
+  if (attempt != st_.attempt || !st_.attempt_open || st_.ended()) return;
   if (ev.kind == event_kind::error) {
     if (st_.upstream) self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
     attempt_failed(std::move(ev));
@@ -172,41 +172,17 @@ void session_ops::arm_expiry() {
 void session_ops::on_expiry(std::uint64_t gen) {
   if (gen != st_.expire_generation) return;
   if (!st_.ended()) {
-    if (!st_.sinks.empty()) return;
+    if (st_.log->has_sinks()) return;
     cancel("resume window expired");
   }
   self_->quit();
 }
 
-void session_ops::deliver_to_all(const event_ptr& ev) {
-  auto& sinks = st_.sinks;
-  bool dropped = false;
-  for (auto it = sinks.begin(); it != sinks.end();) {
-    if ((*it)->deliver(ev)) {
-      ++it;
-      continue;
-    }
-    (*it)->detached(detach_reason::slow_consumer);
-    count_client(*it, -1);
-    it = sinks.erase(it);
-    dropped = true;
-  }
-  // Losing the last client to its own slowness is a detach like any other.
-  if (dropped && sinks.empty() && !ev->terminal()) {
-    if (st_.cancel_on_detach)
-      cancel("client too slow");
-    else
-      arm_expiry();
-  }
-}
-
 void session_ops::on_ended() {
   release_lease();
-  for (auto& s : st_.sinks) count_client(s, -1);
-  st_.sinks.clear();  // every sink has its terminal event and closes on its own
   write_access_log();
   auto& ss = stats::session();
-  ss.requests.with({st_.transport, st_.request.model, outcome_of(*st_.log.back())}).inc();
+  ss.requests.with({st_.transport, st_.request.model, outcome_of(*st_.log->last())}).inc();
   ss.duration.with({st_.transport, st_.request.model})
       .observe(seconds_d(self_->clock().now() - st_.started_at).count());
   if (st_.registry) st_.registry->active.fetch_sub(1, std::memory_order_relaxed);
@@ -219,7 +195,9 @@ void session_ops::write_access_log() {
   if (!log::enabled(log::level::info)) return;
   using ms = std::chrono::duration<double, std::milli>;
   auto now = self_->clock().now();
-  auto& last = *st_.log.back();
+  auto& log = *st_.log;
+  auto& last = *log.last();
+  auto tokens = log.tokens();
   nlohmann::json fields{{"session", st_.id},
                         {"transport", st_.transport},
                         {"model", st_.request.model},
@@ -227,9 +205,9 @@ void session_ops::write_access_log() {
                         {"attempts", st_.attempt},
                         {"outcome", outcome_of(last)},
                         {"duration_ms", ms(now - st_.started_at).count()},
-                        {"tokens", st_.tokens},
-                        {"bytes", st_.bytes}};
-  if (st_.tokens > 0) fields["ttft_ms"] = ms(st_.first_token_at - st_.started_at).count();
+                        {"tokens", tokens},
+                        {"bytes", log.bytes()}};
+  if (tokens > 0) fields["ttft_ms"] = ms(log.first_token_at() - st_.started_at).count();
   log::info("access", std::move(fields));
 }
 
@@ -245,15 +223,26 @@ session_actor::behavior_type session_behavior(session_pointer self, session_init
   st.transport = std::move(init.transport);
   st.started_at = self->clock().now();
   auto& ss = stats::session();
-  st.ttft_stat = &ss.ttft.with({st.transport, st.request.model});
-  st.gap_stat = &ss.chunk_gap.with({st.transport, st.request.model});
-  st.bytes_stat = &ss.bytes.with({st.transport, st.request.model});
-  if (init.first_sink) {
-    count_client(init.first_sink, 1);
-    st.sinks.push_back(std::move(init.first_sink));
-  } else {
-    session_ops{self}.arm_expiry();  // nobody attached yet: the resume window runs
-  }
+  event_log::options lo;
+  lo.started_at = st.started_at;
+  // The system's clock, not the actor: the log may outlive the session in its upstream's
+  // hands, and the upstream's thread should not touch the actor's memory per delta.
+  lo.now = [&clock = self->clock()] { return clock.now(); };
+  // Weak: the log may outlive the session (in its upstream's hands) and must not keep it.
+  caf::weak_actor_ptr weak{self->ctrl()};
+  auto tell = [weak](auto... xs) {
+    if (auto strong = caf::actor_cast<caf::strong_actor_ptr>(weak))
+      caf::anon_send(caf::actor_cast<session_actor>(strong), xs...);
+  };
+  lo.first_delta = [tell](std::uint32_t attempt) { tell(first_delta_atom::value, attempt); };
+  lo.sinks_lost = [tell] { tell(sinks_lost_atom::value); };
+  lo.ttft = &ss.ttft.with({st.transport, st.request.model});
+  lo.gap = &ss.chunk_gap.with({st.transport, st.request.model});
+  lo.bytes = &ss.bytes.with({st.transport, st.request.model});
+  lo.first_sink = std::move(init.first_sink);
+  bool attached = lo.first_sink != nullptr;
+  st.log = std::make_shared<event_log>(std::move(lo));
+  if (!attached) session_ops{self}.arm_expiry();  // nobody attached yet: the window runs
   if (st.registry) {
     // `active` was counted up by registry.add, before this actor first ran.
     self->attach_functor([reg = st.registry, id = st.id] { reg->remove(id); });
@@ -269,9 +258,10 @@ session_actor::behavior_type session_behavior(session_pointer self, session_init
     }
     if (!st.upstream || dm.source != caf::actor_cast<caf::actor_addr>(st.upstream)) return;
     st.upstream = nullptr;
-    session_ops{self}.attempt_failed(stream_event::make_error(
-        std::string{st.phase == session_phase::queued ? error_code::upstream_error
-                                                      : error_code::upstream_interrupted},
+    session_ops ops{self};
+    ops.attempt_failed(stream_event::make_error(
+        std::string{ops.before_first_token() ? error_code::upstream_error
+                                             : error_code::upstream_interrupted},
         "the upstream stream stopped unexpectedly"));
   });
 
@@ -282,6 +272,10 @@ session_actor::behavior_type session_behavior(session_pointer self, session_init
       [self](upstream_atom, std::uint32_t attempt, stream_event& ev) {
         session_ops{self}.on_upstream_event(attempt, std::move(ev));
       },
+      [self](first_delta_atom, std::uint32_t attempt) {
+        session_ops{self}.on_lane_first_delta(attempt);
+      },
+      [self](sinks_lost_atom) { session_ops{self}.on_sinks_lost(); },
       [self](attach_atom, sink_ptr& sink, std::uint64_t after_seq) {
         session_ops{self}.attach(std::move(sink), after_seq);
       },

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/event_log.hpp"
 #include "actors/messages.hpp"
 
 #include <caf/actor_addr.hpp>
@@ -15,10 +16,6 @@
 namespace streamgate {
 
 class session_registry;
-namespace metrics {
-class counter;
-class histogram;
-}  // namespace metrics
 
 struct session_options {
   // How long a session with no attached client keeps running, and how long an ended
@@ -58,8 +55,9 @@ struct session_state {
   session_phase phase = session_phase::queued;
   bool cancel_on_detach = false;
 
-  std::vector<event_ptr> log;  // seq N is log[N - 1]
-  std::vector<sink_ptr> sinks;
+  // The event log and the attached sinks, shared with the current attempt's upstream (its
+  // lane); see event_log.hpp.
+  std::shared_ptr<event_log> log;
   std::uint64_t expire_generation = 0;
 
   router_actor router;
@@ -82,16 +80,9 @@ struct session_state {
   // For the access log line.
   std::string transport;
   caf::actor_clock::time_point started_at;
-  caf::actor_clock::time_point first_token_at;
-  std::uint32_t tokens = 0;
-  std::uint64_t bytes = 0;
-
-  // Metrics: this session's labelled children, looked up once so a delta costs no lookup.
-  metrics::histogram* ttft_stat = nullptr;
-  metrics::histogram* gap_stat = nullptr;
-  metrics::counter* bytes_stat = nullptr;
-  caf::actor_clock::time_point last_delta_at;
-  bool attempt_open = false;  // the current attempt is not yet counted in the stats
+  // The current attempt is under way: its events are taken, and its outcome is not yet
+  // counted in the stats. Closed when it ends or the session stops it.
+  bool attempt_open = false;
   // The upstream told to stop, and when: its exit gives the cancel latency.
   caf::actor_addr stopping_upstream;
   caf::actor_clock::time_point stop_sent_at;

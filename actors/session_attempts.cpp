@@ -164,9 +164,10 @@ void session_ops::open_candidate(std::size_t pos, std::uint64_t lease_id) {
   }
   auto provider_name = candidate.provider;
   st_.provider = provider_name;
+  st_.log->open_lane(attempt);
   self_
       ->request(candidate.handle, st_.options.open_timeout, open_atom::value, st_.request,
-                session_actor{self_}, attempt)
+                upstream_target{session_actor{self_}, attempt, st_.log})
       .then(
           [self = self_, attempt](upstream_actor& up) {
             auto& st = self->state;
@@ -193,6 +194,7 @@ void session_ops::open_candidate(std::size_t pos, std::uint64_t lease_id) {
 
 // An attempt ended in error: before the first token another provider may take over.
 void session_ops::attempt_failed(stream_event ev) {
+  st_.log->close_lane();
   st_.upstream = nullptr;
   end_attempt(ev.code);
   log::info("attempt_failed", {{"session", st_.id},
@@ -208,7 +210,7 @@ void session_ops::attempt_failed(stream_event ev) {
     report_outcome(false);
   }
   release_lease();
-  if (st_.phase == session_phase::queued && is_retryable_before_first_token(ev.code)) {
+  if (before_first_token() && is_retryable_before_first_token(ev.code)) {
     st_.last_failure = std::move(ev);
     try_next_candidate();
     return;
@@ -230,7 +232,7 @@ void session_ops::release_lease() {
 
 // No first token within the deadline: whatever is under way is abandoned.
 void session_ops::on_deadline() {
-  if (st_.phase != session_phase::queued) return;
+  if (!before_first_token()) return;
   log::warn("attempt_deadline", {{"session", st_.id}, {"attempts", st_.attempt}});
   if (st_.attempt > 0 && !st_.outcome_reported) {  // an attempt is still waiting
     report_outcome(false);
@@ -250,10 +252,11 @@ std::chrono::milliseconds session_ops::remaining() const {
 
 // The provider actor in the plan is gone: it crashed, and may have been restarted since the
 // plan was made (a request that waited in a queue). Ask the router once for current handles
-// and try the same provider again with the lease already held.
+// (a lookup: a new plan would take a breaker probe and a round-robin turn) and try the same
+// provider again with the lease already held.
 void session_ops::refresh_and_reopen(std::size_t pos) {
   st_.plan_refreshed = true;
-  self_->request(st_.router, st_.options.open_timeout, route_atom::value, st_.request.model)
+  self_->request(st_.router, st_.options.open_timeout, lookup_atom::value, st_.request.model)
       .then(
           [self = self_, pos](route_plan& fresh) {
             auto& st = self->state;

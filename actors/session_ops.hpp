@@ -21,6 +21,14 @@ class session_ops {
 
   // Logs the event, hands it to every sink, and moves the state machine.
   void emit(stream_event ev);
+  // The first token went out (through the actor or the lane): no failover from now on.
+  void on_first_delta();
+  // The lane logged the first delta of `attempt` while the actor was elsewhere.
+  void on_lane_first_delta(std::uint32_t attempt);
+  // Slow consumers were dropped and no client is left: a detach like any other.
+  void on_sinks_lost();
+  // Still queued: no delta is in the log, not even one the lane logged a moment ago.
+  bool before_first_token() const;
   void attach(sink_ptr sink, std::uint64_t after_seq);
   void detach(const sink_ptr& sink);
   // Ends the stream on the client's or the window's behalf and stops the upstream.
@@ -58,7 +66,6 @@ class session_ops {
   std::chrono::milliseconds remaining() const;
 
  private:
-  void deliver_to_all(const event_ptr& ev);
   void on_ended();
   // One line per finished session: what operators grep for first.
   void write_access_log();

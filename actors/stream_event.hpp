@@ -11,6 +11,10 @@ enum class event_kind : std::uint8_t { delta, usage, finish, error, cancelled, h
 
 const char* to_string(event_kind k);
 
+inline bool is_terminal(event_kind k) {
+  return k == event_kind::finish || k == event_kind::error || k == event_kind::cancelled;
+}
+
 struct usage_info {
   std::uint32_t prompt_tokens = 0;
   std::uint32_t completion_tokens = 0;
@@ -25,9 +29,7 @@ struct stream_event {
   usage_info usage;  // usage only
   std::uint32_t retry_after_s = 0;  // error upstream_rate_limited: the provider's Retry-After
 
-  bool terminal() const {
-    return kind == event_kind::finish || kind == event_kind::error || kind == event_kind::cancelled;
-  }
+  bool terminal() const { return is_terminal(kind); }
 
   static stream_event make_delta(std::string content) {
     stream_event e;

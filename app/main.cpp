@@ -6,6 +6,8 @@
 #include "telemetry/log.hpp"
 #include "transports/http_server.hpp"
 
+#include <boost/asio/io_context.hpp>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
@@ -55,8 +57,13 @@ int serve(const app_config& cfg) {
               caf::timespan{std::chrono::milliseconds(100)});
   caf::actor_system system{caf_cfg};
 
-  gateway engine{system, cfg.gateway};
-  http_server server{engine, cfg.http, &engine};
+  // One io_context for client connections and upstream transfers: a streamed chunk is read
+  // from the provider and written to its client on the same thread.
+  auto io = std::make_shared<boost::asio::io_context>(static_cast<int>(cfg.http.threads));
+  auto gateway_cfg = cfg.gateway;
+  gateway_cfg.upstream_io = io;
+  gateway engine{system, gateway_cfg};
+  http_server server{engine, cfg.http, &engine, io};
   server.start();
   log::info("listening", {{"address", cfg.http.host + ":" + std::to_string(server.port())},
                           {"models", [&] {

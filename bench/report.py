@@ -53,8 +53,8 @@ def cpu_model():
     return platform.machine()
 
 
-def added(t, c, metric, p):
-    return diff(pct(runs.get((t, c)), metric, p), pct(runs.get(("direct", c)), metric, p))
+def added(t, c, metric, p, ref="direct"):
+    return diff(pct(runs.get((t, c)), metric, p), pct(runs.get((ref, c)), metric, p))
 
 
 lines = ["# Benchmarks", "",
@@ -63,7 +63,11 @@ lines = ["# Benchmarks", "",
          f"({info.get('chunks', 64)} chunks, {info.get('interval_ms', 20)} ms apart). *Added* "
          "figures are percentile differences against *direct* (loadgen → fake upstream) at "
          "the same concurrency in the same run; *nginx* is nginx-light as a streaming reverse "
-         "proxy, the pass-through floor. Each stream opens its own client connection.", ""]
+         "proxy, the pass-through floor. Each stream opens its own client connection. "
+         "Runs of 100 streams or more are closed loops whose first streams start evenly over "
+         f"{info.get('ramp_s', '?')} s (one stream's length; each slot then restarts when its "
+         "stream ends), the steady state of that many users; the *start-up storm* section "
+         "starts them all in the same instant.", ""]
 if info.get("gateway_upstream") == "mock":
     lines += ["> **Note:** this build had no HTTP provider, so streamgate was measured with its "
               "built-in mock provider pacing the same stream, without the upstream hop; its "
@@ -76,29 +80,39 @@ lines += ["## Machine", "",
           f"- streamgate: git {info.get('git', '?')}, Release build",
           f"- Whole run: {info.get('seconds', '?')} s", ""]
 
-for c in concurrencies:
-    lines += [f"## Concurrency {c}", "",
-              "| target | ok / streams | TTFT p50 ms | TTFT p99 ms | added TTFT p50 ms | added TTFT p99 ms "
-              "| gap p99 ms | added gap p99 ms | gateway CPU ms/stream | gateway peak RSS MiB "
-              "| upstream CPU s | loadgen CPU s |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for t in targets:
+def run_table(title, names, c, ref):
+    """One table: every target in `names` at concurrency c, added figures against `ref`."""
+    out = [title, "",
+           "| target | ok / streams | TTFT p50 ms | TTFT p99 ms | added TTFT p50 ms | added TTFT p99 ms "
+           "| gap p99 ms | added gap p99 ms | gateway CPU ms/stream | gateway peak RSS MiB "
+           "| upstream CPU s | loadgen CPU s |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for t in names:
         r = runs.get((t, c))
         if not r:
             continue
-        gw = t != "direct"
-        lines.append(
+        gw = t != ref
+        out.append(
             f"| {t} | {r['ok']} / {r['requests']} | {fmt(pct(r, 'ttft_ms', 'p50'))} | "
-            f"{fmt(pct(r, 'ttft_ms', 'p99'))} | {fmt(added(t, c, 'ttft_ms', 'p50') if gw else None)} | "
-            f"{fmt(added(t, c, 'ttft_ms', 'p99') if gw else None)} | {fmt(pct(r, 'gap_ms', 'p99'))} | "
-            f"{fmt(added(t, c, 'gap_ms', 'p99') if gw else None)} | "
+            f"{fmt(pct(r, 'ttft_ms', 'p99'))} | {fmt(added(t, c, 'ttft_ms', 'p50', ref) if gw else None)} | "
+            f"{fmt(added(t, c, 'ttft_ms', 'p99', ref) if gw else None)} | {fmt(pct(r, 'gap_ms', 'p99'))} | "
+            f"{fmt(added(t, c, 'gap_ms', 'p99', ref) if gw else None)} | "
             f"{fmt(r['gateway_cpu_ms_per_stream'] if gw else None)} | "
             f"{fmt(r['gateway_peak_rss_kib'] / 1024 if gw else None, 1)} | "
             f"{fmt(r['upstream_cpu_s'])} | {fmt(r.get('cpu_s'))} |")
-    errors = [f"{t}: {r['errors']}" for t in targets if (r := runs.get((t, c))) and r.get("errors")]
+    errors = [f"{t}: {r['errors']}" for t in names if (r := runs.get((t, c))) and r.get("errors")]
     if errors:
-        lines += ["", "Failed streams: " + "; ".join(errors)]
-    lines.append("")
+        out += ["", "Failed streams: " + "; ".join(errors)]
+    return out + [""]
+
+
+for c in concurrencies:
+    lines += run_table(f"## Concurrency {c}", targets, c, "direct")
+
+storm = sorted({c for (t, c) in runs if t == "storm-direct"})
+for c in storm:
+    lines += run_table(f"## Start-up storm: {c} streams started in the same instant",
+                       ["storm-direct", "storm-nginx", "storm-streamgate-sse"], c, "storm-direct")
 
 lines += ["## Cancel latency", "",
           "Cancel sent after 5 deltas (WebSocket `cancel` frame, long-poll `POST .../cancel`, SSE: "

@@ -18,6 +18,11 @@ INTERVAL_MS=${INTERVAL_MS:-20}
 CONCURRENCIES=${CONCURRENCIES:-"1 100 1000"}
 IDLE_SOCKETS=${IDLE_SOCKETS:-10000}
 PROTOCOLS=${PROTOCOLS:-"sse ws poll"}
+# Closed-loop runs of 100 streams or more start their streams evenly over one stream's
+# length (then each slot restarts when its stream ends): the steady state of that many
+# users. The start-up storm (all streams in the same instant) is measured on its own.
+RAMP_S=${RAMP_S:-$(awk "BEGIN{print $CHUNKS * $INTERVAL_MS / 1000}")}
+STORM=${STORM:-1000}
 mkdir -p "$OUT"
 rm -f "$OUT"/*.json "$OUT"/*.txt
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -142,7 +147,8 @@ measure() {
   local name=$1 proto=$2 url=$3 conc=$4 extra=${5:-}
   local requests=$(( conc < 100 ? 20 : conc * 2 ))
   local gw_pid=""
-  case $name in nginx) gw_pid=$NGINX_WORKER ;; streamgate-*|cancel-*) gw_pid=$GW_PID ;; esac
+  case $name in *nginx) gw_pid=$NGINX_WORKER ;; *streamgate-*|cancel-*) gw_pid=$GW_PID ;; esac
+  if [ "$conc" -ge 100 ] && [[ $name != storm-* ]]; then extra="--ramp-s $RAMP_S $extra"; fi
   local f0 g0 f1 g1
   # Peak RSS per run: reset the process's high-water mark first.
   [ -n "$gw_pid" ] && { echo 5 > "/proc/$gw_pid/clear_refs"; } 2>/dev/null || true
@@ -160,15 +166,16 @@ measure() {
   fi
   python3 - "$WORK/run.json" "$OUT/$name-c$conc.json" "$name" "$conc" "$requests" \
     "$(awk "BEGIN{print $f1 - $f0}")" "$(awk "BEGIN{print $g1 - $g0}")" "$rss" \
-    "$GATEWAY_UPSTREAM" <<'PY'
+    "$GATEWAY_UPSTREAM" "$extra" <<'PY'
 import json, sys
-src, dst, name, conc, requests, fake_cpu, gw_cpu, rss, upstream = sys.argv[1:]
+src, dst, name, conc, requests, fake_cpu, gw_cpu, rss, upstream, flags = sys.argv[1:]
 r = json.load(open(src))
 r.update({"target": name, "concurrency": int(conc), "requests": int(requests),
+          "loadgen_flags": flags.strip(),
           "upstream_cpu_s": float(fake_cpu), "gateway_cpu_s": float(gw_cpu),
           "gateway_cpu_ms_per_stream": 1000 * float(gw_cpu) / max(1, int(requests)),
           "gateway_peak_rss_kib": int(rss),
-          "gateway_upstream": upstream if name.startswith(("streamgate", "cancel")) else None})
+          "gateway_upstream": upstream if "streamgate" in name or name.startswith("cancel") else None})
 json.dump(r, open(dst, "w"), indent=1)
 PY
   python3 - "$OUT/$name-c$conc.json" <<'PY'
@@ -188,6 +195,13 @@ for c in $CONCURRENCIES; do
   measure nginx sse "http://127.0.0.1:$NGINX_PORT" "$c"
   for p in $PROTOCOLS; do measure "streamgate-$p" "$p" "http://127.0.0.1:$GW_PORT" "$c"; done
 done
+
+if [ -n "$STORM" ]; then
+  echo "bench: start-up storm, $STORM streams started in the same instant"
+  measure storm-direct sse "http://127.0.0.1:$FAKE_PORT" "$STORM"
+  measure storm-nginx sse "http://127.0.0.1:$NGINX_PORT" "$STORM"
+  measure storm-streamgate-sse sse "http://127.0.0.1:$GW_PORT" "$STORM"
+fi
 
 echo "bench: cancel latency"
 STATS_FLAG=""
@@ -234,12 +248,13 @@ for b in "$BUILD"/bench/bench_*; do
     2> /dev/null || echo "  $(basename "$b") failed"
 done
 
-python3 - "$OUT/run-info.json" "$GATEWAY_UPSTREAM" "$T_START" "$CHUNKS" "$INTERVAL_MS" <<'PY'
+python3 - "$OUT/run-info.json" "$GATEWAY_UPSTREAM" "$T_START" "$CHUNKS" "$INTERVAL_MS" "$RAMP_S" <<'PY'
 import json, subprocess, sys, time
-dst, upstream, t0, chunks, interval = sys.argv[1:]
+dst, upstream, t0, chunks, interval, ramp = sys.argv[1:]
 rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 json.dump({"gateway_upstream": upstream, "seconds": int(time.time()) - int(t0), "git": rev,
-           "chunks": int(chunks), "interval_ms": int(interval)}, open(dst, "w"), indent=1)
+           "chunks": int(chunks), "interval_ms": int(interval), "ramp_s": float(ramp)},
+          open(dst, "w"), indent=1)
 PY
 python3 "$ROOT/bench/report.py" "$OUT" "$DOC" "$(dirname "$DOC")/benchmarks-ttft.png"
 echo "bench: done in $(( $(date +%s) - T_START )) s; results in $OUT, table in $DOC"

@@ -1,5 +1,7 @@
 #include "providers/http_provider.hpp"
 
+#include "actors/event_log.hpp"
+
 #include "providers/http/curl_driver.hpp"
 #include "providers/upstream_count.hpp"
 #include "telemetry/log.hpp"
@@ -27,19 +29,25 @@ struct upstream_stream_state {
 };
 
 upstream_stream_actor::behavior_type upstream_stream(
-    upstream_stream_actor::stateful_pointer<upstream_stream_state> self, session_actor session,
-    std::uint32_t attempt, std::string provider, upstream_request request,
-    std::shared_ptr<transfer_runner> driver, std::atomic<std::int64_t>* upstreams) {
+    upstream_stream_actor::stateful_pointer<upstream_stream_state> self, upstream_target target,
+    std::string provider, upstream_request request, std::shared_ptr<transfer_runner> driver,
+    std::atomic<std::int64_t>* upstreams) {
   auto& st = self->state;
-  st.session = std::move(session);
-  st.attempt = attempt;
+  st.session = std::move(target.session);
+  st.attempt = target.attempt;
   st.provider = std::move(provider);
   st.count = upstream_count{upstreams};
   self->attach_functor([count = st.count] { count.release(); });
   auto me = caf::actor_cast<upstream_stream_actor>(self);
-  auto id = driver->start(std::move(request), [me](stream_event ev) {
-    caf::anon_send(me, upstream_atom::value, std::move(ev));
-  });
+  // Deltas go from the driver thread straight into the session's log (the lane: no thread
+  // hop per chunk); the terminal event through this actor, which ends the transfer's life.
+  auto id = driver->start(std::move(request),
+                          [me, log = std::move(target.log), attempt = st.attempt](stream_event ev) {
+                            if (!ev.terminal())
+                              log->append_from_upstream(attempt, std::move(ev));
+                            else
+                              caf::anon_send(me, upstream_atom::value, std::move(ev));
+                          });
   // Whatever ends this actor (cancel, its session's death, its provider's crash), the
   // transfer goes with it and the upstream socket is closed.
   self->attach_functor([driver, id, ended = st.ended] {
@@ -49,21 +57,18 @@ upstream_stream_actor::behavior_type upstream_stream(
   self->set_down_handler([self](caf::down_msg&) { self->quit(); });
   return {
       [self](cancel_atom) { self->quit(); },
-      [self](upstream_atom, stream_event& ev) {
+      [self](upstream_atom, stream_event& ev) {  // the terminal event
         auto& st = self->state;
-        bool terminal = ev.terminal();
         // The text was scrubbed of the key and is what the client sees anyway.
         if (ev.kind == event_kind::error)
           log::warn("upstream_failed", {{"provider", st.provider},
                                         {"attempt", st.attempt},
                                         {"code", ev.code},
                                         {"message", ev.text}});
-        if (terminal) st.count.release();
+        st.count.release();
+        *st.ended = true;
         self->send(st.session, upstream_atom::value, st.attempt, std::move(ev));
-        if (terminal) {
-          *st.ended = true;
-          self->quit();
-        }
+        self->quit();
       },
   };
 }
@@ -80,10 +85,10 @@ provider_actor::behavior_type http_provider(provider_actor::pointer self,
                                             std::shared_ptr<transfer_runner> driver,
                                             std::atomic<std::int64_t>* upstreams) {
   return {
-      [self, config, driver, upstreams](open_atom, const chat_request& req, session_actor& session,
-                                        std::uint32_t attempt) -> upstream_actor {
+      [self, config, driver, upstreams](open_atom, const chat_request& req,
+                                        upstream_target& target) -> upstream_actor {
         // Linked, like the mock: a provider crash ends its streams, and sessions fail over.
-        return self->spawn<caf::linked>(upstream_stream, std::move(session), attempt, config.name,
+        return self->spawn<caf::linked>(upstream_stream, std::move(target), config.name,
                                         build_request(config, req, wall_clock_ms()), driver,
                                         upstreams);
       },

@@ -1,5 +1,6 @@
 #include "providers/mock_provider.hpp"
 
+#include "actors/event_log.hpp"
 #include "providers/upstream_count.hpp"
 
 #include <caf/all.hpp>
@@ -20,8 +21,7 @@ constexpr std::array<std::string_view, 24> words{
 
 struct mock_stream_state {
   static inline const char* name = "mock_stream";
-  session_actor session;
-  std::uint32_t attempt = 0;
+  upstream_target target;
   std::uint32_t tokens = 0;
   std::uint32_t interval_ms = 0;
   std::uint32_t prompt_tokens = 0;
@@ -39,12 +39,10 @@ void schedule_tick(mock_stream_actor::stateful_pointer<mock_stream_state> self,
 }
 
 mock_stream_actor::behavior_type mock_stream(
-    mock_stream_actor::stateful_pointer<mock_stream_state> self, session_actor session,
-    std::uint32_t attempt, chat_request req, mock_config cfg,
-    std::atomic<std::int64_t>* upstreams) {
+    mock_stream_actor::stateful_pointer<mock_stream_state> self, upstream_target target,
+    chat_request req, mock_config cfg, std::atomic<std::int64_t>* upstreams) {
   auto& st = self->state;
-  st.session = std::move(session);
-  st.attempt = attempt;
+  st.target = std::move(target);
   st.tokens = req.mock.tokens.value_or(cfg.tokens);
   st.interval_ms = req.mock.interval_ms.value_or(cfg.interval_ms);
   st.prompt_tokens = req.prompt_tokens;
@@ -52,7 +50,7 @@ mock_stream_actor::behavior_type mock_stream(
   st.count = upstream_count{upstreams};
   self->attach_functor([count = st.count] { count.release(); });
   // A generator never outlives its session, whatever ends the session.
-  self->monitor(st.session);
+  self->monitor(st.target.session);
   self->set_down_handler([self](caf::down_msg&) { self->quit(); });
   schedule_tick(self, req.mock.first_token_ms.value_or(cfg.first_token_ms));
   return {
@@ -60,8 +58,13 @@ mock_stream_actor::behavior_type mock_stream(
       [self](tick_atom) {
         auto& st = self->state;
         auto send = [&](stream_event ev) {
-          if (ev.terminal()) st.count.release();
-          self->send(st.session, upstream_atom::value, st.attempt, std::move(ev));
+          auto& t = st.target;
+          if (!ev.terminal()) {
+            t.log->append_from_upstream(t.attempt, std::move(ev));
+            return;
+          }
+          st.count.release();
+          self->send(t.session, upstream_atom::value, t.attempt, std::move(ev));
         };
         if (!st.fail.empty()) {
           send(stream_event::make_error(st.fail, "the mock provider is configured to fail"));
@@ -100,14 +103,14 @@ provider_actor::behavior_type mock_provider(provider_actor::pointer self, mock_c
                                             std::atomic<std::int64_t>* upstreams) {
   auto opened = std::make_shared<std::uint32_t>(0);
   return {
-      [self, config, upstreams, opened](open_atom, chat_request& req, session_actor& session,
-                                        std::uint32_t attempt) -> upstream_actor {
+      [self, config, upstreams, opened](open_atom, chat_request& req,
+                                        upstream_target& target) -> upstream_actor {
         auto cfg = config;
         if (cfg.fail_first > 0 && (*opened)++ >= cfg.fail_first) cfg.fail.clear();  // recovered
         // Linked: when the provider crashes, its streams end and sessions apply the
         // failover rule (retry before the first token, upstream_interrupted after).
-        return self->spawn<caf::linked>(mock_stream, std::move(session), attempt, std::move(req),
-                                        cfg, upstreams);
+        return self->spawn<caf::linked>(mock_stream, std::move(target), std::move(req), cfg,
+                                        upstreams);
       },
   };
 }

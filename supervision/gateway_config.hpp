@@ -11,8 +11,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
 
 namespace streamgate {
 
@@ -49,6 +54,9 @@ struct gateway_config {
   session_options sessions;
   std::size_t max_sessions = 20000;
   restart_options restarts;
+  // Where the curl driver runs: the HTTP server's io_context (http_server's `io`), so that
+  // upstream reads and client writes share its threads; null: a thread of its own.
+  std::shared_ptr<boost::asio::io_context> upstream_io;
 
   // The configuration `make run` uses: the mock provider serving model "mock".
   static gateway_config with_mock_provider();

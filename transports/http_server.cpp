@@ -20,7 +20,8 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 struct http_server::impl {
-  net::io_context ioc;
+  std::shared_ptr<net::io_context> io;
+  net::io_context& ioc;
   std::shared_ptr<server_context> ctx;
   tcp::acceptor acceptor{ioc};
   std::vector<std::thread> threads;
@@ -28,8 +29,12 @@ struct http_server::impl {
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::vector<std::uint64_t> gauges;  // scrape-time gauges reading `ctx`
 
-  impl(session_service& s, http_options o, admin_service* admin)
-      : ioc(static_cast<int>(o.threads)), ctx(std::make_shared<server_context>(s, std::move(o))) {
+  impl(session_service& s, http_options o, admin_service* admin,
+       std::shared_ptr<net::io_context> shared)
+      : io(shared ? std::move(shared)
+                  : std::make_shared<net::io_context>(static_cast<int>(o.threads))),
+        ioc(*io),
+        ctx(std::make_shared<server_context>(s, std::move(o))) {
     if (ctx->options.admin) ctx->admin = admin;
     ctx->metrics_text = [] { return metrics::registry::global().expose(); };
   }
@@ -78,8 +83,9 @@ struct http_server::impl {
   }
 };
 
-http_server::http_server(session_service& service, http_options options, admin_service* admin)
-    : impl_(std::make_unique<impl>(service, std::move(options), admin)) {}
+http_server::http_server(session_service& service, http_options options, admin_service* admin,
+                         std::shared_ptr<boost::asio::io_context> io)
+    : impl_(std::make_unique<impl>(service, std::move(options), admin, std::move(io))) {}
 
 http_server::~http_server() {
   stop();

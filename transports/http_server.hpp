@@ -9,6 +9,10 @@
 #include <memory>
 #include <string>
 
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
 namespace streamgate {
 
 // The client-facing server: one listening socket for HTTP, SSE, long-poll and WebSocket,
@@ -16,8 +20,11 @@ namespace streamgate {
 // session_service.
 class http_server {
  public:
-  // `admin` serves /admin/* when options.admin is set.
-  http_server(session_service& service, http_options options, admin_service* admin = nullptr);
+  // `admin` serves /admin/* when options.admin is set. `io`: the io_context its threads run,
+  // shared with the upstream curl driver (gateway_config::upstream_io) so that an upstream
+  // chunk is read and written on one thread; null: one of its own.
+  http_server(session_service& service, http_options options, admin_service* admin = nullptr,
+              std::shared_ptr<boost::asio::io_context> io = nullptr);
   ~http_server();  // stops and joins
 
   http_server(const http_server&) = delete;

@@ -5,13 +5,18 @@
 #include "telemetry/stats.hpp"
 
 #include <curl/curl.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -21,10 +26,12 @@
 namespace streamgate {
 namespace {
 
+namespace net = boost::asio;
+
 using clock_type = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// The longest the loop sleeps with nothing to do; commands wake it earlier.
+// The longest the deadline timer waits before looking at the transfers again.
 constexpr milliseconds max_poll_wait{1000};
 
 // Idle upstream connections kept for reuse (providers close theirs after a while anyway).
@@ -112,46 +119,45 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
     }
   };
 
-  struct command {
-    transfer_id id = 0;
-    std::unique_ptr<transfer> start;  // null: cancel `id`
-    clock_type::time_point at;        // when the cancel was asked for
+  // One socket curl asked us to watch. The descriptor is curl's: released, never closed.
+  struct socket_watch {
+    socket_watch(net::io_context& ioc, curl_socket_t s) : fd(s), sd(ioc) {}
+    curl_socket_t fd;
+    net::posix::stream_descriptor sd;
+    int want = 0;  // CURL_POLL_IN / OUT / INOUT
+    bool reading = false;
+    bool writing = false;
+    bool removed = false;
   };
 
-  CURLM* multi = nullptr;
   // curl tells us which sockets to watch (socket callback) and when to call it back (timer
-  // callback); epoll reports only the ready ones. curl_multi_perform would instead run every
-  // transfer on each wake-up, each checking its own socket with a poll() of its own: O(streams)
-  // system calls per received chunk at a thousand streams.
-  int epoll_fd = -1;
-  int wake_fd = -1;  // eventfd: commands and stop wake the loop
-  bool curl_timer_set = false;
-  clock_type::time_point curl_timer;  // when curl wants CURL_SOCKET_TIMEOUT
-  std::mutex mutex;
-  std::vector<command> queue;  // guarded by mutex
-  bool stopping = false;       // guarded by mutex
+  // callback); Asio's reactor reports only the ready ones. On the I/O threads' own
+  // io_context, a chunk that arrives is read, parsed, logged and written to its client on one
+  // thread, without waking another (docs/architecture.md, "Upstream I/O").
+  net::io_context& ioc;  // outlives this: the curl_driver holds it
+  net::strand<net::io_context::executor_type> strand;
+  CURLM* multi = nullptr;
+  std::unordered_map<curl_socket_t, std::shared_ptr<socket_watch>> sockets;
+  // One timer for curl's timeout and the transfers' deadlines. curl moves its timeout on
+  // almost every read: the timer is re-armed only when something falls due sooner, and
+  // when it fires early it just looks again, which costs far less than a cancel per read.
+  net::steady_timer timer;
+  clock_type::time_point timer_armed = clock_type::time_point::max();
+  clock_type::time_point curl_due = clock_type::time_point::max();  // CURL_SOCKET_TIMEOUT
+  bool stopped = false;
   std::atomic<transfer_id> next_id{1};
-  std::unordered_map<transfer_id, std::unique_ptr<transfer>> transfers;  // driver thread only
-  std::thread thread;
-  // No transfer's deadline is earlier than this: the loop scans transfers only when it has
-  // passed, not on every wake-up (one per received chunk). Deadlines only move later as
-  // bytes arrive; the few events that set an earlier one lower it (deadline_at_most).
-  clock_type::time_point next_scan = clock_type::now();
+  std::unordered_map<transfer_id, std::unique_ptr<transfer>> transfers;  // on the strand only
+  // The events of the body bytes being handled, reused so a chunk costs no allocation.
+  std::vector<stream_event> body_events;
+  // No transfer's deadline is earlier than this: transfers are scanned only when it has
+  // passed, not on every received chunk. Deadlines only move later as bytes arrive; the few
+  // events that set an earlier one lower it (deadline_at_most).
+  clock_type::time_point next_scan = clock_type::time_point::max();
 
-  impl() {
+  explicit impl(net::io_context& io) : ioc(io), strand(net::make_strand(io)), timer(io) {
     std::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-    epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     multi = curl_multi_init();
-    if (epoll_fd < 0 || wake_fd < 0 || multi == nullptr) {
-      close_fds();
-      if (multi) curl_multi_cleanup(multi);
-      throw std::runtime_error("cannot set up the upstream I/O loop");
-    }
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = wake_fd;
-    epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev);
+    if (multi == nullptr) throw std::runtime_error("cannot set up the upstream I/O loop");
     curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &impl::on_socket);
     curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
     curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &impl::on_timer);
@@ -162,118 +168,130 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
   }
 
   ~impl() {
-    curl_multi_cleanup(multi);
-    close_fds();
+    if (multi) curl_multi_cleanup(multi);
   }
 
-  void close_fds() {
-    if (epoll_fd >= 0) ::close(epoll_fd);
-    if (wake_fd >= 0) ::close(wake_fd);
-  }
-
-  void wake() {
-    std::uint64_t one = 1;
-    // Only fails when the counter is already non-zero (EAGAIN): the loop is woken anyway.
-    [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
+  // Runs `f` on the strand, keeping the driver alive until it has run.
+  template <class F>
+  void on_strand(F&& f) {
+    net::post(strand, [self = shared_from_this(), f = std::forward<F>(f)]() mutable {
+      if (!self->stopped) f(*self);
+    });
   }
 
   // curl's socket callback: watch `s` for what curl waits for, or stop watching it.
   static int on_socket(CURL*, curl_socket_t s, int what, void* data, void*) {
     auto& d = *static_cast<impl*>(data);
+    auto it = d.sockets.find(s);
     if (what == CURL_POLL_REMOVE) {
-      epoll_ctl(d.epoll_fd, EPOLL_CTL_DEL, s, nullptr);  // may be closed already: ignore
+      if (it != d.sockets.end()) d.forget(it);
       return 0;
     }
-    epoll_event ev{};
-    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
-    ev.data.fd = s;
-    // A socket number curl closed and reused is new to epoll: modify, else add.
-    if (epoll_ctl(d.epoll_fd, EPOLL_CTL_MOD, s, &ev) != 0)
-      epoll_ctl(d.epoll_fd, EPOLL_CTL_ADD, s, &ev);
+    if (it == d.sockets.end()) {
+      auto w = std::make_shared<socket_watch>(d.ioc, s);
+      boost::system::error_code ec;
+      w->sd.assign(s, ec);
+      if (ec) return -1;  // curl fails the transfer
+      it = d.sockets.emplace(s, std::move(w)).first;
+    }
+    it->second->want = what;
+    d.arm(it->second);
     return 0;
+  }
+
+  // curl closes a socket: stop watching it first (a socket number is soon reused).
+  static int on_close(void* data, curl_socket_t s) {
+    auto& d = *static_cast<impl*>(data);
+    auto it = d.sockets.find(s);
+    if (it != d.sockets.end()) d.forget(it);
+    return ::close(s);
+  }
+
+  void forget(std::unordered_map<curl_socket_t, std::shared_ptr<socket_watch>>::iterator it) {
+    auto& w = *it->second;
+    w.removed = true;
+    w.want = 0;
+    w.sd.release();  // cancels its waits; curl closes the descriptor itself
+    sockets.erase(it);
+  }
+
+  // Waits for what curl wants on the socket. A wait is queued again before curl reads, so
+  // bytes that arrive while curl works still find one (Asio's epoll is edge-triggered).
+  void arm(const std::shared_ptr<socket_watch>& w) {
+    if ((w->want & CURL_POLL_IN) && !w->reading) {
+      w->reading = true;
+      w->sd.async_wait(
+          net::posix::descriptor_base::wait_read,
+          net::bind_executor(strand, [self = shared_from_this(), w](boost::system::error_code ec) {
+            w->reading = false;
+            if (!ec) self->on_ready(w, CURL_POLL_IN, CURL_CSELECT_IN);
+          }));
+    }
+    if ((w->want & CURL_POLL_OUT) && !w->writing) {
+      w->writing = true;
+      w->sd.async_wait(
+          net::posix::descriptor_base::wait_write,
+          net::bind_executor(strand, [self = shared_from_this(), w](boost::system::error_code ec) {
+            w->writing = false;
+            if (!ec) self->on_ready(w, CURL_POLL_OUT, CURL_CSELECT_OUT);
+          }));
+    }
+  }
+
+  void on_ready(const std::shared_ptr<socket_watch>& w, int poll_flag, int select_flag) {
+    if (stopped || w->removed || !(w->want & poll_flag)) return;
+    arm(w);
+    int running = 0;
+    curl_multi_socket_action(multi, w->fd, select_flag, &running);
+    after_action();
   }
 
   // curl's timer callback: call back with CURL_SOCKET_TIMEOUT after `ms` (-1: no timer).
+  // curl must not be called from inside its own callback, so even 0 goes through the timer.
   static int on_timer(CURLM*, long ms, void* data) {
     auto& d = *static_cast<impl*>(data);
-    d.curl_timer_set = ms >= 0;
-    if (ms >= 0) d.curl_timer = clock_type::now() + milliseconds{ms};
+    d.curl_due = ms < 0 ? clock_type::time_point::max() : clock_type::now() + milliseconds{ms};
+    d.arm_timer();
     return 0;
   }
 
-  // The thread shares ownership: if the driver's last owner lets go on the driver thread
-  // itself (an actor cleaned up there), the thread detaches and finishes on its own.
-  void start_thread() {
-    thread = std::thread([self = shared_from_this()] { self->run(); });
+  void after_action() {
+    collect_finished();
+    auto now = clock_type::now();
+    if (now >= next_scan) next_scan = expire_deadlines(now);
+    arm_timer();
   }
 
-  void stop() {
-    {
-      std::lock_guard<std::mutex> guard{mutex};
-      stopping = true;
-    }
-    wake();
-    if (thread.get_id() == std::this_thread::get_id())
-      thread.detach();
-    else
-      thread.join();
+  void arm_timer() {
+    auto due = std::min(curl_due, transfers.empty() ? clock_type::time_point::max() : next_scan);
+    if (due >= timer_armed) return;
+    timer_armed = due;
+    timer.expires_at(due);
+    timer.async_wait(
+        net::bind_executor(strand, [self = shared_from_this()](boost::system::error_code ec) {
+          if (ec || self->stopped) return;
+          self->on_timer_fired();
+        }));
   }
 
-  void push(command c) {
-    {
-      std::lock_guard<std::mutex> guard{mutex};
-      queue.push_back(std::move(c));
+  void on_timer_fired() {
+    timer_armed = clock_type::time_point::max();
+    if (curl_due <= clock_type::now()) {
+      curl_due = clock_type::time_point::max();
+      int running = 0;
+      curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
     }
-    wake();
+    after_action();
   }
 
-  void run() {
-    std::vector<command> batch;
-    std::array<epoll_event, 256> ready;
-    int running = 0;
-    for (;;) {
-      {
-        std::lock_guard<std::mutex> guard{mutex};
-        if (stopping) break;
-        batch.swap(queue);
-      }
-      for (auto& c : batch) {
-        if (c.start)
-          add_transfer(std::move(c.start));
-        else
-          on_cancel_command(c.id, c.at);
-      }
-      batch.clear();
-      auto now = clock_type::now();
-      if (curl_timer_set && curl_timer <= now) {
-        curl_timer_set = false;
-        curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
-      }
-      collect_finished();
-      now = clock_type::now();
-      if (now >= next_scan) next_scan = expire_deadlines(now);
-      auto until = curl_timer_set ? std::min(next_scan, curl_timer) : next_scan;
-      // Round up, so a deadline is never polled a millisecond too early in a busy loop.
-      auto wait = until <= now
-                      ? milliseconds{0}
-                      : std::chrono::duration_cast<milliseconds>(until - now) + milliseconds{1};
-      int n = epoll_wait(epoll_fd, ready.data(), static_cast<int>(ready.size()),
-                         static_cast<int>(wait.count()));
-      for (int i = 0; i < n; ++i) {
-        auto& ev = ready[static_cast<std::size_t>(i)];
-        if (ev.data.fd == wake_fd) {
-          std::uint64_t count = 0;
-          [[maybe_unused]] auto r = ::read(wake_fd, &count, sizeof count);
-          continue;
-        }
-        int flags = ((ev.events & (EPOLLIN | EPOLLHUP)) ? CURL_CSELECT_IN : 0) |
-                    ((ev.events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
-                    ((ev.events & EPOLLERR) ? CURL_CSELECT_ERR : 0);
-        curl_multi_socket_action(multi, ev.data.fd, flags, &running);
-      }
-      collect_finished();
-    }
+  // Removes every transfer and lets go of every socket and timer: the io_context may go on
+  // (it is the I/O threads'), this driver's part in it ends.
+  void shutdown() {
+    if (stopped) return;
     while (!transfers.empty()) remove_transfer(*transfers.begin()->second);
+    while (!sockets.empty()) forget(sockets.begin());
+    timer.cancel();
+    stopped = true;
   }
 
   void add_transfer(std::unique_ptr<transfer> tp) {
@@ -310,12 +328,15 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &impl::on_request_sending);
     curl_easy_setopt(e, CURLOPT_PREREQDATA, &t);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &impl::on_close);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
     if (curl_multi_add_handle(multi, e) != CURLM_OK) {
       fail_unstarted(t, "curl_multi_add_handle failed");
       return;
     }
-    deadline_at_most(t.deadline().first);
+    auto deadline = t.deadline().first;
     transfers.emplace(t.id, std::move(tp));
+    deadline_at_most(deadline);
   }
 
   void fail_unstarted(transfer& t, const char* why) {
@@ -367,7 +388,10 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
     }
   }
 
-  void deadline_at_most(clock_type::time_point when) { next_scan = std::min(next_scan, when); }
+  void deadline_at_most(clock_type::time_point when) {
+    next_scan = std::min(next_scan, when);
+    arm_timer();
+  }
 
   // Ends transfers past one of their deadlines; returns when the next one falls due.
   clock_type::time_point expire_deadlines(clock_type::time_point now) {
@@ -427,36 +451,66 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
     if (t.got_body) t.metrics.chunk_gap->observe(seconds_since(t.last_byte, now));
     t.got_body = true;
     t.last_byte = now;
-    std::vector<stream_event> events;
+    auto& events = t.driver->body_events;  // empty between calls: deliver() clears it
     bool go_on = t.response.on_body(std::string_view{ptr, size * n}, events);
     t.driver->deliver(t, events);
     return go_on ? size * n : 0;  // 0 aborts the transfer (CURLE_WRITE_ERROR)
   }
 };
 
-curl_driver::curl_driver() : impl_(std::make_shared<impl>()) {
-  impl_->start_thread();
+// A driver with a thread of its own (embedding without the HTTP server, tests, benchmarks).
+struct curl_driver::own_loop {
+  explicit own_loop(net::io_context& io) : work(net::make_work_guard(io)) {}
+  net::executor_work_guard<net::io_context::executor_type> work;
+  std::thread thread;
+};
+
+curl_driver::curl_driver()
+    : io_(std::make_shared<net::io_context>(1)), impl_(std::make_shared<impl>(*io_)) {
+  loop_ = std::make_unique<own_loop>(*io_);
+  loop_->thread = std::thread([io = io_] { io->run(); });
 }
 
+curl_driver::curl_driver(std::shared_ptr<net::io_context> io)
+    : io_(std::move(io)), impl_(std::make_shared<impl>(*io_)) {}
+
 curl_driver::~curl_driver() {
-  impl_->stop();
+  auto& d = *impl_;
+  if (d.strand.running_in_this_thread() || io_->stopped()) {
+    d.shutdown();  // nothing else runs the driver's handlers now
+  } else {
+    auto done = std::make_shared<std::promise<void>>();
+    auto finished = done->get_future();
+    net::post(d.strand, [self = impl_, done] {
+      self->shutdown();
+      done->set_value();
+    });
+    // An io_context nobody runs any more (its threads were stopped) never runs it.
+    if (finished.wait_for(std::chrono::seconds(2)) != std::future_status::ready) d.shutdown();
+  }
+  if (loop_) {
+    loop_->work.reset();  // run() returns once the cancelled waits have completed
+    if (loop_->thread.get_id() == std::this_thread::get_id())
+      loop_->thread.detach();
+    else
+      loop_->thread.join();
+  }
 }
 
 transfer_id curl_driver::start(upstream_request request, transfer_callback on_event) {
   auto id = impl_->next_id.fetch_add(1, std::memory_order_relaxed);
-  impl::command c;
-  c.id = id;
-  c.start = std::make_unique<impl::transfer>(std::move(request), std::move(on_event));
-  c.start->id = id;
-  impl_->push(std::move(c));
+  auto t = std::make_unique<impl::transfer>(std::move(request), std::move(on_event));
+  t->id = id;
+  impl_->on_strand([t = std::move(t)](impl& d) mutable { d.add_transfer(std::move(t)); });
   return id;
 }
 
 void curl_driver::cancel(transfer_id id) {
-  impl::command c;
-  c.id = id;
-  c.at = clock_type::now();
-  impl_->push(std::move(c));
+  auto asked = clock_type::now();
+  impl_->on_strand([id, asked](impl& d) {
+    d.on_cancel_command(id, asked);
+    d.after_action();
+  });
 }
 
 }  // namespace streamgate

@@ -8,10 +8,15 @@
 #include <functional>
 #include <memory>
 
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
 namespace streamgate {
 
 // Receives one transfer's stream events on the driver thread, in order. It must not block
-// (the provider's only calls caf::anon_send). Exactly one terminal event ends a transfer,
+// (the provider's appends deltas to the session's event_log, whose sinks only post, and
+// sends the terminal event with caf::anon_send). Exactly one terminal event ends a transfer,
 // unless the transfer was cancelled first: then nothing more is delivered.
 using transfer_callback = std::function<void(stream_event)>;
 
@@ -28,15 +33,20 @@ class transfer_runner {
   virtual void cancel(transfer_id id) = 0;
 };
 
-// The upstream I/O thread: one libcurl multi loop (curl_multi_socket_action on epoll, woken
-// by an eventfd) for every upstream transfer of the process. Start and cancel are
-// commands through a small queue, so any thread may call them without blocking on I/O.
-// Response bytes are parsed into stream events on this thread (upstream_response).
-// Connections are reused across transfers; HTTP/2 is used where a TLS server offers it.
+// One libcurl multi loop (curl_multi_socket_action on an Asio io_context, behind a strand)
+// for every upstream transfer of the process. Start and cancel are posted onto the strand,
+// so any thread may call them without blocking on I/O. Response bytes are parsed into
+// stream events there (upstream_response). Connections are reused across transfers; HTTP/2
+// is used where a TLS server offers it.
 class curl_driver final : public transfer_runner {
  public:
+  // With a thread of its own.
   curl_driver();
-  ~curl_driver() override;  // stops the thread; transfers still running are dropped silently
+  // On `io`, run by someone else: the HTTP server's I/O threads, so an upstream chunk is
+  // read and written to its client on one thread without waking another.
+  explicit curl_driver(std::shared_ptr<boost::asio::io_context> io);
+  // Transfers still running are dropped silently.
+  ~curl_driver() override;
   curl_driver(const curl_driver&) = delete;
   curl_driver& operator=(const curl_driver&) = delete;
 
@@ -47,7 +57,10 @@ class curl_driver final : public transfer_runner {
 
  private:
   struct impl;
+  struct own_loop;
+  std::shared_ptr<boost::asio::io_context> io_;  // outlives impl_'s handlers
   std::shared_ptr<impl> impl_;
+  std::unique_ptr<own_loop> loop_;  // the default constructor's thread
 };
 
 }  // namespace streamgate

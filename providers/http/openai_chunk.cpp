@@ -1,16 +1,16 @@
 #include "providers/http/openai_chunk.hpp"
 
-#include <nlohmann/json.hpp>
+#include "providers/http/stream_decoder.hpp"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <initializer_list>
-#include <vector>
 
 namespace streamgate {
 namespace {
-
-using json = nlohmann::json;
 
 // The keys (and array positions) that lead to a field we read; everything else is `other`.
 enum class step : std::uint8_t {
@@ -44,131 +44,375 @@ step step_of(std::string_view key) {
   return step::other;
 }
 
-// Tracks where in the document each value sits, as the steps from the root, and keeps the
-// values whose path is one we read.
-class chunk_handler final : public nlohmann::json_sax<json> {
+bool is_ws(char c) {
+  return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+// One pass over the chunk: it checks the whole text is one valid JSON object (RFC 8259,
+// strings valid UTF-8) and keeps the few values whose path is one we read. The path of each
+// value is tracked as steps from the root; only the first levels can matter, so deeper ones
+// keep just their container kind. No JSON tree, and no copy of a string without escapes
+// unless it is kept.
+class chunk_reader {
  public:
-  openai_chunk chunk;
-  bool root_is_object = false;
+  explicit chunk_reader(std::string_view in) : p_(in.data()), end_(in.data() + in.size()) {}
 
-  bool null() override {  // a null `error` or `finish_reason` means none
-    if (!enter_scalar()) return false;
-    leave_scalar();
-    return true;
-  }
-  bool boolean(bool) override { return other_scalar(); }
-  bool number_integer(number_integer_t v) override {
-    return v < 0 ? other_scalar() : number(static_cast<std::uint64_t>(v));
-  }
-  bool number_unsigned(number_unsigned_t v) override { return number(v); }
-  bool number_float(number_float_t v, const string_t&) override {
-    return v < 0 ? other_scalar() : number(static_cast<std::uint64_t>(v));
-  }
-  bool binary(binary_t&) override { return other_scalar(); }
-
-  bool string(string_t& v) override {
-    if (!enter_scalar()) return false;
-    if (at({step::error})) {
-      chunk.error = true;
-      chunk.error_message = v;
-    } else if (at({step::error, step::message})) {
-      chunk.error_message = v;
-    } else if (at({step::choices, step::first, step::delta, step::content})) {
-      chunk.content = std::move(v);
-    } else if (at({step::choices, step::first, step::finish_reason})) {
-      chunk.finish_reason = std::move(v);
+  std::optional<openai_chunk> read() {
+    literal("\xEF\xBB\xBF");  // a byte order mark may lead (as nlohmann's parser allowed)
+    skip_ws();
+    if (p_ == end_ || *p_ != '{') return std::nullopt;  // the root must be an object
+    ++p_;
+    push(false);
+    auto next = expect::key_or_end;
+    while (!kinds_.empty()) {
+      skip_ws();
+      if (p_ == end_) return std::nullopt;
+      char c = *p_;
+      switch (next) {
+        case expect::key_or_end:
+        case expect::value_or_end: {
+          bool in_object = next == expect::key_or_end;
+          if (c == (in_object ? '}' : ']')) {  // an empty container
+            ++p_;
+            pop();
+            next = expect::comma_or_end;
+          } else {
+            next = in_object ? expect::key : expect::value;
+          }
+          break;
+        }
+        case expect::key: {
+          std::string_view k;
+          if (c != '"' || !string(k)) return std::nullopt;
+          if (depth() <= tracked) levels_[depth() - 1].key = step_of(k);
+          skip_ws();
+          if (p_ == end_ || *p_ != ':') return std::nullopt;
+          ++p_;
+          next = expect::value;
+          break;
+        }
+        case expect::value:
+          if (!value(c, next)) return std::nullopt;
+          break;
+        case expect::comma_or_end:
+          if (c == ',') {
+            ++p_;
+            next = kinds_.back() == '[' ? expect::value : expect::key;
+          } else if (c == (kinds_.back() == '[' ? ']' : '}')) {
+            ++p_;
+            pop();
+          } else {
+            return std::nullopt;
+          }
+          break;
+      }
     }
-    leave_scalar();
-    return true;
-  }
-
-  bool start_object(std::size_t) override {
-    if (frames_.empty()) {
-      root_is_object = true;
-      frames_.push_back({false, 0, step::other});
-      return true;
-    }
-    enter_container(false);
-    if (at({step::usage})) chunk.usage = usage_info{};
-    return true;
-  }
-  bool start_array(std::size_t) override {
-    if (frames_.empty()) return false;  // the root must be an object
-    enter_container(true);
-    return true;
-  }
-  bool key(string_t& k) override {
-    frames_.back().key = step_of(k);
-    return true;
-  }
-  bool end_object() override { return leave_container(); }
-  bool end_array() override { return leave_container(); }
-
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
-    return false;
+    skip_ws();
+    if (p_ != end_) return std::nullopt;  // one object, nothing after it
+    return std::move(chunk_);
   }
 
  private:
-  struct frame {
-    bool array;
-    std::size_t next_index;
-    step key;  // objects: the key of the value being read
+  enum class expect { key_or_end, key, value_or_end, value, comma_or_end };
+
+  // Levels 1..tracked keep their key or element position; the longest path we read is 4.
+  static constexpr std::size_t tracked = 5;
+  struct level {
+    step key = step::other;    // objects: the key of the value being read
+    bool had_element = false;  // arrays: element 0 was seen
+    step self = step::other;   // this container's own step from its parent
   };
+
+  std::size_t depth() const { return kinds_.size(); }
 
   // The step of the value that starts now, taken from its parent.
   step next_step() {
-    auto& parent = frames_.back();
-    if (!parent.array) return parent.key;
-    return parent.next_index++ == 0 ? step::first : step::other;
+    if (depth() > tracked) return step::other;
+    auto& parent = levels_[depth() - 1];
+    if (kinds_.back() != '[') return parent.key;
+    if (parent.had_element) return step::other;
+    parent.had_element = true;
+    return step::first;
   }
 
-  bool at(std::initializer_list<step> want) const {
-    return path_.size() == want.size() && std::equal(want.begin(), want.end(), path_.begin());
+  // Whether the value starting now, with step `own`, sits at `want` from the root.
+  bool at(step own, std::initializer_list<step> want) const {
+    if (depth() != want.size()) return false;
+    auto w = want.begin();
+    for (std::size_t d = 1; d < depth(); ++d, ++w)
+      if (levels_[d].self != *w) return false;
+    return own == *w;
   }
 
-  void enter_container(bool array) {
-    path_.push_back(next_step());
-    frames_.push_back({array, 0, step::other});
-    if (at({step::error})) chunk.error = true;  // an error object or array
+  void push(bool array, step self = step::other) {
+    kinds_.push_back(array ? '[' : '{');
+    if (depth() <= tracked) levels_[depth() - 1] = level{step::other, false, self};
   }
-  bool leave_container() {
-    frames_.pop_back();
-    if (!path_.empty()) path_.pop_back();
-    return true;
-  }
-  bool enter_scalar() {
-    if (frames_.empty()) return false;  // the root must be an object
-    path_.push_back(next_step());
-    return true;
-  }
-  void leave_scalar() { path_.pop_back(); }
+  void pop() { kinds_.pop_back(); }
 
-  bool other_scalar() {
-    if (!enter_scalar()) return false;
-    if (at({step::error})) chunk.error = true;
-    leave_scalar();
-    return true;
-  }
-  bool number(std::uint64_t v) {
-    if (!enter_scalar()) return false;
-    if (at({step::error})) chunk.error = true;
-    auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(v, UINT32_MAX));
-    if (at({step::usage, step::prompt_tokens})) chunk.usage->prompt_tokens = n;
-    if (at({step::usage, step::completion_tokens})) chunk.usage->completion_tokens = n;
-    leave_scalar();
+  bool value(char c, expect& next) {
+    auto own = next_step();
+    if (c == '{' || c == '[') {
+      // Anything but null under `error` is an error, objects and arrays included.
+      if (at(own, {step::error})) chunk_.error = true;
+      if (c == '{' && at(own, {step::usage})) chunk_.usage = usage_info{};
+      ++p_;
+      push(c == '[', own);
+      next = c == '[' ? expect::value_or_end : expect::key_or_end;
+      return true;
+    }
+    next = expect::comma_or_end;
+    if (c == '"') {
+      std::string_view v;
+      if (!string(v)) return false;
+      if (at(own, {step::error})) {
+        chunk_.error = true;
+        chunk_.error_message = v;
+      } else if (at(own, {step::error, step::message})) {
+        chunk_.error_message = v;
+      } else if (at(own, {step::choices, step::first, step::delta, step::content})) {
+        chunk_.content = std::string{v};
+      } else if (at(own, {step::choices, step::first, step::finish_reason})) {
+        chunk_.finish_reason = std::string{v};
+      }
+      return true;
+    }
+    if (c == 'n') return literal("null");  // a null `error` or `finish_reason` means none
+    bool is_count = false;
+    std::uint64_t n = 0;
+    if (c == 't' || c == 'f') {
+      if (!literal(c == 't' ? "true" : "false")) return false;
+    } else if (!number(n, is_count)) {
+      return false;
+    }
+    if (at(own, {step::error})) chunk_.error = true;
+    if (is_count) {
+      auto v = static_cast<std::uint32_t>(std::min<std::uint64_t>(n, UINT32_MAX));
+      if (at(own, {step::usage, step::prompt_tokens})) chunk_.usage->prompt_tokens = v;
+      if (at(own, {step::usage, step::completion_tokens})) chunk_.usage->completion_tokens = v;
+    }
     return true;
   }
 
-  std::vector<frame> frames_;
-  std::vector<step> path_;  // steps from the root to the value being read
+  void skip_ws() {
+    while (p_ != end_ && is_ws(*p_)) ++p_;
+  }
+
+  bool literal(std::string_view word) {
+    if (static_cast<std::size_t>(end_ - p_) < word.size() ||
+        std::string_view{p_, word.size()} != word)
+      return false;
+    p_ += word.size();
+    return true;
+  }
+
+  // A JSON number. `is_count`: it is not negative (-0 counts as 0), and `n` is its integer
+  // part, saturated.
+  bool number(std::uint64_t& n, bool& is_count) {
+    const char* start = p_;
+    bool negative = p_ != end_ && *p_ == '-';
+    if (negative) ++p_;
+    auto digits = [&] {
+      const char* d = p_;
+      while (p_ != end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+      return p_ - d;
+    };
+    const char* int_start = p_;
+    auto int_len = digits();
+    if (int_len == 0 || (int_len > 1 && *int_start == '0')) return false;
+    bool is_float = false;
+    if (p_ != end_ && *p_ == '.') {
+      ++p_;
+      if (digits() == 0) return false;
+      is_float = true;
+    }
+    if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
+      ++p_;
+      if (p_ != end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      if (digits() == 0) return false;
+      is_float = true;
+    }
+    if (!is_float) {
+      auto [ptr, ec] = std::from_chars(int_start, p_, n);
+      if (ec == std::errc{}) {
+        is_count = !negative || n == 0;
+        return true;
+      }
+      // Past 64 bits: a double, like any number with a fraction or an exponent.
+    }
+    double v = 0;
+    auto [ptr, ec] = std::from_chars(start, p_, v);
+    if (ec == std::errc::result_out_of_range) {
+      // Past a double's range: an underflow reads as 0; an overflow is refused, as
+      // nlohmann's parser refuses a number that is not finite.
+      if (decimal_exponent(int_start, p_) > 0) return false;
+      v = 0.0;
+    }
+    is_count = !(v < 0);
+    n = v >= 18446744073709551615.0 ? UINT64_MAX : static_cast<std::uint64_t>(std::max(v, 0.0));
+    return true;
+  }
+
+  // Where a valid JSON number's first significant digit sits, as a power of ten (roughly:
+  // only its sign is used, for numbers that a double cannot hold).
+  static long decimal_exponent(const char* digits, const char* end) {
+    long at = 0;
+    const char* p = digits;
+    while (p != end && *p == '0') ++p;
+    if (p != end && *p >= '1' && *p <= '9') {
+      while (p != end && *p >= '0' && *p <= '9') ++p, ++at;
+    } else if (p != end && *p == '.') {
+      ++p;
+      while (p != end && *p == '0') ++p, --at;
+    }
+    while (p != end && *p != 'e' && *p != 'E') ++p;
+    if (p == end) return at;
+    ++p;
+    bool negative = *p == '-';
+    if (*p == '-' || *p == '+') ++p;
+    long e = 0;
+    for (; p != end; ++p) e = std::min(e * 10 + (*p - '0'), 100000000L);
+    return negative ? at - e : at + e;
+  }
+
+  // A JSON string at p_ (on its opening quote). `out` views the input when the string has
+  // no escapes, else scratch_; either stays valid until the next string.
+  bool string(std::string_view& out) {
+    const char* start = ++p_;
+    while (p_ != end_) {
+      auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        out = {start, static_cast<std::size_t>(p_ - start)};
+        ++p_;
+        return true;
+      }
+      if (c == '\\') break;
+      if (!plain_char()) return false;
+    }
+    scratch_.assign(start, p_);
+    while (p_ != end_) {
+      auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        out = scratch_;
+        ++p_;
+        return true;
+      }
+      if (c != '\\') {
+        const char* from = p_;
+        if (!plain_char()) return false;
+        scratch_.append(from, p_);
+        continue;
+      }
+      if (!escape()) return false;
+    }
+    return false;  // unterminated
+  }
+
+  // One unescaped character of a string: no control character, valid UTF-8.
+  bool plain_char() {
+    auto c = static_cast<unsigned char>(*p_);
+    if (c < 0x20) return false;
+    if (c < 0x80) {
+      ++p_;
+      return true;
+    }
+    auto len = utf8_sequence_length({p_, static_cast<std::size_t>(end_ - p_)}, 0);
+    p_ += len;
+    return len != 0;
+  }
+
+  bool hex4(std::uint32_t& out) {
+    if (end_ - p_ < 4) return false;
+    out = 0;
+    for (int i = 0; i < 4; ++i, ++p_) {
+      char c = *p_;
+      std::uint32_t d = c >= '0' && c <= '9'   ? static_cast<std::uint32_t>(c - '0')
+                        : c >= 'a' && c <= 'f' ? static_cast<std::uint32_t>(c - 'a' + 10)
+                        : c >= 'A' && c <= 'F' ? static_cast<std::uint32_t>(c - 'A' + 10)
+                                               : 16;
+      if (d == 16) return false;
+      out = out * 16 + d;
+    }
+    return true;
+  }
+
+  // An escape at p_ (on its backslash), decoded onto scratch_.
+  bool escape() {
+    if (end_ - p_ < 2) return false;
+    char e = p_[1];
+    p_ += 2;
+    switch (e) {
+      case '"':
+      case '\\':
+      case '/':
+        scratch_ += e;
+        return true;
+      case 'b':
+        scratch_ += '\b';
+        return true;
+      case 'f':
+        scratch_ += '\f';
+        return true;
+      case 'n':
+        scratch_ += '\n';
+        return true;
+      case 'r':
+        scratch_ += '\r';
+        return true;
+      case 't':
+        scratch_ += '\t';
+        return true;
+      case 'u':
+        break;
+      default:
+        return false;
+    }
+    std::uint32_t cp = 0;
+    if (!hex4(cp)) return false;
+    if (cp >= 0xDC00 && cp <= 0xDFFF) return false;  // a low surrogate alone
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+      // A high surrogate must be followed by a low one: together they are one code point.
+      std::uint32_t low = 0;
+      if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
+      p_ += 2;
+      if (!hex4(low) || low < 0xDC00 || low > 0xDFFF) return false;
+      cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+    }
+    append_utf8(cp);
+    return true;
+  }
+
+  void append_utf8(std::uint32_t cp) {
+    auto put = [this](std::uint32_t b) { scratch_ += static_cast<char>(b); };
+    if (cp < 0x80) {
+      put(cp);
+    } else if (cp < 0x800) {
+      put(0xC0 | (cp >> 6));
+      put(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      put(0xE0 | (cp >> 12));
+      put(0x80 | ((cp >> 6) & 0x3F));
+      put(0x80 | (cp & 0x3F));
+    } else {
+      put(0xF0 | (cp >> 18));
+      put(0x80 | ((cp >> 12) & 0x3F));
+      put(0x80 | ((cp >> 6) & 0x3F));
+      put(0x80 | (cp & 0x3F));
+    }
+  }
+
+  const char* p_;
+  const char* end_;
+  openai_chunk chunk_;
+  std::string kinds_;  // the open containers, '{' or '[': short strings need no allocation
+  std::array<level, tracked> levels_{};
+  std::string scratch_;
 };
 
 }  // namespace
 
 std::optional<openai_chunk> read_openai_chunk(std::string_view data) {
-  chunk_handler h;
-  if (!json::sax_parse(data, &h) || !h.root_is_object) return std::nullopt;
-  return std::move(h.chunk);
+  return chunk_reader{data}.read();
 }
 
 }  // namespace streamgate

@@ -8,9 +8,10 @@
 
 namespace streamgate {
 
-// What streamgate uses of one `chat.completion.chunk`. Read by a SAX pass, without building
-// a JSON tree: the curl driver thread decodes every upstream chunk of every stream, and the
-// tree's allocations were most of that cost (bench_sse_parser: openai_decode_chunk).
+// What streamgate uses of one `chat.completion.chunk`. Read in one pass that validates the
+// JSON and keeps only these values, without a JSON tree or nlohmann's per-character lexer:
+// the curl driver thread decodes every upstream chunk of every stream (bench_sse_parser:
+// openai_decode_chunk).
 struct openai_chunk {
   bool error = false;                        // a non-null top-level `error`
   std::string error_message;                 // its `message` (or the string itself); empty if none

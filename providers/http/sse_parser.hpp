@@ -30,10 +30,10 @@ class sse_parser {
   void end(const std::function<void(sse_event&)>& on_event);
 
  private:
-  void line_done(const std::function<void(sse_event&)>& on_event);
+  void line_done(std::string_view line, const std::function<void(sse_event&)>& on_event);
 
   std::size_t max_event_;
-  std::string line_;
+  std::string line_;  // a line cut by the end of a read, until its end arrives
   sse_event current_;
   std::size_t event_bytes_ = 0;
   bool has_fields_ = false;

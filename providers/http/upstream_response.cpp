@@ -131,7 +131,8 @@ bool upstream_response::on_body(std::string_view bytes, std::vector<stream_event
     error_body_.append(bytes);
     return true;
   }
-  std::vector<stream_event> events;
+  auto& events = decoded_;
+  events.clear();
   bool ok = true;
   try {
     ok = parser_.feed(bytes, [&](sse_event& ev) { decoder_->on_sse(ev, events); });

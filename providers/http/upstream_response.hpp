@@ -54,6 +54,8 @@ class upstream_response {
   std::uint32_t retry_after_s_ = 0;
   std::size_t body_bytes_ = 0;
   std::string error_body_;  // the body of a non-2xx (bounded) or a JSON (max_body) response
+  // What the decoder made of the latest body bytes; kept, so a chunk costs no allocation.
+  std::vector<stream_event> decoded_;
   bool json_body_ = false;  // Content-Type: application/json rather than an event stream
   bool done_ = false;
   bool failed_ = false;

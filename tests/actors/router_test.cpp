@@ -7,8 +7,7 @@ namespace streamgate {
 namespace {
 
 provider_actor::behavior_type idle_provider(provider_actor::pointer) {
-  return {
-      [](open_atom, chat_request&, session_actor&, std::uint32_t) -> upstream_actor { return {}; }};
+  return {[](open_atom, chat_request&, upstream_target&) -> upstream_actor { return {}; }};
 }
 
 route_config route_of(route_strategy s, std::vector<route_target> targets) {
@@ -59,18 +58,23 @@ class router_test : public test::coordinator_fixture {
     sched->run();
   }
 
+  // The providers of a new plan (route_atom), or of a lookup (lookup_atom), in order.
+  template <class Atom = route_atom>
   std::string plan_names(const std::string& model = "m") {
     caf::scoped_actor self{*sys};
     std::string out;
-    self->send(router, route_atom::value, model);
+    self->send(router, Atom::value, model);
     sched->run();
     self->receive(
         [&](route_plan& p) {
           last_plan = p;
-          for (auto& c : p.candidates) out += c.provider;
+          for (auto& c : p.candidates) out += c.handle ? c.provider : "(null)";
         },
         caf::after(std::chrono::seconds(0)) >> [&] { out = "(no reply)"; });
     return out;
+  }
+  std::string lookup_names(const std::string& model = "m") {
+    return plan_names<lookup_atom>(model);
   }
 
   router_actor router;
@@ -119,6 +123,35 @@ TEST_F(router_test, a_plan_says_when_its_only_providers_are_restarting_not_down)
   sched->run();
   EXPECT_EQ(plan_names(), "");
   EXPECT_FALSE(last_plan.restarting);
+}
+
+}  // namespace
+}  // namespace streamgate
+
+namespace streamgate {
+namespace {
+
+TEST_F(router_test, a_lookup_gives_current_handles_without_moving_the_round_robin) {
+  start(route_of(route_strategy::weighted, {{"a", 5}, {"b", 1}, {"c", 1}}));
+  std::string leaders;
+  for (int i = 0; i < 7; ++i) {
+    leaders += plan_names().front();
+    EXPECT_EQ(lookup_names(), "abc");  // configured order, whoever leads next
+  }
+  EXPECT_EQ(leaders, "aabacaa");  // the same smooth sequence as without lookups
+  EXPECT_EQ(coordinator_fixture::state_of<router_state>(router).plans, 7u);
+}
+
+TEST_F(router_test, a_lookup_takes_no_half_open_probe_and_skips_providers_that_are_down) {
+  start(route_of(route_strategy::priority, {{"a", 1}, {"b", 1}, {"c", 1}}));
+  caf::anon_send(router, health_atom::value, std::string{"a"}, std::uint32_t{1});
+  caf::anon_send(router, provider_atom::value, std::string{"c"}, provider_actor{});
+  sched->run();
+  EXPECT_EQ(lookup_names(), "ab");
+  EXPECT_EQ(lookup_names(), "ab");
+  EXPECT_EQ(lookup_names("other"), "");
+  EXPECT_EQ(plan_names(), "ab");  // the one probe is still there
+  EXPECT_EQ(plan_names(), "b");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "actors/session.hpp"
 #include "actors/session_registry.hpp"
 #include "providers/mock_provider.hpp"
+#include "tests/support/recording_sink.hpp"
 #include "tests/support/test_coordinator_fixture.hpp"
 
 #include <array>
@@ -16,49 +17,14 @@ namespace streamgate::test {
 
 using namespace std::chrono_literals;
 
-// Records what a session delivers; can pretend to be a client that stopped reading.
-class recording_sink : public event_sink {
- public:
-  bool deliver(const event_ptr& ev) override {
-    if (full) return false;
-    events.push_back(*ev);
-    return true;
-  }
-  void attached(std::uint64_t last_seq, bool ended) override {
-    attach_reports.emplace_back(last_seq, ended);
-  }
-  void detached(detach_reason why) override { detach_reasons.push_back(why); }
-  const char* transport() const override { return "test"; }
-
-  std::string text() const {
-    std::string out;
-    for (auto& e : events)
-      if (e.kind == event_kind::delta) out += e.text;
-    return out;
-  }
-  std::size_t terminal_count() const {
-    std::size_t n = 0;
-    for (auto& e : events) n += e.terminal() ? 1 : 0;
-    return n;
-  }
-  const stream_event& last() const { return events.back(); }
-
-  bool full = false;
-  std::vector<stream_event> events;
-  std::vector<std::pair<std::uint64_t, bool>> attach_reports;
-  std::vector<detach_reason> detach_reasons;
-};
-
 // A provider whose upstream replays a fixed script of events at once, for failure paths.
 provider_actor::behavior_type scripted_provider(provider_actor::pointer self,
                                                 std::vector<stream_event> script) {
-  return {[self, script](open_atom, chat_request&, session_actor& session,
-                         std::uint32_t attempt) -> upstream_actor {
-    return self->spawn(
-        [script, session, attempt](upstream_actor::pointer up) -> upstream_actor::behavior_type {
-          for (auto& ev : script) up->send(session, upstream_atom::value, attempt, ev);
-          return {[up](cancel_atom) { up->quit(); }};
-        });
+  return {[self, script](open_atom, chat_request&, upstream_target& t) -> upstream_actor {
+    return self->spawn([script, t](upstream_actor::pointer up) -> upstream_actor::behavior_type {
+      for (auto& ev : script) up->send(t.session, upstream_atom::value, t.attempt, ev);
+      return {[up](cancel_atom) { up->quit(); }};
+    });
   }};
 }
 

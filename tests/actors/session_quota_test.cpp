@@ -201,15 +201,21 @@ TEST_F(session_quota_test, a_request_queued_while_its_provider_restarts_is_not_l
   auto s = start(second);
   advance(20ms);
   ASSERT_EQ(g->queue_length.load(), 1);
-  // The provider crashes (its streams with it) and its supervisor restarts it at once.
+  // The provider crashes (its streams with it) and its supervisor restarts it at once; its
+  // breaker is half-open with one probe left.
   caf::anon_send_exit(crashing, caf::exit_reason::unhandled_exception);
   caf::anon_send(router, provider_atom::value, std::string{"a"}, keep(mock({3, 0, 10})));
+  caf::anon_send(router, health_atom::value, std::string{"a"}, std::uint32_t{1});
   sched->run();
   advance(100ms);
   EXPECT_EQ(first->last().code, error_code::upstream_interrupted);
   EXPECT_EQ(second->text(), mock_text(3));  // the queued one went to the new actor
   EXPECT_EQ(state_of(s).attempt, 1u);
   EXPECT_EQ(g->leases_in_use.load(), 0);
+  // Fetching the new handle made no plan: the probe is still there for a new request.
+  auto& rs = coordinator_fixture::state_of<router_state>(router);
+  EXPECT_EQ(rs.plans, 2u);
+  EXPECT_EQ(rs.admits.at("a"), 1u);
 }
 
 }  // namespace

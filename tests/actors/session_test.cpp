@@ -154,7 +154,7 @@ TEST_F(session_test, after_the_first_token_a_broken_upstream_ends_with_interrupt
   EXPECT_EQ(sink->text(), "partial ");
   EXPECT_EQ(sink->last().code, error_code::upstream_interrupted);
   EXPECT_EQ(state_of(s).phase, session_phase::failed);
-  EXPECT_EQ(state_of(s).log.size(), 2u);  // the partial text is kept in the log
+  EXPECT_EQ(state_of(s).log->size(), 2u);  // the partial text is kept in the log
 }
 
 TEST_F(session_test, when_every_candidate_fails_the_last_error_is_reported_once) {
@@ -216,6 +216,66 @@ TEST_F(session_test, a_session_that_dies_takes_its_upstream_with_it) {
   sched->run();
   EXPECT_EQ(registry.upstreams.load(), 0);
   EXPECT_EQ(registry.size(), 0u);
+}
+
+// The lane: the upstream appends its deltas to the session's log itself (here the test plays
+// the upstream's thread); the session's decisions close it.
+
+TEST_F(session_test, a_cancel_closes_the_lane_so_nothing_of_the_attempt_follows) {
+  route({{"silent", scripted({})}});
+  auto sink = std::make_shared<recording_sink>();
+  auto s = start(sink);
+  auto log = state_of(s).log;
+  ASSERT_EQ(state_of(s).attempt, 1u);
+  EXPECT_TRUE(log->append_from_upstream(1, stream_event::make_delta("a")));
+  EXPECT_EQ(sink->text(), "a");  // at the sink without the session running
+  sched->run();
+  EXPECT_EQ(state_of(s).phase, session_phase::streaming);  // the session heard of it
+  caf::anon_send(s, cancel_atom::value);
+  sched->run();
+  EXPECT_FALSE(log->append_from_upstream(1, stream_event::make_delta("late")));
+  EXPECT_EQ(sink->text(), "a");
+  EXPECT_EQ(sink->last().kind, event_kind::cancelled);
+  EXPECT_EQ(sink->terminal_count(), 1u);
+}
+
+TEST_F(session_test, a_failed_attempt_cannot_write_into_the_log_after_failover) {
+  route({{"broken", scripted({stream_event::make_error(
+                        std::string{error_code::upstream_server_error}, "503")})},
+         {"silent", scripted({})}});
+  auto sink = std::make_shared<recording_sink>();
+  auto s = start(sink);
+  ASSERT_EQ(state_of(s).attempt, 2u);
+  auto log = state_of(s).log;
+  EXPECT_FALSE(log->append_from_upstream(1, stream_event::make_delta("stale")));
+  EXPECT_TRUE(log->append_from_upstream(2, stream_event::make_delta("fresh")));
+  EXPECT_EQ(sink->text(), "fresh");
+}
+
+TEST_F(session_test, a_lane_delta_beats_a_deadline_the_session_has_not_handled_yet) {
+  options.attempt_deadline = 50ms;
+  route({{"silent", scripted({})}});
+  auto sink = std::make_shared<recording_sink>();
+  auto s = start(sink);
+  // The deadline fires (its message waits in the mailbox) just as the first token arrives.
+  sched->advance_time(50ms);
+  EXPECT_TRUE(state_of(s).log->append_from_upstream(1, stream_event::make_delta("a")));
+  sched->run();
+  EXPECT_EQ(state_of(s).phase, session_phase::streaming);  // not failed: the token counts
+  EXPECT_EQ(sink->text(), "a");
+  EXPECT_EQ(sink->terminal_count(), 0u);
+}
+
+TEST_F(session_test, a_slow_client_dropped_on_the_lane_is_a_detach_like_any_other) {
+  route({{"silent", scripted({})}});
+  auto sink = std::make_shared<recording_sink>();
+  auto s = start(sink, /*cancel_on_detach=*/true);
+  sink->full = true;
+  EXPECT_TRUE(state_of(s).log->append_from_upstream(1, stream_event::make_delta("a")));
+  ASSERT_EQ(sink->detach_reasons.size(), 1u);
+  EXPECT_EQ(sink->detach_reasons[0], detach_reason::slow_consumer);
+  sched->run();
+  EXPECT_EQ(state_of(s).phase, session_phase::cancelled);
 }
 
 }  // namespace

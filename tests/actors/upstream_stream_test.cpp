@@ -1,48 +1,36 @@
 // The HTTP provider and its upstream_stream actors under CAF's deterministic test
 // coordinator. The I/O layer is a scripted transfer_runner: the test plays the driver thread
-// by invoking a transfer's callback, then runs the scheduler.
+// by invoking a transfer's callback, then runs the scheduler. Deltas go into the session's
+// event_log through the lane (a recording sink shows them); the terminal event to the session.
 
 #include "actors/error_code.hpp"
-#include "providers/http/curl_driver.hpp"
+#include "actors/event_log.hpp"
 #include "providers/http_provider.hpp"
+#include "tests/actors/scripted_runner.hpp"
+#include "tests/support/recording_sink.hpp"
 #include "tests/support/test_coordinator_fixture.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include <map>
-
 namespace streamgate {
 namespace {
 
-// Records starts and cancels; keeps each transfer's callback so the test can feed it.
-class scripted_runner : public transfer_runner {
- public:
-  transfer_id start(upstream_request request, transfer_callback on_event) override {
-    auto id = next_id++;
-    requests[id] = std::move(request);
-    callbacks[id] = std::move(on_event);
-    return id;
-  }
-  void cancel(transfer_id id) override { cancels.push_back(id); }
-
-  transfer_id next_id = 1;
-  std::map<transfer_id, upstream_request> requests;
-  std::map<transfer_id, transfer_callback> callbacks;
-  std::vector<transfer_id> cancels;
-};
+using test::scripted_runner;
 
 struct received {
   std::uint32_t attempt;
   stream_event ev;
 };
 
-// Stands in for a session: records what its upstream reports.
+// Stands in for a session: records what its upstream reports to the actor.
 session_actor::behavior_type recording_session(session_actor::pointer self,
                                                std::vector<received>* log) {
   return {
       [log](upstream_atom, std::uint32_t attempt, stream_event& ev) {
         log->push_back({attempt, std::move(ev)});
       },
+      [](first_delta_atom, std::uint32_t) {},
+      [](sinks_lost_atom) {},
       [](attach_atom, sink_ptr&, std::uint64_t) {},
       [](detach_atom, sink_ptr&) {},
       [self](cancel_atom) { self->quit(); },
@@ -71,7 +59,8 @@ class upstream_stream_test : public test::coordinator_fixture {
         R"({"model":"client-model","stream":true,"messages":[{"role":"user","content":"hi"}]})"));
     upstream_actor up;
     caf::scoped_actor self{*sys};
-    self->send(provider, open_atom::value, req, session, attempt);
+    events->open_lane(attempt);
+    self->send(provider, open_atom::value, req, upstream_target{session, attempt, events});
     sched->run();
     self->receive([&](upstream_actor& h) { up = h; },
                   caf::after(std::chrono::seconds(0)) >> [] { FAIL() << "no upstream"; });
@@ -92,6 +81,13 @@ class upstream_stream_test : public test::coordinator_fixture {
   std::shared_ptr<scripted_runner> runner = std::make_shared<scripted_runner>();
   std::atomic<std::int64_t> upstreams{0};
   std::vector<received> log;
+  std::shared_ptr<test::recording_sink> sink = std::make_shared<test::recording_sink>();
+  std::shared_ptr<event_log> events = [this] {
+    event_log::options o;
+    o.first_sink = sink;
+    o.now = [] { return event_log::clock::now(); };
+    return std::make_shared<event_log>(std::move(o));
+  }();
   provider_actor provider;
   session_actor session;
 };
@@ -106,15 +102,18 @@ TEST_F(upstream_stream_test, starts_one_transfer_with_the_provider_request) {
   EXPECT_TRUE(alive(up));
 }
 
-TEST_F(upstream_stream_test, forwards_events_with_the_attempt_and_ends_at_the_terminal) {
+TEST_F(upstream_stream_test, deltas_go_through_the_lane_and_the_terminal_to_the_session) {
   auto up = open(3);
   driver_delivers(1, stream_event::make_delta("Hel"));
   driver_delivers(1, stream_event::make_delta("lo"));
+  // In the log and at its sink at once, without a message to the session.
+  EXPECT_EQ(sink->text(), "Hello");
+  EXPECT_EQ(sink->events.back().seq, 2u);
+  EXPECT_TRUE(log.empty());
   driver_delivers(1, stream_event::make_finish("stop"));
-  ASSERT_EQ(log.size(), 3u);
+  ASSERT_EQ(log.size(), 1u);
   EXPECT_EQ(log[0].attempt, 3u);
-  EXPECT_EQ(log[1].ev.text, "lo");
-  EXPECT_EQ(log[2].ev.kind, event_kind::finish);
+  EXPECT_EQ(log[0].ev.kind, event_kind::finish);
   EXPECT_FALSE(alive(up));
   // The transfer ended on its own: no cancel, so curl may reuse the connection.
   EXPECT_TRUE(runner->cancels.empty());
@@ -133,13 +132,26 @@ TEST_F(upstream_stream_test, an_error_is_the_terminal_event_too) {
 TEST_F(upstream_stream_test, a_cancel_removes_the_transfer_and_silences_it) {
   auto up = open(1);
   driver_delivers(1, stream_event::make_delta("a"));
+  // What a session does to cancel: close the lane (the fence), then tell the upstream.
+  events->close_lane();
   caf::anon_send(up, cancel_atom::value);
   sched->run();
   EXPECT_EQ(runner->cancels, std::vector<transfer_id>{1});
-  // Gone with its transfer: nothing can reach the session after the cancel.
   EXPECT_FALSE(alive(up));
-  EXPECT_EQ(log.size(), 1u);
   EXPECT_EQ(upstreams.load(), 0);
+  // The driver thread may still be inside the transfer's callback: nothing gets through.
+  driver_delivers(1, stream_event::make_delta("late"));
+  driver_delivers(1, stream_event::make_finish("stop"));
+  EXPECT_EQ(sink->text(), "a");
+  EXPECT_TRUE(log.empty());
+}
+
+TEST_F(upstream_stream_test, the_lane_takes_only_the_attempt_it_was_opened_for) {
+  open(1);
+  open(2);  // the session failed over: attempt 2's lane replaces attempt 1's
+  driver_delivers(1, stream_event::make_delta("stale"));
+  driver_delivers(2, stream_event::make_delta("fresh"));
+  EXPECT_EQ(sink->text(), "fresh");
 }
 
 TEST_F(upstream_stream_test, the_session_dying_cancels_the_transfer) {

@@ -3,6 +3,7 @@
 #include "tests/support/ws_client.hpp"
 #include "transports/http_server.hpp"
 
+#include <boost/asio/io_context.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/atom.hpp>
@@ -40,9 +41,12 @@ test_server::test_server(gateway_config gateway_cfg, http_options options)
   impl_->cfg.set("scheduler.max-threads", static_cast<size_t>(2));
   impl_->cfg.set("logger.verbosity", caf::atom("quiet"));
   impl_->system = std::make_unique<caf::actor_system>(impl_->cfg);
+  // As the streamgate program does: the upstream driver on the server's io_context.
+  auto io = std::make_shared<boost::asio::io_context>(static_cast<int>(options.threads));
+  gateway_cfg.upstream_io = io;
   impl_->engine = std::make_unique<gateway>(*impl_->system, std::move(gateway_cfg));
   impl_->server =
-      std::make_unique<http_server>(*impl_->engine, std::move(options), impl_->engine.get());
+      std::make_unique<http_server>(*impl_->engine, std::move(options), impl_->engine.get(), io);
   impl_->server->start();
 }
 

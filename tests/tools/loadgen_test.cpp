@@ -58,6 +58,7 @@ TEST(loadgen_options, bad_input_gets_a_clear_error) {
   fails_with({"--url", "http://example.com:80"}, "numeric address");
   fails_with({"--url", "http://10.1.2.3:80"}, "only loopback");
   fails_with({"--url", "http://127.0.0.1:1", "--protocol", "grpc"}, "expected sse, ws or poll");
+  fails_with({"--url", "http://127.0.0.1:1", "--rate", "5", "--ramp-s", "1"}, "only with");
   fails_with({"--url", "http://127.0.0.1:1", "--concurrency", "many"}, "expected a number");
   fails_with({"--url", "http://127.0.0.1:1", "--concurrency", "-1"}, "must be between");
   fails_with({"--url", "http://127.0.0.1:1", "--requests"}, "missing value");
@@ -169,6 +170,17 @@ TEST(loadgen_program, open_loop_starts_streams_at_the_given_rate) {
   EXPECT_EQ(j["ok"], 10);
   EXPECT_GE(j["wall_s"].get<double>(), 0.225);
   EXPECT_DOUBLE_EQ(j["rate"].get<double>(), 40);
+}
+
+TEST(loadgen_program, a_ramp_spreads_the_first_streams_over_its_length) {
+  paced_upstream up{2, 200};
+  // 4 streams of ~400 ms started over 0.6 s: at 0, 150, 300 and 450 ms. The first has ended
+  // before the fourth starts, so at most 3 run at once (all 4 without the ramp).
+  auto j = run_loadgen({"--url", up.url, "--model", "fake", "--concurrency", "4", "--ramp-s", "0.6",
+                        "--requests", "4"});
+  EXPECT_EQ(j["ok"], 4);
+  EXPECT_EQ(up.server.counters().streams_completed.load(), 4u);
+  EXPECT_EQ(up.server.counters().peak_active_streams.load(), 3);
 }
 
 TEST(loadgen_program, reports_failures_and_exits_non_zero) {

@@ -57,7 +57,12 @@ class stream_runner {
     if (o_.requests == 0) {
       stop(false);
     } else if (o_.rate > 0) {
-      pace(t0, 0);
+      pace(t0, 0, o_.requests, 1 / o_.rate);
+    } else if (o_.ramp_s > 0) {
+      // Closed loop with a ramp: a thousand clients rarely press Enter in the same
+      // microsecond, and a burst measures the start-up storm, not the steady state.
+      auto slots = std::min(o_.concurrency, o_.requests);
+      pace(t0, 0, slots, o_.ramp_s / slots);
     } else {
       for (unsigned i = 0; i < std::min(o_.concurrency, o_.requests); ++i) launch();
     }
@@ -93,14 +98,15 @@ class stream_runner {
     if (o_.rate == 0) launch();
   }
 
-  // Open loop: stream i starts at t0 + i / rate whatever happened to the earlier ones.
-  void pace(clock_type::time_point t0, unsigned i) {
-    if (i >= o_.requests) return;
-    pacer_.expires_at(t0 + seconds(i / o_.rate));
-    pacer_.async_wait([this, t0, i](boost::system::error_code ec) {
+  // Stream i of `count` starts at t0 + i * interval whatever happened to the earlier ones
+  // (open loop, or a closed loop's ramp).
+  void pace(clock_type::time_point t0, unsigned i, unsigned count, double interval) {
+    if (i >= count) return;
+    pacer_.expires_at(t0 + seconds(i * interval));
+    pacer_.async_wait([this, t0, i, count, interval](boost::system::error_code ec) {
       if (ec) return;
       launch();
-      pace(t0, i + 1);
+      pace(t0, i + 1, count, interval);
     });
   }
 

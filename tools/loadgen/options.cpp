@@ -104,6 +104,8 @@ options parse_options(const std::vector<std::string>& args) {
       o.concurrency = count(100000);
     } else if (a == "--rate") {
       o.rate = number(a, value(), 0, 1e6);
+    } else if (a == "--ramp-s") {
+      o.ramp_s = number(a, value(), 0, 3600);
     } else if (a == "--requests") {
       o.requests = count(10000000);
     } else if (a == "--timeout-s") {
@@ -131,6 +133,7 @@ options parse_options(const std::vector<std::string>& args) {
   if (!have_url) throw usage_error("--url is required");
   if (o.concurrency == 0 && o.rate == 0 && o.idle_connections == 0)
     throw usage_error("--concurrency must be at least 1");
+  if (o.ramp_s > 0 && o.rate > 0) throw usage_error("--ramp-s: only with --concurrency");
   if (!o.allow_remote) {
     if (!is_loopback(o.target.host) || (o.upstream_stats && !is_loopback(o.upstream_stats->host)))
       throw usage_error("--url: only loopback addresses unless --allow-remote");
@@ -146,6 +149,8 @@ std::string usage_text() {
          "  --request-json JSON     fields merged into each request body\n"
          "  --concurrency N         closed loop: streams kept in flight (default 1)\n"
          "  --rate R                open loop: start R streams per second instead\n"
+         "  --ramp-s S              closed loop: start the first N streams evenly over S seconds\n"
+         "                          (each slot then restarts when its stream ends)\n"
          "  --requests N            streams in all (default 1)\n"
          "  --timeout-s S           per stream (default 30)\n"
          "  --max-duration-s S      whole run bound; streams still open are abandoned (120)\n"

@@ -25,6 +25,7 @@ struct options {
   std::string request_json;                // merged into each chat request body (a JSON object)
   unsigned concurrency = 1;                // closed loop: streams kept in flight
   double rate = 0;                         // open loop: new streams per second (0: closed loop)
+  double ramp_s = 0;                       // closed loop: spread the first streams' starts
   unsigned requests = 1;                   // streams started in all
   double timeout_s = 30;                   // per stream
   double max_duration_s = 120;             // the whole run

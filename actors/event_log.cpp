@@ -1,0 +1,172 @@
+#include "actors/event_log.hpp"
+
+#include "telemetry/metrics.hpp"
+#include "telemetry/stats.hpp"
+
+#include <algorithm>
+
+namespace streamgate {
+namespace {
+
+using seconds_d = std::chrono::duration<double>;
+
+void count_client(const sink_ptr& s, int delta) {
+  stats::session().clients.with({s->transport()}).inc(delta);
+}
+
+}  // namespace
+
+event_log::event_log(options o) : opts_(std::move(o)) {
+  if (opts_.first_sink) {
+    count_client(opts_.first_sink, 1);
+    sinks_.push_back(std::move(opts_.first_sink));
+  }
+}
+
+event_log::~event_log() {
+  drop_sinks();
+}
+
+event_log::appended event_log::append(stream_event ev) {
+  auto now = opts_.now();
+  std::lock_guard<std::mutex> lock{mutex_};
+  return append_locked(std::move(ev), now);
+}
+
+bool event_log::append_from_upstream(std::uint32_t attempt, stream_event ev) {
+  if (ev.terminal()) return false;
+  auto now = opts_.now();
+  appended a;
+  {
+    std::lock_guard<std::mutex> lock{mutex_};
+    if (lane_ == 0 || lane_ != attempt) return false;
+    a = append_locked(std::move(ev), now);
+  }
+  if (a.first_delta && opts_.first_delta) opts_.first_delta(attempt);
+  if (a.sinks_lost && opts_.sinks_lost) opts_.sinks_lost();
+  return a.logged;
+}
+
+event_log::appended event_log::append_locked(stream_event&& ev, clock::time_point now) {
+  appended a;
+  if (ended_) return a;  // exactly one terminal event: later ones are dropped
+  a.logged = true;
+  ev.seq = events_.size() + 1;
+  auto ptr = std::make_shared<const stream_event>(std::move(ev));
+  events_.push_back(ptr);
+  if (ptr->kind == event_kind::delta) {
+    if (tokens_++ == 0) {
+      a.first_delta = true;
+      first_token_at_ = now;
+      if (opts_.ttft) opts_.ttft->observe(seconds_d(now - opts_.started_at).count());
+    } else if (opts_.gap) {
+      opts_.gap->observe(seconds_d(now - last_delta_at_).count());
+    }
+    last_delta_at_ = now;
+    bytes_ += ptr->text.size();
+    if (opts_.bytes) opts_.bytes->inc(ptr->text.size());
+  }
+  bool dropped = false;
+  for (auto it = sinks_.begin(); it != sinks_.end();) {
+    if ((*it)->deliver(ptr)) {
+      ++it;
+      continue;
+    }
+    (*it)->detached(detach_reason::slow_consumer);
+    count_client(*it, -1);
+    it = sinks_.erase(it);
+    dropped = true;
+  }
+  if (ptr->terminal()) {
+    ended_ = true;
+    lane_ = 0;
+    for (auto& s : sinks_) count_client(s, -1);
+    sinks_.clear();  // every sink has its terminal event and closes on its own
+  }
+  // Losing the last client to its own slowness is a detach like any other.
+  a.sinks_lost = dropped && sinks_.empty() && !ended_;
+  return a;
+}
+
+void event_log::open_lane(std::uint32_t attempt) {
+  std::lock_guard<std::mutex> lock{mutex_};
+  if (ended_) return;
+  lane_ = attempt;
+}
+
+void event_log::close_lane() {
+  std::lock_guard<std::mutex> lock{mutex_};
+  lane_ = 0;
+}
+
+bool event_log::attach(sink_ptr sink, std::uint64_t after_seq) {
+  std::lock_guard<std::mutex> lock{mutex_};
+  for (auto i = std::min<std::uint64_t>(after_seq, events_.size()); i < events_.size(); ++i) {
+    if (!sink->deliver(events_[i])) {
+      sink->detached(detach_reason::slow_consumer);
+      return false;
+    }
+  }
+  sink->attached(events_.size(), ended_);
+  if (ended_) return false;  // the replay held the terminal event; nothing live follows
+  count_client(sink, 1);
+  sinks_.push_back(std::move(sink));
+  return true;
+}
+
+bool event_log::detach(const sink_ptr& sink) {
+  std::lock_guard<std::mutex> lock{mutex_};
+  auto n = std::count(sinks_.begin(), sinks_.end(), sink);
+  if (n == 0) return false;
+  count_client(sink, -static_cast<int>(n));
+  sinks_.erase(std::remove(sinks_.begin(), sinks_.end(), sink), sinks_.end());
+  return sinks_.empty() && !ended_;
+}
+
+void event_log::drop_sinks() {
+  std::lock_guard<std::mutex> lock{mutex_};
+  for (auto& s : sinks_) count_client(s, -1);
+  sinks_.clear();
+}
+
+bool event_log::ended() const {
+  std::lock_guard<std::mutex> lock{mutex_};
+  return ended_;
+}
+
+bool event_log::has_sinks() const {
+  std::lock_guard<std::mutex> lock{mutex_};
+  return !sinks_.empty();
+}
+
+bool event_log::has_deltas() const {
+  std::lock_guard<std::mutex> lock{mutex_};
+  return tokens_ > 0;
+}
+
+std::uint64_t event_log::size() const {
+  std::lock_guard<std::mutex> lock{mutex_};
+  return events_.size();
+}
+
+event_ptr event_log::last() const {
+  std::lock_guard<std::mutex> lock{mutex_};
+  return events_.empty() ? nullptr : events_.back();
+}
+
+std::uint32_t event_log::tokens() const {
+  std::lock_guard<std::mutex> lock{mutex_};
+  return tokens_;
+}
+
+std::uint64_t event_log::bytes() const {
+  std::lock_guard<std::mutex> lock{mutex_};
+  return bytes_;
+}
+
+event_log::clock::time_point event_log::first_token_at() const {
+  std::lock_guard<std::mutex> lock{mutex_};
+  return first_token_at_;
+}
+
+}  // namespace streamgate

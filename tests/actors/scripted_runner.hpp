@@ -1,0 +1,30 @@
+#pragma once
+
+// A transfer_runner that the test plays by hand: it records starts and cancels and keeps each
+// transfer's callback, so the test can act as the driver thread by invoking it (also after a
+// cancel, as the real driver may until it takes the cancel command).
+
+#include "providers/http/curl_driver.hpp"
+
+#include <map>
+#include <vector>
+
+namespace streamgate::test {
+
+class scripted_runner : public transfer_runner {
+ public:
+  transfer_id start(upstream_request request, transfer_callback on_event) override {
+    auto id = next_id++;
+    requests[id] = std::move(request);
+    callbacks[id] = std::move(on_event);
+    return id;
+  }
+  void cancel(transfer_id id) override { cancels.push_back(id); }
+
+  transfer_id next_id = 1;
+  std::map<transfer_id, upstream_request> requests;
+  std::map<transfer_id, transfer_callback> callbacks;
+  std::vector<transfer_id> cancels;
+};
+
+}  // namespace streamgate::test
