@@ -52,6 +52,13 @@ class object_reader {
     out = std::chrono::milliseconds{ms};
   }
 
+  void boolean(const std::string& key, bool& out) {
+    if (auto* v = field(key)) {
+      if (!v->is_boolean()) throw config_error(at(key) + ": expected boolean");
+      out = v->get<bool>();
+    }
+  }
+
   void string(const std::string& key, std::string& out) {
     if (auto* v = field(key)) {
       if (!v->is_string()) throw config_error(at(key) + ": expected string");
@@ -118,10 +125,8 @@ void read_http(object_reader& r, http_options& h) {
   r.integer("ws_max_streams", h.ws_max_streams, 1, 100000);
   r.millis("ws_ping_timeout_ms", h.ws_ping_timeout);
   r.millis("ws_heartbeat_ms", h.ws_heartbeat);
-  if (auto* v = r.field("admin")) {
-    if (!v->is_boolean()) throw config_error(r.at("admin") + ": expected boolean");
-    h.admin = v->get<bool>();
-  }
+  r.boolean("admin", h.admin);
+  r.boolean("upstream_on_io_threads", h.upstream_on_io_threads);
 }
 
 void read_sessions(object_reader& r, gateway_config& g) {
