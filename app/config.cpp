@@ -30,6 +30,7 @@ void read_http(object_reader& r, http_options& h) {
   r.millis("ws_ping_timeout_ms", h.ws_ping_timeout);
   r.millis("ws_heartbeat_ms", h.ws_heartbeat);
   r.boolean("admin", h.admin);
+  r.boolean("upstream_on_io_threads", h.upstream_on_io_threads);
 }
 
 void read_sessions(object_reader& r, gateway_config& g) {

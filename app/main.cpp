@@ -61,7 +61,7 @@ int serve(const app_config& cfg) {
   // from the provider and written to its client on the same thread.
   auto io = std::make_shared<boost::asio::io_context>(static_cast<int>(cfg.http.threads));
   auto gateway_cfg = cfg.gateway;
-  gateway_cfg.upstream_io = io;
+  if (cfg.http.upstream_on_io_threads) gateway_cfg.upstream_io = io;
   gateway engine{system, gateway_cfg};
   http_server server{engine, cfg.http, &engine, io};
   server.start();

@@ -37,6 +37,16 @@ TEST(config, reads_the_websocket_keys) {
   EXPECT_NE(error_of(R"({"http": {"ws_max_streams": 0}})"), "no error");
 }
 
+TEST(config, reads_where_the_upstream_driver_runs) {
+  app_config cfg;
+  EXPECT_TRUE(cfg.http.upstream_on_io_threads);
+  apply_config_json(R"({"http": {"upstream_on_io_threads": false, "admin": true}})", cfg);
+  EXPECT_FALSE(cfg.http.upstream_on_io_threads);
+  EXPECT_TRUE(cfg.http.admin);
+  EXPECT_EQ(error_of(R"({"http": {"upstream_on_io_threads": 1}})"),
+            "http.upstream_on_io_threads: expected boolean");
+}
+
 TEST(config, reads_a_complete_file) {
   app_config cfg;
   apply_config_json(R"({
