@@ -14,9 +14,11 @@ struct http_options {
   std::size_t max_body_bytes = 1 << 20;      // 413 above
   std::size_t max_header_bytes = 16 * 1024;  // 431 above
   std::size_t max_connections = 20000;       // 503 above
-  // The curl driver runs on these I/O threads' io_context (false: on a thread of its own).
-  // Read by the program's wiring (app/main.cpp), not by the server.
-  bool upstream_on_io_threads = true;
+  // The curl driver runs on these I/O threads' io_context instead of a thread of its own.
+  // Read by the program's wiring (app/main.cpp), not by the server. Off by default: on two
+  // cores it saves ~17 % CPU per stream at 100 streams but leaves one thread doing all
+  // the I/O, which saturates near 1,000 (docs/benchmarks.md).
+  bool upstream_on_io_threads = false;
   std::size_t max_pending_bytes = 1 << 20;         // per streaming client: slow consumer above
   std::chrono::milliseconds idle_timeout{60000};   // keep-alive connection with no request
   std::chrono::milliseconds sse_keepalive{15000};  // comment line on an idle SSE stream

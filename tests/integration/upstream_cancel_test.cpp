@@ -16,11 +16,15 @@ namespace {
 
 using json = nlohmann::json;
 
-class upstream_cancel : public ::testing::Test {
+// Each test twice: the curl driver on its own thread, and on the server's I/O threads.
+class upstream_cancel : public ::testing::TestWithParam<bool> {
  protected:
   upstream_fixture f{{{"endless", "fake@chunks=100000,interval_ms=20"},
                       {"silent", "fake@first_byte_ms=10000"},
-                      {"ok", "fake@chunks=3"}}};
+                      {"ok", "fake@chunks=3"}},
+                     {},
+                     {},
+                     GetParam()};
 
   // Opens a streamed request and waits for its first content event.
   std::string open_and_read_first_token(http_client& c) {
@@ -52,7 +56,7 @@ class upstream_cancel : public ::testing::Test {
   }
 };
 
-TEST_F(upstream_cancel, explicit_cancel_closes_the_upstream_socket) {
+TEST_P(upstream_cancel, explicit_cancel_closes_the_upstream_socket) {
   http_client c{f.port()};
   auto session = open_and_read_first_token(c);
   ASSERT_FALSE(session.empty());
@@ -74,14 +78,14 @@ TEST_F(upstream_cancel, explicit_cancel_closes_the_upstream_socket) {
   expect_upstream_closed(1);
 }
 
-TEST_F(upstream_cancel, client_disconnect_closes_the_upstream_socket) {
+TEST_P(upstream_cancel, client_disconnect_closes_the_upstream_socket) {
   http_client c{f.port()};
   open_and_read_first_token(c);
   c.close();
   expect_upstream_closed(1);
 }
 
-TEST_F(upstream_cancel, cancel_before_the_first_byte_closes_the_connection) {
+TEST_P(upstream_cancel, cancel_before_the_first_byte_closes_the_connection) {
   http_client c{f.port()};
   c.send_raw(
       "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -98,7 +102,7 @@ TEST_F(upstream_cancel, cancel_before_the_first_byte_closes_the_connection) {
   EXPECT_TRUE(f.settled());
 }
 
-TEST_F(upstream_cancel, many_disconnects_close_as_many_upstream_sockets) {
+TEST_P(upstream_cancel, many_disconnects_close_as_many_upstream_sockets) {
   std::vector<std::unique_ptr<http_client>> clients;
   for (int i = 0; i < 20; ++i) {
     clients.push_back(std::make_unique<http_client>(f.port()));
@@ -108,6 +112,11 @@ TEST_F(upstream_cancel, many_disconnects_close_as_many_upstream_sockets) {
   clients.clear();  // every client goes away at once
   expect_upstream_closed(20);
 }
+
+INSTANTIATE_TEST_SUITE_P(driver, upstream_cancel, ::testing::Values(false, true),
+                         [](const auto& info) {
+                           return info.param ? "on_io_threads" : "own_thread";
+                         });
 
 }  // namespace
 }  // namespace streamgate::test

@@ -11,7 +11,8 @@ using json = nlohmann::json;
 
 upstream_fixture::upstream_fixture(const std::map<std::string, std::string>& models,
                                    const std::function<void(http_provider_config&)>& tweak,
-                                   const std::function<void(gateway_config&)>& gateway_tweak) {
+                                   const std::function<void(gateway_config&)>& gateway_tweak,
+                                   bool upstream_on_io_threads) {
   fake::server_options fo;
   fake_ = std::make_unique<fake::fake_server>(fo);
   fake_->start();
@@ -36,7 +37,9 @@ upstream_fixture::upstream_fixture(const std::map<std::string, std::string>& mod
   g.sessions.max_attempts = 1;  // one provider: a fault must surface, not be retried
   g.sessions.resume_window = std::chrono::milliseconds(50);  // no test here resumes
   if (gateway_tweak) gateway_tweak(g);
-  server_ = std::make_unique<test_server>(g);
+  auto http = test_server::default_options();
+  http.upstream_on_io_threads = upstream_on_io_threads;
+  server_ = std::make_unique<test_server>(g, http);
 }
 
 upstream_fixture::~upstream_fixture() {

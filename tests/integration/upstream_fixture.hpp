@@ -34,9 +34,11 @@ class upstream_fixture {
  public:
   // `models` maps client model names to the fake upstream's model (with its @fault suffix).
   // `gateway_tweak` sees the whole configuration last (one provider "fake", one attempt).
+  // `upstream_on_io_threads`: the curl driver on the server's I/O threads instead of its own.
   explicit upstream_fixture(const std::map<std::string, std::string>& models,
                             const std::function<void(http_provider_config&)>& tweak = {},
-                            const std::function<void(gateway_config&)>& gateway_tweak = {});
+                            const std::function<void(gateway_config&)>& gateway_tweak = {},
+                            bool upstream_on_io_threads = false);
 
   ~upstream_fixture();
 

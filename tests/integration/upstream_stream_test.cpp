@@ -26,8 +26,11 @@ TEST(upstream_stream, streams_the_upstream_answer_end_to_end) {
   EXPECT_EQ(stats["client_aborts"], 0);
 }
 
-TEST(upstream_stream, concurrent_streams_share_the_one_driver_thread) {
-  upstream_fixture f{{{"paced", "fake@chunks=20,chunk_size=10,interval_ms=5"}}};
+// Thirty overlapping streams through one curl driver, which runs on its own thread or on the
+// server's I/O threads.
+void expect_concurrent_streams_complete(bool upstream_on_io_threads) {
+  upstream_fixture f{
+      {{"paced", "fake@chunks=20,chunk_size=10,interval_ms=5"}}, {}, {}, upstream_on_io_threads};
   constexpr int clients = 30;
   std::vector<client_outcome> results(clients);
   std::vector<std::thread> threads;
@@ -43,6 +46,14 @@ TEST(upstream_stream, concurrent_streams_share_the_one_driver_thread) {
   EXPECT_EQ(c.streams_completed.load(), std::uint64_t{clients});
   EXPECT_GT(c.peak_active_streams.load(), 1);  // they really overlapped
   EXPECT_TRUE(f.settled());
+}
+
+TEST(upstream_stream, concurrent_streams_share_the_one_driver_thread) {
+  expect_concurrent_streams_complete(false);
+}
+
+TEST(upstream_stream, concurrent_streams_share_the_server_io_threads) {
+  expect_concurrent_streams_complete(true);
 }
 
 TEST(upstream_stream, usage_reaches_a_client_that_asked_for_it) {

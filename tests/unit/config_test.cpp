@@ -39,9 +39,9 @@ TEST(config, reads_the_websocket_keys) {
 
 TEST(config, reads_where_the_upstream_driver_runs) {
   app_config cfg;
-  EXPECT_TRUE(cfg.http.upstream_on_io_threads);
-  apply_config_json(R"({"http": {"upstream_on_io_threads": false, "admin": true}})", cfg);
   EXPECT_FALSE(cfg.http.upstream_on_io_threads);
+  apply_config_json(R"({"http": {"upstream_on_io_threads": true, "admin": true}})", cfg);
+  EXPECT_TRUE(cfg.http.upstream_on_io_threads);
   EXPECT_TRUE(cfg.http.admin);
   EXPECT_EQ(error_of(R"({"http": {"upstream_on_io_threads": 1}})"),
             "http.upstream_on_io_threads: expected boolean");
