@@ -237,10 +237,6 @@ r.update({"sockets": int(n), "rss_before_kib": int(before), "rss_peak_kib": int(
 json.dump(r, open(dst, "w"), indent=1)
 PY
 
-echo "bench: cancel -> upstream socket closed, one at a time, in-process"
-[ -x "$BUILD/bench/upstream_cancel_bench" ] && "$BUILD/bench/upstream_cancel_bench" 300 \
-  > "$OUT/upstream-cancel.txt" 2> /dev/null || true
-
 echo "bench: micro-benchmarks"
 for b in "$BUILD"/bench/bench_*; do
   [ -x "$b" ] || continue
