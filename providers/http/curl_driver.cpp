@@ -218,24 +218,23 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
   // Waits for what curl wants on the socket. A wait is queued again before curl reads, so
   // bytes that arrive while curl works still find one (Asio's epoll is edge-triggered).
   void arm(const std::shared_ptr<socket_watch>& w) {
-    if ((w->want & CURL_POLL_IN) && !w->reading) {
-      w->reading = true;
-      w->sd.async_wait(
-          net::posix::descriptor_base::wait_read,
-          net::bind_executor(strand, [self = shared_from_this(), w](boost::system::error_code ec) {
-            w->reading = false;
-            if (!ec) self->on_ready(w, CURL_POLL_IN, CURL_CSELECT_IN);
-          }));
-    }
-    if ((w->want & CURL_POLL_OUT) && !w->writing) {
-      w->writing = true;
-      w->sd.async_wait(
-          net::posix::descriptor_base::wait_write,
-          net::bind_executor(strand, [self = shared_from_this(), w](boost::system::error_code ec) {
-            w->writing = false;
-            if (!ec) self->on_ready(w, CURL_POLL_OUT, CURL_CSELECT_OUT);
-          }));
-    }
+    if (w->want & CURL_POLL_IN)
+      wait(w, w->reading, net::posix::descriptor_base::wait_read, CURL_POLL_IN, CURL_CSELECT_IN);
+    if (w->want & CURL_POLL_OUT)
+      wait(w, w->writing, net::posix::descriptor_base::wait_write, CURL_POLL_OUT, CURL_CSELECT_OUT);
+  }
+
+  // One wait of `type` at a time per socket; `pending` (a flag of *w) says one is queued.
+  void wait(const std::shared_ptr<socket_watch>& w, bool& pending,
+            net::posix::descriptor_base::wait_type type, int poll_flag, int select_flag) {
+    if (pending) return;
+    pending = true;
+    w->sd.async_wait(type,
+                     net::bind_executor(strand, [self = shared_from_this(), w, &pending, poll_flag,
+                                                 select_flag](boost::system::error_code ec) {
+                       pending = false;
+                       if (!ec) self->on_ready(w, poll_flag, select_flag);
+                     }));
   }
 
   void on_ready(const std::shared_ptr<socket_watch>& w, int poll_flag, int select_flag) {
