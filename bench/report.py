@@ -109,6 +109,17 @@ def run_table(title, names, c, ref):
 for c in concurrencies:
     lines += run_table(f"## Concurrency {c}", targets, c, "direct")
 
+placement = sorted({c for (t, c) in runs if t == "shared-streamgate-sse"})
+if placement:
+    lines += ["## Where the curl driver runs", "",
+              "*streamgate-sse* is the default (the curl driver on a thread of its own); "
+              "*shared-streamgate-sse* is a second gateway in the same run with "
+              "`http.upstream_on_io_threads`, the driver on the I/O thread, so that a token "
+              "is read and written on one thread.", ""]
+    for c in placement:
+        lines += run_table(f"### Concurrency {c}", ["direct", "streamgate-sse", "shared-streamgate-sse"],
+                           c, "direct")
+
 storm = sorted({c for (t, c) in runs if t == "storm-direct"})
 for c in storm:
     lines += run_table(f"## Start-up storm: {c} streams started in the same instant",

@@ -23,6 +23,9 @@ PROTOCOLS=${PROTOCOLS:-"sse ws poll"}
 # users. The start-up storm (all streams in the same instant) is measured on its own.
 RAMP_S=${RAMP_S:-$(awk "BEGIN{print $CHUNKS * $INTERVAL_MS / 1000}")}
 STORM=${STORM:-1000}
+# Concurrencies at which the curl driver on the I/O thread (http.upstream_on_io_threads) is
+# measured against the default, its own thread.
+PLACEMENT=${PLACEMENT:-"100 1000"}
 mkdir -p "$OUT"
 rm -f "$OUT"/*.json "$OUT"/*.txt
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -118,7 +121,7 @@ gateway_config() {
 {
   "log": {"level": "warn"},
   "actor_threads": 1,
-  "http": {"max_connections": 50000},
+  "http": {"max_connections": 50000${2:-}},
   "sessions": {"max_sessions": 50000, "resume_window_ms": 5000},
   "providers": [$1]
 }
@@ -147,7 +150,11 @@ measure() {
   local name=$1 proto=$2 url=$3 conc=$4 extra=${5:-}
   local requests=$(( conc < 100 ? 20 : conc * 2 ))
   local gw_pid=""
-  case $name in *nginx) gw_pid=$NGINX_WORKER ;; *streamgate-*|cancel-*) gw_pid=$GW_PID ;; esac
+  case $name in
+    *nginx) gw_pid=$NGINX_WORKER ;;
+    shared-*) gw_pid=$SHARED_PID ;;
+    *streamgate-*|cancel-*) gw_pid=$GW_PID ;;
+  esac
   if [ "$conc" -ge 100 ] && [[ $name != storm-* ]]; then extra="--ramp-s $RAMP_S $extra"; fi
   local f0 g0 f1 g1
   # Peak RSS per run: reset the process's high-water mark first.
@@ -201,6 +208,19 @@ if [ -n "$STORM" ]; then
   measure storm-direct sse "http://127.0.0.1:$FAKE_PORT" "$STORM"
   measure storm-nginx sse "http://127.0.0.1:$NGINX_PORT" "$STORM"
   measure storm-streamgate-sse sse "http://127.0.0.1:$GW_PORT" "$STORM"
+fi
+
+if [ -n "$PLACEMENT" ] && [ "$GATEWAY_UPSTREAM" = fake-upstream ]; then
+  echo "bench: the curl driver on the I/O thread (http.upstream_on_io_threads)"
+  gateway_config "{\"name\": \"fake\", \"kind\": \"custom\", \"models\": [\"fake\"],
+    \"base_url\": \"http://127.0.0.1:$FAKE_PORT/v1\"}" ', "upstream_on_io_threads": true' \
+    > "$WORK/shared.json"
+  start_server shared "$GATEWAY" --config "$WORK/shared.json" --listen 127.0.0.1:0
+  SHARED_PID=$STARTED_PID
+  for c in $PLACEMENT; do
+    measure shared-streamgate-sse sse "http://127.0.0.1:$STARTED_PORT" "$c"
+  done
+  kill "$SHARED_PID" 2>/dev/null || true
 fi
 
 echo "bench: cancel latency"
