@@ -44,7 +44,7 @@ upstream_fixture::upstream_fixture(const std::map<std::string, std::string>& mod
 
 upstream_fixture::~upstream_fixture() {
   // Sessions clean up on CAF's threads after they end; the server goes once they have.
-  eventually([&] { return server_->engine().counts().live_sessions == 0; });
+  if (server_) eventually([&] { return server_->engine().counts().live_sessions == 0; });
   server_.reset();
   fake_.reset();
 }

@@ -44,6 +44,8 @@ class upstream_fixture {
 
   fake::fake_server& upstream() { return *fake_; }
   test_server& server() { return *server_; }
+  // Stops and destroys the gateway, the fake upstream stays.
+  void stop_server() { server_.reset(); }
   std::uint16_t port() { return server_->port(); }
 
   // One streamed chat request through SSE, read to the end.

@@ -56,6 +56,33 @@ TEST(upstream_stream, concurrent_streams_share_the_server_io_threads) {
   expect_concurrent_streams_complete(true);
 }
 
+// The gateway shuts down in the middle of streams: it returns, and every upstream connection
+// it had is closed (the fake upstream counts them), wherever the curl driver ran.
+void expect_shutdown_closes_every_upstream(bool upstream_on_io_threads) {
+  upstream_fixture f{
+      {{"endless", "fake@chunks=100000,interval_ms=20"}}, {}, {}, upstream_on_io_threads};
+  std::vector<std::unique_ptr<http_client>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<http_client>(f.port()));
+    auto head = clients.back()->open_stream("POST", "/v1/chat/completions",
+                                            upstream_fixture::chat_body("endless"));
+    ASSERT_EQ(head.status, 200u);
+    ASSERT_TRUE(clients.back()->next_event());
+  }
+  EXPECT_EQ(f.upstream().counters().active_streams.load(), 3);
+  f.stop_server();
+  EXPECT_TRUE(eventually([&] { return f.upstream().counters().open_connections.load() == 0; }));
+  EXPECT_EQ(f.upstream().counters().client_aborts.load(), 3u);
+}
+
+TEST(upstream_stream, a_shutdown_mid_stream_closes_every_upstream_of_the_driver_thread) {
+  expect_shutdown_closes_every_upstream(false);
+}
+
+TEST(upstream_stream, a_shutdown_mid_stream_closes_every_upstream_of_the_io_threads) {
+  expect_shutdown_closes_every_upstream(true);
+}
+
 TEST(upstream_stream, usage_reaches_a_client_that_asked_for_it) {
   upstream_fixture f{{{"fake", "fake@chunks=4"}}};
   http_client c{f.port()};
