@@ -129,11 +129,6 @@ void event_log::drop_sinks() {
   sinks_.clear();
 }
 
-bool event_log::ended() const {
-  std::lock_guard<std::mutex> lock{mutex_};
-  return ended_;
-}
-
 bool event_log::has_sinks() const {
   std::lock_guard<std::mutex> lock{mutex_};
   return !sinks_.empty();

@@ -77,7 +77,6 @@ class event_log {
   bool append_from_upstream(std::uint32_t attempt, stream_event ev);
 
   // For decisions and the access log.
-  bool ended() const;
   bool has_sinks() const;
   bool has_deltas() const;
   std::uint64_t size() const;

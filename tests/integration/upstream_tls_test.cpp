@@ -23,14 +23,9 @@ namespace streamgate::test {
 namespace {
 
 bool accepts(std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
+  int fd = open_loopback(port);
+  if (fd >= 0) ::close(fd);
+  return fd >= 0;
 }
 
 std::string read_file(const std::string& path) {

@@ -86,20 +86,6 @@ TEST(ws_limits, over_max_connections_websocket_gets_1013_and_http_gets_503) {
   EXPECT_EQ((*c.next())["type"], "pong");
 }
 
-// Opens a plain TCP connection to the server that will never send anything.
-int idle_socket(std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 bool closed_by_peer(int fd) {
   pollfd p{fd, POLLIN, 0};
   if (::poll(&p, 1, 0) <= 0) return false;
@@ -128,7 +114,7 @@ TEST(ws_limits, thousands_of_silent_sockets_time_out_while_others_stream) {
   test_server server{gateway_config::with_mock_provider(), o};
   std::vector<int> fds;
   for (int i = 0; i < silent; ++i) {
-    int fd = idle_socket(server.port());
+    int fd = open_loopback(server.port());
     ASSERT_GE(fd, 0) << "connect " << i;
     fds.push_back(fd);
   }

@@ -22,14 +22,27 @@ http_client::http_client(std::uint16_t port, std::chrono::milliseconds timeout) 
   ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (!connect_loopback(fd_, port)) {
+    ::close(fd_);
+    throw std::runtime_error("connect() failed");
+  }
+}
+
+bool connect_loopback(int fd, std::uint16_t port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd_);
-    throw std::runtime_error("connect() failed");
+  return fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+int open_loopback(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd >= 0 && !connect_loopback(fd, port)) {
+    ::close(fd);
+    return -1;
   }
+  return fd;
 }
 
 http_client::~http_client() {

@@ -25,6 +25,11 @@ struct sse_event {
   std::vector<std::string> comments;
 };
 
+// Connects socket `fd` to 127.0.0.1:`port`; false when nothing accepts there.
+bool connect_loopback(int fd, std::uint16_t port);
+// A connected TCP socket to 127.0.0.1:`port` that says nothing, or -1.
+int open_loopback(std::uint16_t port);
+
 // A deliberately small, blocking HTTP/1.1 client over a real loopback socket, for tests:
 // every read is bounded by a receive timeout so no test can hang.
 class http_client {
