@@ -36,8 +36,11 @@ class event_response {
   // gets a real status), that response comes back to be sent.
   std::optional<http_response> add(const stream_event& ev);
 
-  // SSE bytes rendered and not yet taken for writing (the status line and headers first).
+  // SSE bytes rendered and not yet written (the status line and headers first).
   std::size_t pending_size() const { return pending_.size(); }
+  std::string_view pending() const { return pending_; }
+  // The first `n` pending bytes were written. The buffer keeps its capacity for the next.
+  void consume(std::size_t n) { pending_.erase(0, n); }
   std::string take_pending();
   // A comment chunk: keeps idle proxies from cutting a slow stream.
   void keepalive();

@@ -37,8 +37,19 @@ http_connection::~http_connection() {
   (over_limit_ ? ctx_->refusing : ctx_->connections).fetch_sub(1, std::memory_order_relaxed);
 }
 
+template <class Fn>
+void http_connection::post_guarded(Fn fn) {
+  net::post(stream_.get_executor(), [self = shared_from_this(), fn = std::move(fn)]() mutable {
+    auto lk = self->guard();
+    fn(*self);
+  });
+}
+
 void http_connection::run() {
-  net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    auto lk = self->guard();
+    self->do_read();
+  });
 }
 
 void http_connection::do_read() {
@@ -55,6 +66,7 @@ void http_connection::do_read() {
 }
 
 void http_connection::on_read(beast::error_code ec, std::size_t) {
+  auto lk = guard();
   if (ec == http::error::body_limit) {
     send(error_response(
         11, false, error_code::body_too_large,
@@ -148,8 +160,8 @@ void http_connection::admin(const api_action& action) {
   }
   // The answer comes from an actor thread; hop back onto this connection's strand.
   auto reply = [self = shared_from_this()](http::status status, std::string body) {
-    net::post(self->stream_.get_executor(), [self, status, body = std::move(body)]() mutable {
-      self->send(json_response(self->version_, self->keep_alive_, status, std::move(body)));
+    self->post_guarded([status, body = std::move(body)](http_connection& c) mutable {
+      c.send(json_response(c.version_, c.keep_alive_, status, std::move(body)));
     });
   };
   if (action.what == api_action::kind::admin_drop) {
@@ -185,6 +197,7 @@ void http_connection::send(http_response res) {
 }
 
 void http_connection::on_sent(bool keep_alive, beast::error_code ec) {
+  auto lk = guard();
   response_.reset();
   if (ec || !keep_alive) {
     close();
@@ -235,7 +248,10 @@ void http_connection::begin(kind k, const std::string& session_id, std::string m
   ctx_->streams.fetch_add(1, std::memory_order_relaxed);
   ctx_->add_droppable(this, [weak = weak_from_this(), ex = stream_.get_executor()] {
     net::post(ex, [weak] {
-      if (auto self = weak.lock()) self->close();
+      if (auto self = weak.lock()) {
+        auto lk = self->guard();
+        self->close();
+      }
     });
   });
   writing_ = poll_attached_ = replaying_ = false;
@@ -282,6 +298,7 @@ void http_connection::resume_events(api_action& action) {
 }
 
 void http_connection::on_attached(const event_sink* from, std::uint64_t last_seq, bool ended) {
+  auto lk = guard();
   if (from != sink_.get() || closed_) return;
   replaying_ = false;
   if (body_.current() == kind::sse && ended && !body_.done()) {
@@ -301,11 +318,26 @@ void http_connection::on_attached(const event_sink* from, std::uint64_t last_seq
   }
   // Nothing new yet: wait up to wait_ms (armed in resume_events) for the next event.
   timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    auto lk = self->guard();
     if (!ec && self->body_.current() == kind::poll) self->finish_poll();
   });
 }
 
+inline_delivery http_connection::deliver_now(const event_sink* from, const event_ptr& ev) {
+  // A terminal event ends the response (timers, keep-alive, the next request): strand work.
+  if (ev->terminal()) return inline_delivery::busy;
+  std::unique_lock<std::mutex> lk(mu_, std::try_to_lock);
+  if (!lk) return inline_delivery::busy;
+  if (from != sink_.get() || closed_ || replaying_ || body_.current() != kind::sse || body_.done())
+    return inline_delivery::busy;  // the strand decides what becomes of it
+  body_.add(*ev);                  // a token or a heartbeat: rendered bytes, never a response
+  if (over_pending_limit()) return inline_delivery::too_slow;
+  flush(false);
+  return inline_delivery::written;
+}
+
 void http_connection::on_event(const event_sink* from, const event_ptr& ev) {
+  auto lk = guard();
   // A late event of an earlier request's sink belongs to a response already sent.
   if (from != sink_.get() || closed_ || body_.done()) return;
   auto k = body_.current();
@@ -319,13 +351,14 @@ void http_connection::on_event(const event_sink* from, const event_ptr& ev) {
   } else if (k == kind::poll && poll_attached_) {
     // A replayed event waits for on_attached; a live one is sent deferred, so events
     // already queued on the strand go out in the same response.
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->body_.current() == kind::poll) self->finish_poll();
+    post_guarded([](http_connection& c) {
+      if (c.body_.current() == kind::poll) c.finish_poll();
     });
   }
 }
 
 void http_connection::on_detached(const event_sink* from, detach_reason why) {
+  auto lk = guard();
   if (from != sink_.get() || closed_ || body_.current() == kind::none) return;
   bool slow = why == detach_reason::slow_consumer;
   if (slow) ctx_->count_drop(from->transport(), server_context::drop_reason::slow_consumer);
@@ -352,9 +385,15 @@ void http_connection::finish_poll() {
   send(body_.poll_page());
 }
 
+// The client has more rendered bytes unread than it may (a burst of a resume's replay is not
+// counted: those events are the log's, in memory anyway).
+bool http_connection::over_pending_limit() const {
+  return body_.pending_size() + in_flight_.size() > ctx_->options.max_pending_bytes && !replaying_;
+}
+
 // Hands rendered SSE bytes to the socket, unless the client stopped reading them.
 void http_connection::flush_sse() {
-  if (body_.pending_size() + in_flight_.size() > ctx_->options.max_pending_bytes && !replaying_) {
+  if (over_pending_limit()) {
     ctx_->count_drop("sse", server_context::drop_reason::slow_consumer);
     log::warn("client_dropped", {{"session", body_.session()}, {"reason", "slow_consumer"}});
     close();
@@ -363,10 +402,37 @@ void http_connection::flush_sse() {
   flush();
 }
 
-void http_connection::flush() {
-  if (writing_ || body_.pending_size() == 0 || closed_) return;
-  writing_ = true;
-  in_flight_ = body_.take_pending();
+// Writes what the socket takes at once: usually everything, with one send and no completion
+// to run. The rest goes out with an async write, started on the strand. Off the strand
+// (deliver_now) the response is never done, so there is no end to handle.
+void http_connection::flush(bool on_strand) {
+  if (writing_ || closed_) return;
+  if (body_.pending_size() != 0) {
+    beast::error_code ec;  // the socket is non-blocking: would_block, not a wait
+    auto n = stream_.socket().send(net::buffer(body_.pending()), 0, ec);
+    if (ec && ec != net::error::would_block) {
+      if (on_strand)
+        close();
+      else
+        post_guarded([](http_connection& c) { c.close(); });
+      return;
+    }
+    body_.consume(n);
+    if (body_.pending_size() != 0) {
+      writing_ = true;  // until write_in_flight's completion, nothing else writes
+      in_flight_ = body_.take_pending();
+      if (on_strand)
+        write_in_flight();
+      else
+        post_guarded([](http_connection& c) { c.write_in_flight(); });
+      return;
+    }
+  }
+  if (on_strand && body_.done() && body_.current() == kind::sse) end_stream();
+}
+
+void http_connection::write_in_flight() {
+  if (closed_) return;
   net::async_write(stream_, net::buffer(in_flight_),
                    [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                      self->on_flushed(ec, n);
@@ -374,17 +440,14 @@ void http_connection::flush() {
 }
 
 void http_connection::on_flushed(beast::error_code ec, std::size_t) {
+  auto lk = guard();
   writing_ = false;
   in_flight_.clear();
   if (ec) {
     close();
     return;
   }
-  if (body_.pending_size() != 0) {
-    flush();
-    return;
-  }
-  if (body_.done() && body_.current() == kind::sse) end_stream();
+  flush();
 }
 
 void http_connection::end_stream() {
@@ -408,6 +471,7 @@ void http_connection::watch_peer() {
 }
 
 void http_connection::on_peer_watched(beast::error_code ec) {
+  auto lk = guard();
   watching_ = false;
   if (closed_) return;
   if (ec && ec != net::error::operation_aborted) {
@@ -442,6 +506,7 @@ void http_connection::on_peer_watched(beast::error_code ec) {
 void http_connection::arm_keepalive() {
   timer_.expires_after(ctx_->options.sse_keepalive);
   timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    auto lk = self->guard();
     if (ec || self->body_.current() != kind::sse || self->closed_) return;
     self->body_.keepalive();
     self->flush_sse();

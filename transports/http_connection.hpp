@@ -12,6 +12,7 @@
 #include <boost/beast/http/parser.hpp>
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -19,11 +20,14 @@ namespace streamgate {
 
 template <class>
 class strand_sink;
+enum class inline_delivery;
 
 // One client TCP connection speaking HTTP/1.1: keep-alive requests, and responses that stream
 // a session's events (SSE), wait for them (long poll) or collect them (stream: false); what
 // those responses say is event_response's, when and how they are written is this class's.
-// Lifetime by shared_from_this; every member runs on the connection's strand.
+// Lifetime by shared_from_this. Every member runs on the connection's strand with `mu_` held,
+// except deliver_now, which a session's delivering thread calls: it writes a streamed token
+// itself when `mu_` is free, and otherwise leaves the token to be posted.
 class http_connection : public std::enable_shared_from_this<http_connection> {
  public:
   // `over_limit`: the server is at max_connections; this connection only reads one request
@@ -36,7 +40,11 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
 
   // The strand its sinks post to.
   boost::asio::any_io_executor executor() { return stream_.get_executor(); }
+  static constexpr bool writes_inline = true;
 
+  // Called by this connection's sink on the thread that delivers the event: an SSE token is
+  // rendered and sent from there when nothing else holds the connection.
+  inline_delivery deliver_now(const event_sink* from, const event_ptr& ev);
   // Called on the strand by this connection's sink.
   void on_event(const event_sink* from, const event_ptr& ev);
   void on_attached(const event_sink* from, std::uint64_t last_seq, bool ended);
@@ -62,14 +70,22 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   void resume_events(api_action& action);
   void finish_with(http_response res);
   void finish_poll();
+  bool over_pending_limit() const;
   void flush_sse();
-  void flush();
+  void flush(bool on_strand = true);
+  void write_in_flight();
   void on_flushed(boost::beast::error_code ec, std::size_t);
   void end_stream();
   void watch_peer();
   void on_peer_watched(boost::beast::error_code ec);
   void arm_keepalive();
 
+  std::unique_lock<std::mutex> guard() { return std::unique_lock<std::mutex>(mu_); }
+  // Runs `fn` on the strand, under the guard.
+  template <class Fn>
+  void post_guarded(Fn fn);
+
+  std::mutex mu_;  // held by every handler, and by deliver_now (see above)
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;

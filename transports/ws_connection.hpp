@@ -42,6 +42,9 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
 
   // The strand its sinks post to.
   boost::asio::any_io_executor executor() { return ws_.get_executor(); }
+  // Frames go through Beast's writer, which also sends pongs and the close frame from inside
+  // its read: only the strand may drive it, so every event is posted.
+  static constexpr bool writes_inline = false;
 
   // Called on the strand by a stream's sink.
   void on_event(const event_sink* from, const event_ptr& ev);

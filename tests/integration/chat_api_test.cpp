@@ -74,6 +74,35 @@ TEST_F(chat_api, streams_chunks_in_order_and_ends_with_done) {
   expect_no_leaks();
 }
 
+// The client reads nothing until the whole answer is out of the session: tokens are written
+// from the delivering thread while the socket takes them, then queue behind an async write on
+// the connection's strand. Once the client reads, every token arrives, once, in order.
+TEST_F(chat_api, a_client_that_reads_late_gets_every_token_in_order) {
+  // About 9 MB of SSE: more than the kernel's socket buffers hold (their autotuning stops at
+  // 4 MiB on the sending side), within a raised bound for the connection's own buffer.
+  constexpr unsigned tokens = 40000;
+  auto o = test_server::default_options();
+  o.max_pending_bytes = 64 << 20;
+  test_server late_server{gateway_config::with_mock_provider(), o};
+  http_client c{late_server.port(), std::chrono::seconds(10), 4096};
+  auto head = c.open_stream("POST", "/v1/chat/completions", mock_body(true, tokens));
+  ASSERT_EQ(head.status, 200u);
+  ASSERT_TRUE(eventually([&] { return late_server.engine().counts().active_sessions == 0; },
+                         std::chrono::seconds(20)));
+
+  auto r = read_stream(c);
+  ASSERT_TRUE(r.done);
+  ASSERT_EQ(r.chunks.size(), tokens + 1);
+  std::string text;
+  for (std::size_t i = 0; i < tokens; ++i) {
+    ASSERT_EQ(r.ids[i], std::to_string(i + 1));
+    text += r.chunks[i]["choices"][0]["delta"]["content"].get<std::string>();
+  }
+  EXPECT_EQ(text, mock_text(tokens));
+  EXPECT_EQ(late_server.server().slow_consumer_drops(), 0u);
+  EXPECT_TRUE(eventually([&] { return late_server.engine().counts().active_upstreams == 0; }));
+}
+
 TEST_F(chat_api, include_usage_adds_the_usage_chunk_before_done) {
   http_client c{server.port()};
   c.open_stream("POST", "/v1/chat/completions", mock_body(true, 3, 0, 0, true));

@@ -34,8 +34,11 @@ int open_loopback(std::uint16_t port);
 // every read is bounded by a receive timeout so no test can hang.
 class http_client {
  public:
+  // `receive_buffer` > 0 sets SO_RCVBUF: a small one makes a client that stops reading fill
+  // up after a few KiB.
   explicit http_client(std::uint16_t port,
-                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                       std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                       int receive_buffer = 0);
   ~http_client();
   http_client(const http_client&) = delete;
   http_client& operator=(const http_client&) = delete;
