@@ -288,6 +288,11 @@ void apply_config_json(const std::string& text, app_config& cfg) {
   r.object("sessions", [&](object_reader& s) { read_sessions(s, cfg.gateway); });
   r.object("shutdown", [&](object_reader& s) { s.millis("drain_ms", cfg.drain); });
   r.integer("actor_threads", cfg.actor_threads, 1, 64);
+  r.integer("upstream_threads", cfg.gateway.upstream_threads, 1, 64);
+  if (cfg.http.upstream_on_io_threads && cfg.gateway.upstream_threads > 1)
+    throw config_error(
+        "upstream_threads: more than one driver thread and http.upstream_on_io_threads exclude "
+        "each other");
   r.object("supervision", [&](object_reader& s) {
     auto& o = cfg.gateway.restarts;
     s.integer("max_restarts", o.max_restarts, 0, 1000);

@@ -109,15 +109,17 @@ def run_table(title, names, c, ref):
 for c in concurrencies:
     lines += run_table(f"## Concurrency {c}", targets, c, "direct")
 
-placement = sorted({c for (t, c) in runs if t == "shared-streamgate-sse"})
+variants = ["shared-streamgate-sse", "drivers2-streamgate-sse"]
+placement = sorted({c for (t, c) in runs if t in variants})
 if placement:
     lines += ["## Where the curl driver runs", "",
-              "*streamgate-sse* is the default (the curl driver on a thread of its own); "
-              "*shared-streamgate-sse* is a second gateway in the same run with "
-              "`http.upstream_on_io_threads`, the driver on the I/O thread, so that a token "
-              "is read and written on one thread.", ""]
+              "*streamgate-sse* is the default (one curl driver on a thread of its own, which "
+              "also writes the SSE tokens to their clients); two more gateways run in the same "
+              "run: *shared-streamgate-sse* with `http.upstream_on_io_threads`, the driver on "
+              "the I/O thread, and *drivers2-streamgate-sse* with `upstream_threads: 2`, two "
+              "drivers on two threads.", ""]
     for c in placement:
-        lines += run_table(f"### Concurrency {c}", ["direct", "streamgate-sse", "shared-streamgate-sse"],
+        lines += run_table(f"### Concurrency {c}", ["direct", "streamgate-sse"] + variants,
                            c, "direct")
 
 storm = sorted({c for (t, c) in runs if t == "storm-direct"})

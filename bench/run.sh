@@ -120,7 +120,7 @@ gateway_config() {
   cat <<JSON
 {
   "log": {"level": "warn"},
-  "actor_threads": 1,
+  "actor_threads": 1${3:-},
   "http": {"max_connections": 50000${2:-}},
   "sessions": {"max_sessions": 50000, "resume_window_ms": 5000},
   "providers": [$1]
@@ -152,7 +152,7 @@ measure() {
   local gw_pid=""
   case $name in
     *nginx) gw_pid=$NGINX_WORKER ;;
-    shared-*) gw_pid=$SHARED_PID ;;
+    shared-*|drivers2-*) gw_pid=$VARIANT_PID ;;
     *streamgate-*|cancel-*) gw_pid=$GW_PID ;;
   esac
   if [ "$conc" -ge 100 ] && [[ $name != storm-* ]]; then extra="--ramp-s $RAMP_S $extra"; fi
@@ -210,17 +210,24 @@ if [ -n "$STORM" ]; then
   measure storm-streamgate-sse sse "http://127.0.0.1:$GW_PORT" "$STORM"
 fi
 
+# A second gateway per placement of the curl driver, measured against the default (one driver
+# on a thread of its own) in the same run: "shared" on the I/O threads, "drivers2" as two
+# drivers on two threads. name | extra top-level JSON | extra "http" JSON
+VARIANTS=("shared||, \"upstream_on_io_threads\": true" "drivers2|, \"upstream_threads\": 2|")
 if [ -n "$PLACEMENT" ] && [ "$GATEWAY_UPSTREAM" = fake-upstream ]; then
-  echo "bench: the curl driver on the I/O thread (http.upstream_on_io_threads)"
-  gateway_config "{\"name\": \"fake\", \"kind\": \"custom\", \"models\": [\"fake\"],
-    \"base_url\": \"http://127.0.0.1:$FAKE_PORT/v1\"}" ', "upstream_on_io_threads": true' \
-    > "$WORK/shared.json"
-  start_server shared "$GATEWAY" --config "$WORK/shared.json" --listen 127.0.0.1:0
-  SHARED_PID=$STARTED_PID
-  for c in $PLACEMENT; do
-    measure shared-streamgate-sse sse "http://127.0.0.1:$STARTED_PORT" "$c"
+  for v in "${VARIANTS[@]}"; do
+    IFS='|' read -r vname vtop vhttp <<< "$v"
+    echo "bench: a second gateway, $vname (where the curl driver runs)"
+    gateway_config "{\"name\": \"fake\", \"kind\": \"custom\", \"models\": [\"fake\"],
+      \"base_url\": \"http://127.0.0.1:$FAKE_PORT/v1\"}" "$vhttp" "$vtop" > "$WORK/$vname.json"
+    start_server "$vname" "$GATEWAY" --config "$WORK/$vname.json" --listen 127.0.0.1:0
+    [ -n "$STARTED_PORT" ] || { cat "$WORK/$vname.err"; exit 1; }
+    VARIANT_PID=$STARTED_PID
+    for c in $PLACEMENT; do
+      measure "$vname-streamgate-sse" sse "http://127.0.0.1:$STARTED_PORT" "$c"
+    done
+    kill "$VARIANT_PID" 2>/dev/null || true
   done
-  kill "$SHARED_PID" 2>/dev/null || true
 fi
 
 echo "bench: cancel latency"

@@ -15,7 +15,7 @@
 
 namespace streamgate {
 
-class curl_driver;
+class transfer_runner;
 class session_registry;
 
 using get_router_atom = caf::atom_constant<caf::atom("sg_router")>;
@@ -66,7 +66,7 @@ struct engine_state {
   std::map<std::string, engine_pool> pools;  // by pool name
   // The one upstream I/O thread, started with the first HTTP provider. Shared with the
   // streams, which may outlive the engine by a moment at shutdown.
-  std::shared_ptr<curl_driver> driver;
+  std::shared_ptr<transfer_runner> driver;
 };
 
 using engine_pointer = engine_actor::stateful_pointer<engine_state>;

@@ -55,8 +55,11 @@ struct gateway_config {
   std::size_t max_sessions = 20000;
   restart_options restarts;
   // Where the curl driver runs: the HTTP server's io_context (http_server's `io`), so that
-  // upstream reads and client writes share its threads; null: a thread of its own.
+  // upstream reads and client writes share its threads; null: threads of its own.
   std::shared_ptr<boost::asio::io_context> upstream_io;
+  // Without upstream_io: how many curl drivers, each on a thread of its own. A driver's thread
+  // also writes its SSE tokens to their clients, so one thread caps the tokens per second.
+  std::size_t upstream_threads = 1;
 
   // The configuration `make run` uses: the mock provider serving model "mock".
   static gateway_config with_mock_provider();

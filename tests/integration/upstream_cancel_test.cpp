@@ -16,8 +16,9 @@ namespace {
 
 using json = nlohmann::json;
 
-// Each test twice: the curl driver on its own thread, and on the server's I/O threads.
-class upstream_cancel : public ::testing::TestWithParam<bool> {
+// Each test with the curl driver on its own thread, on the server's I/O threads, and as two
+// drivers (a cancel must find the driver that runs its transfer).
+class upstream_cancel : public ::testing::TestWithParam<driver_placement> {
  protected:
   upstream_fixture f{{{"endless", "fake@chunks=100000,interval_ms=20"},
                       {"silent", "fake@first_byte_ms=10000"},
@@ -113,10 +114,11 @@ TEST_P(upstream_cancel, many_disconnects_close_as_many_upstream_sockets) {
   expect_upstream_closed(20);
 }
 
-INSTANTIATE_TEST_SUITE_P(driver, upstream_cancel, ::testing::Values(false, true),
-                         [](const auto& info) {
-                           return info.param ? "on_io_threads" : "own_thread";
-                         });
+INSTANTIATE_TEST_SUITE_P(driver, upstream_cancel,
+                         ::testing::Values(driver_placement::own_thread,
+                                           driver_placement::io_threads,
+                                           driver_placement::two_threads),
+                         [](const auto& info) { return to_string(info.param); });
 
 }  // namespace
 }  // namespace streamgate::test

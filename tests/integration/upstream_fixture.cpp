@@ -9,10 +9,22 @@ namespace streamgate::test {
 
 using json = nlohmann::json;
 
+const char* to_string(driver_placement p) {
+  switch (p) {
+    case driver_placement::own_thread:
+      return "own_thread";
+    case driver_placement::io_threads:
+      return "on_io_threads";
+    case driver_placement::two_threads:
+      return "two_threads";
+  }
+  return "?";
+}
+
 upstream_fixture::upstream_fixture(const std::map<std::string, std::string>& models,
                                    const std::function<void(http_provider_config&)>& tweak,
                                    const std::function<void(gateway_config&)>& gateway_tweak,
-                                   bool upstream_on_io_threads) {
+                                   driver_placement driver) {
   fake::server_options fo;
   fake_ = std::make_unique<fake::fake_server>(fo);
   fake_->start();
@@ -36,9 +48,10 @@ upstream_fixture::upstream_fixture(const std::map<std::string, std::string>& mod
   g.providers.push_back(p);
   g.sessions.max_attempts = 1;  // one provider: a fault must surface, not be retried
   g.sessions.resume_window = std::chrono::milliseconds(50);  // no test here resumes
+  if (driver == driver_placement::two_threads) g.upstream_threads = 2;
   if (gateway_tweak) gateway_tweak(g);
   auto http = test_server::default_options();
-  http.upstream_on_io_threads = upstream_on_io_threads;
+  http.upstream_on_io_threads = driver == driver_placement::io_threads;
   server_ = std::make_unique<test_server>(g, http);
 }
 

@@ -30,15 +30,19 @@ struct client_outcome {
   std::string session;
 };
 
+// Where the gateway's curl driver runs: a thread of its own (the default), the server's I/O
+// threads (http.upstream_on_io_threads), or two drivers on two threads (upstream_threads).
+enum class driver_placement { own_thread, io_threads, two_threads };
+const char* to_string(driver_placement p);
+
 class upstream_fixture {
  public:
   // `models` maps client model names to the fake upstream's model (with its @fault suffix).
   // `gateway_tweak` sees the whole configuration last (one provider "fake", one attempt).
-  // `upstream_on_io_threads`: the curl driver on the server's I/O threads instead of its own.
   explicit upstream_fixture(const std::map<std::string, std::string>& models,
                             const std::function<void(http_provider_config&)>& tweak = {},
                             const std::function<void(gateway_config&)>& gateway_tweak = {},
-                            bool upstream_on_io_threads = false);
+                            driver_placement driver = driver_placement::own_thread);
 
   ~upstream_fixture();
 

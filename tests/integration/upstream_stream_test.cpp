@@ -26,11 +26,9 @@ TEST(upstream_stream, streams_the_upstream_answer_end_to_end) {
   EXPECT_EQ(stats["client_aborts"], 0);
 }
 
-// Thirty overlapping streams through one curl driver, which runs on its own thread or on the
-// server's I/O threads.
-void expect_concurrent_streams_complete(bool upstream_on_io_threads) {
-  upstream_fixture f{
-      {{"paced", "fake@chunks=20,chunk_size=10,interval_ms=5"}}, {}, {}, upstream_on_io_threads};
+// Thirty overlapping streams through the curl driver, wherever it runs.
+void expect_concurrent_streams_complete(driver_placement driver) {
+  upstream_fixture f{{{"paced", "fake@chunks=20,chunk_size=10,interval_ms=5"}}, {}, {}, driver};
   constexpr int clients = 30;
   std::vector<client_outcome> results(clients);
   std::vector<std::thread> threads;
@@ -49,18 +47,21 @@ void expect_concurrent_streams_complete(bool upstream_on_io_threads) {
 }
 
 TEST(upstream_stream, concurrent_streams_share_the_one_driver_thread) {
-  expect_concurrent_streams_complete(false);
+  expect_concurrent_streams_complete(driver_placement::own_thread);
 }
 
 TEST(upstream_stream, concurrent_streams_share_the_server_io_threads) {
-  expect_concurrent_streams_complete(true);
+  expect_concurrent_streams_complete(driver_placement::io_threads);
+}
+
+TEST(upstream_stream, concurrent_streams_spread_over_two_driver_threads) {
+  expect_concurrent_streams_complete(driver_placement::two_threads);
 }
 
 // The gateway shuts down in the middle of streams: it returns, and every upstream connection
 // it had is closed (the fake upstream counts them), wherever the curl driver ran.
-void expect_shutdown_closes_every_upstream(bool upstream_on_io_threads) {
-  upstream_fixture f{
-      {{"endless", "fake@chunks=100000,interval_ms=20"}}, {}, {}, upstream_on_io_threads};
+void expect_shutdown_closes_every_upstream(driver_placement driver) {
+  upstream_fixture f{{{"endless", "fake@chunks=100000,interval_ms=20"}}, {}, {}, driver};
   std::vector<std::unique_ptr<http_client>> clients;
   for (int i = 0; i < 3; ++i) {
     clients.push_back(std::make_unique<http_client>(f.port()));
@@ -76,11 +77,15 @@ void expect_shutdown_closes_every_upstream(bool upstream_on_io_threads) {
 }
 
 TEST(upstream_stream, a_shutdown_mid_stream_closes_every_upstream_of_the_driver_thread) {
-  expect_shutdown_closes_every_upstream(false);
+  expect_shutdown_closes_every_upstream(driver_placement::own_thread);
 }
 
 TEST(upstream_stream, a_shutdown_mid_stream_closes_every_upstream_of_the_io_threads) {
-  expect_shutdown_closes_every_upstream(true);
+  expect_shutdown_closes_every_upstream(driver_placement::io_threads);
+}
+
+TEST(upstream_stream, a_shutdown_mid_stream_closes_every_upstream_of_two_driver_threads) {
+  expect_shutdown_closes_every_upstream(driver_placement::two_threads);
 }
 
 TEST(upstream_stream, usage_reaches_a_client_that_asked_for_it) {

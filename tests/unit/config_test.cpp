@@ -45,6 +45,15 @@ TEST(config, reads_where_the_upstream_driver_runs) {
   EXPECT_TRUE(cfg.http.admin);
   EXPECT_EQ(error_of(R"({"http": {"upstream_on_io_threads": 1}})"),
             "http.upstream_on_io_threads: expected boolean");
+
+  EXPECT_EQ(cfg.gateway.upstream_threads, 1u);
+  app_config two;
+  apply_config_json(R"({"upstream_threads": 2})", two);
+  EXPECT_EQ(two.gateway.upstream_threads, 2u);
+  EXPECT_NE(error_of(R"({"upstream_threads": 0})"), "no error");
+  EXPECT_EQ(error_of(R"({"upstream_threads": 2, "http": {"upstream_on_io_threads": true}})"),
+            "upstream_threads: more than one driver thread and http.upstream_on_io_threads "
+            "exclude each other");
 }
 
 TEST(config, reads_a_complete_file) {

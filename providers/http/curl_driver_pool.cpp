@@ -1,0 +1,26 @@
+#include "providers/http/curl_driver_pool.hpp"
+
+#include <algorithm>
+
+namespace streamgate {
+
+curl_driver_pool::curl_driver_pool(std::size_t threads) {
+  drivers_.reserve(std::max<std::size_t>(threads, 1));
+  for (std::size_t i = 0; i < std::max<std::size_t>(threads, 1); ++i)
+    drivers_.push_back(std::make_unique<curl_driver>());
+}
+
+// A pool id is the driver's own id times the pool size plus the driver's index, so cancel
+// finds the driver without a table shared between threads.
+transfer_id curl_driver_pool::start(upstream_request request, transfer_callback on_event) {
+  auto n = drivers_.size();
+  auto i = next_.fetch_add(1, std::memory_order_relaxed) % n;
+  return drivers_[i]->start(std::move(request), std::move(on_event)) * n + i;
+}
+
+void curl_driver_pool::cancel(transfer_id id) {
+  auto n = drivers_.size();
+  drivers_[id % n]->cancel(id / n);
+}
+
+}  // namespace streamgate
