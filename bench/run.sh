@@ -226,7 +226,9 @@ if [ -n "$PLACEMENT" ] && [ "$GATEWAY_UPSTREAM" = fake-upstream ]; then
     for c in $PLACEMENT; do
       measure "$vname-streamgate-sse" sse "http://127.0.0.1:$STARTED_PORT" "$c"
     done
+    # Until it has exited: a gateway still draining would share the cores with what follows.
     kill "$VARIANT_PID" 2>/dev/null || true
+    wait "$VARIANT_PID" 2>/dev/null || true
   done
 fi
 
