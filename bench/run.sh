@@ -152,8 +152,7 @@ measure() {
   local gw_pid=""
   case $name in
     *nginx) gw_pid=$NGINX_WORKER ;;
-    shared-*|drivers2-*) gw_pid=$VARIANT_PID ;;
-    *streamgate-*|cancel-*) gw_pid=$GW_PID ;;
+    *streamgate-*|cancel-*) gw_pid=${VARIANT_PID:-$GW_PID} ;;
   esac
   if [ "$conc" -ge 100 ] && [[ $name != storm-* ]]; then extra="--ramp-s $RAMP_S $extra"; fi
   local f0 g0 f1 g1
@@ -229,6 +228,7 @@ if [ -n "$PLACEMENT" ] && [ "$GATEWAY_UPSTREAM" = fake-upstream ]; then
     # Until it has exited: a gateway still draining would share the cores with what follows.
     kill "$VARIANT_PID" 2>/dev/null || true
     wait "$VARIANT_PID" 2>/dev/null || true
+    unset VARIANT_PID
   done
 fi
 

@@ -74,14 +74,11 @@ void start_provider(engine_pointer self, supervised_provider& p) {
   if (p.entry.kind == "mock") {
     p.handle = self->spawn<caf::linked>(mock_provider, p.entry.mock, upstreams);
   } else {
-    if (!st.driver) {
-      if (st.config.upstream_io)
-        st.driver = std::make_shared<curl_driver>(st.config.upstream_io);
-      else if (st.config.upstream_threads > 1)
-        st.driver = std::make_shared<curl_driver_pool>(st.config.upstream_threads);
-      else
-        st.driver = std::make_shared<curl_driver>();
-    }
+    if (!st.driver)
+      st.driver = st.config.upstream_io
+                      ? std::shared_ptr<transfer_runner>(
+                            std::make_shared<curl_driver>(st.config.upstream_io))
+                      : std::make_shared<curl_driver_pool>(st.config.upstream_threads);
     auto http = p.entry.http;
     http.name = p.entry.name;  // one name in routes, logs and the admin view
     p.handle = self->spawn<caf::linked>(http_provider, std::move(http), st.driver, upstreams);

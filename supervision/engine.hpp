@@ -64,8 +64,9 @@ struct engine_state {
   router_actor router;
   std::map<std::string, supervised_provider> providers;
   std::map<std::string, engine_pool> pools;  // by pool name
-  // The one upstream I/O thread, started with the first HTTP provider. Shared with the
-  // streams, which may outlive the engine by a moment at shutdown.
+  // The upstream I/O (upstream_threads curl drivers, or one on the I/O threads), started with
+  // the first HTTP provider. Shared with the streams, which may outlive the engine by a
+  // moment at shutdown.
   std::shared_ptr<transfer_runner> driver;
 };
 

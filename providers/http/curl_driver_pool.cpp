@@ -5,9 +5,8 @@
 namespace streamgate {
 
 curl_driver_pool::curl_driver_pool(std::size_t threads) {
-  drivers_.reserve(std::max<std::size_t>(threads, 1));
-  for (std::size_t i = 0; i < std::max<std::size_t>(threads, 1); ++i)
-    drivers_.push_back(std::make_unique<curl_driver>());
+  drivers_.resize(std::max<std::size_t>(threads, 1));
+  for (auto& d : drivers_) d = std::make_unique<curl_driver>();
 }
 
 // A pool id is the driver's own id times the pool size plus the driver's index, so cancel

@@ -50,7 +50,8 @@ TEST(config, reads_where_the_upstream_driver_runs) {
   app_config two;
   apply_config_json(R"({"upstream_threads": 2})", two);
   EXPECT_EQ(two.gateway.upstream_threads, 2u);
-  EXPECT_NE(error_of(R"({"upstream_threads": 0})"), "no error");
+  EXPECT_EQ(error_of(R"({"upstream_threads": 0})"), "upstream_threads: must be between 1 and 64");
+  EXPECT_EQ(error_of(R"({"upstream_threads": "2"})"), "upstream_threads: expected integer");
   EXPECT_EQ(error_of(R"({"upstream_threads": 2, "http": {"upstream_on_io_threads": true}})"),
             "upstream_threads: more than one driver thread and http.upstream_on_io_threads "
             "exclude each other");
