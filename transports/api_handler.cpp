@@ -2,6 +2,7 @@
 
 #include "actors/error_code.hpp"
 #include "transports/openai_format.hpp"
+#include "transports/ws_frame.hpp"
 
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -237,6 +238,14 @@ api_action dispatch(const http_request& req, const api_context& ctx) {
     if (method != http::verb::get) return method_not_allowed(req, "GET");
     if (!boost::beast::websocket::is_upgrade(req))
       return error(req, error_code::invalid_request, "/v1/ws expects a WebSocket upgrade");
+    if (req[http::field::sec_websocket_version] != "13") {
+      auto a = error(req, error_code::invalid_request, "WebSocket version 13 is required");
+      a.response.set(http::field::sec_websocket_version, "13");  // RFC 6455 section 4.2.2
+      return a;
+    }
+    if (!ws::valid_client_key(req[http::field::sec_websocket_key]))
+      return error(req, error_code::invalid_request,
+                   "Sec-WebSocket-Key must be the base64 of 16 bytes");
     api_action a;
     a.what = api_action::kind::websocket;
     return a;

@@ -8,6 +8,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <nlohmann/json.hpp>
@@ -97,8 +98,7 @@ void http_connection::handle(http_request req) {
   if (over_limit_) {
     log::warn("limit_refusal", {{"limit", "max_connections"}});
     if (action.what == k::websocket) {
-      closed_ = true;
-      start_websocket(std::move(stream_), std::move(req), ctx_, true);
+      hand_over_websocket(req, true);
       return;
     }
     send(error_response(version_, false, error_code::too_many_connections,
@@ -146,11 +146,18 @@ void http_connection::handle(http_request req) {
       admin(action);
       return;
     case k::websocket:
-      // The WebSocket transport takes the socket over; this object is done with it.
-      closed_ = true;
-      start_websocket(std::move(stream_), std::move(req), ctx_, false);
+      hand_over_websocket(req, false);
       return;
   }
+}
+
+// The WebSocket transport takes the socket over, with whatever the client sent after its
+// upgrade request; this object is done with it.
+void http_connection::hand_over_websocket(const http_request& upgrade, bool over_limit) {
+  closed_ = true;
+  auto early = beast::buffers_to_string(buffer_.data());
+  buffer_.consume(buffer_.size());
+  start_websocket(stream_.release_socket(), upgrade, std::move(early), ctx_, over_limit);
 }
 
 void http_connection::admin(const api_action& action) {

@@ -57,6 +57,7 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   void on_read(boost::beast::error_code ec, std::size_t);
   void handle(http_request req);
   void admin(const api_action& action);
+  void hand_over_websocket(const http_request& upgrade, bool over_limit);
   void send(http_response res);
   void on_sent(bool keep_alive, boost::beast::error_code ec);
   void close();

@@ -6,29 +6,31 @@
 #include "transports/ws_protocol.hpp"
 
 #include <boost/asio/post.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/websocket/error.hpp>
+#include <boost/asio/write.hpp>
 
 #include <chrono>
 
 namespace streamgate {
 
-namespace beast = boost::beast;
 namespace net = boost::asio;
-namespace websocket = beast::websocket;
+using sys_error = boost::system::error_code;
 
-void start_websocket(beast::tcp_stream&& stream, http_request&& upgrade,
+void start_websocket(net::ip::tcp::socket&& socket, const http_request& upgrade, std::string early,
                      std::shared_ptr<server_context> ctx, bool over_limit) {
-  std::make_shared<ws_connection>(std::move(stream), std::move(ctx), over_limit)
-      ->run(std::move(upgrade));
+  std::make_shared<ws_connection>(std::move(socket), std::move(ctx), over_limit)
+      ->run(upgrade, std::move(early));
 }
 
-ws_connection::ws_connection(beast::tcp_stream&& stream, std::shared_ptr<server_context> ctx,
+ws_connection::ws_connection(net::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx,
                              bool over_limit)
-    : ws_(std::move(stream)),
+    : socket_(std::move(socket)),
+      parser_(ctx->options.ws_max_message_bytes),
       ctx_(std::move(ctx)),
       over_limit_(over_limit),
-      heartbeat_(ws_.get_executor()) {
+      heartbeat_(socket_.get_executor()),
+      ping_(socket_.get_executor()) {
+  sys_error ec;
+  socket_.non_blocking(true, ec);  // sends never wait, on the strand or off it
   (over_limit_ ? ctx_->refusing : ctx_->connections).fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -37,70 +39,117 @@ ws_connection::~ws_connection() {
   (over_limit_ ? ctx_->refusing : ctx_->connections).fetch_sub(1, std::memory_order_relaxed);
 }
 
-void ws_connection::run(http_request upgrade) {
-  // Beast's own timers replace the TCP stream's: a handshake bound, and an idle bound with
-  // protocol pings at half of it, so a live peer (which answers pings) is never dropped and
-  // a dead one is dropped after ws_ping_timeout.
-  beast::get_lowest_layer(ws_).expires_never();
-  websocket::stream_base::timeout t;
-  t.handshake_timeout = std::chrono::seconds(10);
-  t.idle_timeout = ctx_->options.ws_ping_timeout.count() > 0
-                       ? std::chrono::duration_cast<websocket::stream_base::duration>(
-                             ctx_->options.ws_ping_timeout)
-                       : websocket::stream_base::none();
-  t.keep_alive_pings = true;
-  ws_.set_option(t);
-  ws_.read_message_max(ctx_->options.ws_max_message_bytes);
-  ws_.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(http::field::server, "streamgate"); }));
-  auto req = std::make_shared<http_request>(std::move(upgrade));
-  ws_.async_accept(*req,
-                   [self = shared_from_this(), req](beast::error_code ec) { self->on_accept(ec); });
+template <class Fn>
+void ws_connection::post_guarded(Fn fn) {
+  net::post(socket_.get_executor(), [self = shared_from_this(), fn = std::move(fn)]() mutable {
+    auto lk = self->guard();
+    fn(*self);
+  });
 }
 
-void ws_connection::on_accept(beast::error_code ec) {
-  if (ec) {
-    drop("handshake_failed");
-    return;
-  }
+// Runs on the strand: http_connection hands the socket over from its read handler.
+void ws_connection::run(const http_request& upgrade, std::string early) {
+  auto lk = guard();
+  pending_ =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: " +
+      ws::accept_key(upgrade[http::field::sec_websocket_key]) + "\r\nServer: streamgate\r\n\r\n";
   if (over_limit_ || ctx_->stopping.load()) {
     // 1013 "try again later", which a browser's WebSocket shows (an HTTP 503 it hides).
-    close_with(websocket::close_code::try_again_later,
+    close_with(ws::close_code::try_again_later,
                over_limit_ ? "too many connections" : "server is shutting down");
     do_read();
     return;
   }
-  ctx_->add_droppable(this, [weak = weak_from_this(), ex = ws_.get_executor()] {
+  ctx_->add_droppable(this, [weak = weak_from_this(), ex = socket_.get_executor()] {
     net::post(ex, [weak] {
-      if (auto self = weak.lock()) self->drop("admin_drop");
+      if (auto self = weak.lock()) {
+        auto lk = self->guard();
+        self->drop("admin_drop");
+      }
     });
   });
+  flush();
+  if (!early.empty()) on_bytes(early.data(), early.size());
   do_read();
   arm_heartbeat();
+  arm_ping();
 }
 
 void ws_connection::do_read() {
-  ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-    self->on_read(ec, n);
-  });
+  if (closed_) return;
+  socket_.async_wait(net::socket_base::wait_read,
+                     [self = shared_from_this()](sys_error ec) { self->on_readable(ec); });
 }
 
-void ws_connection::on_read(beast::error_code ec, std::size_t) {
-  if (released_) return;
+void ws_connection::on_readable(sys_error ec) {
+  auto lk = guard();
+  if (closed_) return;
   if (ec) {
-    failed(ec);
+    drop(nullptr);
     return;
   }
-  if (!ws_.got_text()) {
-    buffer_.consume(buffer_.size());
-    send(ws::error({}, error_code::invalid_request,
-                   "binary frames are not supported: send JSON text frames"));
-  } else {
-    auto text = beast::buffers_to_string(buffer_.data());
-    buffer_.consume(buffer_.size());
-    handle(ws::parse_command(text));
+  // Commands are small: one read usually holds all that arrived. A full buffer reads again.
+  char buf[16384];
+  std::size_t n = sizeof buf;
+  while (n == sizeof buf && !closed_) {
+    n = socket_.receive(net::buffer(buf), 0, ec);
+    if (ec == net::error::would_block) break;  // a stale readiness: nothing there after all
+    if (ec || n == 0) {
+      drop(nullptr);  // the peer went away (a close frame would have come first otherwise)
+      return;
+    }
+    on_bytes(buf, n);
   }
-  if (!released_) do_read();
+  do_read();
+}
+
+void ws_connection::on_bytes(const char* data, std::size_t size) {
+  heard_ = true;
+  if (peer_closed_) return;  // nothing may follow a close frame
+  parser_.feed(data, size);
+  while (auto m = parser_.next()) {
+    on_message(*m);
+    if (closed_) return;
+  }
+  auto& bad = parser_.failure();
+  if (bad && !closing_) {
+    log::info(
+        "client_dropped",
+        {{"transport", "ws"},
+         {"reason", bad->code == ws::close_code::too_big ? "message_too_big" : "protocol_error"},
+         {"detail", bad->reason}});
+    close_with(bad->code, bad->reason);
+  }
+}
+
+void ws_connection::on_message(ws::client_message& m) {
+  switch (m.what) {
+    case ws::opcode::text:
+      if (!released_) handle(ws::parse_command(m.payload));
+      return;
+    case ws::opcode::binary:
+      send(ws::error({}, error_code::invalid_request,
+                     "binary frames are not supported: send JSON text frames"));
+      return;
+    case ws::opcode::ping:
+      if (closing_) return;
+      ws::append_frame(pending_, ws::opcode::pong, m.payload);
+      flush();
+      return;
+    case ws::opcode::close:
+      // The client's streams stay resumable, as after a network drop. Our echo is the last
+      // frame; the server then closes the TCP connection (RFC 6455 section 7.1.1).
+      peer_closed_ = true;
+      if (closing_) {
+        drop(nullptr);  // it answered ours
+        return;
+      }
+      close_with(m.code == 1005 ? ws::close_code::normal : static_cast<ws::close_code>(m.code), "");
+      return;
+    default:  // a pong: hearing it was the point
+      return;
+  }
 }
 
 void ws_connection::handle(ws::command cmd) {
@@ -157,8 +206,8 @@ void ws_connection::end_stream(const std::string& id) {
 void ws_connection::start(ws::command& cmd) {
   if (!admit(cmd.id)) return;
   auto model = cmd.request.model;
-  // The stream is registered before the session exists: its first events are posted to
-  // this strand and so run after this handler, when the stream knows its session id.
+  // The stream is registered before the session exists; its events wait for `mu_`, so they
+  // follow this handler, and the `started` frame it sends.
   auto sink = add_stream(cmd.id, {});
   // No cancel on detach: a dropped socket leaves the session running for a resume.
   auto out = ctx_->service.start(std::move(cmd.request), sink, "ws", false);
@@ -202,7 +251,22 @@ const std::string* ws_connection::stream_of(const event_sink* sink) const {
   return nullptr;
 }
 
+inline_delivery ws_connection::deliver_now(const event_sink* from, const event_ptr& ev) {
+  // A terminal event ends the stream (its id is free again): strand work.
+  if (ev->terminal()) return inline_delivery::busy;
+  std::unique_lock<std::mutex> lk(mu_, std::try_to_lock);
+  if (!lk) return inline_delivery::busy;
+  auto* id = released_ ? nullptr : stream_of(from);
+  if (!id || closing_) return inline_delivery::busy;
+  if (ev->kind == event_kind::heartbeat) return inline_delivery::written;  // the socket has its own
+  ws::append_frame(pending_, ws::opcode::text, ws::event(*id, *ev));
+  if (over_pending_limit()) return inline_delivery::too_slow;
+  flush(false);
+  return inline_delivery::written;
+}
+
 void ws_connection::on_event(const event_sink* from, const event_ptr& ev) {
+  auto lk = guard();
   auto* found = released_ ? nullptr : stream_of(from);
   if (!found || ev->kind == event_kind::heartbeat) return;
   auto id = *found;
@@ -212,6 +276,7 @@ void ws_connection::on_event(const event_sink* from, const event_ptr& ev) {
 }
 
 void ws_connection::on_attached(const event_sink* from, std::uint64_t last_seq, bool ended) {
+  auto lk = guard();
   auto* found = released_ ? nullptr : stream_of(from);
   if (!found) return;
   streams_[*found].replaying = false;
@@ -224,6 +289,7 @@ void ws_connection::on_attached(const event_sink* from, std::uint64_t last_seq, 
 }
 
 void ws_connection::on_detached(const event_sink* from, detach_reason why) {
+  auto lk = guard();
   auto* found = released_ ? nullptr : stream_of(from);
   if (!found) return;
   if (why == detach_reason::slow_consumer) {
@@ -236,81 +302,108 @@ void ws_connection::on_detached(const event_sink* from, detach_reason why) {
   send(ws::error(id, error_code::session_not_found, "the session let go of this stream"));
 }
 
-void ws_connection::send(std::string frame) {
+// A text frame from the strand.
+void ws_connection::send(const std::string& message) {
   if (released_ || closing_) return;
-  out_bytes_ += frame.size();
-  // Streams are scanned for a running replay only past the bound, not on every frame.
-  auto replaying = [this] {
-    for (auto& entry : streams_)
-      if (entry.second.replaying) return true;
-    return false;
-  };
-  if (out_bytes_ > ctx_->options.max_pending_bytes && !replaying()) {
+  ws::append_frame(pending_, ws::opcode::text, message);
+  if (over_pending_limit()) {
     // The client does not read: bounded buffering, then the socket goes. Its sessions stay
     // resumable for the resume window.
     ctx_->count_drop("ws", server_context::drop_reason::slow_consumer);
     drop("slow_consumer");
     return;
   }
-  out_.push_back(std::move(frame));
-  do_write();
+  flush();
 }
 
-void ws_connection::do_write() {
-  if (writing_ || released_) return;
-  if (out_.empty()) {
-    if (!closing_) return;
-    writing_ = true;
-    ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) {
-      self->writing_ = false;
-      self->drop(nullptr);
-    });
-    return;
+// The client has more framed bytes unread than it may. A resume's replay is a burst from
+// the log, not slowness; streams are scanned for one only past the bound.
+bool ws_connection::over_pending_limit() const {
+  if (pending_.size() + in_flight_.size() <= ctx_->options.max_pending_bytes) return false;
+  for (auto& entry : streams_)
+    if (entry.second.replaying) return false;
+  return true;
+}
+
+// Writes what the socket takes at once: usually everything, with one send and no completion
+// to run. The rest goes out with an async write, started on the strand.
+void ws_connection::flush(bool on_strand) {
+  if (writing_ || closed_) return;
+  if (!pending_.empty()) {
+    sys_error ec;  // the socket is non-blocking: would_block, not a wait
+    auto n = socket_.send(net::buffer(pending_), 0, ec);
+    if (ec && ec != net::error::would_block) {
+      if (on_strand)
+        drop(nullptr);
+      else
+        post_guarded([](ws_connection& c) { c.drop(nullptr); });
+      return;
+    }
+    pending_.erase(0, n);
+    if (!pending_.empty()) {
+      writing_ = true;  // until write_in_flight's completion, nothing else writes
+      in_flight_.swap(pending_);
+      if (on_strand)
+        write_in_flight();
+      else
+        post_guarded([](ws_connection& c) { c.write_in_flight(); });
+      return;
+    }
   }
-  writing_ = true;
-  ws_.text(true);
-  ws_.async_write(
-      net::buffer(out_.front()),
-      [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_write(ec, n); });
+  // Off the strand nothing closes: deliver_now never queues a close frame.
+  if (on_strand && closing_) {
+    if (peer_closed_) {
+      drop(nullptr);
+      return;
+    }
+    // Our close is out: the client answers with its own, then we close (on_message), or the
+    // bound armed in close_with runs out.
+    sys_error ignored;
+    socket_.shutdown(net::socket_base::shutdown_send, ignored);
+  }
 }
 
-void ws_connection::on_write(beast::error_code ec, std::size_t) {
+void ws_connection::write_in_flight() {
+  if (closed_) return;
+  net::async_write(
+      socket_, net::buffer(in_flight_),
+      [self = shared_from_this()](sys_error ec, std::size_t n) { self->on_flushed(ec, n); });
+}
+
+void ws_connection::on_flushed(sys_error ec, std::size_t) {
+  auto lk = guard();
   writing_ = false;
-  if (released_) return;
+  in_flight_.clear();
+  if (closed_) return;
   if (ec) {
-    failed(ec);
+    drop(nullptr);
     return;
   }
-  out_bytes_ -= out_.front().size();
-  out_.pop_front();
-  do_write();
+  flush();
 }
 
-void ws_connection::failed(beast::error_code ec) {
-  // Beast's idle timer ends whichever operation is pending, the read or a write.
-  if (ec == beast::error::timeout) {
-    ctx_->count_drop("ws", server_context::drop_reason::ping_timeout);
-    drop("ping_timeout");
-  } else if (ec == websocket::error::message_too_big) {
-    drop("message_too_big");  // Beast has sent close 1009 already
-  } else {
-    drop(nullptr);  // the peer closed or went away
-  }
-}
-
-void ws_connection::close_with(websocket::close_code code, const char* reason) {
-  if (released_ || closing_) return;
+void ws_connection::close_with(ws::close_code code, const char* reason) {
+  release();
+  if (closing_ || closed_) return;
   closing_ = true;
-  close_reason_ = websocket::close_reason{code, reason};
-  do_write();
+  ws::append_close(pending_, code, reason);
+  // A client that never answers the close is let go after a while.
+  ping_.expires_after(std::chrono::seconds(5));
+  ping_.async_wait([self = shared_from_this()](sys_error ec) {
+    auto lk = self->guard();
+    if (!ec) self->drop(nullptr);
+  });
+  flush();
 }
 
 void ws_connection::drop(const char* reason) {
-  if (released_) return;
+  if (closed_) return;
   if (reason) log::info("client_dropped", {{"transport", "ws"}, {"reason", reason}});
   release();
-  beast::error_code ec;
-  beast::get_lowest_layer(ws_).socket().close(ec);
+  closed_ = true;
+  ping_.cancel();
+  sys_error ec;
+  socket_.close(ec);
 }
 
 void ws_connection::release() {
@@ -328,13 +421,39 @@ void ws_connection::release() {
 void ws_connection::arm_heartbeat() {
   if (ctx_->options.ws_heartbeat.count() <= 0) return;
   heartbeat_.expires_after(ctx_->options.ws_heartbeat);
-  heartbeat_.async_wait([self = shared_from_this()](beast::error_code ec) {
+  heartbeat_.async_wait([self = shared_from_this()](sys_error ec) {
+    auto lk = self->guard();
     if (ec || self->released_) return;
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
     self->send(ws::heartbeat(now));
     self->arm_heartbeat();
+  });
+}
+
+// A peer that sends nothing for half of ws_ping_timeout gets a protocol ping; one still
+// silent half a timeout later is gone (it would have answered), and is dropped. A live,
+// idle client answers every ping and stays.
+void ws_connection::arm_ping() {
+  if (ctx_->options.ws_ping_timeout.count() <= 0) return;
+  ping_.expires_after(ctx_->options.ws_ping_timeout / 2);
+  ping_.async_wait([self = shared_from_this()](sys_error ec) {
+    auto lk = self->guard();
+    auto& c = *self;
+    if (ec || c.closed_ || c.closing_) return;
+    if (c.heard_) {
+      c.heard_ = c.pinged_ = false;
+    } else if (!c.pinged_) {
+      c.pinged_ = true;
+      ws::append_frame(c.pending_, ws::opcode::ping, {});
+      c.flush();
+    } else {
+      c.ctx_->count_drop("ws", server_context::drop_reason::ping_timeout);
+      c.drop("ping_timeout");
+      return;
+    }
+    c.arm_ping();
   });
 }
 

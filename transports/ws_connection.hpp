@@ -3,49 +3,53 @@
 #include "actors/event_sink.hpp"
 #include "transports/api_handler.hpp"
 #include "transports/server_context.hpp"
+#include "transports/ws_frame_parser.hpp"
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/websocket/stream.hpp>
 
-#include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace streamgate {
 
 template <class>
 class strand_sink;
+enum class inline_delivery;
 
 namespace ws {
 struct command;
 }
 
 // Takes over an upgraded HTTP connection and runs the WebSocket protocol on it
-// (docs/protocol.md): many streams per socket, cancel, resume, heartbeats. With
-// `over_limit` it completes the handshake only to close with 1013 (try again later).
-void start_websocket(boost::beast::tcp_stream&& stream, http_request&& upgrade,
-                     std::shared_ptr<server_context> ctx, bool over_limit);
+// (docs/protocol.md): many streams per socket, cancel, resume, heartbeats. `upgrade` is a
+// valid handshake (api_handler checked it); `early` holds bytes the client sent after it.
+// With `over_limit` it completes the handshake only to close with 1013 (try again later).
+void start_websocket(boost::asio::ip::tcp::socket&& socket, const http_request& upgrade,
+                     std::string early, std::shared_ptr<server_context> ctx, bool over_limit);
 
-// One WebSocket client. Each of its streams is a session with its own sink; frames go out
-// through one bounded queue. Lifetime by shared_from_this; everything runs on the strand.
+// One WebSocket client. Each of its streams is a session with its own sink. Every frame
+// (a token, a pong, a close) goes out through one byte queue, in the order it was queued.
+// Lifetime by shared_from_this. Every member runs on the connection's strand with `mu_` held,
+// except deliver_now, which a session's delivering thread calls: it frames and sends a
+// token itself when `mu_` is free, and otherwise leaves the token to be posted.
 class ws_connection : public std::enable_shared_from_this<ws_connection> {
  public:
   // An `over_limit` connection only says 1013 and goes: it counts as refusing, not as open.
-  ws_connection(boost::beast::tcp_stream&& stream, std::shared_ptr<server_context> ctx,
+  ws_connection(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx,
                 bool over_limit);
   ~ws_connection();
 
-  void run(http_request upgrade);
+  void run(const http_request& upgrade, std::string early);
 
   // The strand its sinks post to.
-  boost::asio::any_io_executor executor() { return ws_.get_executor(); }
-  // Frames go through Beast's writer, which also sends pongs and the close frame from inside
-  // its read: only the strand may drive it, so every event is posted.
-  static constexpr bool writes_inline = false;
+  boost::asio::any_io_executor executor() { return socket_.get_executor(); }
+  static constexpr bool writes_inline = true;
 
+  // Called by a stream's sink on the thread that delivers the event (see above).
+  inline_delivery deliver_now(const event_sink* from, const event_ptr& ev);
   // Called on the strand by a stream's sink.
   void on_event(const event_sink* from, const event_ptr& ev);
   void on_attached(const event_sink* from, std::uint64_t last_seq, bool ended);
@@ -59,10 +63,14 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
     bool replaying = false;  // a resume's log replay is still arriving: a burst, not slowness
   };
 
-  void on_accept(boost::beast::error_code ec);
+  // Reading: frames in, commands out.
   void do_read();
-  void on_read(boost::beast::error_code ec, std::size_t);
+  void on_readable(boost::system::error_code ec);
+  void on_bytes(const char* data, std::size_t size);
+  void on_message(ws::client_message& m);
   void handle(ws::command cmd);
+
+  // Streams.
   bool admit(const std::string& id);
   std::shared_ptr<sink_type> add_stream(const std::string& id, const std::string& session);
   void end_stream(const std::string& id);
@@ -71,27 +79,40 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   void cancel(const std::string& id);
   const std::string* stream_of(const event_sink* sink) const;
 
-  void send(std::string frame);
-  void do_write();
-  void on_write(boost::beast::error_code ec, std::size_t);
-  void close_with(boost::beast::websocket::close_code code, const char* reason);
-  void failed(boost::beast::error_code ec);
+  // Writing: frames queue in pending_; the socket takes what it can at once, the rest goes
+  // out by an async write on the strand.
+  void send(const std::string& message);
+  bool over_pending_limit() const;
+  void flush(bool on_strand = true);
+  void write_in_flight();
+  void on_flushed(boost::system::error_code ec, std::size_t);
+  void close_with(ws::close_code code, const char* reason);
   void drop(const char* reason);
   void release();
   void arm_heartbeat();
+  void arm_ping();
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
-  boost::beast::flat_buffer buffer_;
+  std::unique_lock<std::mutex> guard() { return std::unique_lock<std::mutex>(mu_); }
+  template <class Fn>
+  void post_guarded(Fn fn);
+
+  std::mutex mu_;  // held by every handler, and by deliver_now (see above)
+  boost::asio::ip::tcp::socket socket_;
+  ws::frame_parser parser_;
   std::shared_ptr<server_context> ctx_;
   const bool over_limit_;
   std::map<std::string, stream> streams_;
-  std::deque<std::string> out_;
-  std::size_t out_bytes_ = 0;
+  std::string pending_;    // framed, not yet handed to the socket
+  std::string in_flight_;  // being written asynchronously
   bool writing_ = false;
-  bool closing_ = false;  // a close frame is queued behind the writes
-  boost::beast::websocket::close_reason close_reason_;
-  bool released_ = false;
-  boost::asio::steady_timer heartbeat_;
+  bool closing_ = false;                 // our close frame is queued: nothing follows it
+  bool peer_closed_ = false;             // the client's close frame arrived
+  bool released_ = false;                // the streams are let go
+  bool closed_ = false;                  // the socket is closed
+  bool heard_ = true;                    // bytes arrived since the last ping tick
+  bool pinged_ = false;                  // a ping is unanswered
+  boost::asio::steady_timer heartbeat_;  // app-level heartbeat frames
+  boost::asio::steady_timer ping_;       // protocol pings, and the bound on a closing handshake
 };
 
 }  // namespace streamgate

@@ -98,6 +98,31 @@ TEST_F(api_dispatch, websocket_needs_an_upgrade) {
   EXPECT_EQ(run(http::verb::get, "/v1/ws").response.result(), http::status::bad_request);
 }
 
+// The handshake is answered by ws_connection only when it is one RFC 6455 allows.
+TEST_F(api_dispatch, websocket_handshake_needs_version_13_and_a_proper_key) {
+  std::vector<std::pair<std::string, std::string>> h{
+      {"Connection", "Upgrade"},
+      {"Upgrade", "websocket"},
+      {"Sec-WebSocket-Version", "13"},
+      {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}};
+  EXPECT_EQ(run(http::verb::get, "/v1/ws", {}, h).what, api_action::kind::websocket);
+
+  auto old_version = h;
+  old_version[2].second = "8";
+  auto a = run(http::verb::get, "/v1/ws", {}, old_version);
+  EXPECT_EQ(a.response.result(), http::status::bad_request);
+  EXPECT_EQ(a.response[http::field::sec_websocket_version], "13");
+  EXPECT_NE(a.response.body().find("version 13"), std::string::npos);
+
+  for (auto key : {"", "short==", "dGhlIHNhbXBsZSBub25jZQ", "dGhlIHNhbXBsZSBub25j!Q=="}) {
+    auto bad_key = h;
+    bad_key[3].second = key;
+    auto r = run(http::verb::get, "/v1/ws", {}, bad_key);
+    EXPECT_EQ(r.response.result(), http::status::bad_request) << key;
+    EXPECT_NE(r.response.body().find("Sec-WebSocket-Key"), std::string::npos) << key;
+  }
+}
+
 }  // namespace
 }  // namespace streamgate
 
