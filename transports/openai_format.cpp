@@ -1,6 +1,7 @@
 #include "transports/openai_format.hpp"
 
 #include "actors/error_code.hpp"
+#include "transports/json_string.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -51,14 +52,14 @@ std::string delta_chunk(const completion_context& ctx, std::string_view content,
   std::string out;
   out.reserve(160 + ctx.id.size() + ctx.model.size() + content.size());
   out += "{\"id\":";
-  out += dump(ctx.id);
+  append_json_string(out, ctx.id);
   out += ",\"object\":\"chat.completion.chunk\",\"created\":";
   out += std::to_string(ctx.created);
   out += ",\"model\":";
-  out += dump(ctx.model);
+  append_json_string(out, ctx.model);
   out += with_role ? ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":"
                    : ",\"choices\":[{\"index\":0,\"delta\":{\"content\":";
-  out += dump(json(content));
+  append_json_string(out, content);
   out += "},\"finish_reason\":null}]}";
   return out;
 }

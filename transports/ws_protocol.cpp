@@ -2,6 +2,7 @@
 
 #include "actors/error_code.hpp"
 #include "transports/event_json.hpp"
+#include "transports/json_string.hpp"
 
 namespace streamgate::ws {
 namespace {
@@ -88,6 +89,19 @@ std::string started(std::string_view id, std::string_view session, std::string_v
 }
 
 std::string event(std::string_view id, const stream_event& ev) {
+  if (ev.kind == event_kind::delta) {
+    // Per token: as text, in the order (sorted keys) the JSON tree below would give it.
+    std::string out;
+    out.reserve(48 + ev.text.size() + id.size());
+    out += "{\"content\":";
+    append_json_string(out, ev.text);
+    out += ",\"id\":";
+    append_json_string(out, id);
+    out += ",\"seq\":";
+    out += std::to_string(ev.seq);
+    out += ",\"type\":\"delta\"}";
+    return out;
+  }
   auto j = event_json(ev);
   j["id"] = id;
   return dump_json(j);

@@ -1,0 +1,14 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace streamgate {
+
+// Appends `s` to `out` as a quoted JSON string, escaped exactly as nlohmann::json's dump()
+// escapes it, without building a JSON value: a streamed token is rendered once per client
+// and this is most of that work. Upstream text may hold invalid UTF-8; each invalid
+// sequence becomes U+FFFD instead of failing the stream.
+void append_json_string(std::string& out, std::string_view s);
+
+}  // namespace streamgate
