@@ -38,9 +38,8 @@ class event_response {
 
   // SSE bytes rendered and not yet written (the status line and headers first).
   std::size_t pending_size() const { return pending_.size(); }
-  std::string_view pending() const { return pending_; }
-  // The first `n` pending bytes were written. The buffer keeps its capacity for the next.
-  void consume(std::size_t n) { pending_.erase(0, n); }
+  // For the writer: it sends from here and erases what it sent.
+  std::string& pending_bytes() { return pending_; }
   std::string take_pending();
   // A comment chunk: keeps idle proxies from cutting a slow stream.
   void keepalive();

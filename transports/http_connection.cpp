@@ -261,7 +261,7 @@ void http_connection::begin(kind k, const std::string& session_id, std::string m
       }
     });
   });
-  writing_ = poll_attached_ = replaying_ = false;
+  poll_attached_ = replaying_ = false;
   stream_.expires_never();  // streams are bounded by the session, not by the socket timer
 }
 
@@ -395,7 +395,8 @@ void http_connection::finish_poll() {
 // The client has more rendered bytes unread than it may (a burst of a resume's replay is not
 // counted: those events are the log's, in memory anyway).
 bool http_connection::over_pending_limit() const {
-  return body_.pending_size() + in_flight_.size() > ctx_->options.max_pending_bytes && !replaying_;
+  return body_.pending_size() + writer_.in_flight() > ctx_->options.max_pending_bytes &&
+         !replaying_;
 }
 
 // Hands rendered SSE bytes to the socket, unless the client stopped reading them.
@@ -413,43 +414,36 @@ void http_connection::flush_sse() {
 // to run. The rest goes out with an async write, started on the strand. Off the strand
 // (deliver_now) the response is never done, so there is no end to handle.
 void http_connection::flush(bool on_strand) {
-  if (writing_ || closed_) return;
-  if (body_.pending_size() != 0) {
-    beast::error_code ec;  // the socket is non-blocking: would_block, not a wait
-    auto n = stream_.socket().send(net::buffer(body_.pending()), 0, ec);
-    if (ec && ec != net::error::would_block) {
+  if (closed_) return;
+  switch (writer_.send(stream_.socket(), body_.pending_bytes())) {
+    case socket_writer::outcome::failed:
       if (on_strand)
         close();
       else
         post_guarded([](http_connection& c) { c.close(); });
       return;
-    }
-    body_.consume(n);
-    if (body_.pending_size() != 0) {
-      writing_ = true;  // until write_in_flight's completion, nothing else writes
-      in_flight_ = body_.take_pending();
+    case socket_writer::outcome::started:
       if (on_strand)
         write_in_flight();
       else
         post_guarded([](http_connection& c) { c.write_in_flight(); });
       return;
-    }
+    case socket_writer::outcome::idle:
+      break;
   }
-  if (on_strand && body_.done() && body_.current() == kind::sse) end_stream();
+  if (on_strand && !writer_.writing() && body_.done() && body_.current() == kind::sse) end_stream();
 }
 
 void http_connection::write_in_flight() {
   if (closed_) return;
-  net::async_write(stream_, net::buffer(in_flight_),
-                   [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                     self->on_flushed(ec, n);
-                   });
+  writer_.write_rest(stream_, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+    self->on_flushed(ec, n);
+  });
 }
 
 void http_connection::on_flushed(beast::error_code ec, std::size_t) {
   auto lk = guard();
-  writing_ = false;
-  in_flight_.clear();
+  writer_.finished();
   if (ec) {
     close();
     return;

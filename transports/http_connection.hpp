@@ -4,6 +4,7 @@
 #include "transports/api_handler.hpp"
 #include "transports/event_response.hpp"
 #include "transports/server_context.hpp"
+#include "transports/socket_writer.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -97,9 +98,8 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   std::shared_ptr<strand_sink<http_connection>> sink_;
   unsigned version_ = 11;
   bool keep_alive_ = true;
-  bool writing_ = false;
+  socket_writer writer_;  // SSE bytes: sent at once, or in flight
   bool closed_ = false;
-  std::string in_flight_;            // SSE bytes being written
   bool poll_attached_ = false;       // the replay of the log is complete
   bool replaying_ = false;           // a resume's log replay is arriving: a burst, not slowness
   boost::asio::steady_timer timer_;  // SSE keep-alive or long-poll wait

@@ -32,7 +32,9 @@ int utf8_sequence(std::string_view s, std::size_t i) {
   return n;
 }
 
-bool plain(std::uint8_t c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+bool plain(std::uint8_t c) {
+  return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
 
 }  // namespace
 
@@ -59,13 +61,27 @@ void append_json_string(std::string& out, std::string_view s) {
       continue;
     }
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         out += "\\u00";
         out += hex[c >> 4];

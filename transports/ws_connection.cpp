@@ -319,7 +319,7 @@ void ws_connection::send(const std::string& message) {
 // The client has more framed bytes unread than it may. A resume's replay is a burst from
 // the log, not slowness; streams are scanned for one only past the bound.
 bool ws_connection::over_pending_limit() const {
-  if (pending_.size() + in_flight_.size() <= ctx_->options.max_pending_bytes) return false;
+  if (pending_.size() + writer_.in_flight() <= ctx_->options.max_pending_bytes) return false;
   for (auto& entry : streams_)
     if (entry.second.replaying) return false;
   return true;
@@ -328,30 +328,25 @@ bool ws_connection::over_pending_limit() const {
 // Writes what the socket takes at once: usually everything, with one send and no completion
 // to run. The rest goes out with an async write, started on the strand.
 void ws_connection::flush(bool on_strand) {
-  if (writing_ || closed_) return;
-  if (!pending_.empty()) {
-    sys_error ec;  // the socket is non-blocking: would_block, not a wait
-    auto n = socket_.send(net::buffer(pending_), 0, ec);
-    if (ec && ec != net::error::would_block) {
+  if (closed_) return;
+  switch (writer_.send(socket_, pending_)) {
+    case socket_writer::outcome::failed:
       if (on_strand)
         drop(nullptr);
       else
         post_guarded([](ws_connection& c) { c.drop(nullptr); });
       return;
-    }
-    pending_.erase(0, n);
-    if (!pending_.empty()) {
-      writing_ = true;  // until write_in_flight's completion, nothing else writes
-      in_flight_.swap(pending_);
+    case socket_writer::outcome::started:
       if (on_strand)
         write_in_flight();
       else
         post_guarded([](ws_connection& c) { c.write_in_flight(); });
       return;
-    }
+    case socket_writer::outcome::idle:
+      break;
   }
   // Off the strand nothing closes: deliver_now never queues a close frame.
-  if (on_strand && closing_) {
+  if (on_strand && closing_ && !writer_.writing()) {
     if (peer_closed_) {
       drop(nullptr);
       return;
@@ -365,15 +360,14 @@ void ws_connection::flush(bool on_strand) {
 
 void ws_connection::write_in_flight() {
   if (closed_) return;
-  net::async_write(
-      socket_, net::buffer(in_flight_),
-      [self = shared_from_this()](sys_error ec, std::size_t n) { self->on_flushed(ec, n); });
+  writer_.write_rest(socket_, [self = shared_from_this()](sys_error ec, std::size_t n) {
+    self->on_flushed(ec, n);
+  });
 }
 
 void ws_connection::on_flushed(sys_error ec, std::size_t) {
   auto lk = guard();
-  writing_ = false;
-  in_flight_.clear();
+  writer_.finished();
   if (closed_) return;
   if (ec) {
     drop(nullptr);

@@ -3,6 +3,7 @@
 #include "actors/event_sink.hpp"
 #include "transports/api_handler.hpp"
 #include "transports/server_context.hpp"
+#include "transports/socket_writer.hpp"
 #include "transports/ws_frame_parser.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -79,8 +80,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   void cancel(const std::string& id);
   const std::string* stream_of(const event_sink* sink) const;
 
-  // Writing: frames queue in pending_; the socket takes what it can at once, the rest goes
-  // out by an async write on the strand.
+  // Writing: frames queue in pending_, and writer_ sends them.
   void send(const std::string& message);
   bool over_pending_limit() const;
   void flush(bool on_strand = true);
@@ -102,9 +102,8 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   std::shared_ptr<server_context> ctx_;
   const bool over_limit_;
   std::map<std::string, stream> streams_;
-  std::string pending_;    // framed, not yet handed to the socket
-  std::string in_flight_;  // being written asynchronously
-  bool writing_ = false;
+  std::string pending_;  // framed, not yet handed to the socket
+  socket_writer writer_;
   bool closing_ = false;                 // our close frame is queued: nothing follows it
   bool peer_closed_ = false;             // the client's close frame arrived
   bool released_ = false;                // the streams are let go

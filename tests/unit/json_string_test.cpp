@@ -56,10 +56,17 @@ TEST(json_string, random_valid_text_is_rendered_byte_for_byte_as_nlohmann_does) 
     for (int n = rng() % 40; n > 0; --n) {
       char32_t cp;
       switch (rng() % 4) {
-        case 0: cp = rng() % 0x80; break;
-        case 1: cp = 0x80 + rng() % (0x800 - 0x80); break;
-        case 2: cp = 0x800 + rng() % (0x10000 - 0x800); break;
-        default: cp = 0x10000 + rng() % (0x110000 - 0x10000);
+        case 0:
+          cp = rng() % 0x80;
+          break;
+        case 1:
+          cp = 0x80 + rng() % (0x800 - 0x80);
+          break;
+        case 2:
+          cp = 0x800 + rng() % (0x10000 - 0x800);
+          break;
+        default:
+          cp = 0x10000 + rng() % (0x110000 - 0x10000);
       }
       if (cp >= 0xD800 && cp <= 0xDFFF) cp = 'x';  // surrogates are not characters
       append_utf8(s, cp);
@@ -75,7 +82,7 @@ TEST(json_string, invalid_utf8_becomes_replacement_characters_and_stays_valid_js
   // A truncated sequence is one replacement, and what follows it is kept.
   EXPECT_EQ(json::parse(ours("a\xE2\x82z")).get<std::string>(), "a" + fffd + "z");
   EXPECT_EQ(json::parse(ours("\xC0\xAF")).get<std::string>(), fffd + fffd);  // overlong
-  EXPECT_EQ(json::parse(ours("\xED\xA0\x80")).get<std::string>(),  // a surrogate
+  EXPECT_EQ(json::parse(ours("\xED\xA0\x80")).get<std::string>(),            // a surrogate
             fffd + fffd + fffd);
   EXPECT_EQ(json::parse(ours("\xF4\x90\x80\x80")).get<std::string>(),  // past U+10FFFF
             fffd + fffd + fffd + fffd);
