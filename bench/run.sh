@@ -245,16 +245,23 @@ echo "bench: cancel -> upstream socket closed (in-process)"
 "$BUILD/bench/upstream_cancel_bench" 300 | tee "$OUT/upstream-cancel.txt"
 
 echo "bench: $IDLE_SOCKETS idle WebSocket connections"
-RSS_BEFORE=$(rss_kib "$GW_PID")
-"$LOADGEN" --protocol ws --url "http://127.0.0.1:$GW_PORT" --idle-connections "$IDLE_SOCKETS" \
+# On a fresh gateway: one that served the phases above has freed memory in its heap, which
+# the idle sockets would reuse, and the figure per socket would come out too small.
+start_server idle "$GATEWAY" --config "$WORK/streamgate.json" --listen 127.0.0.1:0
+[ -n "$STARTED_PORT" ] || { cat "$WORK/idle.err"; exit 1; }
+IDLE_PID=$STARTED_PID
+RSS_BEFORE=$(rss_kib "$IDLE_PID")
+"$LOADGEN" --protocol ws --url "http://127.0.0.1:$STARTED_PORT" --idle-connections "$IDLE_SOCKETS" \
   --hold-s 3 --timeout-s 30 --json "$WORK/idle.json" > "$WORK/idle.txt" 2>&1 &
 LG=$!
 PEAK=$RSS_BEFORE
 while kill -0 "$LG" 2>/dev/null; do
-  r=$(rss_kib "$GW_PID"); [ "$r" -gt "$PEAK" ] && PEAK=$r
+  r=$(rss_kib "$IDLE_PID"); [ "$r" -gt "$PEAK" ] && PEAK=$r
   sleep 0.1
 done
 wait "$LG" || true
+kill "$IDLE_PID" 2>/dev/null || true
+wait "$IDLE_PID" 2>/dev/null || true
 cat "$WORK/idle.txt"
 python3 - "$WORK/idle.json" "$OUT/idle-ws.json" "$RSS_BEFORE" "$PEAK" "$IDLE_SOCKETS" <<'PY'
 import json, os, sys

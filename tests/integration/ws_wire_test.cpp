@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -40,7 +42,11 @@ struct server_frame {
 class wire {
  public:
   explicit wire(std::uint16_t port) : fd_(open_loopback(port)) {
-    timeval tv{5, 0};
+    set_timeout(std::chrono::seconds(5));
+  }
+  void set_timeout(std::chrono::milliseconds t) {
+    timeval tv{static_cast<time_t>(t.count() / 1000),
+               static_cast<suseconds_t>(t.count() % 1000 * 1000)};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
   ~wire() { ::close(fd_); }
@@ -219,6 +225,39 @@ INSTANTIATE_TEST_SUITE_P(
         violation_case{"invalid_utf8", client_frame(0x1, "\"\xFF\""), 1007},
         violation_case{"oversized", client_frame(0x1, std::string(2 << 20, 'x')), 1009}),
     [](const auto& info) { return std::string{info.param.name}; });
+
+// Garbage after the handshake: each connection is answered (an error frame, or a close that
+// names the violation) or left waiting for more bytes, and none of it harms the server.
+TEST_F(ws_wire, random_bytes_never_crash_or_leak_a_connection) {
+  std::mt19937 rng{20261202};
+  int closed_with_a_code = 0;
+  for (int round = 0; round < 60; ++round) {
+    wire w{server.port()};
+    w.send(upgrade_request());
+    ASSERT_FALSE(w.head().empty());
+    std::string junk(1 + rng() % 200, '\0');
+    for (auto& c : junk) c = static_cast<char>(rng());
+    if (round % 3 == 0) junk[0] = '\x81';  // a final text frame...
+    if (round % 3 == 0) junk[1] = static_cast<char>(0x80 | (junk.size() - 6) % 126);  // masked
+    w.send(junk);
+    if (round % 2 == 0) continue;  // hang up without waiting
+    // A close, if one comes, carries one of the codes of a violation.
+    w.set_timeout(std::chrono::milliseconds(200));
+    while (auto f = w.frame()) {
+      if (f->opcode != 0x8) continue;
+      auto code = f->close_code();
+      EXPECT_TRUE(code == 1002 || code == 1007 || code == 1009) << code;
+      ++closed_with_a_code;
+      break;
+    }
+  }
+  EXPECT_GT(closed_with_a_code, 10);
+  EXPECT_TRUE(eventually([&] { return server.server().open_connections() == 0; }));
+  wire after{server.port()};
+  after.send(upgrade_request() + client_frame(0x1, R"({"type":"ping"})"));
+  ASSERT_FALSE(after.head().empty());
+  EXPECT_EQ(after.message()["type"], "pong");
+}
 
 TEST_F(ws_wire, a_handshake_of_another_version_gets_400_naming_version_13) {
   wire w{server.port()};
