@@ -70,10 +70,11 @@ void ws_connection::run(const http_request& upgrade, std::string early) {
     });
   });
   flush();
-  if (!early.empty()) on_bytes(early.data(), early.size());
-  do_read();
   arm_heartbeat();
   arm_ping();
+  do_read();
+  // After the timers: early bytes may close the connection, and its close bound is ping_.
+  if (!early.empty()) on_bytes(early.data(), early.size());
 }
 
 void ws_connection::do_read() {

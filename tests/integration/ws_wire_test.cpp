@@ -139,6 +139,18 @@ TEST_F(ws_wire, a_first_frame_sent_with_the_handshake_is_answered_too) {
   EXPECT_EQ(m["data"], 7);
 }
 
+TEST_F(ws_wire, a_close_sent_with_the_handshake_is_echoed_and_the_connection_ends) {
+  wire w{server.port()};
+  w.send(upgrade_request() + client_frame(0x8, std::string("\x03\xE8", 2)));
+  EXPECT_EQ(w.head().rfind("HTTP/1.1 101 ", 0), 0u);
+  auto f = w.frame();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->opcode, 0x8);
+  EXPECT_EQ(f->close_code(), 1000u);
+  EXPECT_TRUE(w.at_eof());
+  EXPECT_TRUE(eventually([&] { return server.server().open_connections() == 0; }));
+}
+
 TEST_F(ws_wire, tokens_arrive_as_text_frames_in_order) {
   wire w{server.port()};
   w.send(upgrade_request());
