@@ -7,7 +7,7 @@
 // RFC 6455 as a server speaks it: the handshake's accept key and the frames it writes.
 // The gateway frames WebSocket messages itself (not through Beast's websocket::stream) so
 // that a token can be framed and sent from the thread that delivers it, through the same
-// byte queue as every pong and close frame (docs/architecture.md, "WebSocket").
+// byte queue as every pong and close frame (docs/architecture.md, "WebSocket framing is ours").
 namespace streamgate::ws {
 
 enum class opcode : std::uint8_t {
