@@ -173,7 +173,7 @@ void http_connection::admin(const api_action& action) {
   };
   if (action.what == api_action::kind::admin_drop) {
     // Like a network failure: the sockets close without a goodbye; sessions stay resumable.
-    auto n = ctx_->drop_all();
+    auto n = ctx_->close_all(server_context::farewell::drop);
     log::info("admin_drop", {{"connections", n}});
     send(json_response(version_, keep_alive_, http::status::ok, json{{"dropped", n}}.dump()));
     return;
@@ -245,7 +245,7 @@ void http_connection::leave_stream() {
   if (body_.current() == kind::none) return;
   body_.stop();
   ctx_->streams.fetch_sub(1, std::memory_order_relaxed);
-  ctx_->remove_droppable(this);
+  ctx_->remove_closable(this);
 }
 
 void http_connection::begin(kind k, const std::string& session_id, std::string model,
@@ -253,7 +253,8 @@ void http_connection::begin(kind k, const std::string& session_id, std::string m
   leave_stream();
   body_.start(k, session_id, std::move(model), include_usage, version_, keep_alive_, after_seq);
   ctx_->streams.fetch_add(1, std::memory_order_relaxed);
-  ctx_->add_droppable(this, [weak = weak_from_this(), ex = stream_.get_executor()] {
+  // Dropped or stopped alike: the connection closes (the session has its own farewell).
+  ctx_->add_closable(this, [weak = weak_from_this(), ex = stream_.get_executor()](auto) {
     net::post(ex, [weak] {
       if (auto self = weak.lock()) {
         auto lk = self->guard();

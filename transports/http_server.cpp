@@ -10,6 +10,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 
+#include <chrono>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -158,6 +159,12 @@ void http_server::stop() {
   for (auto id : d.gauges) metrics::registry::global().remove_callback_gauge(id);
   d.gauges.clear();
   stop_accepting();
+  // WebSocket clients hear close 1001 (going away), not a dropped connection, and get a
+  // moment to answer it; a client that does not is cut when the I/O threads stop.
+  d.ctx->close_all(server_context::farewell::going_away);
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (d.ctx->websockets.load() > 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   d.work.reset();
   d.ioc.stop();
   for (auto& t : d.threads) t.join();

@@ -35,33 +35,39 @@ struct server_context {
   // streamgate_client_dropped_total{transport, reason}.
   void count_drop(const char* transport, drop_reason why);
 
-  // Streaming connections an operator may cut (POST /admin/connections/drop): how tests
-  // simulate a network drop from the server side. Only filled when admin is enabled.
-  void add_droppable(const void* key, std::function<void()> drop) {
-    if (!admin) return;
-    std::lock_guard<std::mutex> g{droppable_mutex_};
-    droppable_[key] = std::move(drop);
+  // Connections the server may end on its own, and how:
+  // - `drop`: an operator cuts streaming connections (POST /admin/connections/drop), as a
+  //   network failure would; how tests simulate one from the server side;
+  // - `going_away`: the server stops; a WebSocket client hears close 1001 instead of a
+  //   dropped connection.
+  // Streaming HTTP connections register while they stream, WebSockets while they are open.
+  enum class farewell { drop, going_away };
+  void add_closable(const void* key, std::function<void(farewell)> close) {
+    std::lock_guard<std::mutex> g{closable_mutex_};
+    closable_[key] = std::move(close);
   }
-  void remove_droppable(const void* key) {
-    if (!admin) return;
-    std::lock_guard<std::mutex> g{droppable_mutex_};
-    droppable_.erase(key);
+  void remove_closable(const void* key) {
+    std::lock_guard<std::mutex> g{closable_mutex_};
+    closable_.erase(key);
   }
-  std::size_t drop_all() {
-    std::map<const void*, std::function<void()>> all;
+  std::size_t close_all(farewell how) {
+    std::map<const void*, std::function<void(farewell)>> all;
     {
-      std::lock_guard<std::mutex> g{droppable_mutex_};
-      all.swap(droppable_);
+      std::lock_guard<std::mutex> g{closable_mutex_};
+      all.swap(closable_);
     }
-    for (auto& [key, drop] : all) drop();
+    for (auto& [key, close] : all) close(how);
     return all.size();
   }
+  // WebSocket connections alive (not counting refused ones): the server's stop waits, briefly,
+  // for their close handshakes.
+  std::atomic<std::int64_t> websockets{0};
 
   server_context(session_service& s, http_options o) : service(s), options(std::move(o)) {}
 
  private:
-  std::mutex droppable_mutex_;
-  std::map<const void*, std::function<void()>> droppable_;
+  std::mutex closable_mutex_;
+  std::map<const void*, std::function<void(farewell)>> closable_;
 };
 
 }  // namespace streamgate

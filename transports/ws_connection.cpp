@@ -32,10 +32,12 @@ ws_connection::ws_connection(net::ip::tcp::socket&& socket, std::shared_ptr<serv
   sys_error ec;
   socket_.non_blocking(true, ec);  // sends never wait, on the strand or off it
   (over_limit_ ? ctx_->refusing : ctx_->connections).fetch_add(1, std::memory_order_relaxed);
+  if (!over_limit_) ctx_->websockets.fetch_add(1, std::memory_order_relaxed);
 }
 
 ws_connection::~ws_connection() {
   release();
+  if (!over_limit_) ctx_->websockets.fetch_sub(1, std::memory_order_relaxed);
   (over_limit_ ? ctx_->refusing : ctx_->connections).fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -61,14 +63,18 @@ void ws_connection::run(const http_request& upgrade, std::string early) {
     do_read();
     return;
   }
-  ctx_->add_droppable(this, [weak = weak_from_this(), ex = socket_.get_executor()] {
-    net::post(ex, [weak] {
-      if (auto self = weak.lock()) {
-        auto lk = self->guard();
-        self->drop("admin_drop");
-      }
-    });
-  });
+  ctx_->add_closable(
+      this, [weak = weak_from_this(), ex = socket_.get_executor()](server_context::farewell how) {
+        net::post(ex, [weak, how] {
+          auto self = weak.lock();
+          if (!self) return;
+          auto lk = self->guard();
+          if (how == server_context::farewell::drop)
+            self->drop("admin_drop");
+          else
+            self->close_with(ws::close_code::going_away, "server is shutting down");
+        });
+      });
   flush();
   arm_heartbeat();
   arm_ping();
@@ -405,7 +411,7 @@ void ws_connection::release() {
   if (released_) return;
   released_ = true;
   heartbeat_.cancel();
-  ctx_->remove_droppable(this);
+  ctx_->remove_closable(this);
   for (auto& [id, s] : streams_) {
     if (!s.session.empty()) ctx_->service.detach(s.session, s.sink);
   }

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <thread>
 
 namespace streamgate::test {
 namespace {
@@ -151,6 +152,18 @@ TEST_F(ws, ping_is_answered_with_pong_carrying_the_data) {
   ASSERT_TRUE(m);
   EXPECT_EQ((*m)["type"], "pong");
   EXPECT_EQ((*m)["data"]["t"], 42);
+}
+
+TEST(ws_shutdown, clients_hear_1001_going_away_when_the_server_stops) {
+  test_server server{gateway_config::with_mock_provider()};
+  ws_client c{server.port()};
+  c.send({{"type", "ping"}});
+  ASSERT_EQ((*c.next())["type"], "pong");
+  std::thread stopper{[&] { server.server().stop(); }};
+  EXPECT_FALSE(c.next().has_value());
+  EXPECT_EQ(c.close_code(), 1001u);
+  stopper.join();
+  EXPECT_EQ(server.server().open_connections(), 0);
 }
 
 TEST(ws_heartbeat, app_level_heartbeats_arrive_on_an_idle_socket) {
