@@ -287,6 +287,11 @@ TEST(metrics_endpoint, failovers_breakers_and_quota_queues_are_counted) {
   http_client first{port};
   first.open_stream("POST", "/v1/chat/completions", body(40));
   ASSERT_TRUE(first.next_event().has_value());
+  // The breaker opens in the engine, which then tells the router: asynchronously. Until it
+  // is open, a second request could still be routed to mx_bad and try it too.
+  scrape_until(port, [&](const samples& s) {
+    return at(s, R"(streamgate_breaker_state{provider="mx_bad"})") == 2;
+  });
   // Sent raw: its response headers come only once it has a lease.
   http_client second{port};
   auto second_body = body(2);
