@@ -63,8 +63,11 @@ void event_response::keepalive() {
   append_chunk(": keep-alive\n\n");
 }
 
-void event_response::end_empty() {
+void event_response::end_done() {
   write_headers_if_needed();
+  std::string frame;
+  openai::append_sse(frame, 0, "[DONE]");
+  append_chunk(frame);
   end_body();
 }
 

@@ -43,8 +43,8 @@ class event_response {
   std::string take_pending();
   // A comment chunk: keeps idle proxies from cutting a slow stream.
   void keepalive();
-  // Resumed after the terminal event: the client has everything; the body ends empty.
-  void end_empty();
+  // Resumed after the terminal event: the client has every event; the body is `[DONE]`.
+  void end_done();
 
   // Long poll: the page gathered so far.
   bool poll_has_events() const { return poll_has_events_; }

@@ -310,8 +310,10 @@ void http_connection::on_attached(const event_sink* from, std::uint64_t last_seq
   if (from != sink_.get() || closed_) return;
   replaying_ = false;
   if (body_.current() == kind::sse && ended && !body_.done()) {
-    // Resumed after the terminal event: the client has everything; end the response empty.
-    body_.end_empty();
+    // Resumed after the terminal event: the client has every event. [DONE] says so to a
+    // client that waits for it (one cut off between the finish chunk and [DONE] would
+    // otherwise resume again and again).
+    body_.end_done();
     timer_.cancel();
     flush();
     return;

@@ -264,7 +264,7 @@ TEST(resume_sse, an_idle_sse_stream_sends_keep_alive_comments) {
   EXPECT_EQ(ev->comments[0], " keep-alive");
 }
 
-TEST(resume_sse, resuming_after_the_last_event_ends_the_response_at_once) {
+TEST(resume_sse, resuming_after_the_last_event_gets_only_done) {
   test_server server;
   http_client c{server.port()};
   auto r = c.request("POST", "/v1/sessions", mock_body(false, 2));
@@ -282,7 +282,12 @@ TEST(resume_sse, resuming_after_the_last_event_ends_the_response_at_once) {
                             {{"Accept", "text/event-stream"},
                              {"Last-Event-ID", std::to_string(all["last_seq"].get<int>())}});
   ASSERT_EQ(head.status, 200u);
-  EXPECT_FALSE(s.next_event().has_value());  // the response ends, with nothing in it
+  // No event again, only the end marker a client may have missed, and the response ends.
+  auto done = s.next_event();
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->data, "[DONE]");
+  EXPECT_TRUE(done->id.empty());
+  EXPECT_FALSE(s.next_event().has_value());
 }
 
 }  // namespace

@@ -64,16 +64,16 @@ TEST(event_response, sse_error_before_anything_was_sent_is_a_real_status) {
   EXPECT_TRUE(r.done());
 }
 
-TEST(event_response, keepalives_and_an_empty_resumed_stream) {
+TEST(event_response, keepalives_and_a_stream_resumed_after_its_end) {
   event_response r;
   r.start(kind::sse, "sess_1", "", true, 10, true);
   r.keepalive();
   auto bytes = r.take_pending();
   EXPECT_EQ(bytes.rfind("HTTP/1.0 200 OK\r\n", 0), 0u);
   EXPECT_NE(bytes.find("e\r\n: keep-alive\n\n\r\n"), std::string::npos);
-  r.end_empty();
+  r.end_done();
   EXPECT_TRUE(r.done());
-  EXPECT_EQ(r.take_pending(), "0\r\n\r\n");
+  EXPECT_EQ(r.take_pending(), "e\r\ndata: [DONE]\n\n\r\n0\r\n\r\n");
 }
 
 TEST(event_response, usage_is_sent_before_done_only_when_asked_for) {
