@@ -202,12 +202,17 @@ std::shared_ptr<ws_connection::sink_type> ws_connection::add_stream(const std::s
   auto sink = std::make_shared<sink_type>(weak_from_this(), ctx_->gate,
                                           ctx_->options.max_pending_bytes, "ws", replay);
   streams_[id] = {session, sink, replay};
+  ids_[sink.get()] = id;
   ctx_->streams.fetch_add(1, std::memory_order_relaxed);
   return sink;
 }
 
 void ws_connection::end_stream(const std::string& id) {
-  if (streams_.erase(id)) ctx_->streams.fetch_sub(1, std::memory_order_relaxed);
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  ids_.erase(it->second.sink.get());
+  streams_.erase(it);
+  ctx_->streams.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void ws_connection::start(ws::command& cmd) {
@@ -252,10 +257,8 @@ void ws_connection::cancel(const std::string& id) {
 }
 
 const std::string* ws_connection::stream_of(const event_sink* sink) const {
-  for (auto& [id, s] : streams_) {
-    if (s.sink.get() == sink) return &id;
-  }
-  return nullptr;
+  auto it = ids_.find(sink);
+  return it == ids_.end() ? nullptr : &it->second;
 }
 
 inline_delivery ws_connection::deliver_now(const event_sink* from, const event_ptr& ev) {
@@ -417,6 +420,7 @@ void ws_connection::release() {
   }
   ctx_->streams.fetch_sub(static_cast<std::int64_t>(streams_.size()), std::memory_order_relaxed);
   streams_.clear();
+  ids_.clear();
 }
 
 void ws_connection::arm_heartbeat() {

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 namespace streamgate {
 
@@ -102,6 +103,9 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   std::shared_ptr<server_context> ctx_;
   const bool over_limit_;
   std::map<std::string, stream> streams_;
+  // Which stream a sink feeds: looked up for every token, on sockets of up to
+  // ws_max_streams streams.
+  std::unordered_map<const event_sink*, std::string> ids_;
   std::string pending_;  // framed, not yet handed to the socket
   socket_writer writer_;
   bool closing_ = false;                 // our close frame is queued: nothing follows it

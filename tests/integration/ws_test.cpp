@@ -127,6 +127,27 @@ TEST_F(ws, many_streams_share_one_socket) {
   expect_no_leaks();
 }
 
+// Hundreds of streams on one socket, interleaved token by token: each gets exactly its own
+// tokens, in order.
+TEST(ws_multiplex, three_hundred_streams_on_one_socket_each_get_their_own_answer) {
+  auto o = test_server::default_options();
+  o.ws_max_streams = 300;
+  test_server server{gateway_config::with_mock_provider(), o};
+  ws_client c{server.port()};
+  std::vector<std::string> ids;
+  for (unsigned i = 0; i < 300; ++i) {
+    ids.push_back("m" + std::to_string(i));
+    c.send(start_msg(ids.back(), 10 + i % 7, 2));
+  }
+  auto got = read_streams(c, ids);
+  for (unsigned i = 0; i < 300; ++i) {
+    auto& r = got[ids[i]];
+    EXPECT_EQ(r.text, mock_text(10 + i % 7)) << ids[i];
+    EXPECT_EQ(r.terminal["type"], "done") << ids[i];
+    for (std::size_t k = 0; k < r.seqs.size(); ++k) EXPECT_EQ(r.seqs[k], k + 1) << ids[i];
+  }
+}
+
 TEST_F(ws, cancel_is_acknowledged_and_closes_the_upstream) {
   ws_client c{server.port()};
   c.send(start_msg("long", 100000, 5));
