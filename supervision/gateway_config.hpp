@@ -58,7 +58,8 @@ struct gateway_config {
   // upstream reads and client writes share its threads; null: threads of its own.
   std::shared_ptr<boost::asio::io_context> upstream_io;
   // Without upstream_io: how many curl drivers, each on a thread of its own. A driver's thread
-  // also writes its SSE tokens to their clients, so one thread caps the tokens per second.
+  // also writes its tokens (SSE and WebSocket) to their clients, so one thread caps the tokens per
+  // second.
   std::size_t upstream_threads = 1;
 
   // The configuration `make run` uses: the mock provider serving model "mock".

@@ -253,15 +253,18 @@ void http_connection::begin(kind k, const std::string& session_id, std::string m
   leave_stream();
   body_.start(k, session_id, std::move(model), include_usage, version_, keep_alive_, after_seq);
   ctx_->streams.fetch_add(1, std::memory_order_relaxed);
-  // Dropped or stopped alike: the connection closes (the session has its own farewell).
-  ctx_->add_closable(this, [weak = weak_from_this(), ex = stream_.get_executor()](auto) {
-    net::post(ex, [weak] {
-      if (auto self = weak.lock()) {
-        auto lk = self->guard();
-        self->close();
-      }
+  // Only an operator's drop needs a streaming HTTP connection in the registry: at the server's
+  // stop it closes like any other (no goodbye frame to send), so without admin nothing is
+  // registered, and a stream costs no lock for it.
+  if (ctx_->admin)
+    ctx_->add_closable(this, [weak = weak_from_this(), ex = stream_.get_executor()](auto) {
+      net::post(ex, [weak] {
+        if (auto self = weak.lock()) {
+          auto lk = self->guard();
+          self->close();
+        }
+      });
     });
-  });
   poll_attached_ = replaying_ = false;
   stream_.expires_never();  // streams are bounded by the session, not by the socket timer
 }

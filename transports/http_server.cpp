@@ -162,9 +162,7 @@ void http_server::stop() {
   // WebSocket clients hear close 1001 (going away), not a dropped connection, and get a
   // moment to answer it; a client that does not is cut when the I/O threads stop.
   d.ctx->close_all(server_context::farewell::going_away);
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-  while (d.ctx->websockets.load() > 0 && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  d.ctx->wait_for_websockets(std::chrono::seconds(1));
   d.work.reset();
   d.ioc.stop();
   for (auto& t : d.threads) t.join();

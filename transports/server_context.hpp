@@ -6,6 +6,8 @@
 #include "transports/post_gate.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -40,7 +42,8 @@ struct server_context {
   //   network failure would; how tests simulate one from the server side;
   // - `going_away`: the server stops; a WebSocket client hears close 1001 instead of a
   //   dropped connection.
-  // Streaming HTTP connections register while they stream, WebSockets while they are open.
+  // WebSockets register while they are open; streaming HTTP connections while they stream,
+  // when admin is enabled (they have nothing to say at a stop).
   enum class farewell { drop, going_away };
   void add_closable(const void* key, std::function<void(farewell)> close) {
     std::lock_guard<std::mutex> g{closable_mutex_};
@@ -61,11 +64,23 @@ struct server_context {
   }
   // WebSocket connections alive (not counting refused ones): the server's stop waits, briefly,
   // for their close handshakes.
-  std::atomic<std::int64_t> websockets{0};
+  void websocket_opened() { websockets_.fetch_add(1, std::memory_order_relaxed); }
+  void websocket_closed() {
+    if (websockets_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    { std::lock_guard<std::mutex> g{websockets_mutex_}; }  // a waiter is waiting, or will see 0
+    websockets_gone_.notify_all();
+  }
+  bool wait_for_websockets(std::chrono::milliseconds limit) {
+    std::unique_lock<std::mutex> lk{websockets_mutex_};
+    return websockets_gone_.wait_for(lk, limit, [&] { return websockets_.load() == 0; });
+  }
 
   server_context(session_service& s, http_options o) : service(s), options(std::move(o)) {}
 
  private:
+  std::atomic<std::int64_t> websockets_{0};
+  std::mutex websockets_mutex_;
+  std::condition_variable websockets_gone_;
   std::mutex closable_mutex_;
   std::map<const void*, std::function<void(farewell)>> closable_;
 };

@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <chrono>
 
 namespace streamgate {
@@ -32,12 +33,12 @@ ws_connection::ws_connection(net::ip::tcp::socket&& socket, std::shared_ptr<serv
   sys_error ec;
   socket_.non_blocking(true, ec);  // sends never wait, on the strand or off it
   (over_limit_ ? ctx_->refusing : ctx_->connections).fetch_add(1, std::memory_order_relaxed);
-  if (!over_limit_) ctx_->websockets.fetch_add(1, std::memory_order_relaxed);
+  if (!over_limit_) ctx_->websocket_opened();
 }
 
 ws_connection::~ws_connection() {
   release();
-  if (!over_limit_) ctx_->websockets.fetch_sub(1, std::memory_order_relaxed);
+  if (!over_limit_) ctx_->websocket_closed();
   (over_limit_ ? ctx_->refusing : ctx_->connections).fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -266,8 +267,8 @@ inline_delivery ws_connection::deliver_now(const event_sink* from, const event_p
   if (ev->terminal()) return inline_delivery::busy;
   std::unique_lock<std::mutex> lk(mu_, std::try_to_lock);
   if (!lk) return inline_delivery::busy;
-  auto* id = released_ ? nullptr : stream_of(from);
-  if (!id || closing_) return inline_delivery::busy;
+  auto* id = stream_of(from);  // none once released (a close releases first)
+  if (!id) return inline_delivery::busy;
   if (ev->kind == event_kind::heartbeat) return inline_delivery::written;  // the socket has its own
   ws::append_frame(pending_, ws::opcode::text, ws::event(*id, *ev));
   if (over_pending_limit()) return inline_delivery::too_slow;
@@ -277,7 +278,7 @@ inline_delivery ws_connection::deliver_now(const event_sink* from, const event_p
 
 void ws_connection::on_event(const event_sink* from, const event_ptr& ev) {
   auto lk = guard();
-  auto* found = released_ ? nullptr : stream_of(from);
+  auto* found = stream_of(from);
   if (!found || ev->kind == event_kind::heartbeat) return;
   auto id = *found;
   send(ws::event(id, *ev));
@@ -287,7 +288,7 @@ void ws_connection::on_event(const event_sink* from, const event_ptr& ev) {
 
 void ws_connection::on_attached(const event_sink* from, std::uint64_t last_seq, bool ended) {
   auto lk = guard();
-  auto* found = released_ ? nullptr : stream_of(from);
+  auto* found = stream_of(from);
   if (!found) return;
   streams_[*found].replaying = false;
   if (!ended) return;
@@ -300,7 +301,7 @@ void ws_connection::on_attached(const event_sink* from, std::uint64_t last_seq, 
 
 void ws_connection::on_detached(const event_sink* from, detach_reason why) {
   auto lk = guard();
-  auto* found = released_ ? nullptr : stream_of(from);
+  auto* found = stream_of(from);
   if (!found) return;
   if (why == detach_reason::slow_consumer) {
     ctx_->count_drop("ws", server_context::drop_reason::slow_consumer);
@@ -314,7 +315,7 @@ void ws_connection::on_detached(const event_sink* from, detach_reason why) {
 
 // A text frame from the strand.
 void ws_connection::send(const std::string& message) {
-  if (released_ || closing_) return;
+  if (released_) return;  // also once closing: a close releases first
   ws::append_frame(pending_, ws::opcode::text, message);
   if (over_pending_limit()) {
     // The client does not read: bounded buffering, then the socket goes. Its sessions stay
@@ -391,8 +392,12 @@ void ws_connection::close_with(ws::close_code code, const char* reason) {
   if (closing_ || closed_) return;
   closing_ = true;
   ws::append_close(pending_, code, reason);
-  // A client that never answers the close is let go after a while.
-  ping_.expires_after(std::chrono::seconds(5));
+  // A client that never answers the close is let go after a while: 5 s, or sooner when a
+  // silent peer counts as gone sooner (ws_ping_timeout).
+  auto bound = std::chrono::milliseconds(5000);
+  if (ctx_->options.ws_ping_timeout.count() > 0)
+    bound = std::min(bound, ctx_->options.ws_ping_timeout);
+  ping_.expires_after(bound);
   ping_.async_wait([self = shared_from_this()](sys_error ec) {
     auto lk = self->guard();
     if (!ec) self->drop(nullptr);

@@ -10,10 +10,10 @@
 namespace streamgate {
 
 // Several curl drivers, each a libcurl multi loop on a thread of its own, for machines where
-// one thread cannot carry every stream: since SSE tokens are also written to their clients
-// from the driver's thread, one driver is a ceiling on the whole gateway's tokens per second.
-// A transfer stays on the driver that started it; new ones go round-robin. Each driver keeps
-// its own connection pool, so N drivers hold up to N idle connections per provider. A pool of
+// one thread cannot carry every stream: since tokens (SSE and WebSocket) are also written to their
+// clients from the driver's thread, one driver is a ceiling on the whole gateway's tokens per
+// second. A transfer stays on the driver that started it; new ones go round-robin. Each driver
+// keeps its own connection pool, so N drivers hold up to N idle connections per provider. A pool of
 // one is the default: the same as one curl_driver, behind one more indirection per start.
 class curl_driver_pool final : public transfer_runner {
  public:

@@ -238,6 +238,25 @@ INSTANTIATE_TEST_SUITE_P(
         violation_case{"oversized", client_frame(0x1, std::string(2 << 20, 'x')), 1009}),
     [](const auto& info) { return std::string{info.param.name}; });
 
+// A client that breaks the protocol and then neither answers the close nor hangs up holds no
+// connection for long: the server lets go after its close bound (here ws_ping_timeout).
+TEST(ws_wire_close_bound, a_client_that_never_answers_the_close_is_let_go) {
+  auto o = test_server::default_options();
+  o.ws_ping_timeout = std::chrono::milliseconds(300);
+  test_server server{gateway_config::with_mock_provider(), o};
+  wire w{server.port()};
+  w.send(upgrade_request());
+  ASSERT_FALSE(w.head().empty());
+  ASSERT_TRUE(eventually([&] { return server.server().open_connections() == 1; }));
+  w.send(client_frame(0x1, "{}", true, false));  // unmasked: close 1002
+  auto f = w.frame();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->close_code(), 1002u);
+  // `w` stays open and silent; well before the default bound of 5 s, the server lets go.
+  EXPECT_TRUE(
+      eventually([&] { return server.server().open_connections() == 0; }, std::chrono::seconds(2)));
+}
+
 // Garbage after the handshake: each connection is answered (an error frame, or a close that
 // names the violation) or left waiting for more bytes, and none of it harms the server.
 TEST_F(ws_wire, random_bytes_never_crash_or_leak_a_connection) {
