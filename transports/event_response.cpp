@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
-#include <cstdio>
 
 namespace streamgate {
 
@@ -28,6 +27,7 @@ void event_response::start(kind k, const std::string& session_id, std::string mo
   version_ = version;
   keep_alive_ = keep_alive;
   completion_ = {"chatcmpl-" + session_id, std::move(model), unix_now()};
+  delta_head_ = openai::delta_head(completion_, false);
   include_usage_ = include_usage;
   role_sent_ = headers_sent_ = done_ = false;
   pending_.clear();
@@ -85,10 +85,15 @@ std::optional<http_response> event_response::add_sse(const stream_event& ev) {
     return error_response(version_, keep_alive_, ev.code, ev.text, ev.retry_after_s);
   }
   write_headers_if_needed();
-  std::string frame;
+  // Reused: a token's frame costs no allocation once the first has sized it.
+  auto& frame = frame_;
+  frame.clear();
   switch (ev.kind) {
     case event_kind::delta:
-      openai::append_sse(frame, ev.seq, openai::delta_chunk(completion_, ev.text, !role_sent_));
+      openai::begin_sse(frame, ev.seq);
+      openai::append_delta(frame, role_sent_ ? delta_head_ : openai::delta_head(completion_, true),
+                           ev.text);
+      openai::end_sse(frame);
       role_sent_ = true;
       break;
     case event_kind::usage:
@@ -165,9 +170,14 @@ void event_response::write_headers_if_needed() {
 
 void event_response::append_chunk(std::string_view data) {
   if (data.empty()) return;
-  char size[20];
-  int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-  pending_.append(size, static_cast<std::size_t>(n));
+  // The chunk size in hex, written by hand: snprintf cost more than the rest of the framing.
+  char size[2 * sizeof(std::size_t) + 2];
+  char* end = size + sizeof size;
+  char* p = end;
+  *--p = '\n';
+  *--p = '\r';
+  for (auto n = data.size(); n != 0; n >>= 4) *--p = "0123456789abcdef"[n & 0xF];
+  pending_.append(p, static_cast<std::size_t>(end - p));
   pending_.append(data);
   pending_ += "\r\n";
 }

@@ -22,6 +22,18 @@ json chunk_base(const completion_context& ctx) {
               {"model", ctx.model}};
 }
 
+// Every chunk's text up to the inside of its delta object.
+std::string chunk_head(const completion_context& ctx) {
+  std::string out = "{\"id\":";
+  append_json_string(out, ctx.id);
+  out += ",\"object\":\"chat.completion.chunk\",\"created\":";
+  out += std::to_string(ctx.created);
+  out += ",\"model\":";
+  append_json_string(out, ctx.model);
+  out += ",\"choices\":[{\"index\":0,\"delta\":{";
+  return out;
+}
+
 json usage_json(const usage_info& u) {
   return json{{"prompt_tokens", u.prompt_tokens},
               {"completion_tokens", u.completion_tokens},
@@ -47,28 +59,31 @@ std::string error_body(std::string_view code, std::string_view message) {
 }
 
 std::string delta_chunk(const completion_context& ctx, std::string_view content, bool with_role) {
-  // The one rendering done per token: built as text around the escaped strings instead of
-  // through a JSON tree, which took 3x as long (bench/render_bench.cpp).
   std::string out;
-  out.reserve(160 + ctx.id.size() + ctx.model.size() + content.size());
-  out += "{\"id\":";
-  append_json_string(out, ctx.id);
-  out += ",\"object\":\"chat.completion.chunk\",\"created\":";
-  out += std::to_string(ctx.created);
-  out += ",\"model\":";
-  append_json_string(out, ctx.model);
-  out += with_role ? ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":"
-                   : ",\"choices\":[{\"index\":0,\"delta\":{\"content\":";
-  append_json_string(out, content);
-  out += "},\"finish_reason\":null}]}";
+  append_delta(out, delta_head(ctx, with_role), content);
   return out;
 }
 
+std::string delta_head(const completion_context& ctx, bool with_role) {
+  return chunk_head(ctx) + (with_role ? "\"role\":\"assistant\",\"content\":" : "\"content\":");
+}
+
+void append_delta(std::string& out, std::string_view head, std::string_view content) {
+  // The one rendering done per token: text around the escaped content, not a JSON tree,
+  // which took 3x as long (bench/render_bench.cpp).
+  constexpr std::string_view tail = "},\"finish_reason\":null}]}";
+  out.reserve(out.size() + head.size() + content.size() + tail.size() + 8);
+  out += head;
+  append_json_string(out, content);
+  out += tail;
+}
+
 std::string finish_chunk(const completion_context& ctx, std::string_view finish_reason) {
-  auto j = chunk_base(ctx);
-  j["choices"] =
-      json::array({{{"index", 0}, {"delta", json::object()}, {"finish_reason", finish_reason}}});
-  return dump(j);
+  auto out = chunk_head(ctx);
+  out += "},\"finish_reason\":";
+  append_json_string(out, finish_reason);
+  out += "}]}";
+  return out;
 }
 
 std::string usage_chunk(const completion_context& ctx, const usage_info& usage) {
@@ -92,13 +107,21 @@ std::string completion(const completion_context& ctx, std::string_view content,
 }
 
 void append_sse(std::string& out, std::uint64_t seq, std::string_view data) {
+  begin_sse(out, seq);
+  out += data;
+  end_sse(out);
+}
+
+void begin_sse(std::string& out, std::uint64_t seq) {
   if (seq != 0) {
     out += "id: ";
     out += std::to_string(seq);
     out += '\n';
   }
   out += "data: ";
-  out += data;
+}
+
+void end_sse(std::string& out) {
   out += "\n\n";
 }
 

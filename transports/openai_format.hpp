@@ -24,6 +24,10 @@ std::string error_body(std::string_view code, std::string_view message);
 
 // A chat.completion.chunk for a delta; `with_role` adds role "assistant" (first chunk).
 std::string delta_chunk(const completion_context& ctx, std::string_view content, bool with_role);
+// The same, in two parts: a completion's delta chunks differ only in their content, so the
+// text before it (the head) is made once and each token appends head, content and tail.
+std::string delta_head(const completion_context& ctx, bool with_role);
+void append_delta(std::string& out, std::string_view head, std::string_view content);
 // The chunk carrying finish_reason and an empty delta.
 std::string finish_chunk(const completion_context& ctx, std::string_view finish_reason);
 // The usage chunk (stream_options.include_usage): empty choices.
@@ -35,5 +39,8 @@ std::string completion(const completion_context& ctx, std::string_view content,
 
 // One SSE event: "id: <seq>\ndata: <data>\n\n" (no id line when seq is 0).
 void append_sse(std::string& out, std::uint64_t seq, std::string_view data);
+// The same around data the caller appends in between: begin, data, end.
+void begin_sse(std::string& out, std::uint64_t seq);
+void end_sse(std::string& out);
 
 }  // namespace streamgate::openai

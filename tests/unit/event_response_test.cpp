@@ -8,6 +8,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <string>
+#include <vector>
+
 namespace streamgate {
 namespace {
 
@@ -42,6 +45,46 @@ TEST(event_response, sse_body_is_chunked_with_headers_first_and_ends_after_the_t
   auto last = r.take_pending();
   EXPECT_NE(last.find("data: [DONE]\n\n"), std::string::npos);
   EXPECT_EQ(last.size() - last.rfind("0\r\n\r\n"), 5u);  // ends with the last chunk
+}
+
+// The chunk sizes are written by hand in hex: every one must match its chunk exactly, and the
+// chunks together must be the SSE events with the tokens intact.
+TEST(event_response, every_chunk_size_matches_its_chunk) {
+  event_response r;
+  r.start(kind::sse, "sess_1", "mock", false, 11, true);
+  std::vector<std::string> tokens;
+  for (std::size_t n : {1, 15, 16, 200, 255, 256, 4095, 4096, 70000})
+    tokens.push_back(std::string(n, static_cast<char>('a' + n % 26)));
+  std::uint64_t seq = 0;
+  for (auto& t : tokens) r.add(numbered(stream_event::make_delta(t), ++seq));
+  r.add(numbered(stream_event::make_finish("stop"), ++seq));
+  auto bytes = r.take_pending();
+  auto pos = bytes.find("\r\n\r\n") + 4;  // past the headers
+  std::string body;
+  for (;;) {
+    auto eol = bytes.find("\r\n", pos);
+    ASSERT_NE(eol, std::string::npos);
+    auto size = std::stoul(bytes.substr(pos, eol - pos), nullptr, 16);
+    ASSERT_EQ(bytes.substr(pos, eol - pos).find_first_not_of("0123456789abcdef"),
+              std::string::npos);
+    pos = eol + 2;
+    if (size == 0) break;
+    ASSERT_LE(pos + size + 2, bytes.size());
+    body += bytes.substr(pos, size);
+    ASSERT_EQ(bytes.substr(pos + size, 2), "\r\n");
+    pos += size + 2;
+  }
+  EXPECT_EQ(bytes.substr(pos), "\r\n");
+  std::size_t i = 0;
+  for (auto at = body.find("data: {"); at != std::string::npos; at = body.find("data: {", at + 1)) {
+    auto chunk = json::parse(body.substr(at + 6, body.find("\n\n", at) - at - 6));
+    auto& delta = chunk["choices"][0]["delta"];
+    if (i < tokens.size()) {
+      EXPECT_EQ(delta["content"], tokens[i]);
+    }
+    ++i;
+  }
+  EXPECT_EQ(i, tokens.size() + 1);  // and the finish chunk
 }
 
 TEST(event_response, sse_error_before_anything_was_sent_is_a_real_status) {
