@@ -5,9 +5,10 @@
 #include "telemetry/stats.hpp"
 
 #include <curl/curl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 #include <boost/asio/bind_executor.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
@@ -15,6 +16,7 @@
 #include <boost/asio/strand.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <future>
 #include <mutex>
@@ -33,6 +35,11 @@ using std::chrono::milliseconds;
 
 // The longest the deadline timer waits before looking at the transfers again.
 constexpr milliseconds max_poll_wait{1000};
+
+// Ready sockets taken per epoll_wait; the rest are reported by the next one.
+constexpr int max_events = 256;
+
+constexpr auto never = clock_type::time_point::max();
 
 // Idle upstream connections kept for reuse (providers close theirs after a while anyway).
 constexpr long idle_connections = 1024;
@@ -82,7 +89,7 @@ std::string_view failure_code(CURLcode rc) {
 
 }  // namespace
 
-struct curl_driver::impl : std::enable_shared_from_this<impl> {
+struct curl_driver::impl {
   struct transfer {
     transfer_id id = 0;
     impl* driver = nullptr;
@@ -119,45 +126,42 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
     }
   };
 
-  // One socket curl asked us to watch. The descriptor is curl's: released, never closed.
-  struct socket_watch {
-    socket_watch(net::io_context& ioc, curl_socket_t s) : fd(s), sd(ioc) {}
-    curl_socket_t fd;
-    net::posix::stream_descriptor sd;
-    int want = 0;  // CURL_POLL_IN / OUT / INOUT
-    bool reading = false;
-    bool writing = false;
-    bool removed = false;
+  // What runs the driver: a thread of its own blocking in epoll_wait (own_loop), or an
+  // io_context's reactor watching the driver's epoll descriptor (asio_loop). Everything in
+  // impl runs on that one thread, or strand, only.
+  struct pump {
+    virtual ~pump() = default;
+    // The time the driver must be called back at (curl's timeout, a deadline) moved sooner.
+    virtual void due_changed() = 0;
   };
 
-  // curl tells us which sockets to watch (socket callback) and when to call it back (timer
-  // callback); Asio's reactor reports only the ready ones. On the I/O threads' own
-  // io_context, a chunk that arrives is read, parsed, logged and written to its client on one
-  // thread, without waking another (docs/architecture.md, "Upstream I/O").
-  net::io_context& ioc;  // outlives this: the curl_driver holds it
-  net::strand<net::io_context::executor_type> strand;
+  // curl's sockets sit in an epoll set of the driver's own, level-triggered: a socket is
+  // registered when curl first asks for it and changed only when what curl waits for
+  // changes, so a chunk that arrives costs one epoll_wait (shared by every socket ready at
+  // the time) and no re-arming. Asio's waits re-armed the socket with an epoll_ctl per chunk.
+  pump* runner = nullptr;
   CURLM* multi = nullptr;
-  std::unordered_map<curl_socket_t, std::shared_ptr<socket_watch>> sockets;
-  // One timer for curl's timeout and the transfers' deadlines. curl moves its timeout on
-  // almost every read: the timer is re-armed only when something falls due sooner, and
-  // when it fires early it just looks again, which costs far less than a cancel per read.
-  net::steady_timer timer;
-  clock_type::time_point timer_armed = clock_type::time_point::max();
-  clock_type::time_point curl_due = clock_type::time_point::max();  // CURL_SOCKET_TIMEOUT
+  int epfd = -1;
+  std::unordered_map<curl_socket_t, int> sockets;  // what curl waits for: CURL_POLL_IN/OUT/INOUT
+  clock_type::time_point curl_due = never;         // CURL_SOCKET_TIMEOUT
   bool stopped = false;
-  std::atomic<transfer_id> next_id{1};
-  std::unordered_map<transfer_id, std::unique_ptr<transfer>> transfers;  // on the strand only
+  std::unordered_map<transfer_id, std::unique_ptr<transfer>> transfers;
   // The events of the body bytes being handled, reused so a chunk costs no allocation.
   std::vector<stream_event> body_events;
   // No transfer's deadline is earlier than this: transfers are scanned only when it has
   // passed, not on every received chunk. Deadlines only move later as bytes arrive; the few
   // events that set an earlier one lower it (deadline_at_most).
-  clock_type::time_point next_scan = clock_type::time_point::max();
+  clock_type::time_point next_scan = never;
 
-  explicit impl(net::io_context& io) : ioc(io), strand(net::make_strand(io)), timer(io) {
+  impl() {
     std::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    epfd = ::epoll_create1(EPOLL_CLOEXEC);
     multi = curl_multi_init();
-    if (multi == nullptr) throw std::runtime_error("cannot set up the upstream I/O loop");
+    if (epfd < 0 || multi == nullptr) {
+      if (epfd >= 0) ::close(epfd);
+      if (multi != nullptr) curl_multi_cleanup(multi);
+      throw std::runtime_error("cannot set up the upstream I/O loop");
+    }
     curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &impl::on_socket);
     curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
     curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &impl::on_timer);
@@ -168,128 +172,107 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
   }
 
   ~impl() {
-    if (multi) curl_multi_cleanup(multi);
+    curl_multi_cleanup(multi);  // closes cached connections through on_close: epfd first
+    ::close(epfd);
   }
 
-  // Runs `f` on the strand, keeping the driver alive until it has run.
-  template <class F>
-  void on_strand(F&& f) {
-    net::post(strand, [self = shared_from_this(), f = std::forward<F>(f)]() mutable {
-      if (!self->stopped) f(*self);
-    });
-  }
+  impl(const impl&) = delete;
+  impl& operator=(const impl&) = delete;
 
   // curl's socket callback: watch `s` for what curl waits for, or stop watching it.
   static int on_socket(CURL*, curl_socket_t s, int what, void* data, void*) {
     auto& d = *static_cast<impl*>(data);
-    auto it = d.sockets.find(s);
     if (what == CURL_POLL_REMOVE) {
-      if (it != d.sockets.end()) d.forget(it);
+      d.unwatch(s);
       return 0;
     }
-    if (it == d.sockets.end()) {
-      auto w = std::make_shared<socket_watch>(d.ioc, s);
-      boost::system::error_code ec;
-      w->sd.assign(s, ec);
-      if (ec) return -1;  // curl fails the transfer
-      it = d.sockets.emplace(s, std::move(w)).first;
+    auto [it, added] = d.sockets.try_emplace(s, what);
+    if (!added && it->second == what) return 0;
+    it->second = what;
+    epoll_event ev{};
+    ev.data.fd = s;
+    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    int rc = ::epoll_ctl(d.epfd, added ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, s, &ev);
+    if (rc != 0 && (errno == EEXIST || errno == ENOENT))  // out of step with the kernel's set
+      rc = ::epoll_ctl(d.epfd, errno == EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev);
+    if (rc != 0) {
+      d.sockets.erase(s);
+      return -1;  // curl fails the transfer
     }
-    it->second->want = what;
-    d.arm(it->second);
     return 0;
   }
 
   // curl closes a socket: stop watching it first (a socket number is soon reused).
   static int on_close(void* data, curl_socket_t s) {
-    auto& d = *static_cast<impl*>(data);
-    auto it = d.sockets.find(s);
-    if (it != d.sockets.end()) d.forget(it);
+    static_cast<impl*>(data)->unwatch(s);
     return ::close(s);
   }
 
-  void forget(std::unordered_map<curl_socket_t, std::shared_ptr<socket_watch>>::iterator it) {
-    auto& w = *it->second;
-    w.removed = true;
-    w.want = 0;
-    w.sd.release();  // cancels its waits; curl closes the descriptor itself
-    sockets.erase(it);
+  void unwatch(curl_socket_t s) {
+    if (sockets.erase(s) == 0) return;
+    epoll_event ev{};
+    ::epoll_ctl(epfd, EPOLL_CTL_DEL, s, &ev);
   }
 
-  // Waits for what curl wants on the socket. A wait is queued again before curl reads, so
-  // bytes that arrive while curl works still find one (Asio's epoll is edge-triggered).
-  void arm(const std::shared_ptr<socket_watch>& w) {
-    if (w->want & CURL_POLL_IN)
-      wait(w, w->reading, net::posix::descriptor_base::wait_read, CURL_POLL_IN, CURL_CSELECT_IN);
-    if (w->want & CURL_POLL_OUT)
-      wait(w, w->writing, net::posix::descriptor_base::wait_write, CURL_POLL_OUT, CURL_CSELECT_OUT);
-  }
-
-  // One wait of `type` at a time per socket; `pending` (a flag of *w) says one is queued.
-  void wait(const std::shared_ptr<socket_watch>& w, bool& pending,
-            net::posix::descriptor_base::wait_type type, int poll_flag, int select_flag) {
-    if (pending) return;
-    pending = true;
-    w->sd.async_wait(type,
-                     net::bind_executor(strand, [self = shared_from_this(), w, &pending, poll_flag,
-                                                 select_flag](boost::system::error_code ec) {
-                       pending = false;
-                       if (!ec) self->on_ready(w, poll_flag, select_flag);
-                     }));
-  }
-
-  void on_ready(const std::shared_ptr<socket_watch>& w, int poll_flag, int select_flag) {
-    if (stopped || w->removed || !(w->want & poll_flag)) return;
-    arm(w);
-    int running = 0;
-    curl_multi_socket_action(multi, w->fd, select_flag, &running);
+  // Acts on the ready sockets in `events` (from epoll_wait on epfd).
+  void on_ready(const epoll_event* events, int n) {
+    for (int i = 0; i < n && !stopped; ++i) {
+      auto e = events[i].events;
+      int flags = ((e & EPOLLIN) ? CURL_CSELECT_IN : 0) | ((e & EPOLLOUT) ? CURL_CSELECT_OUT : 0);
+      // An error or hang-up with nothing to read or write: curl ends the transfer, which
+      // stops the socket reporting it again (the set is level-triggered).
+      if (flags == 0) flags = CURL_CSELECT_ERR;
+      int running = 0;
+      curl_multi_socket_action(multi, events[i].data.fd, flags, &running);
+    }
     after_action();
   }
 
+  // Takes whatever is ready now, without waiting.
+  void poll_ready() {
+    epoll_event events[max_events];
+    int n = ::epoll_wait(epfd, events, max_events, 0);
+    on_ready(events, std::max(n, 0));
+  }
+
   // curl's timer callback: call back with CURL_SOCKET_TIMEOUT after `ms` (-1: no timer).
-  // curl must not be called from inside its own callback, so even 0 goes through the timer.
+  // curl must not be called from inside its own callback, so even 0 waits for the pump.
   static int on_timer(CURLM*, long ms, void* data) {
     auto& d = *static_cast<impl*>(data);
-    d.curl_due = ms < 0 ? clock_type::time_point::max() : clock_type::now() + milliseconds{ms};
-    d.arm_timer();
+    auto due = ms < 0 ? never : clock_type::now() + milliseconds{ms};
+    bool sooner = due < d.curl_due;
+    d.curl_due = due;
+    if (sooner && d.runner) d.runner->due_changed();
     return 0;
   }
 
-  void after_action() {
-    collect_finished();
-    auto now = clock_type::now();
-    if (now >= next_scan) next_scan = expire_deadlines(now);
-    arm_timer();
+  // When the pump must call on_due at the latest.
+  clock_type::time_point due() const {
+    return std::min(curl_due, transfers.empty() ? never : next_scan);
   }
 
-  void arm_timer() {
-    auto due = std::min(curl_due, transfers.empty() ? clock_type::time_point::max() : next_scan);
-    if (due >= timer_armed) return;
-    timer_armed = due;
-    timer.expires_at(due);
-    timer.async_wait(
-        net::bind_executor(strand, [self = shared_from_this()](boost::system::error_code ec) {
-          if (ec || self->stopped) return;
-          self->on_timer_fired();
-        }));
-  }
-
-  void on_timer_fired() {
-    timer_armed = clock_type::time_point::max();
+  void on_due() {
+    if (stopped) return;
     if (curl_due <= clock_type::now()) {
-      curl_due = clock_type::time_point::max();
+      curl_due = never;
       int running = 0;
       curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
     }
     after_action();
   }
 
-  // Removes every transfer and lets go of every socket and timer: the io_context may go on
-  // (it is the I/O threads'), this driver's part in it ends.
+  void after_action() {
+    if (stopped) return;
+    collect_finished();
+    auto now = clock_type::now();
+    if (now >= next_scan) next_scan = expire_deadlines(now);
+  }
+
+  // Removes every transfer and lets go of every socket: the thread or io_context may go on,
+  // this driver's part in it ends.
   void shutdown() {
     if (stopped) return;
     while (!transfers.empty()) remove_transfer(*transfers.begin()->second);
-    while (!sockets.empty()) forget(sockets.begin());
-    timer.cancel();
     stopped = true;
   }
 
@@ -388,8 +371,9 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
   }
 
   void deadline_at_most(clock_type::time_point when) {
-    next_scan = std::min(next_scan, when);
-    arm_timer();
+    if (when >= next_scan) return;
+    next_scan = when;
+    if (runner) runner->due_changed();
   }
 
   // Ends transfers past one of their deadlines; returns when the next one falls due.
@@ -457,59 +441,253 @@ struct curl_driver::impl : std::enable_shared_from_this<impl> {
   }
 };
 
-// A driver with a thread of its own (embedding without the HTTP server, tests, benchmarks).
-struct curl_driver::own_loop {
-  explicit own_loop(net::io_context& io) : work(net::make_work_guard(io)) {}
-  net::executor_work_guard<net::io_context::executor_type> work;
-  std::thread thread;
+// A start or a cancel, handed to the thread that runs the driver.
+struct curl_driver::command {
+  std::unique_ptr<impl::transfer> start;  // or else:
+  transfer_id cancel = 0;
+  clock_type::time_point asked;
+
+  void run(impl& d) {
+    if (start)
+      d.add_transfer(std::move(start));
+    else
+      d.on_cancel_command(cancel, asked);
+  }
 };
 
-curl_driver::curl_driver()
-    : io_(std::make_shared<net::io_context>(1)), impl_(std::make_shared<impl>(*io_)) {
-  loop_ = std::make_unique<own_loop>(*io_);
-  loop_->thread = std::thread([io = io_] { io->run(); });
+// What start and cancel post to; it runs the driver on one thread, or strand.
+class curl_driver::loop : public impl::pump {
+ public:
+  virtual void post(command c) = 0;
+  // Removes every transfer; returns once that has run (or could not: a stopped io_context).
+  virtual void stop() = 0;
+
+ protected:
+  impl d_;
+};
+
+namespace {
+
+// epoll_wait's timeout for a driver due at `due`.
+int wait_ms(clock_type::time_point due) {
+  if (due == never) return -1;
+  auto now = clock_type::now();
+  if (due <= now) return 0;
+  auto ms = std::chrono::ceil<milliseconds>(due - now);
+  return static_cast<int>(std::min(ms, max_poll_wait).count());
 }
 
-curl_driver::curl_driver(std::shared_ptr<net::io_context> io)
-    : io_(std::move(io)), impl_(std::make_shared<impl>(*io_)) {}
+}  // namespace
 
-curl_driver::~curl_driver() {
-  auto& d = *impl_;
-  if (d.strand.running_in_this_thread() || io_->stopped()) {
-    d.shutdown();  // nothing else runs the driver's handlers now
-  } else {
+// A thread of its own (the default; embedding without the HTTP server, tests, benchmarks):
+// it blocks in epoll_wait on the driver's set, where an eventfd stands for posted commands.
+class curl_driver::own_loop final : public loop, public std::enable_shared_from_this<own_loop> {
+ public:
+  own_loop() : wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = wake_;
+    if (wake_ < 0 || ::epoll_ctl(d_.epfd, EPOLL_CTL_ADD, wake_, &ev) != 0) {
+      if (wake_ >= 0) ::close(wake_);
+      throw std::runtime_error("cannot set up the upstream I/O loop");
+    }
+    d_.runner = this;
+  }
+  ~own_loop() override { ::close(wake_); }
+
+  void begin() {
+    thread_ = std::thread([self = shared_from_this()] { self->run(); });
+  }
+
+  void post(command c) override {
+    bool first = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      first = queue_.empty();
+      queue_.push_back(std::move(c));
+    }
+    if (first) wake();  // a non-empty queue has a wake-up on its way already
+  }
+
+  void stop() override {
+    if (thread_.get_id() == std::this_thread::get_id()) {
+      // From inside one of the driver's own callbacks: curl must not be called from there.
+      // The loop stops once the callback returns; it holds what it needs.
+      leaving_ = true;
+      thread_.detach();
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    wake();
+    thread_.join();
+  }
+
+  // run() reads the driver's due time before every wait, on the same thread.
+  void due_changed() override {}
+
+ private:
+  void wake() {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_, &one, sizeof one);  // fails only if already due
+  }
+
+  void run() {
+    epoll_event events[max_events];
+    std::vector<command> commands;
+    for (;;) {
+      int n = ::epoll_wait(d_.epfd, events, max_events, wait_ms(d_.due()));
+      bool woken = false;
+      int sockets = 0;
+      for (int i = 0; i < n; ++i) {
+        if (events[i].data.fd == wake_)
+          woken = true;
+        else
+          events[sockets++] = events[i];
+      }
+      d_.on_ready(events, sockets);
+      if (woken) {
+        std::uint64_t count = 0;
+        [[maybe_unused]] auto r = ::read(wake_, &count, sizeof count);
+        bool stop = false;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          commands.swap(queue_);
+          stop = stop_;
+        }
+        for (auto& c : commands) c.run(d_);
+        commands.clear();
+        d_.after_action();
+        if (stop) break;
+      }
+      if (leaving_) break;
+      if (d_.due() <= clock_type::now()) d_.on_due();
+    }
+    d_.shutdown();
+  }
+
+  int wake_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<command> queue_;  // guarded by mu_
+  bool stop_ = false;           // guarded by mu_
+  bool leaving_ = false;        // the loop's own thread only
+};
+
+// On someone else's io_context (the HTTP server's I/O threads): Asio's reactor watches the
+// driver's epoll descriptor, which is readable while one of curl's sockets is ready; commands
+// and the timer run on a strand.
+class curl_driver::asio_loop final : public loop, public std::enable_shared_from_this<asio_loop> {
+ public:
+  explicit asio_loop(std::shared_ptr<net::io_context> io)
+      : io_(std::move(io)), strand_(net::make_strand(*io_)), watch_(*io_), timer_(*io_) {
+    boost::system::error_code ec;
+    watch_.assign(d_.epfd, ec);
+    if (ec) throw std::runtime_error("cannot set up the upstream I/O loop");
+    d_.runner = this;
+  }
+  ~asio_loop() override { watch_.release(); }  // the descriptor is the driver's to close
+
+  void begin() {
+    net::post(strand_, [self = shared_from_this()] { self->await_ready(); });
+  }
+
+  void post(command c) override {
+    net::post(strand_, [self = shared_from_this(), c = std::move(c)]() mutable {
+      if (self->d_.stopped) return;
+      c.run(self->d_);
+      self->d_.after_action();
+      self->arm();
+    });
+  }
+
+  void stop() override {
+    if (strand_.running_in_this_thread() || io_->stopped()) {
+      end();  // nothing else runs the driver's handlers now
+      return;
+    }
     auto done = std::make_shared<std::promise<void>>();
     auto finished = done->get_future();
-    net::post(d.strand, [self = impl_, done] {
-      self->shutdown();
+    net::post(strand_, [self = shared_from_this(), done] {
+      self->end();
       done->set_value();
     });
     // An io_context nobody runs any more (its threads were stopped) never runs it.
-    if (finished.wait_for(std::chrono::seconds(2)) != std::future_status::ready) d.shutdown();
+    if (finished.wait_for(std::chrono::seconds(2)) != std::future_status::ready) end();
   }
-  if (loop_) {
-    loop_->work.reset();  // run() returns once the cancelled waits have completed
-    if (loop_->thread.get_id() == std::this_thread::get_id())
-      loop_->thread.detach();
-    else
-      loop_->thread.join();
+
+  void due_changed() override { arm(); }
+
+ private:
+  void await_ready() {
+    watch_.async_wait(
+        net::posix::descriptor_base::wait_read,
+        net::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec) {
+          if (ec || self->d_.stopped) return;
+          self->d_.poll_ready();
+          self->arm();
+          self->await_ready();
+        }));
   }
+
+  // One timer for curl's timeout and the transfers' deadlines. curl moves its timeout on
+  // almost every read: the timer is re-armed only when something falls due sooner, and when
+  // it fires early the driver just looks again, which costs far less than a cancel per read.
+  void arm() {
+    auto due = d_.due();
+    if (due >= timer_armed_) return;
+    timer_armed_ = due;
+    timer_.expires_at(due);
+    timer_.async_wait(
+        net::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec) {
+          if (ec || self->d_.stopped) return;
+          self->timer_armed_ = never;
+          self->d_.on_due();
+          self->arm();
+        }));
+  }
+
+  void end() {
+    d_.shutdown();
+    timer_.cancel();
+    watch_.cancel();
+  }
+
+  std::shared_ptr<net::io_context> io_;  // outlives the handlers below
+  net::strand<net::io_context::executor_type> strand_;
+  net::posix::stream_descriptor watch_;
+  net::steady_timer timer_;
+  clock_type::time_point timer_armed_ = never;
+};
+
+curl_driver::curl_driver() {
+  auto l = std::make_shared<own_loop>();
+  l->begin();
+  loop_ = std::move(l);
+}
+
+curl_driver::curl_driver(std::shared_ptr<net::io_context> io) {
+  auto l = std::make_shared<asio_loop>(std::move(io));
+  l->begin();
+  loop_ = std::move(l);
+}
+
+curl_driver::~curl_driver() {
+  loop_->stop();
 }
 
 transfer_id curl_driver::start(upstream_request request, transfer_callback on_event) {
-  auto id = impl_->next_id.fetch_add(1, std::memory_order_relaxed);
+  auto id = next_id_.fetch_add(1, std::memory_order_relaxed);
   auto t = std::make_unique<impl::transfer>(std::move(request), std::move(on_event));
   t->id = id;
-  impl_->on_strand([t = std::move(t)](impl& d) mutable { d.add_transfer(std::move(t)); });
+  loop_->post(command{std::move(t), 0, {}});
   return id;
 }
 
 void curl_driver::cancel(transfer_id id) {
-  auto asked = clock_type::now();
-  impl_->on_strand([id, asked](impl& d) {
-    d.on_cancel_command(id, asked);
-    d.after_action();
-  });
+  loop_->post(command{nullptr, id, clock_type::now()});
 }
 
 }  // namespace streamgate

@@ -33,11 +33,11 @@ class transfer_runner {
   virtual void cancel(transfer_id id) = 0;
 };
 
-// One libcurl multi loop (curl_multi_socket_action on an Asio io_context, behind a strand)
-// for every upstream transfer of the process. Start and cancel are posted onto the strand,
-// so any thread may call them without blocking on I/O. Response bytes are parsed into
-// stream events there (upstream_response). Connections are reused across transfers; HTTP/2
-// is used where a TLS server offers it.
+// One libcurl multi loop (curl_multi_socket_action over an epoll set of its own) for the
+// upstream transfers given to it. Start and cancel are posted to the thread that runs it, so
+// any thread may call them without blocking on I/O. Response bytes are parsed into stream
+// events there (upstream_response). Connections are reused across transfers; HTTP/2 is used
+// where a TLS server offers it.
 class curl_driver final : public transfer_runner {
  public:
   // With a thread of its own.
@@ -57,10 +57,12 @@ class curl_driver final : public transfer_runner {
 
  private:
   struct impl;
-  struct own_loop;
-  std::shared_ptr<boost::asio::io_context> io_;  // outlives impl_'s handlers
-  std::shared_ptr<impl> impl_;
-  std::unique_ptr<own_loop> loop_;  // the default constructor's thread
+  struct command;
+  class loop;
+  class own_loop;
+  class asio_loop;
+  std::atomic<transfer_id> next_id_{1};
+  std::shared_ptr<loop> loop_;
 };
 
 }  // namespace streamgate
