@@ -28,20 +28,27 @@ enum class step : std::uint8_t {
 };
 
 step step_of(std::string_view key) {
-  static constexpr std::pair<std::string_view, step> known[] = {
-      {"error", step::error},
-      {"message", step::message},
-      {"choices", step::choices},
-      {"delta", step::delta},
-      {"content", step::content},
-      {"finish_reason", step::finish_reason},
-      {"usage", step::usage},
-      {"prompt_tokens", step::prompt_tokens},
-      {"completion_tokens", step::completion_tokens},
-  };
-  for (auto& [name, s] : known)
-    if (name == key) return s;
-  return step::other;
+  // By first letter: every key of every chunk comes through here.
+  auto is = [&](std::string_view name, step s) { return key == name ? s : step::other; };
+  switch (key.empty() ? '\0' : key[0]) {
+    case 'c':
+      if (key.size() == 7) return key == "choices" ? step::choices : is("content", step::content);
+      return is("completion_tokens", step::completion_tokens);
+    case 'd':
+      return is("delta", step::delta);
+    case 'e':
+      return is("error", step::error);
+    case 'f':
+      return is("finish_reason", step::finish_reason);
+    case 'm':
+      return is("message", step::message);
+    case 'p':
+      return is("prompt_tokens", step::prompt_tokens);
+    case 'u':
+      return is("usage", step::usage);
+    default:
+      return step::other;
+  }
 }
 
 bool is_ws(char c) {
@@ -156,7 +163,7 @@ class chunk_reader {
     kinds_.push_back(array ? '[' : '{');
     if (depth() <= tracked) levels_[depth() - 1] = level{step::other, false, self};
   }
-  void pop() { kinds_.pop_back(); }
+  void pop() { kinds_.resize(kinds_.size() - 1); }  // inline, where pop_back is an erase call
 
   bool value(char c, expect& next) {
     auto own = next_step();
