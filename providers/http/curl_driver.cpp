@@ -217,6 +217,9 @@ struct curl_driver::impl {
   // Acts on the ready sockets in `events` (from epoll_wait on epfd).
   void on_ready(const epoll_event* events, int n) {
     for (int i = 0; i < n && !stopped; ++i) {
+      // Closed since epoll_wait reported it (its transfer ended or was cancelled earlier in
+      // this round): curl no longer knows the socket.
+      if (sockets.count(events[i].data.fd) == 0) continue;
       auto e = events[i].events;
       int flags = ((e & EPOLLIN) ? CURL_CSELECT_IN : 0) | ((e & EPOLLOUT) ? CURL_CSELECT_OUT : 0);
       // An error or hang-up with nothing to read or write: curl ends the transfer, which
@@ -547,7 +550,8 @@ class curl_driver::own_loop final : public loop, public std::enable_shared_from_
         else
           events[sockets++] = events[i];
       }
-      d_.on_ready(events, sockets);
+      // Commands first: a cancel takes effect before this round's chunks are read, which
+      // under load can be a few milliseconds of work.
       if (woken) {
         std::uint64_t count = 0;
         [[maybe_unused]] auto r = ::read(wake_, &count, sizeof count);
@@ -559,9 +563,9 @@ class curl_driver::own_loop final : public loop, public std::enable_shared_from_
         }
         for (auto& c : commands) c.run(d_);
         commands.clear();
-        d_.after_action();
         if (stop) break;
       }
+      d_.on_ready(events, sockets);
       if (leaving_) break;
       if (d_.due() <= clock_type::now()) d_.on_due();
     }
