@@ -117,6 +117,8 @@ std::optional<http_response> event_response::add_sse(const stream_event& ev) {
       break;
   }
   append_chunk(frame);
+  // A rare huge event should not stay reserved for the rest of the connection's life.
+  if (frame.capacity() > 64 * 1024) std::string{}.swap(frame);
   if (ev.terminal()) end_body();
   return std::nullopt;
 }
