@@ -1,8 +1,9 @@
 // Rendering one delta to the client's wire format (events/s): an OpenAI SSE event with its
 // HTTP chunk framing, as the SSE transport writes it (event_response), and a WebSocket JSON
-// text frame's payload.
+// text frame, as ws_connection writes it.
 
 #include "transports/event_response.hpp"
+#include "transports/ws_frame.hpp"
 #include "transports/ws_protocol.hpp"
 
 #include <benchmark/benchmark.h>
@@ -25,11 +26,17 @@ void render_sse_delta(benchmark::State& state) {
 BENCHMARK(render_sse_delta);
 
 void render_ws_delta(benchmark::State& state) {
+  // As ws_connection::deliver_now does it: the event's text into a reused buffer, framed.
   auto ev = streamgate::stream_event::make_delta("token ");
+  std::string text;
+  std::string out;
   for (auto _ : state) {
     ++ev.seq;
-    auto frame = streamgate::ws::event("1", ev);
-    benchmark::DoNotOptimize(frame.data());
+    text.clear();
+    streamgate::ws::append_event(text, "1", ev);
+    streamgate::ws::append_frame(out, streamgate::ws::opcode::text, text);
+    benchmark::DoNotOptimize(out.data());
+    out.clear();
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }

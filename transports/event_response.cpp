@@ -89,13 +89,17 @@ std::optional<http_response> event_response::add_sse(const stream_event& ev) {
   auto& frame = frame_;
   frame.clear();
   switch (ev.kind) {
-    case event_kind::delta:
+    case event_kind::delta: {
+      // A view: `role_sent_ ? delta_head_ : delta_head(...)` would copy the head per token.
+      std::string with_role;
+      std::string_view head = delta_head_;
+      if (!role_sent_) head = with_role = openai::delta_head(completion_, true);
       openai::begin_sse(frame, ev.seq);
-      openai::append_delta(frame, role_sent_ ? delta_head_ : openai::delta_head(completion_, true),
-                           ev.text);
+      openai::append_delta(frame, head, ev.text);
       openai::end_sse(frame);
       role_sent_ = true;
       break;
+    }
     case event_kind::usage:
       usage_ = ev.usage;
       have_usage_ = true;

@@ -270,7 +270,10 @@ inline_delivery ws_connection::deliver_now(const event_sink* from, const event_p
   auto* id = stream_of(from);  // none once released (a close releases first)
   if (!id) return inline_delivery::busy;
   if (ev->kind == event_kind::heartbeat) return inline_delivery::written;  // the socket has its own
-  ws::append_frame(pending_, ws::opcode::text, ws::event(*id, *ev));
+  scratch_.clear();  // kept for its capacity: a token's text costs no allocation
+  ws::append_event(scratch_, *id, *ev);
+  ws::append_frame(pending_, ws::opcode::text, scratch_);
+  if (scratch_.capacity() > 64 * 1024) std::string{}.swap(scratch_);  // after a huge one
   if (over_pending_limit()) return inline_delivery::too_slow;
   flush(false);
   return inline_delivery::written;

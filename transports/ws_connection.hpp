@@ -107,6 +107,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   // ws_max_streams streams.
   std::unordered_map<const event_sink*, std::string> ids_;
   std::string pending_;  // framed, not yet handed to the socket
+  std::string scratch_;  // a token's text before it is framed (deliver_now)
   socket_writer writer_;
   bool closing_ = false;                 // our close frame is queued: nothing follows it
   bool peer_closed_ = false;             // the client's close frame arrived

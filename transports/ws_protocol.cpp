@@ -89,10 +89,15 @@ std::string started(std::string_view id, std::string_view session, std::string_v
 }
 
 std::string event(std::string_view id, const stream_event& ev) {
+  std::string out;
+  append_event(out, id, ev);
+  return out;
+}
+
+void append_event(std::string& out, std::string_view id, const stream_event& ev) {
   if (ev.kind == event_kind::delta) {
     // Per token: as text, in the order (sorted keys) the JSON tree below would give it.
-    std::string out;
-    out.reserve(48 + ev.text.size() + id.size());
+    out.reserve(out.size() + 48 + ev.text.size() + id.size());
     out += "{\"content\":";
     append_json_string(out, ev.text);
     out += ",\"id\":";
@@ -100,11 +105,11 @@ std::string event(std::string_view id, const stream_event& ev) {
     out += ",\"seq\":";
     out += std::to_string(ev.seq);
     out += ",\"type\":\"delta\"}";
-    return out;
+    return;
   }
   auto j = event_json(ev);
   j["id"] = id;
-  return dump_json(j);
+  out += dump_json(j);
 }
 
 std::string error(std::string_view id, std::string_view code, std::string_view message) {

@@ -35,6 +35,8 @@ std::string started(std::string_view id, std::string_view session, std::string_v
                     bool resumed, std::uint64_t after);
 // A session event for stream `id`: delta, usage, done, error, cancelled (with its seq).
 std::string event(std::string_view id, const stream_event& ev);
+// The same, appended to `out`: a token costs no allocation once `out` has room.
+void append_event(std::string& out, std::string_view id, const stream_event& ev);
 // A refusal that is not a session event (no seq); `id` empty when no stream is concerned.
 std::string error(std::string_view id, std::string_view code, std::string_view message);
 std::string pong(const nlohmann::json& data);
