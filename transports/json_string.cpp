@@ -1,5 +1,6 @@
 #include "transports/json_string.hpp"
 
+#include <charconv>
 #include <cstdint>
 
 namespace streamgate {
@@ -90,6 +91,12 @@ void append_json_string(std::string& out, std::string_view s) {
     ++i;
   }
   out += '"';
+}
+
+void append_decimal(std::string& out, std::uint64_t n) {
+  char digits[20];
+  auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+  out.append(digits, static_cast<std::size_t>(end - digits));
 }
 
 }  // namespace streamgate

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -10,5 +11,9 @@ namespace streamgate {
 // and this is most of that work. Upstream text may hold invalid UTF-8; each invalid
 // sequence becomes U+FFFD instead of failing the stream.
 void append_json_string(std::string& out, std::string_view s);
+
+// Appends `n` in decimal, without the temporary string std::to_string makes (per token: a
+// sequence number in every event).
+void append_decimal(std::string& out, std::uint64_t n);
 
 }  // namespace streamgate

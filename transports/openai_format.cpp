@@ -115,7 +115,7 @@ void append_sse(std::string& out, std::uint64_t seq, std::string_view data) {
 void begin_sse(std::string& out, std::uint64_t seq) {
   if (seq != 0) {
     out += "id: ";
-    out += std::to_string(seq);
+    append_decimal(out, seq);
     out += '\n';
   }
   out += "data: ";

@@ -103,7 +103,7 @@ void append_event(std::string& out, std::string_view id, const stream_event& ev)
     out += ",\"id\":";
     append_json_string(out, id);
     out += ",\"seq\":";
-    out += std::to_string(ev.seq);
+    append_decimal(out, ev.seq);
     out += ",\"type\":\"delta\"}";
     return;
   }

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <random>
+#include <string>
 
 namespace streamgate {
 namespace {
@@ -73,6 +75,15 @@ TEST(json_string, random_valid_text_is_rendered_byte_for_byte_as_nlohmann_does) 
     }
     ASSERT_EQ(ours(s), theirs(s)) << round;
     ASSERT_EQ(json::parse(ours(s)).get<std::string>(), s) << round;
+  }
+}
+
+TEST(json_string, decimals_are_appended_as_std_to_string_writes_them) {
+  for (std::uint64_t n : {std::uint64_t{0}, std::uint64_t{7}, std::uint64_t{10}, std::uint64_t{999},
+                          std::uint64_t{1} << 32, UINT64_MAX}) {
+    std::string out = "x";
+    append_decimal(out, n);
+    EXPECT_EQ(out, "x" + std::to_string(n));
   }
 }
 
