@@ -1,6 +1,6 @@
 #include "providers/http/openai_chunk.hpp"
 
-#include "providers/http/stream_decoder.hpp"
+#include "actors/utf8.hpp"
 
 #include <algorithm>
 #include <array>
@@ -341,9 +341,10 @@ class chunk_reader {
       ++p_;
       return true;
     }
-    auto len = utf8_sequence_length({p_, static_cast<std::size_t>(end_ - p_)}, 0);
-    p_ += len;
-    return len != 0;
+    auto n = utf8_sequence({p_, static_cast<std::size_t>(end_ - p_)}, 0);
+    if (n <= 0) return false;
+    p_ += n;
+    return true;
   }
 
   bool hex4(std::uint32_t& out) {

@@ -1,6 +1,7 @@
 #include "providers/http/stream_decoder.hpp"
 
 #include "actors/error_code.hpp"
+#include "actors/utf8.hpp"
 #include "providers/http/openai_chunk.hpp"
 
 #include <nlohmann/json.hpp>
@@ -119,39 +120,19 @@ std::unique_ptr<stream_decoder> make_decoder(adapter_kind kind) {
   return std::make_unique<openai_decoder>();
 }
 
-std::size_t utf8_sequence_length(std::string_view in, std::size_t i) {
-  auto c = static_cast<unsigned char>(in[i]);
-  std::size_t len = c < 0x80           ? 1
-                    : (c >> 5) == 0x6  ? 2
-                    : (c >> 4) == 0xE  ? 3
-                    : (c >> 3) == 0x1E ? 4
-                                       : 0;
-  bool ok = len != 0 && i + len <= in.size();
-  for (std::size_t k = 1; ok && k < len; ++k)
-    ok = (static_cast<unsigned char>(in[i + k]) & 0xC0) == 0x80;
-  if (ok && len > 1) {
-    // Reject overlong forms, surrogates and code points past U+10FFFF.
-    auto b1 = static_cast<unsigned char>(in[i + 1]);
-    if (len == 2) ok = c >= 0xC2;
-    if (len == 3) ok = !(c == 0xE0 && b1 < 0xA0) && !(c == 0xED && b1 >= 0xA0);
-    if (len == 4) ok = !(c == 0xF0 && b1 < 0x90) && !(c == 0xF4 && b1 >= 0x90) && c <= 0xF4;
-  }
-  return ok ? len : 0;
-}
-
 std::string sanitize_utf8(std::string_view in) {
   std::string out;
   out.reserve(in.size());
   std::size_t i = 0;
   while (i < in.size()) {
-    auto len = utf8_sequence_length(in, i);
-    if (len == 0) {
-      out += "\xEF\xBF\xBD";
+    auto n = utf8_sequence(in, i);
+    if (n <= 0) {
+      out += "\xEF\xBF\xBD";  // one per invalid byte
       ++i;
       continue;
     }
-    out.append(in.substr(i, len));
-    i += len;
+    out.append(in.substr(i, static_cast<std::size_t>(n)));
+    i += static_cast<std::size_t>(n);
   }
   return out;
 }

@@ -39,8 +39,4 @@ usage_info usage_of(const nlohmann::json& usage);
 // Replaces every invalid UTF-8 sequence by U+FFFD, so no malformed byte is ever forwarded.
 std::string sanitize_utf8(std::string_view in);
 
-// The length of the valid UTF-8 sequence that starts at in[i] (RFC 3629: no overlong form,
-// surrogate or code point past U+10FFFF), or 0 if there is none.
-std::size_t utf8_sequence_length(std::string_view in, std::size_t i);
-
 }  // namespace streamgate
