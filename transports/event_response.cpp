@@ -27,7 +27,7 @@ void event_response::start(kind k, const std::string& session_id, std::string mo
   version_ = version;
   keep_alive_ = keep_alive;
   completion_ = {"chatcmpl-" + session_id, std::move(model), unix_now()};
-  delta_head_ = openai::delta_head(completion_, false);
+  delta_head_ = k == kind::sse ? openai::delta_head(completion_, false) : std::string{};
   include_usage_ = include_usage;
   role_sent_ = headers_sent_ = done_ = false;
   pending_.clear();

@@ -67,7 +67,7 @@ class event_response {
   unsigned version_ = 11;
   bool keep_alive_ = true;
   openai::completion_context completion_;
-  std::string delta_head_;  // every delta chunk's text before its content (no role)
+  std::string delta_head_;  // SSE: every delta chunk's text before its content (no role)
   std::string frame_;       // SSE: the event being rendered, kept for its capacity
   bool include_usage_ = false;
   bool role_sent_ = false;

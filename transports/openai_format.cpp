@@ -58,12 +58,6 @@ std::string error_body(std::string_view code, std::string_view message) {
   return dump(json{{"error", {{"message", message}, {"type", error_type(code)}, {"code", code}}}});
 }
 
-std::string delta_chunk(const completion_context& ctx, std::string_view content, bool with_role) {
-  std::string out;
-  append_delta(out, delta_head(ctx, with_role), content);
-  return out;
-}
-
 std::string delta_head(const completion_context& ctx, bool with_role) {
   return chunk_head(ctx) + (with_role ? "\"role\":\"assistant\",\"content\":" : "\"content\":");
 }

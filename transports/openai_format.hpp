@@ -22,10 +22,9 @@ const char* error_type(std::string_view code);
 // {"error":{"message","type","code"}}
 std::string error_body(std::string_view code, std::string_view message);
 
-// A chat.completion.chunk for a delta; `with_role` adds role "assistant" (first chunk).
-std::string delta_chunk(const completion_context& ctx, std::string_view content, bool with_role);
-// The same, in two parts: a completion's delta chunks differ only in their content, so the
-// text before it (the head) is made once and each token appends head, content and tail.
+// A chat.completion.chunk for a delta, in two parts: a completion's delta chunks differ only
+// in their content, so the text before it (the head) is made once and each token appends
+// head, content and tail. `with_role` adds role "assistant" (the first chunk).
 std::string delta_head(const completion_context& ctx, bool with_role);
 void append_delta(std::string& out, std::string_view head, std::string_view content);
 // The chunk carrying finish_reason and an empty delta.

@@ -25,13 +25,12 @@ class socket_writer {
 
   // Sends what the socket takes of `pending` now, and erases that from `pending`.
   outcome send(boost::asio::ip::tcp::socket& socket, std::string& pending) {
-    if (writing_ || pending.empty()) return outcome::idle;
+    if (writing() || pending.empty()) return outcome::idle;
     boost::system::error_code ec;  // the socket is non-blocking: would_block, never a wait
     auto n = socket.send(boost::asio::buffer(pending), 0, ec);
     if (ec && ec != boost::asio::error::would_block) return outcome::failed;
     pending.erase(0, n);
     if (pending.empty()) return outcome::idle;
-    writing_ = true;
     in_flight_.swap(pending);  // `pending` takes the emptied buffer, and its capacity
     return outcome::started;
   }
@@ -41,17 +40,14 @@ class socket_writer {
   void write_rest(AsyncStream& stream, Handler&& done) {
     boost::asio::async_write(stream, boost::asio::buffer(in_flight_), std::forward<Handler>(done));
   }
-  void finished() {
-    writing_ = false;
-    in_flight_.clear();
-  }
+  void finished() { in_flight_.clear(); }
 
-  bool writing() const { return writing_; }
+  // An async write is under way exactly while bytes are in flight.
+  bool writing() const { return !in_flight_.empty(); }
   std::size_t in_flight() const { return in_flight_.size(); }
 
  private:
   std::string in_flight_;
-  bool writing_ = false;
 };
 
 }  // namespace streamgate

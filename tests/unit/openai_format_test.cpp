@@ -3,21 +3,31 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <string>
+#include <string_view>
+
 namespace streamgate::openai {
 namespace {
 
 using json = nlohmann::json;
 const completion_context ctx{"chatcmpl-x", "mock", 1700000000};
 
+// A delta chunk as the SSE transport writes it: the head made once, the token appended.
+std::string delta_chunk(std::string_view content, bool with_role) {
+  std::string out;
+  append_delta(out, delta_head(ctx, with_role), content);
+  return out;
+}
+
 TEST(openai_format, first_delta_carries_the_role) {
-  auto first = json::parse(delta_chunk(ctx, "Hi", true));
+  auto first = json::parse(delta_chunk("Hi", true));
   EXPECT_EQ(first["object"], "chat.completion.chunk");
   EXPECT_EQ(first["id"], "chatcmpl-x");
   EXPECT_EQ(first["created"], 1700000000);
   EXPECT_EQ(first["choices"][0]["delta"]["role"], "assistant");
   EXPECT_EQ(first["choices"][0]["delta"]["content"], "Hi");
   EXPECT_TRUE(first["choices"][0]["finish_reason"].is_null());
-  auto later = json::parse(delta_chunk(ctx, "there", false));
+  auto later = json::parse(delta_chunk("there", false));
   EXPECT_FALSE(later["choices"][0]["delta"].contains("role"));
 }
 
@@ -39,7 +49,7 @@ TEST(openai_format, error_body_has_openai_shape) {
 }
 
 TEST(openai_format, invalid_utf8_is_replaced_not_thrown) {
-  auto text = delta_chunk(ctx, "ok \xff\xfe end", false);
+  auto text = delta_chunk("ok \xff\xfe end", false);
   auto j = json::parse(text);
   EXPECT_EQ(j["choices"][0]["delta"]["content"], "ok \xEF\xBF\xBD\xEF\xBF\xBD end");
 }
