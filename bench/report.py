@@ -2,7 +2,8 @@
 """Turns bench/results/*.json into docs/benchmarks.md (tables, targets) and a gnuplot PNG.
 
 Every figure is reported against the references measured in the same run: 'direct'
-(loadgen -> fake upstream) and 'nginx' (pass-through reverse proxy). Added latencies are
+(loadgen -> fake upstream), 'nginx' (pass-through reverse proxy) and 'curl-relay' (the same
+pass-through through libcurl alone, tools/curl_relay). Added latencies are
 percentile differences: streamgate's p99 minus direct's p99 at the same concurrency."""
 import glob
 import json
@@ -19,7 +20,7 @@ for path in glob.glob(os.path.join(results_dir, "*-c*.json")):
 info_path = os.path.join(results_dir, "run-info.json")
 info = json.load(open(info_path)) if os.path.exists(info_path) else {}
 
-targets = ["direct", "nginx", "streamgate-sse", "streamgate-ws", "streamgate-poll"]
+targets = ["direct", "nginx", "curl-relay", "streamgate-sse", "streamgate-ws", "streamgate-poll"]
 concurrencies = sorted({c for (t, c) in runs if t in targets})
 
 
@@ -63,7 +64,9 @@ lines = ["# Benchmarks", "",
          f"({info.get('chunks', 64)} chunks, {info.get('interval_ms', 20)} ms apart). *Added* "
          "figures are percentile differences against *direct* (loadgen → fake upstream) at "
          "the same concurrency in the same run; *nginx* is nginx-light as a streaming reverse "
-         "proxy, the pass-through floor. Each stream opens its own client connection. "
+         "proxy, the pass-through floor; *curl-relay* (tools/curl_relay) relays the same stream "
+         "through libcurl and nothing else, on one thread: the floor of any gateway built on "
+         "libcurl, as streamgate is. Each stream opens its own client connection. "
          "Runs of 100 streams or more are closed loops whose first streams start evenly over "
          f"{info.get('ramp_s', '?')} s (one stream's length; each slot then restarts when its "
          "stream ends), the steady state of that many users; the *start-up storm* section "
@@ -108,6 +111,29 @@ def run_table(title, names, c, ref):
 
 for c in concurrencies:
     lines += run_table(f"## Concurrency {c}", targets, c, "direct")
+
+# CPU per stream as ratios to both pass-through references.
+def cpu(t, c):
+    r = runs.get((t, c))
+    return r["gateway_cpu_ms_per_stream"] if r else None
+
+
+def ratio(a, b):
+    return "–" if a is None or not b else f"{a / b:.2f}×"
+
+
+lines += ["## CPU per stream against the references", "",
+          "Gateway CPU (user + system, `/proc/<pid>/stat`) per stream, and its ratio to nginx's "
+          "and to curl-relay's in the same run. *curl-relay / nginx* is what libcurl alone "
+          "costs over nginx; *streamgate / curl-relay* is what streamgate adds on top of libcurl.", "",
+          "| concurrency | nginx ms | curl-relay ms | curl-relay / nginx | SSE ms | SSE / nginx "
+          "| SSE / curl-relay | WS ms | WS / nginx | WS / curl-relay |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
+for c in concurrencies:
+    n, k, e, w = (cpu(t, c) for t in ["nginx", "curl-relay", "streamgate-sse", "streamgate-ws"])
+    lines.append(f"| {c} | {fmt(n)} | {fmt(k)} | {ratio(k, n)} | {fmt(e)} | {ratio(e, n)} "
+                 f"| {ratio(e, k)} | {fmt(w)} | {ratio(w, n)} | {ratio(w, k)} |")
+lines.append("")
 
 variants = ["shared-streamgate-sse", "drivers2-streamgate-sse"]
 placement = sorted({c for (t, c) in runs if t in variants})

@@ -2,6 +2,7 @@
 # `make bench`: one run, every figure a ratio against references measured in the same run.
 #   direct      loadgen -> fake upstream
 #   nginx       loadgen -> nginx-light (proxy_buffering off, keep-alive upstream) -> fake upstream
+#   curl-relay  loadgen -> tools/curl_relay (libcurl and nothing else) -> fake upstream
 #   streamgate  loadgen -> streamgate (SSE, WebSocket, long-poll) -> fake upstream
 # at concurrency 1, 100 and 1000, plus cancel latency, memory per idle WebSocket and the
 # micro-benchmarks. Loopback only; bounded in time (a few minutes on 2 cores).
@@ -33,7 +34,8 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 FAKE=$BUILD/tools/fake_upstream/fake-upstream
 LOADGEN=$BUILD/tools/loadgen/loadgen
 GATEWAY=$BUILD/streamgate
-for b in "$FAKE" "$LOADGEN" "$GATEWAY"; do
+RELAY=$BUILD/tools/curl_relay/curl-relay
+for b in "$FAKE" "$LOADGEN" "$GATEWAY" "$RELAY"; do
   [ -x "$b" ] || { echo "bench: missing $b (run make build)"; exit 1; }
 done
 T_START=$(date +%s)
@@ -110,6 +112,12 @@ for _ in $(seq 1 100); do
   sleep 0.05
 done
 
+# The libcurl floor: what relaying the same stream through libcurl costs, with nothing of a
+# gateway on top (tools/curl_relay).
+start_server relay "$RELAY" --upstream "http://127.0.0.1:$FAKE_PORT"
+[ -n "$STARTED_PORT" ] || { cat "$WORK/relay.err"; exit 1; }
+RELAY_PID=$STARTED_PID RELAY_PORT=$STARTED_PORT
+
 # streamgate in front of the fake upstream (an HTTP provider). A build without HTTP providers
 # refuses that configuration; it is then measured with its built-in mock provider pacing the
 # same stream, and the report says so.
@@ -142,7 +150,8 @@ if [ -z "$STARTED_PORT" ]; then
 fi
 GW_PID=$STARTED_PID GW_PORT=$STARTED_PORT
 
-echo "bench: fake upstream :$FAKE_PORT, nginx :$NGINX_PORT, streamgate :$GW_PORT ($GATEWAY_UPSTREAM)"
+echo "bench: fake upstream :$FAKE_PORT, nginx :$NGINX_PORT, curl-relay :$RELAY_PORT," \
+  "streamgate :$GW_PORT ($GATEWAY_UPSTREAM)"
 
 # One measured run: result name, protocol, url, concurrency, extra loadgen flags. Writes
 # $OUT/<name>-c<C>.json with the CPU seconds each process spent during the run.
@@ -154,6 +163,7 @@ measure() {
   local gw_pid=""
   case $name in
     *nginx) gw_pid=$NGINX_WORKER ;;
+    *curl-relay) gw_pid=$RELAY_PID ;;
     *streamgate-*|cancel-*) gw_pid=${VARIANT_PID:-$GW_PID} ;;
   esac
   if [ "$conc" -ge 100 ] && [[ $name != storm-* ]]; then extra="--ramp-s $RAMP_S $extra"; fi
@@ -201,6 +211,7 @@ for c in $CONCURRENCIES; do
   echo "bench: concurrency $c"
   measure direct sse "http://127.0.0.1:$FAKE_PORT" "$c"
   measure nginx sse "http://127.0.0.1:$NGINX_PORT" "$c"
+  measure curl-relay sse "http://127.0.0.1:$RELAY_PORT" "$c"
   for p in $PROTOCOLS; do measure "streamgate-$p" "$p" "http://127.0.0.1:$GW_PORT" "$c"; done
 done
 

@@ -2,8 +2,8 @@
 // and chaos scripts (docs/fake-upstream.md).
 
 #include "tools/fake_upstream/fake_server.hpp"
+#include "tools/tool_main.hpp"
 
-#include <csignal>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -33,20 +33,13 @@ int main(int argc, char** argv) {
   try {
     for (int i = 1; i < argc; ++i) {
       std::string a = argv[i];
-      auto value = [&]() -> std::string {
-        if (i + 1 >= argc) throw std::runtime_error(a + ": missing value");
-        return argv[++i];
-      };
+      auto value = [&] { return streamgate::tools::option_value(argc, argv, i); };
       auto number = [&]() { return static_cast<std::uint32_t>(std::stoul(value())); };
       if (a == "--help") {
         std::cout << usage;
         return 0;
       } else if (a == "--listen") {
-        auto v = value();
-        auto colon = v.rfind(':');
-        if (colon == std::string::npos) throw std::runtime_error("--listen: expected HOST:PORT");
-        opts.host = v.substr(0, colon);
-        opts.port = static_cast<std::uint16_t>(std::stoul(v.substr(colon + 1)));
+        streamgate::tools::parse_listen(value(), opts.host, opts.port);
       } else if (a == "--threads") {
         opts.threads = number();
       } else if (a == "--chunks") {
@@ -72,19 +65,8 @@ int main(int argc, char** argv) {
       throw std::runtime_error("--listen: only loopback addresses unless --allow-remote");
     if (opts.host == "localhost") opts.host = "127.0.0.1";
 
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
-
     fake_server server{opts};
-    server.start();
-    std::cout << "listening on " << opts.host << ":" << server.port() << std::endl;
-    int sig = 0;
-    sigwait(&signals, &sig);
-    server.stop();
+    streamgate::tools::serve_until_signal(server, opts.host);
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "fake-upstream: " << e.what() << "\n" << usage;
