@@ -3,6 +3,7 @@
 #include "actors/event_log.hpp"
 
 #include "providers/http/curl_driver.hpp"
+#include "providers/stream_group.hpp"
 #include "providers/upstream_count.hpp"
 #include "telemetry/log.hpp"
 
@@ -84,13 +85,15 @@ provider_actor::behavior_type http_provider(provider_actor::pointer self,
                                             http_provider_config config,
                                             std::shared_ptr<transfer_runner> driver,
                                             std::atomic<std::int64_t>* upstreams) {
+  // Like the mock: a provider crash ends its streams, and sessions fail over.
+  auto streams = stream_group::of(self);
   return {
-      [self, config, driver, upstreams](open_atom, const chat_request& req,
-                                        upstream_target& target) -> upstream_actor {
-        // Linked, like the mock: a provider crash ends its streams, and sessions fail over.
-        return self->spawn<caf::linked>(upstream_stream, std::move(target), config.name,
-                                        build_request(config, req, wall_clock_ms()), driver,
-                                        upstreams);
+      [self, config, driver, upstreams, streams](open_atom, const chat_request& req,
+                                                 upstream_target& target) -> upstream_actor {
+        auto s = self->spawn(upstream_stream, std::move(target), config.name,
+                             build_request(config, req, wall_clock_ms()), driver, upstreams);
+        streams->join(caf::actor_cast<caf::strong_actor_ptr>(s));
+        return s;
       },
   };
 }

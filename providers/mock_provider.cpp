@@ -1,5 +1,7 @@
 #include "providers/mock_provider.hpp"
 
+#include "providers/stream_group.hpp"
+
 #include "actors/event_log.hpp"
 #include "providers/upstream_count.hpp"
 
@@ -102,15 +104,17 @@ std::string mock_text(std::uint32_t n) {
 provider_actor::behavior_type mock_provider(provider_actor::pointer self, mock_config config,
                                             std::atomic<std::int64_t>* upstreams) {
   auto opened = std::make_shared<std::uint32_t>(0);
+  // When the provider crashes, its streams end and sessions apply the failover rule (retry
+  // before the first token, upstream_interrupted after).
+  auto streams = stream_group::of(self);
   return {
-      [self, config, upstreams, opened](open_atom, chat_request& req,
-                                        upstream_target& target) -> upstream_actor {
+      [self, config, upstreams, opened, streams](open_atom, chat_request& req,
+                                                 upstream_target& target) -> upstream_actor {
         auto cfg = config;
         if (cfg.fail_first > 0 && (*opened)++ >= cfg.fail_first) cfg.fail.clear();  // recovered
-        // Linked: when the provider crashes, its streams end and sessions apply the
-        // failover rule (retry before the first token, upstream_interrupted after).
-        return self->spawn<caf::linked>(mock_stream, std::move(target), std::move(req), cfg,
-                                        upstreams);
+        auto s = self->spawn(mock_stream, std::move(target), std::move(req), cfg, upstreams);
+        streams->join(caf::actor_cast<caf::strong_actor_ptr>(s));
+        return s;
       },
   };
 }

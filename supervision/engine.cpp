@@ -54,12 +54,14 @@ std::int64_t breaker_level(breaker_state s) {
 void breaker_changed(engine_pointer self, const std::string& name, supervised_provider& p,
                      bool moved = true) {
   auto& b = p.breaker;
+  // The router first: once the gauge shows the new state, a request routed after that is
+  // routed by it (the router's mailbox has the news ahead of that request).
+  self->send(self->state.router, health_atom::value, name, admits_of(b));
   if (moved) stats::provider().breaker_transitions.with({name, to_string(b.state())}).inc();
   stats::provider().breaker_state.with({name}).set(breaker_level(b.state()));
   log::warn(
       "breaker",
       {{"provider", name}, {"state", to_string(b.state())}, {"transitions", b.transitions()}});
-  self->send(self->state.router, health_atom::value, name, admits_of(b));
   // Open: look again after the cooldown. Half-open: the probes the router handed out may
   // never have been tried (a better candidate served them), so offer fresh ones each cooldown.
   if (b.state() != breaker_state::closed)
