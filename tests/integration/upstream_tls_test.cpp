@@ -125,5 +125,28 @@ TEST(upstream_tls, an_untrusted_certificate_is_a_connect_failure) {
   EXPECT_TRUE(f.settled());
 }
 
+// The curl driver reuses the easy handles of ended transfers. A provider without a ca_file,
+// served after one with it on the same driver, must not inherit that CA: the reused handle
+// would then trust a certificate its provider never said to trust.
+TEST(upstream_tls, a_ca_file_does_not_carry_over_to_the_next_transfer) {
+  std::unique_ptr<tls_proxy> proxy;
+  upstream_fixture f{
+      {{"trusted", "fake@chunks=3"}}, through_tls(proxy, true), [](gateway_config& g) {
+        auto other = g.providers[0];
+        other.name = other.http.name = "untrusting";
+        other.http.ca_file.clear();
+        other.models = {"untrusted"};
+        other.http.models = {{"untrusted", "fake@chunks=3"}};
+        g.providers.push_back(other);
+      }};
+  for (int i = 0; i < 2; ++i) {
+    auto ok = f.stream("trusted");
+    EXPECT_EQ(ok.status, 200u) << ok.error_code << " " << ok.error_message;
+    auto refused = f.stream("untrusted");
+    EXPECT_EQ(refused.status, 502u);
+    EXPECT_EQ(refused.error_code, error_code::upstream_connect_failed) << refused.error_message;
+  }
+}
+
 }  // namespace
 }  // namespace streamgate::test
