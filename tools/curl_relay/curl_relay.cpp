@@ -12,11 +12,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
@@ -48,11 +52,10 @@ struct client {
   bool closing = false;  // close once `pending` is flushed
 };
 
-// The request's target and body once `in` holds a whole request; "" target: not yet; an
-// error text: malformed.
+// What `in` holds so far.
 struct parsed_request {
-  bool complete = false;
-  std::string error;
+  bool complete = false;  // the whole request: its body is in the client's `body`
+  std::string error;      // malformed: the text of the 400
   std::string target;
 };
 
