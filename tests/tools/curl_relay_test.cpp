@@ -5,7 +5,7 @@
 #include "tools/curl_relay/curl_relay.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/test_server.hpp"
-#include "tools/fake_upstream/fake_server.hpp"
+#include "tests/tools/paced_upstream.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -16,21 +16,17 @@ namespace {
 const std::string chat =
     R"({"model":"fake","stream":true,"messages":[{"role":"user","content":"hi"}]})";
 
+// The relay in front of a paced fake upstream.
 struct relay_fixture {
   explicit relay_fixture(std::uint32_t chunks, std::uint32_t interval_ms = 0)
-      : upstream{[&] {
-          fake::server_options fo;
-          fo.defaults.chunks = chunks;
-          fo.defaults.interval_ms = interval_ms;
-          return fo;
-        }()} {
-    upstream.start();
+      : paced{chunks, interval_ms}, upstream{paced.server} {
     relay_options ro;
-    ro.upstream = "http://127.0.0.1:" + std::to_string(upstream.port());
+    ro.upstream = paced.url;
     relay = std::make_unique<curl_relay>(ro);
     relay->start();
   }
-  fake::fake_server upstream;
+  test::paced_upstream paced;
+  fake::fake_server& upstream;
   std::unique_ptr<curl_relay> relay;
 };
 
@@ -64,19 +60,17 @@ TEST(curl_relay, relays_every_chunk_of_the_stream) {
 
 TEST(curl_relay, refuses_what_it_cannot_relay) {
   relay_fixture f{1};
-  {
+  auto refused = [&](const std::string& raw, const std::string& why) {
     test::http_client c{f.relay->port()};
-    auto r = c.request("GET", "/v1/models");
-    EXPECT_EQ(r.status, 400u);
-    EXPECT_NE(r.body.find("expected POST"), std::string::npos) << r.body;
-  }
-  {
-    test::http_client c{f.relay->port()};
-    c.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n");
+    c.send_raw(raw);
     auto r = c.read_reply();
-    EXPECT_EQ(r.status, 400u);
-    EXPECT_NE(r.body.find("Content-Length"), std::string::npos) << r.body;
-  }
+    EXPECT_EQ(r.status, 400u) << raw;
+    EXPECT_NE(r.body.find(why), std::string::npos) << r.body;
+  };
+  refused("GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n", "expected POST");
+  refused("NOT HTTP AT ALL\r\n\r\n", "bad request");
+  refused("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n",
+          "body limit");
   EXPECT_EQ(f.upstream.counters().requests_total.load(), 0u);
 }
 

@@ -3,6 +3,7 @@
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/test_server.hpp"
+#include "tests/tools/paced_upstream.hpp"
 #include "tools/fake_upstream/fake_server.hpp"
 #include "tools/loadgen/options.hpp"
 #include "tools/loadgen/stream_client.hpp"
@@ -120,21 +121,7 @@ json run_loadgen(std::vector<std::string> args, int expect_exit = 0) {
   return json::parse(text.str(), nullptr, false);
 }
 
-// A fake upstream on a loopback port serving `chunks` chunks `interval_ms` apart.
-struct paced_upstream {
-  paced_upstream(std::uint32_t chunks, std::uint32_t interval_ms)
-      : server{[&] {
-          fake::server_options fo;
-          fo.defaults.chunks = chunks;
-          fo.defaults.interval_ms = interval_ms;
-          return fo;
-        }()} {
-    server.start();
-    url = "http://127.0.0.1:" + std::to_string(server.port());
-  }
-  fake::fake_server server;
-  std::string url;
-};
+using test::paced_upstream;
 
 TEST(loadgen_program, streams_from_the_fake_upstream_and_measures_every_chunk) {
   paced_upstream up{8, 5};

@@ -1,6 +1,8 @@
 #include "tools/curl_relay/curl_relay.hpp"
 
 #include <curl/curl.h>
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,11 +14,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -29,6 +29,9 @@
 namespace streamgate::relay {
 namespace {
 
+namespace beast = boost::beast;
+namespace http = beast::http;
+
 using clock = std::chrono::steady_clock;
 
 // What an epoll event is for: the kind in the high half of its 64-bit tag, the fd below.
@@ -40,9 +43,14 @@ std::uint64_t tag(kind k, int fd) {
 constexpr std::size_t max_request_bytes = 1u << 20;
 
 struct client {
+  client() {
+    parser.eager(true);  // the body with the header, in one put
+    parser.body_limit(max_request_bytes);
+  }
   void* owner = nullptr;  // the relay
   int fd = -1;
-  std::string in;       // request bytes read so far
+  http::request_parser<http::string_body> parser;
+  std::string in;       // request bytes read, not yet taken by the parser
   std::string body;     // the request body, alive while curl sends it
   std::string pending;  // response bytes the socket has not taken yet
   std::string frame;    // reused per body piece
@@ -52,56 +60,35 @@ struct client {
   bool closing = false;  // close once `pending` is flushed
 };
 
-// What `in` holds so far.
+// What the bytes read so far make.
 struct parsed_request {
   bool complete = false;  // the whole request: its body is in the client's `body`
-  std::string error;      // malformed: the text of the 400
+  std::string error;      // not a request we relay: the text of the 400
   std::string target;
 };
 
-bool iequals_prefix(std::string_view line, std::string_view name) {
-  if (line.size() < name.size()) return false;
-  for (std::size_t i = 0; i < name.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(line[i])) != name[i]) return false;
-  return true;
-}
-
+// Feeds the bytes read so far to the client's request parser (Beast's, as everywhere else in
+// the project).
 parsed_request parse_request(client& c) {
   parsed_request r;
-  auto end = c.in.find("\r\n\r\n");
-  if (end == std::string::npos) {
-    if (c.in.size() > max_request_bytes) r.error = "request too large";
-    return r;
+  beast::error_code ec;
+  while (!c.parser.is_done() && !c.in.empty()) {
+    auto used = c.parser.put(boost::asio::buffer(c.in), ec);
+    c.in.erase(0, used);
+    if (ec == http::error::need_more || (!ec && used == 0)) return r;
+    if (ec) {
+      r.error = "bad request: " + ec.message();
+      return r;
+    }
   }
-  std::string_view head{c.in.data(), end};
-  auto line_end = head.find("\r\n");
-  auto request_line = head.substr(0, line_end);
-  auto sp1 = request_line.find(' ');
-  auto sp2 = request_line.rfind(' ');
-  if (sp1 == std::string_view::npos || sp2 <= sp1 || request_line.substr(0, sp1) != "POST") {
+  if (!c.parser.is_done()) return r;
+  auto& req = c.parser.get();
+  if (req.method() != http::verb::post) {
     r.error = "expected POST TARGET HTTP/1.1";
     return r;
   }
-  r.target = std::string{request_line.substr(sp1 + 1, sp2 - sp1 - 1)};
-  std::size_t length = 0;
-  bool has_length = false;
-  for (auto pos = line_end; pos != std::string_view::npos && pos < head.size();) {
-    auto next = head.find("\r\n", pos + 2);
-    auto line = head.substr(pos + 2, next == std::string_view::npos ? head.npos : next - pos - 2);
-    if (iequals_prefix(line, "content-length:")) {
-      auto v = line.substr(15);
-      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-      length = std::strtoul(std::string{v}.c_str(), nullptr, 10);
-      has_length = true;
-    }
-    pos = next;
-  }
-  if (!has_length || length > max_request_bytes) {
-    r.error = "expected a Content-Length of at most 1 MiB";
-    return r;
-  }
-  if (c.in.size() - end - 4 < length) return r;
-  c.body = c.in.substr(end + 4, length);
+  r.target = std::string{req.target()};
+  c.body = std::move(req.body());
   r.complete = true;
   return r;
 }
