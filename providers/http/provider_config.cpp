@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 
 namespace streamgate {
@@ -49,6 +50,19 @@ std::string trim_slash(std::string url) {
 }
 
 }  // namespace
+
+std::string secret::scrub(std::string text) const {
+  constexpr std::size_t min_run = 8;
+  if (value_.size() < 4) return text;
+  auto run = std::min(min_run, value_.size());
+  std::string_view start{value_.data(), run};
+  for (auto at = text.find(start); at != std::string::npos; at = text.find(start, at + 3)) {
+    auto n = run;
+    while (n < value_.size() && at + n < text.size() && text[at + n] == value_[n]) ++n;
+    text.replace(at, n, "***");
+  }
+  return text;
+}
 
 const provider_preset* find_preset(std::string_view name) {
   for (auto& p : presets)

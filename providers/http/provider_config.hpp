@@ -22,6 +22,12 @@ class secret {
   explicit secret(std::string value) : value_(std::move(value)) {}
   const std::string& reveal() const { return value_; }
   bool empty() const { return value_.empty(); }
+  // `text` with the key replaced by *** wherever it appears, whole or cut: any run of at
+  // least 8 characters (the whole key, if shorter) that matches the key's start. A provider
+  // may quote the key cut by its own limit; shorter runs are what every key of a kind starts
+  // with ("sk-proj"). Keys under 4 characters are left alone: scrubbing them would only
+  // garble text.
+  std::string scrub(std::string text) const;
   friend std::ostream& operator<<(std::ostream& os, const secret&) { return os << "***"; }
 
  private:

@@ -40,7 +40,10 @@ bool is_success(long status) {
   return status >= 200 && status < 300;
 }
 
-std::string shorten(std::string text) {
+// The key goes before the cut: a key across it would lose its last characters and no longer
+// be found.
+std::string shorten(std::string text, const secret& key) {
+  text = key.scrub(std::move(text));
   if (text.size() > max_message) {
     text.resize(max_message);
     text += "...";
@@ -67,7 +70,7 @@ std::uint32_t parse_retry_after(std::string_view value, std::int64_t now_s) {
   return static_cast<std::uint32_t>(std::min<std::int64_t>(when - now_s, max_retry_after_s));
 }
 
-std::string provider_message(std::string_view body) {
+std::string provider_message(std::string_view body, const secret& key) {
   auto in = parse_json_input(sanitize_utf8(body));
   if (in.outcome == json_input::status::too_deep)
     return too_deep_message("the provider's error body");
@@ -75,16 +78,16 @@ std::string provider_message(std::string_view body) {
   if (in.ok() && j.is_object()) {
     const json* e = nullptr;
     if (auto it = j.find("error"); it != j.end()) e = &*it;
-    if (e && e->is_string()) return shorten(e->get<std::string>());
+    if (e && e->is_string()) return shorten(e->get<std::string>(), key);
     for (const json* o : {e, static_cast<const json*>(&j)}) {
       if (o == nullptr || !o->is_object()) continue;
-      for (const char* key : {"message", "msg", "detail"}) {
-        auto m = o->find(key);
-        if (m != o->end() && m->is_string()) return shorten(m->get<std::string>());
+      for (const char* field : {"message", "msg", "detail"}) {
+        auto m = o->find(field);
+        if (m != o->end() && m->is_string()) return shorten(m->get<std::string>(), key);
       }
     }
   }
-  return shorten(std::string{trim(body)});
+  return shorten(std::string{trim(body)}, key);
 }
 
 upstream_response::upstream_response(adapter_kind adapter, std::size_t max_body_bytes,
@@ -215,7 +218,7 @@ void upstream_response::emit_terminal(stream_event ev, std::vector<stream_event>
   done_ = true;
   if (ev.kind == event_kind::error) {
     failed_ = true;
-    ev.text = redact(std::move(ev.text));
+    ev.text = key_.scrub(std::move(ev.text));
   }
   out.push_back(std::move(ev));
 }
@@ -235,8 +238,8 @@ void upstream_response::json_answer(std::vector<stream_event>& out) const {
     return;
   }
   if (auto e = j.find("error"); e != j.end() && !e->is_null()) {
-    out.push_back(
-        stream_event::make_error(std::string{ec::upstream_error}, provider_message(error_body_)));
+    out.push_back(stream_event::make_error(std::string{ec::upstream_error},
+                                           provider_message(error_body_, key_)));
     return;
   }
   auto c = j.find("choices");
@@ -266,7 +269,7 @@ stream_event upstream_response::error_for_status() const {
         std::string{ec::upstream_auth_failed},
         "the provider rejected the configured credentials (HTTP " + status + ")");
   }
-  auto message = provider_message(error_body_);
+  auto message = provider_message(error_body_, key_);
   if (message.empty()) message = "HTTP " + status;
   if (status_ == 429) {
     auto ev = stream_event::make_error(std::string{ec::upstream_rate_limited},
@@ -280,14 +283,6 @@ stream_event upstream_response::error_for_status() const {
     return stream_event::make_error(std::string{ec::upstream_bad_request}, message);
   return stream_event::make_error(std::string{ec::upstream_server_error},
                                   "the provider answered HTTP " + status + ": " + message);
-}
-
-std::string upstream_response::redact(std::string text) const {
-  const auto& key = key_.reveal();
-  if (key.size() < 4) return text;
-  for (auto at = text.find(key); at != std::string::npos; at = text.find(key, at))
-    text.replace(at, key.size(), "***");
-  return text;
 }
 
 }  // namespace streamgate

@@ -44,7 +44,6 @@ class upstream_response {
   void pass_on(std::vector<stream_event>& events, std::vector<stream_event>& out);
   stream_event error_for_status() const;
   void json_answer(std::vector<stream_event>& out) const;
-  std::string redact(std::string text) const;
 
   std::unique_ptr<stream_decoder> decoder_;
   sse_parser parser_;
@@ -66,7 +65,8 @@ class upstream_response {
 std::uint32_t parse_retry_after(std::string_view value, std::int64_t now_s);
 
 // The human-readable message of a provider's error body ({"error":{"message":...}} and the
-// common variants), or its first bytes as text; never longer than a few hundred bytes.
-std::string provider_message(std::string_view body);
+// common variants), or its first bytes as text; never longer than a few hundred bytes, and
+// scrubbed of `key` before it is cut.
+std::string provider_message(std::string_view body, const secret& key = {});
 
 }  // namespace streamgate

@@ -90,6 +90,18 @@ TEST(zhipu_token, matches_an_independent_hs256_jwt) {
   EXPECT_EQ(zhipu_token("no-dot-key", 0), "");
 }
 
+TEST(secret, scrubs_every_occurrence_and_any_long_start_of_itself) {
+  secret key{"sk-canary-5b1e0c7d9a2f"};
+  EXPECT_EQ(key.scrub("a sk-canary-5b1e0c7d9a2f b sk-canary-5b1e0c7d9a2f"), "a *** b ***");
+  // A provider that cut the key itself, at the end or before its own ellipsis.
+  EXPECT_EQ(key.scrub("key sk-canary-5b1"), "key ***");
+  EXPECT_EQ(key.scrub("key sk-canary-5b1... is wrong"), "key ***... is wrong");
+  // Under eight characters, a key's start is what every key of its kind starts with.
+  EXPECT_EQ(key.scrub("keys look like sk-cana"), "keys look like sk-cana");
+  EXPECT_EQ(secret{"abc"}.scrub("abc"), "abc");  // too short to scrub without noise
+  EXPECT_EQ(secret{}.scrub("text"), "text");
+}
+
 TEST(secret, prints_as_stars) {
   std::ostringstream os;
   os << secret{"sk-live-very-secret"};

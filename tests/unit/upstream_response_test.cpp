@@ -82,6 +82,38 @@ TEST(upstream_response, bad_request_passes_the_message_through_without_the_key) 
   EXPECT_EQ(t.last().text, "max_tokens is too large (key ***)");
 }
 
+// The first piece of `key` of at least 6 characters found in `text`, or "".
+std::string piece_of_key(const std::string& text) {
+  for (std::size_t at = 0; at + 6 <= key.size(); ++at)
+    if (text.find(key.substr(at, 6)) != std::string::npos) return key.substr(at, 6);
+  return {};
+}
+
+TEST(upstream_response, a_key_across_the_message_cut_is_scrubbed_at_every_offset) {
+  // Messages are cut at 400 characters; a key across the cut used to lose its end before
+  // redaction looked for it, and all but its last character reached the client.
+  for (auto status : {"400 Bad Request", "429 Too Many", "500 Oops", "200 OK"}) {
+    for (std::size_t at = 300; at <= 420; ++at) {
+      response_run t;
+      t.head(std::string{"HTTP/1.1 "} + status, {"Content-Type: application/json"})
+          .body(R"({"error":{"message":")" + std::string(at, '.') + key + R"( again )" + key +
+                R"("}})")
+          .complete();
+      ASSERT_EQ(t.terminals(), 1) << status << at;
+      EXPECT_EQ(piece_of_key(t.last().text), "") << status << " at " << at << ": " << t.last().text;
+      EXPECT_LT(t.last().text.size(), 500u);
+    }
+  }
+  // The same for a body that is not JSON, and for a key the provider cut itself.
+  for (std::size_t at = 390; at <= 400; ++at) {
+    response_run t;
+    t.head("HTTP/1.1 400 Bad Request").body(std::string(at, '.') + key).complete();
+    EXPECT_EQ(piece_of_key(t.last().text), "") << at << ": " << t.last().text;
+  }
+  EXPECT_EQ(provider_message(R"({"error":"bad key )" + key.substr(0, 12) + R"(..."})", secret{key}),
+            "bad key ***...");
+}
+
 TEST(upstream_response, not_found_means_the_model) {
   response_run t;
   t.head("HTTP/1.1 404 Not Found")
