@@ -81,7 +81,7 @@ std::optional<request_error> check_options(const json& body, chat_request& req) 
     for (auto& [k, v] : it->items()) {
       (void)v;
       if (k != "tokens" && k != "first_token_ms" && k != "interval_ms")
-        return invalid("mock." + k, "'mock." + k + "' is not a mock option");
+        return invalid("mock." + excerpt(k), "'mock." + excerpt(k) + "' is not a mock option");
     }
     if (auto e = read_bounded(*it, "tokens", "mock.tokens", 100000, req.mock.tokens)) return e;
     if (auto e = read_bounded(*it, "first_token_ms", "mock.first_token_ms", 600000,
@@ -105,6 +105,11 @@ std::uint32_t estimate_prompt_tokens(const json& messages) {
 }  // namespace
 
 parse_result parse_chat_request(std::string_view text) {
+  // nlohmann's parser takes a NUL byte for the end of the input, and so would accept
+  // `{...}\0anything`; JSON text never holds a raw NUL (not even in a string).
+  if (text.find('\0') != std::string_view::npos)
+    return request_error{std::string{error_code::invalid_json},
+                         "the request body is not valid JSON: it contains a NUL byte", ""};
   json body = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded())
     return request_error{std::string{error_code::invalid_json},
@@ -116,6 +121,9 @@ parse_result parse_chat_request(std::string_view text) {
   if (model == body.end()) return invalid("model", "'model' is required");
   if (!model->is_string() || model->get_ref<const std::string&>().empty())
     return invalid("model", "'model' must be a non-empty string");
+  if (model->get_ref<const std::string&>().size() > max_model_bytes)
+    return invalid("model",
+                   "'model' must be at most " + std::to_string(max_model_bytes) + " bytes");
   req.model = model->get<std::string>();
 
   if (auto e = check_messages(body)) return *e;
