@@ -82,7 +82,7 @@ std::optional<request_error> check_options(const json& body, chat_request& req) 
     for (auto& [k, v] : it->items()) {
       (void)v;
       if (k != "tokens" && k != "first_token_ms" && k != "interval_ms")
-        return invalid("mock." + k, "'mock." + k + "' is not a mock option");
+        return invalid("mock." + excerpt(k), "'mock." + excerpt(k) + "' is not a mock option");
     }
     if (auto e = read_bounded(*it, "tokens", "mock.tokens", 100000, req.mock.tokens)) return e;
     if (auto e = read_bounded(*it, "first_token_ms", "mock.first_token_ms", 600000,
@@ -123,6 +123,9 @@ parse_result check_chat_request(nlohmann::json body) {
   if (model == body.end()) return invalid("model", "'model' is required");
   if (!model->is_string() || model->get_ref<const std::string&>().empty())
     return invalid("model", "'model' must be a non-empty string");
+  if (model->get_ref<const std::string&>().size() > max_model_bytes)
+    return invalid("model",
+                   "'model' must be at most " + std::to_string(max_model_bytes) + " bytes");
   req.model = model->get<std::string>();
 
   if (auto e = check_messages(body)) return *e;

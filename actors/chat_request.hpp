@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,6 +29,10 @@ struct chat_request {
   std::uint32_t prompt_tokens = 0;  // rough estimate for the mock's usage figures
   nlohmann::json body;              // the client's request, for providers to forward
 };
+
+// Longer model names are refused (400 invalid_request): no provider has one, and the name is
+// echoed in errors and used as a metric label.
+inline constexpr std::size_t max_model_bytes = 256;
 
 struct request_error {
   std::string code;  // error_code::invalid_json or invalid_request

@@ -5,6 +5,14 @@
 
 namespace streamgate {
 
+std::string excerpt(std::string_view client_text) {
+  if (client_text.size() <= max_excerpt_bytes) return std::string{client_text};
+  auto cut = max_excerpt_bytes;
+  // Back to the first byte of the character that straddles the cut (continuations: 10xxxxxx).
+  while (cut > 0 && (static_cast<unsigned char>(client_text[cut]) & 0xC0) == 0x80) --cut;
+  return std::string{client_text.substr(0, cut)} + "...";
+}
+
 int http_status_for(std::string_view code) {
   namespace ec = error_code;
   static constexpr std::array<std::pair<std::string_view, int>, 24> table{{

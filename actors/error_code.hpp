@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace streamgate {
@@ -49,6 +51,12 @@ inline constexpr std::string_view cancelled = "cancelled";
 
 // HTTP status a transport uses when an error ends a request before any byte of the stream.
 int http_status_for(std::string_view code);
+
+// Client-supplied text (a model name, a path, a stream id, a field name) as an error message
+// quotes it: at most max_excerpt_bytes of it, cut at a UTF-8 character boundary and marked
+// with "...", so that an error never sends a client's 100 KB back to it, or into the log.
+inline constexpr std::size_t max_excerpt_bytes = 256;
+std::string excerpt(std::string_view client_text);
 
 // Whether an upstream failure before the first token may be retried on another provider.
 bool is_retryable_before_first_token(std::string_view code);

@@ -42,7 +42,11 @@ class bounded_dom_builder : public dom_builder {
 json_input parse_json_input(std::string_view text, std::size_t max_depth) {
   json_input out;
   bounded_dom_builder builder{out.value, max_depth};
-  if (json::sax_parse(text, &builder, json::input_format_t::json, /*strict=*/true)) return out;
+  // nlohmann's lexer takes a NUL byte for the end of the input, and so would accept
+  // `{...}\0anything`; JSON text never holds a raw NUL (not even in a string).
+  if (text.find('\0') == std::string_view::npos &&
+      json::sax_parse(text, &builder, json::input_format_t::json, /*strict=*/true))
+    return out;
   out.outcome =
       builder.too_deep() ? json_input::status::too_deep : json_input::status::syntax_error;
   out.value = json(json::value_t::discarded);

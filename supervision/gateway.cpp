@@ -128,7 +128,7 @@ start_outcome gateway::start(chat_request req, sink_ptr sink, const char* transp
   for (auto& m : d.models) known = known || m.id == req.model;
   if (!known)
     return {"", std::string{error_code::model_not_found},
-            "The model '" + req.model + "' does not exist"};
+            "The model '" + excerpt(req.model) + "' does not exist"};
 
   session_init init;
   init.id = session_registry::new_id();

@@ -106,6 +106,16 @@ client_stats& clients() {
   return s;
 }
 
+http_stats& http() {
+  static http_stats s{
+      reg().add_counter("streamgate_http_accept_failures_total",
+                        "Failed accepts of client connections (out of file descriptors or "
+                        "kernel buffers); the listener backs off while they last",
+                        {}),
+  };
+  return s;
+}
+
 void declare_all() {
   session();
   limits();
@@ -113,6 +123,7 @@ void declare_all() {
   provider();
   quota();
   clients();
+  http();
 }
 
 }  // namespace streamgate::stats

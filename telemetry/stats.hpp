@@ -65,6 +65,12 @@ struct client_stats {
 };
 client_stats& clients();
 
+// The client-facing listener.
+struct http_stats {
+  metrics::counter_family& accept_failures;  // accept() failed: out of descriptors or buffers
+};
+http_stats& http();
+
 // Declares every area at once, so a scrape lists each family (with its HELP and TYPE) even
 // before anything has happened.
 void declare_all();

@@ -55,6 +55,10 @@ api_action error(const http_request& req, std::string_view code, std::string mes
   return respond(error_response(req.version(), req.keep_alive(), code, message));
 }
 
+api_action no_such_endpoint(const http_request& req, std::string_view path) {
+  return error(req, error_code::not_found, "no such endpoint: " + excerpt(path));
+}
+
 api_action method_not_allowed(const http_request& req, const char* allow) {
   auto a = error(req, error_code::method_not_allowed,
                  std::string{req.method_string()} + " is not allowed here; use " + allow);
@@ -112,8 +116,7 @@ api_action sessions(const http_request& req, std::string_view path) {
   auto slash = rest.find('/');
   auto id = rest.substr(0, slash);
   auto verb = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
-  if (id.empty() || (verb != "events" && verb != "cancel"))
-    return error(req, error_code::not_found, "no such endpoint: " + std::string{path});
+  if (id.empty() || (verb != "events" && verb != "cancel")) return no_such_endpoint(req, path);
   a.session_id = std::string{id};
   if (verb == "cancel") {
     if (req.method() != http::verb::post) return method_not_allowed(req, "POST");
@@ -165,7 +168,7 @@ api_action admin(const http_request& req, std::string_view path) {
     a.session_id = std::string{rest.substr(0, slash)};
     return a;
   }
-  return error(req, error_code::not_found, "no such endpoint: " + std::string{path});
+  return no_such_endpoint(req, path);
 }
 
 const char* content_type_for(std::string_view path) {
@@ -182,10 +185,10 @@ const char* content_type_for(std::string_view path) {
 
 api_action static_file(const http_request& req, const api_context& ctx, std::string_view path) {
   if (ctx.options.web_root.empty() || path.find("..") != std::string_view::npos)
-    return error(req, error_code::not_found, "no such endpoint: " + std::string{path});
+    return no_such_endpoint(req, path);
   std::string file = ctx.options.web_root + std::string{path == "/" ? "/index.html" : path};
   std::ifstream in{file, std::ios::binary};
-  if (!in) return error(req, error_code::not_found, "no such endpoint: " + std::string{path});
+  if (!in) return no_such_endpoint(req, path);
   std::ostringstream body;
   body << in.rdbuf();
   http_response res{http::status::ok, req.version()};
@@ -260,7 +263,7 @@ api_action dispatch(const http_request& req, const api_context& ctx) {
     return h(req, ctx);
   }
   if (method == http::verb::get) return static_file(req, ctx, path);
-  return error(req, error_code::not_found, "no such endpoint: " + std::string{path});
+  return no_such_endpoint(req, path);
 }
 
 }  // namespace streamgate

@@ -25,7 +25,7 @@ void event_response::start(kind k, const std::string& session_id, std::string mo
   kind_ = k;
   session_id_ = session_id;
   version_ = version;
-  keep_alive_ = keep_alive;
+  keep_alive_ = keep_alive && !(k == kind::sse && version == 10);
   completion_ = {"chatcmpl-" + session_id, std::move(model), unix_now()};
   delta_head_ = k == kind::sse ? openai::delta_head(completion_, false) : std::string{};
   include_usage_ = include_usage;
@@ -167,8 +167,9 @@ void event_response::write_headers_if_needed() {
   if (headers_sent_) return;
   headers_sent_ = true;
   std::string h = version_ == 10 ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.1 200 OK\r\n";
-  h += "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-       "X-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\nX-Streamgate-Session: ";
+  h += "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n";
+  if (version_ != 10) h += "Transfer-Encoding: chunked\r\n";
+  h += "X-Streamgate-Session: ";
   h += session_id_;
   h += keep_alive_ ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
   pending_.insert(0, h);
@@ -176,6 +177,10 @@ void event_response::write_headers_if_needed() {
 
 void event_response::append_chunk(std::string_view data) {
   if (data.empty()) return;
+  if (version_ == 10) {
+    pending_.append(data);
+    return;
+  }
   // The chunk size in hex, written by hand: snprintf cost more than the rest of the framing.
   char size[2 * sizeof(std::size_t) + 2];
   char* end = size + sizeof size;
@@ -190,7 +195,7 @@ void event_response::append_chunk(std::string_view data) {
 
 void event_response::end_body() {
   done_ = true;
-  pending_ += "0\r\n\r\n";  // last chunk: the response is complete
+  if (version_ != 10) pending_ += "0\r\n\r\n";  // last chunk: the response is complete
 }
 
 }  // namespace streamgate

@@ -12,7 +12,8 @@
 
 namespace streamgate {
 
-// What a session's events become on an HTTP/1.1 connection: a chunked SSE body, a long-poll
+// What a session's events become on an HTTP/1.1 connection: a chunked SSE body (for HTTP/1.0
+// an unchunked one, delimited by the connection's close), a long-poll
 // page, or the whole answer of a non-streaming completion. Rendering only, no I/O: it keeps
 // one response's bytes and state, and http_connection writes them, runs the timers and owns
 // the sink.
@@ -28,6 +29,9 @@ class event_response {
   void stop() { kind_ = kind::none; }
   kind current() const { return kind_; }
   const std::string& session() const { return session_id_; }
+  // Whether the connection may carry another request after this response: not after an
+  // HTTP/1.0 stream, whose end only the connection's close can mark (1.0 has no chunking).
+  bool keep_alive() const { return keep_alive_; }
   // The terminal event is rendered (or a whole response replaced the stream).
   bool done() const { return done_; }
 

@@ -81,6 +81,13 @@ void http_connection::on_read(beast::error_code ec, std::size_t) {
     send(std::move(res));
     return;
   }
+  if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
+      ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    // Not HTTP, or not well-formed: the client hears why before the connection closes.
+    send(error_response(11, false, error_code::invalid_request,
+                        "malformed HTTP request: " + ec.message()));
+    return;
+  }
   if (ec) {
     // end_of_stream, timeouts and resets: the client is gone or idle too long.
     close();
@@ -188,8 +195,9 @@ void http_connection::admin(const api_action& action) {
     if (ok)
       reply(http::status::accepted, json{{"provider", name}, {"crashed", true}}.dump());
     else
-      reply(http::status::not_found,
-            openai::error_body(error_code::not_found, "no running provider '" + name + "'"));
+      reply(
+          http::status::not_found,
+          openai::error_body(error_code::not_found, "no running provider '" + excerpt(name) + "'"));
   });
 }
 
@@ -252,6 +260,7 @@ void http_connection::begin(kind k, const std::string& session_id, std::string m
                             bool include_usage, std::uint64_t after_seq) {
   leave_stream();
   body_.start(k, session_id, std::move(model), include_usage, version_, keep_alive_, after_seq);
+  keep_alive_ = body_.keep_alive();  // an HTTP/1.0 stream ends with the connection
   ctx_->streams.fetch_add(1, std::memory_order_relaxed);
   // Only an operator's drop needs a streaming HTTP connection in the registry: at the server's
   // stop it closes like any other (no goodbye frame to send), so without admin nothing is
@@ -486,27 +495,46 @@ void http_connection::on_peer_watched(beast::error_code ec) {
     return;
   }
   if (!ec) {
-    // Readable: EOF (the peer closed), or its next (or a pipelined) request. Or nothing at
-    // all: the readiness can be stale (with several I/O threads the reactor may report an
-    // edge whose bytes a read has already taken); the socket is non-blocking, so the peek
-    // reports that instead of waiting.
-    char probe;
-    beast::error_code pec;
-    auto n = stream_.socket().receive(net::buffer(&probe, 1), net::socket_base::message_peek, pec);
-    if (pec == net::error::would_block) {
-      if (body_.current() != kind::none) {
-        watch_peer();  // nothing there: go on watching the stream's client
+    // Readable: EOF (the peer closed), or bytes (its next or a pipelined request, or anything
+    // a client sends mid-stream). Or nothing at all: the readiness can be stale (with several
+    // I/O threads the reactor may report an edge whose bytes a read has already taken).
+    switch (take_peer_bytes()) {
+      case peer_bytes::gone:
+        close();
         return;
-      }
-    } else if (pec || n == 0) {
-      close();
-      return;
+      case peer_bytes::too_many:
+        log::warn("client_dropped", {{"session", body_.session()}, {"reason", "too_much_input"}});
+        close();
+        return;
+      case peer_bytes::taken:
+        if (body_.current() != kind::none) {
+          watch_peer();  // go on watching the stream's client
+          return;
+        }
+        break;
     }
   }
-  // A request waits in the socket until the response is sent and resume_reading asks for it.
+  // A request waits in buffer_ or the socket until the response is sent and resume_reading
+  // asks for it.
   if (read_after_watch_) {
     read_after_watch_ = false;
     do_read();
+  }
+}
+
+// Moves what the client sent into buffer_, where the next request's parser finds it first:
+// left in the socket, the bytes would keep it readable, and the watch would either spin or
+// stop watching and miss the client's going. What one request may be is the bound.
+http_connection::peer_bytes http_connection::take_peer_bytes() {
+  auto limit = ctx_->options.max_header_bytes + ctx_->options.max_body_bytes;
+  for (;;) {
+    if (buffer_.size() >= limit) return peer_bytes::too_many;
+    beast::error_code ec;
+    auto n = stream_.socket().read_some(
+        buffer_.prepare(std::min<std::size_t>(limit - buffer_.size(), 16 * 1024)), ec);
+    buffer_.commit(n);
+    if (ec == net::error::would_block || ec == net::error::try_again) return peer_bytes::taken;
+    if (ec) return peer_bytes::gone;  // EOF or reset
   }
 }
 

@@ -80,6 +80,8 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   void end_stream();
   void watch_peer();
   void on_peer_watched(boost::beast::error_code ec);
+  enum class peer_bytes { taken, gone, too_many };
+  peer_bytes take_peer_bytes();
   void arm_keepalive();
 
   std::unique_lock<std::mutex> guard() { return std::unique_lock<std::mutex>(mu_); }

@@ -3,13 +3,21 @@
 #include "actors/error_code.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/stats.hpp"
+#include "transports/accept_backoff.hpp"
 #include "transports/http_connection.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <stdexcept>
 #include <thread>
@@ -20,11 +28,43 @@ namespace streamgate {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
+namespace {
+
+// The answer to a connection over the limit, or taken at the descriptor limit.
+const std::string& refusal_bytes() {
+  static const std::string bytes = [] {
+    std::string body =
+        R"({"error":{"message":"the server has reached its connection limit","type":"server_error","code":"too_many_connections"}})";
+    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+           "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  return bytes;
+}
+
+// A descriptor held in reserve: at the limit, closing it makes room to accept one waiting
+// client and tell it 503, instead of leaving the whole listen queue to time out.
+int open_spare_descriptor() {
+  return ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+bool out_of_descriptors(const boost::system::error_code& ec) {
+  return ec == boost::asio::error::no_descriptors ||
+         (ec.category() == boost::system::system_category() && ec.value() == ENFILE);
+}
+
+}  // namespace
+
 struct http_server::impl {
   std::shared_ptr<net::io_context> io;
   net::io_context& ioc;
   std::shared_ptr<server_context> ctx;
-  tcp::acceptor acceptor{ioc};
+  // The accept chain (acceptor, retry timer, backoff, spare descriptor) runs on one strand.
+  net::strand<net::io_context::executor_type> accept_strand{ioc.get_executor()};
+  tcp::acceptor acceptor{accept_strand};
+  net::steady_timer accept_retry{accept_strand};
+  accept_backoff backoff;
+  int spare_fd = -1;
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
@@ -39,27 +79,77 @@ struct http_server::impl {
     if (ctx->options.admin) ctx->admin = admin;
     ctx->metrics_text = [] { return metrics::registry::global().expose(); };
   }
+  ~impl() {
+    if (spare_fd >= 0) ::close(spare_fd);
+  }
 
   void accept() {
-    acceptor.async_accept(
-        net::make_strand(ioc), [this](boost::system::error_code ec, tcp::socket socket) {
-          if (ec) {
-            if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
-            // EMFILE and friends: keep accepting rather than going deaf.
-            log::warn("accept_failed", {{"error", ec.message()}});
-          } else {
-            socket.set_option(tcp::no_delay(true), ec);
-            if (static_cast<std::size_t>(ctx->connections.load()) < ctx->options.max_connections) {
-              std::make_shared<http_connection>(std::move(socket), ctx)->run();
-            } else if (ctx->refusing.load() < max_refusing) {
-              // Read the request to refuse it in its own terms (503, or WebSocket 1013).
-              std::make_shared<http_connection>(std::move(socket), ctx, true)->run();
-            } else {
-              refuse(std::move(socket));
-            }
-          }
-          accept();
-        });
+    acceptor.async_accept(net::make_strand(ioc),
+                          [this](boost::system::error_code ec, tcp::socket socket) {
+                            if (!ec) {
+                              backoff.succeeded();
+                              admit(std::move(socket));
+                            } else if (ec == net::error::operation_aborted || !acceptor.is_open()) {
+                              return;
+                            } else if (ec != net::error::connection_aborted) {
+                              // Out of descriptors or buffers: retrying at once fails the same way,
+                              // at 100 % of a core. Wait, and meanwhile answer whom the spare
+                              // descriptor lets us.
+                              failed_accept(ec);
+                              return;
+                            }
+                            accept();
+                          });
+  }
+
+  void admit(tcp::socket socket) {
+    boost::system::error_code ec;
+    socket.set_option(tcp::no_delay(true), ec);
+    if (static_cast<std::size_t>(ctx->connections.load()) < ctx->options.max_connections) {
+      std::make_shared<http_connection>(std::move(socket), ctx)->run();
+    } else if (ctx->refusing.load() < max_refusing) {
+      // Read the request to refuse it in its own terms (503, or WebSocket 1013).
+      std::make_shared<http_connection>(std::move(socket), ctx, true)->run();
+    } else {
+      refuse(std::move(socket));
+    }
+  }
+
+  void failed_accept(const boost::system::error_code& ec) {
+    stats::http().accept_failures.with({}).inc();
+    auto delay = backoff.failed(accept_backoff::clock::now());
+    std::uint64_t refused = out_of_descriptors(ec) ? refuse_with_spare() : 0;
+    if (auto failures = backoff.to_log())
+      log::warn("accept_failed", {{"error", ec.message()},
+                                  {"failures", *failures},
+                                  {"refused", refused},
+                                  {"retry_ms", delay.count()}});
+    accept_retry.expires_after(delay);
+    accept_retry.async_wait([this](boost::system::error_code wait_ec) {
+      if (!wait_ec && acceptor.is_open()) accept();
+    });
+  }
+
+  // At most a listen queue's burst per retry: the rest waits for the next one.
+  static constexpr int max_spare_refusals = 64;
+
+  // Gives the spare descriptor up to accept waiting clients one at a time and send each the
+  // 503 at once (a few hundred bytes: the socket's buffer takes them without waiting).
+  std::uint64_t refuse_with_spare() {
+    if (spare_fd < 0) return 0;
+    ::close(spare_fd);
+    std::uint64_t refused = 0;
+    for (; refused < max_spare_refusals; ++refused) {
+      int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0) break;
+      auto& bytes = refusal_bytes();
+      [[maybe_unused]] auto sent = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      ::shutdown(fd, SHUT_WR);
+      ::close(fd);
+    }
+    if (refused > 0) stats::limits().rejected.with({"file_descriptors"}).inc(refused);
+    spare_fd = open_spare_descriptor();
+    return refused;
   }
 
   // Over-limit connections read at once to refuse them politely; past this many, a flood
@@ -70,17 +160,26 @@ struct http_server::impl {
   void refuse(tcp::socket socket) {
     stats::limits().rejected.with({"max_connections"}).inc();
     log::warn("limit_refusal", {{"limit", "max_connections"}});
-    auto res = std::make_shared<std::string>(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-        "Retry-After: 1\r\nConnection: close\r\nContent-Length: ");
-    auto body =
-        R"({"error":{"message":"the server has reached its connection limit","type":"server_error","code":"too_many_connections"}})";
-    *res += std::to_string(std::strlen(body)) + "\r\n\r\n" + body;
     auto sock = std::make_shared<tcp::socket>(std::move(socket));
-    net::async_write(*sock, net::buffer(*res), [sock, res](boost::system::error_code, std::size_t) {
-      boost::system::error_code ignored;
-      sock->shutdown(tcp::socket::shutdown_both, ignored);
-    });
+    net::async_write(*sock, net::buffer(refusal_bytes()),
+                     [sock](boost::system::error_code, std::size_t) {
+                       boost::system::error_code ignored;
+                       sock->shutdown(tcp::socket::shutdown_both, ignored);
+                     });
+  }
+
+  // Lowers max_connections to what the descriptor limit allows, so that it, and not
+  // accept(), is what a client over the limit meets.
+  void fit_connections_to_descriptors() {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return;
+    auto configured = ctx->options.max_connections;
+    auto fitted = connection_limit_for(configured, lim.rlim_cur);
+    if (fitted == configured) return;
+    ctx->options.max_connections = fitted;
+    log::warn(
+        "max_connections_lowered",
+        {{"configured", configured}, {"effective", fitted}, {"open_files_limit", lim.rlim_cur}});
   }
 };
 
@@ -106,6 +205,10 @@ void http_server::start() {
     throw std::runtime_error("cannot listen on " + d.ctx->options.host + ":" +
                              std::to_string(d.ctx->options.port) + ": " + ec.message());
   d.port = d.acceptor.local_endpoint().port();
+  // Spare-descriptor refusals accept without waiting; asio's own accepts do not mind.
+  d.acceptor.native_non_blocking(true, ec);
+  d.spare_fd = open_spare_descriptor();
+  d.fit_connections_to_descriptors();
   auto& m = metrics::registry::global();
   d.gauges = {
       m.add_callback_gauge("streamgate_http_connections_open", "Open client connections",
@@ -131,9 +234,10 @@ void http_server::set_metrics_text(std::function<std::string()> fn) {
 void http_server::stop_accepting() {
   auto& d = *impl_;
   d.ctx->stopping = true;
-  net::post(d.ioc, [&d] {
+  net::post(d.accept_strand, [&d] {
     boost::system::error_code ec;
     d.acceptor.close(ec);
+    d.accept_retry.cancel();
   });
 }
 

@@ -46,9 +46,9 @@ command parse_command(std::string_view text) {
     return c;
   }
   if (type != "start" && type != "cancel" && type != "resume")
-    return invalid(error_code::invalid_request,
-                   "unknown message type '" + type + "'; expected start, cancel, resume or ping",
-                   id);
+    return invalid(
+        error_code::invalid_request,
+        "unknown message type '" + excerpt(type) + "'; expected start, cancel, resume or ping", id);
   if (id_it == j.end() || !id_it->is_string() || id.empty() || id.size() > max_stream_id)
     return invalid(error_code::invalid_request,
                    "'id' must be a non-empty string of at most " + std::to_string(max_stream_id) +

@@ -1,5 +1,6 @@
 // The OpenAI-compatible HTTP API against the real server on a loopback port.
 
+#include "actors/chat_request.hpp"
 #include "providers/mock_provider.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/test_server.hpp"
@@ -212,6 +213,10 @@ INSTANTIATE_TEST_SUITE_P(
         bad_request_case{"body_not_an_object", "POST", "/v1/chat/completions", "[1,2]", 400,
                          "invalid_request"},
         bad_request_case{
+            "nul_bytes_after_the_json", "POST", "/v1/chat/completions",
+            R"({"model":"mock","messages":[{"role":"user","content":"x"}]})" + std::string(2, '\0'),
+            400, "invalid_json"},
+        bad_request_case{
             "unknown_model", "POST", "/v1/chat/completions",
             R"({"model":"gpt-nope","stream":true,"messages":[{"role":"user","content":"x"}]})", 404,
             "model_not_found"},
@@ -259,13 +264,114 @@ TEST_F(chat_api, oversized_headers_are_431) {
   EXPECT_TRUE(eventually([&] { return c.peer_closed(); }));
 }
 
-TEST_F(chat_api, garbage_instead_of_http_closes_only_that_connection) {
-  http_client c{server.port()};
-  c.send_raw("\x16\x03\x01 this is not http\r\n\r\n");
-  c.read_reply();
-  EXPECT_TRUE(eventually([&] { return c.peer_closed(); }));
+// A malformed request hears why (400 with the usual error body) before its connection closes;
+// it used to be closed without a word (issue 17).
+TEST_F(chat_api, garbage_instead_of_http_gets_400_and_closes_only_that_connection) {
+  for (std::string garbage : {std::string{"\x16\x03\x01 this is not http\r\n\r\n"},
+                              std::string{"GET /healthz HTTP/1.1\r\nno colon here\r\n\r\n"},
+                              std::string{"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                                          "Content-Length: 12x\r\n\r\n"}}) {
+    http_client c{server.port()};
+    c.send_raw(garbage);
+    auto reply = c.read_reply();
+    EXPECT_EQ(reply.status, 400u) << garbage;
+    auto j = json::parse(reply.body, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << reply.body;
+    EXPECT_EQ(j["error"]["code"], "invalid_request");
+    EXPECT_EQ(reply.header("connection"), "close");
+    EXPECT_TRUE(eventually([&] { return c.peer_closed(); }));
+  }
   http_client other{server.port()};
   EXPECT_EQ(other.request("GET", "/healthz").status, 200u);
+}
+
+// HTTP/1.0 has no chunked encoding: a 1.0 client's stream is the bare SSE text, ended by the
+// connection's close; a non-streamed answer has a Content-Length (issue 17).
+TEST_F(chat_api, an_http_1_0_client_gets_an_unchunked_stream_ended_by_the_close) {
+  http_client c{server.port()};
+  auto body = mock_body(true, 3);
+  c.send_raw(
+      "POST /v1/chat/completions HTTP/1.0\r\nConnection: keep-alive\r\n"
+      "Content-Type: application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body);
+  auto all = c.read_to_close();
+  auto head_end = all.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << all;
+  auto head = all.substr(0, head_end);
+  EXPECT_EQ(head.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << head;
+  EXPECT_EQ(head.find("Transfer-Encoding"), std::string::npos) << head;
+  EXPECT_NE(head.find("Connection: close"), std::string::npos) << head;
+  auto sse = all.substr(head_end + 4);
+  EXPECT_EQ(sse.rfind("id: 1\ndata: {", 0), 0u) << sse;
+  EXPECT_EQ(sse.substr(sse.size() - 14), "data: [DONE]\n\n") << sse;
+  expect_no_leaks();
+
+  http_client plain{server.port()};
+  plain.send_raw("GET /healthz HTTP/1.0\r\n\r\n");
+  auto health = plain.read_to_close();
+  EXPECT_EQ(health.find("Transfer-Encoding"), std::string::npos) << health;
+  EXPECT_NE(health.find("Content-Length: "), std::string::npos) << health;
+}
+
+// Echoed client text is cut short: a 100 KB model name, a long path (issue 17).
+TEST_F(chat_api, errors_do_not_echo_long_client_text) {
+  http_client c{server.port()};
+  auto model = std::string(100 * 1024, 'm');
+  auto reply =
+      c.request("POST", "/v1/chat/completions",
+                R"({"model":")" + model + R"(","messages":[{"role":"user","content":"x"}]})");
+  EXPECT_EQ(reply.status, 400u);
+  EXPECT_EQ(json::parse(reply.body)["error"]["code"], "invalid_request");
+  EXPECT_LT(reply.body.size(), 1024u) << reply.body.size();
+
+  auto name = std::string(max_model_bytes, 'n');
+  reply = c.request("POST", "/v1/chat/completions",
+                    R"({"model":")" + name + R"(","messages":[{"role":"user","content":"x"}]})");
+  EXPECT_EQ(reply.status, 404u);
+  EXPECT_EQ(json::parse(reply.body)["error"]["code"], "model_not_found");
+  EXPECT_LT(reply.body.size(), 1024u) << reply.body.size();
+
+  reply = c.request("GET", "/v1/" + std::string(8 * 1024, 'p'));
+  EXPECT_EQ(reply.status, 404u);
+  EXPECT_LT(reply.body.size(), 1024u) << reply.body.size();
+}
+
+// A client that sends something during its stream (a byte, a pipelined request) is still
+// watched: when it goes, its session ends. The watch used to stop at the first byte, and the
+// session and its upstream lived on until a write failed (issue 17).
+TEST_F(chat_api, a_client_that_sends_a_byte_mid_stream_is_still_watched_for_its_going) {
+  http_client c{server.port()};
+  // One token, then nothing for a minute: only the watch can notice the client leave.
+  c.open_stream("POST", "/v1/chat/completions", mock_body(true, 100, 60000));
+  ASSERT_TRUE(c.next_event().has_value());
+  c.send_raw("x");
+  EXPECT_EQ(server.engine().counts().active_sessions, 1u);
+  c.close();
+  expect_no_leaks();
+}
+
+TEST_F(chat_api, a_request_pipelined_during_a_stream_is_answered_after_it) {
+  http_client c{server.port()};
+  c.open_stream("POST", "/v1/chat/completions", mock_body(true, 5, 20));
+  ASSERT_TRUE(c.next_event().has_value());
+  c.send_raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto r = read_stream(c);
+  EXPECT_TRUE(r.done);
+  EXPECT_EQ(c.read_reply().status, 200u);
+  expect_no_leaks();
+}
+
+TEST(chat_api_limits, a_client_that_sends_more_than_a_request_mid_stream_is_dropped) {
+  auto options = test_server::default_options();
+  options.max_body_bytes = 1024;
+  options.max_header_bytes = 1024;
+  test_server server{gateway_config::with_mock_provider(), options};
+  http_client c{server.port()};
+  c.open_stream("POST", "/v1/chat/completions", mock_body(true, 100, 60000));
+  ASSERT_TRUE(c.next_event().has_value());
+  c.send_raw(std::string(8 * 1024, 'x'));
+  EXPECT_TRUE(eventually([&] { return c.peer_closed(); }));
+  EXPECT_TRUE(eventually([&] { return server.engine().counts().active_sessions == 0; }));
 }
 
 }  // namespace

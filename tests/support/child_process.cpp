@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,7 +15,8 @@
 
 namespace streamgate::test {
 
-child_process::child_process(const std::string& program, const std::vector<std::string>& args) {
+child_process::child_process(const std::string& program, const std::vector<std::string>& args,
+                             unsigned long max_open_files) {
   int pipe_fds[2];
   if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe() failed");
   char tmpl[] = "/tmp/sg-child-stderr-XXXXXX";
@@ -28,6 +30,12 @@ child_process::child_process(const std::string& program, const std::vector<std::
     ::dup2(err_fd, STDERR_FILENO);
     ::close(pipe_fds[0]);
     ::close(pipe_fds[1]);
+    if (max_open_files > 0) {
+      rlimit lim{};
+      ::getrlimit(RLIMIT_NOFILE, &lim);
+      lim.rlim_cur = max_open_files;
+      if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) std::_Exit(126);
+    }
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(program.c_str()));
     for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));

@@ -10,7 +10,9 @@ namespace streamgate::test {
 // with its stdout readable line by line and its stderr captured to a file.
 class child_process {
  public:
-  child_process(const std::string& program, const std::vector<std::string>& args);
+  // `max_open_files` > 0: the child runs under that descriptor limit (as after `ulimit -n`).
+  child_process(const std::string& program, const std::vector<std::string>& args,
+                unsigned long max_open_files = 0);
   ~child_process();  // SIGKILLs the child if it still runs
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;

@@ -90,6 +90,14 @@ bool http_client::fill() {
   return true;
 }
 
+std::string http_client::read_to_close() {
+  while (fill()) {
+  }
+  std::string all;
+  all.swap(buffer_);
+  return all;
+}
+
 bool http_client::peer_closed() {
   pollfd p{fd_, POLLIN, 0};
   if (::poll(&p, 1, 0) <= 0) return false;

@@ -61,6 +61,10 @@ class http_client {
   // Reads a full response after send_raw; status 0 if the server closed without one.
   http_reply read_reply();
 
+  // Everything the server sends until it closes the connection (an HTTP/1.0 response whose
+  // body ends with the connection), unparsed; bounded by the receive timeout.
+  std::string read_to_close();
+
   // True once the server has closed the connection.
   bool peer_closed();
   void close();

@@ -49,6 +49,38 @@ TEST(chat_request, rejects_malformed_json_as_invalid_json) {
   EXPECT_EQ(error_of("\xff\xfe").code, error_code::invalid_json);
 }
 
+// nlohmann's parser stops at a NUL byte: without a check of its own, anything after one
+// passed (issue 17).
+TEST(chat_request, a_nul_byte_after_the_json_is_invalid_json) {
+  std::string body = R"({"model":"m","messages":[{"role":"user","content":"x"}]})";
+  ASSERT_TRUE(std::holds_alternative<chat_request>(parse_chat_request(body)));
+  EXPECT_EQ(error_of(body + std::string(2, '\0')).code, error_code::invalid_json);
+  EXPECT_EQ(error_of(body + std::string(1, '\0') + "garbage").code, error_code::invalid_json);
+  EXPECT_EQ(error_of(body + " x").code, error_code::invalid_json);
+  EXPECT_TRUE(std::holds_alternative<chat_request>(parse_chat_request(body + " \r\n\t")));
+}
+
+TEST(chat_request, a_model_name_over_the_limit_is_refused_without_echoing_it) {
+  auto with_model = [](std::size_t n) {
+    return R"({"model":")" + std::string(n, 'm') +
+           R"(","messages":[{"role":"user","content":"x"}]})";
+  };
+  EXPECT_TRUE(
+      std::holds_alternative<chat_request>(parse_chat_request(with_model(max_model_bytes))));
+  auto e = error_of(with_model(100 * 1024));
+  EXPECT_EQ(e.code, error_code::invalid_request);
+  EXPECT_EQ(e.param, "model");
+  EXPECT_LT(e.message.size(), 100u);
+}
+
+TEST(chat_request, an_unknown_mock_option_is_quoted_cut_short) {
+  auto e = error_of(R"({"model":"m","messages":[{"role":"user","content":"x"}],"mock":{")" +
+                    std::string(100 * 1024, 'k') + R"(":1}})");
+  EXPECT_EQ(e.param.rfind("mock.", 0), 0u);
+  EXPECT_LE(e.param.size(), 5 + max_excerpt_bytes + 3);
+  EXPECT_LT(e.message.size(), max_excerpt_bytes + 64);
+}
+
 TEST(chat_request, names_the_offending_field) {
   EXPECT_EQ(error_of(R"({"messages":[]})").param, "model");
   EXPECT_EQ(error_of(R"({"model":"","messages":[]})").param, "model");

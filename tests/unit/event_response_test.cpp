@@ -109,14 +109,37 @@ TEST(event_response, sse_error_before_anything_was_sent_is_a_real_status) {
 
 TEST(event_response, keepalives_and_a_stream_resumed_after_its_end) {
   event_response r;
-  r.start(kind::sse, "sess_1", "", true, 10, true);
+  r.start(kind::sse, "sess_1", "", true, 11, true);
   r.keepalive();
   auto bytes = r.take_pending();
-  EXPECT_EQ(bytes.rfind("HTTP/1.0 200 OK\r\n", 0), 0u);
+  EXPECT_EQ(bytes.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
   EXPECT_NE(bytes.find("e\r\n: keep-alive\n\n\r\n"), std::string::npos);
   r.end_done();
   EXPECT_TRUE(r.done());
   EXPECT_EQ(r.take_pending(), "e\r\ndata: [DONE]\n\n\r\n0\r\n\r\n");
+}
+
+// HTTP/1.0 has no chunked encoding (issue 17): the stream is the raw SSE text, and its end is
+// the connection's, whatever keep-alive the client asked for.
+TEST(event_response, an_http_1_0_stream_is_unchunked_and_closes_the_connection) {
+  event_response r;
+  r.start(kind::sse, "sess_1", "mock", false, 10, true);
+  EXPECT_FALSE(r.keep_alive());
+  r.add(numbered(stream_event::make_delta("Hi"), 1));
+  r.keepalive();
+  r.add(numbered(stream_event::make_finish("stop"), 2));
+  auto bytes = r.take_pending();
+  EXPECT_EQ(bytes.rfind("HTTP/1.0 200 OK\r\n", 0), 0u);
+  EXPECT_EQ(bytes.find("Transfer-Encoding"), std::string::npos);
+  EXPECT_NE(bytes.find("Connection: close\r\n"), std::string::npos);
+  auto body = bytes.substr(bytes.find("\r\n\r\n") + 4);
+  EXPECT_EQ(body.rfind("id: 1\ndata: {", 0), 0u) << body;
+  EXPECT_NE(body.find("\n\n: keep-alive\n\nid: 2\ndata: {"), std::string::npos) << body;
+  EXPECT_EQ(body.size() - body.rfind("data: [DONE]\n\n"), 14u) << body;
+  EXPECT_TRUE(r.done());
+  // Other responses keep the connection as the client asked.
+  r.start(kind::collect, "sess_2", "mock", false, 10, true);
+  EXPECT_TRUE(r.keep_alive());
 }
 
 TEST(event_response, usage_is_sent_before_done_only_when_asked_for) {
