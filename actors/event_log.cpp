@@ -101,9 +101,17 @@ void event_log::close_lane() {
 
 bool event_log::attach(sink_ptr sink, std::uint64_t after_seq) {
   std::lock_guard<std::mutex> lock{mutex_};
-  for (auto i = std::min<std::uint64_t>(after_seq, events_.size()); i < events_.size(); ++i) {
-    if (!sink->deliver(events_[i])) {
-      sink->detached(detach_reason::slow_consumer);
+  if (after_seq > events_.size()) {
+    // Not a seq of this log: the events after it do not exist yet, and the next ones to come
+    // would have smaller seqs than the client says it has.
+    sink->detached(detach_reason::cursor_ahead);
+    return false;
+  }
+  // Flow-controlled: a long log is handed over in parts of what the sink can hold, so a
+  // client that does not read holds no more of it than its budget (docs/architecture.md).
+  for (auto i = after_seq; i < events_.size(); ++i) {
+    if (!sink->offer(events_[i])) {
+      sink->replay_paused(i);  // it took the events up to seq i
       return false;
     }
   }

@@ -65,7 +65,8 @@ class event_log {
   void close_lane();
   // Replays the log after `after_seq` into the sink, then streams live into it unless the log
   // has ended. True when the sink now streams live (false: the replay held the terminal
-  // event, or the sink could not take the replay and was told slow_consumer).
+  // event; the sink was full and was told replay_paused; or `after_seq` is beyond the log's
+  // end and the sink was told cursor_ahead).
   bool attach(sink_ptr sink, std::uint64_t after_seq);
   // True when this left the log with no sink while it has not ended.
   bool detach(const sink_ptr& sink);

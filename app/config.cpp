@@ -25,6 +25,7 @@ void read_http(object_reader& r, http_options& h) {
   r.integer("max_pending_bytes", h.max_pending_bytes, 4096, 256LL << 20);
   r.millis("idle_timeout_ms", h.idle_timeout);
   r.millis("sse_keepalive_ms", h.sse_keepalive);
+  r.millis("write_timeout_ms", h.write_timeout);
   r.string("web_root", h.web_root);
   r.integer("ws_max_message_bytes", h.ws_max_message_bytes, 256, 64LL << 20);
   r.integer("ws_max_streams", h.ws_max_streams, 1, 100000);

@@ -99,8 +99,9 @@ quota_stats& quota() {
 client_stats& clients() {
   static client_stats s{
       reg().add_counter("streamgate_client_dropped_total",
-                        "Clients the server cut on its own: slow_consumer (stopped reading) or "
-                        "ping_timeout (a WebSocket silent past the ping timeout)",
+                        "Clients the server cut on its own: slow_consumer (stopped reading), "
+                        "ping_timeout (a WebSocket silent past the ping timeout) or "
+                        "write_timeout (a write to it did not complete in time)",
                         {"transport", "reason"}),
   };
   return s;

@@ -33,9 +33,10 @@ template <class Connection>
 class strand_sink final : public event_sink,
                           public std::enable_shared_from_this<strand_sink<Connection>> {
  public:
-  // `replay`: the sink is attached to an existing session, whose log replay arrives as one
-  // burst before attached(). That burst is not a slow client (its events are the log's,
-  // already in memory), so the limit applies only to the live events after it.
+  // `replay`: the sink is attached to an existing session, whose log replay arrives before
+  // attached(); until then nothing is written inline, so the replay keeps its place in front.
+  // The replay is offered in parts (offer): this sink takes events while less than half of
+  // `limit` of them waits on the strand, and the connection says when it may go on.
   strand_sink(std::weak_ptr<Connection> conn, std::shared_ptr<post_gate> gate, std::size_t limit,
               const char* transport, bool replay = false)
       : conn_(std::move(conn)),
@@ -57,19 +58,29 @@ class strand_sink final : public event_sink,
         if (outcome == inline_delivery::too_slow) return false;
       }
     }
-    auto size = ev->text.size() + 64;
-    if (queued_.fetch_add(size, std::memory_order_relaxed) + size > limit_ &&
-        !replaying_.load(std::memory_order_relaxed)) {
+    auto size = cost(*ev);
+    if (queued_.fetch_add(size, std::memory_order_relaxed) + size > limit_) {
       queued_.fetch_sub(size, std::memory_order_relaxed);
       return false;
     }
-    bool posted = post([self = this->shared_from_this(), ev, size] {
-      if (auto c = self->conn_.lock()) c->on_event(self.get(), ev);
-      // Only now: until this event is handled, a later one must queue behind it.
-      self->queued_.fetch_sub(size, std::memory_order_release);
-    });
-    if (!posted) queued_.fetch_sub(size, std::memory_order_relaxed);  // the server is gone
+    post_event(ev, size);
     return true;
+  }
+
+  bool offer(const event_ptr& ev) override {
+    // Always one: an event bigger than the share still moves (the connection bounds it).
+    auto size = cost(*ev);
+    auto before = queued_.load(std::memory_order_relaxed);
+    if (before != 0 && before + size > limit_ / 2) return false;
+    queued_.fetch_add(size, std::memory_order_relaxed);
+    post_event(ev, size);
+    return true;
+  }
+
+  void replay_paused(std::uint64_t last_seq) override {
+    post([self = this->shared_from_this(), last_seq] {
+      if (auto conn = self->conn_.lock()) conn->on_replay_paused(self.get(), last_seq);
+    });
   }
 
   void attached(std::uint64_t last_seq, bool ended) override {
@@ -99,6 +110,18 @@ class strand_sink final : public event_sink,
       boost::asio::post(c->executor(), std::forward<Handler>(handler));
       return true;
     });
+  }
+
+  // What an event waiting on the strand is reckoned to hold until it is written.
+  static std::size_t cost(const stream_event& ev) { return ev.text.size() + 64; }
+
+  void post_event(const event_ptr& ev, std::size_t size) {
+    bool posted = post([self = this->shared_from_this(), ev, size] {
+      if (auto c = self->conn_.lock()) c->on_event(self.get(), ev);
+      // Only now: until this event is handled, a later one must queue behind it.
+      self->queued_.fetch_sub(size, std::memory_order_release);
+    });
+    if (!posted) queued_.fetch_sub(size, std::memory_order_relaxed);  // the server is gone
   }
 
   std::shared_ptr<post_gate> gate_;

@@ -54,6 +54,8 @@ class event_response {
   bool poll_has_events() const { return poll_has_events_; }
   bool poll_ended() const { return poll_ended_; }
   std::uint64_t poll_last_seq() const { return poll_last_seq_; }
+  // The page's events, rendered, in bytes.
+  std::size_t poll_size() const { return poll_events_.size(); }
   // The replay is complete; `ended`: the session has ended.
   void poll_replayed(bool ended) { poll_ended_ = ended; }
   http_response poll_page() const;

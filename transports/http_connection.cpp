@@ -297,12 +297,8 @@ void http_connection::start_chat(api_action& action) {
 }
 
 void http_connection::resume_events(api_action& action) {
-  sink_ = std::make_shared<strand_sink<http_connection>>(weak_from_this(), ctx_->gate,
-                                                         ctx_->options.max_pending_bytes,
-                                                         action.sse ? "sse" : "poll", true);
   begin(action.sse ? kind::sse : kind::poll, action.session_id, "", action.sse, action.after_seq);
-  replaying_ = true;
-  if (!ctx_->service.attach(action.session_id, action.after_seq, sink_)) {
+  if (!attach_after(action.after_seq)) {
     sink_.reset();
     leave_stream();
     send(error_response(version_, keep_alive_, error_code::session_not_found,
@@ -317,9 +313,49 @@ void http_connection::resume_events(api_action& action) {
   }
 }
 
+// Attaches the response to its session after `after`, through a new sink: whatever an
+// earlier one still has on its way to the strand is then recognisably stale.
+bool http_connection::attach_after(std::uint64_t after) {
+  sink_ = std::make_shared<strand_sink<http_connection>>(
+      weak_from_this(), ctx_->gate, ctx_->options.max_pending_bytes,
+      body_.current() == kind::sse ? "sse" : "poll", true);
+  replaying_ = true;
+  paused_after_.reset();
+  return ctx_->service.attach(body_.session(), after, sink_);
+}
+
+// A replay fills at most half of the client's budget, leaving room for keep-alives; it goes
+// on once the client has read (continue_replay). A long poll's page simply ends there.
+void http_connection::pause_replay(std::uint64_t after) {
+  if (body_.current() == kind::poll) {
+    finish_poll();  // the client asks again after the page's last_seq
+    return;
+  }
+  if (paused_after_) return;
+  paused_after_ = after;
+  ctx_->service.detach(body_.session(), sink_);  // the log may have finished and attached it
+}
+
+void http_connection::continue_replay() {
+  if (!paused_after_ || closed_ || unsent() > ctx_->options.max_pending_bytes / 4) return;
+  if (attach_after(*paused_after_)) return;
+  // The session expired meanwhile: the client resumes, and hears 404 then.
+  log::info("client_dropped", {{"session", body_.session()}, {"reason", "session_expired"}});
+  sink_.reset();
+  close();
+}
+
+void http_connection::on_replay_paused(const event_sink* from, std::uint64_t last_seq) {
+  auto lk = guard();
+  if (from != sink_.get() || closed_ || body_.current() == kind::none) return;
+  // Every event up to last_seq reached the strand before this: go on once they are read.
+  pause_replay(last_seq);
+  if (body_.current() == kind::sse) flush();
+}
+
 void http_connection::on_attached(const event_sink* from, std::uint64_t last_seq, bool ended) {
   auto lk = guard();
-  if (from != sink_.get() || closed_) return;
+  if (from != sink_.get() || closed_ || paused_after_) return;
   replaying_ = false;
   if (body_.current() == kind::sse && ended && !body_.done()) {
     // Resumed after the terminal event: the client has every event. [DONE] says so to a
@@ -360,16 +396,24 @@ inline_delivery http_connection::deliver_now(const event_sink* from, const event
 
 void http_connection::on_event(const event_sink* from, const event_ptr& ev) {
   auto lk = guard();
-  // A late event of an earlier request's sink belongs to a response already sent.
-  if (from != sink_.get() || closed_ || body_.done()) return;
+  // A late event of an earlier request's sink belongs to a response already sent; one of a
+  // paused replay comes again with the next attach.
+  if (from != sink_.get() || closed_ || body_.done() || paused_after_) return;
   auto k = body_.current();
   if (auto whole = body_.add(*ev)) {
     finish_with(std::move(*whole));
     return;
   }
+  bool half_full = replaying_ && (k == kind::sse ? unsent() : body_.poll_size()) >
+                                     ctx_->options.max_pending_bytes / 2;
   if (k == kind::sse) {
-    if (body_.done()) timer_.cancel();  // no keep-alive after the last chunk
+    if (body_.done())
+      timer_.cancel();  // no keep-alive after the last chunk
+    else if (half_full)
+      pause_replay(ev->seq);
     flush_sse();
+  } else if (k == kind::poll && half_full && !body_.poll_ended()) {
+    pause_replay(ev->seq);
   } else if (k == kind::poll && poll_attached_) {
     // A replayed event waits for on_attached; a live one is sent deferred, so events
     // already queued on the strand go out in the same response.
@@ -382,6 +426,14 @@ void http_connection::on_event(const event_sink* from, const event_ptr& ev) {
 void http_connection::on_detached(const event_sink* from, detach_reason why) {
   auto lk = guard();
   if (from != sink_.get() || closed_ || body_.current() == kind::none) return;
+  if (why == detach_reason::cursor_ahead) {
+    // Nothing was sent yet: the client hears why in a response of its own.
+    finish_with(error_response(
+        version_, keep_alive_, error_code::invalid_request,
+        "'after' (or Last-Event-ID) is beyond the session's last event: resume after a seq "
+        "you received"));
+    return;
+  }
   bool slow = why == detach_reason::slow_consumer;
   if (slow) ctx_->count_drop(from->transport(), server_context::drop_reason::slow_consumer);
   log::info("client_dropped",
@@ -407,11 +459,10 @@ void http_connection::finish_poll() {
   send(body_.poll_page());
 }
 
-// The client has more rendered bytes unread than it may (a burst of a resume's replay is not
-// counted: those events are the log's, in memory anyway).
+// The client has more rendered bytes unread than it may (a replay stays within half of it on
+// its own: pause_replay).
 bool http_connection::over_pending_limit() const {
-  return body_.pending_size() + writer_.in_flight() > ctx_->options.max_pending_bytes &&
-         !replaying_;
+  return ctx_->over_budget(unsent());
 }
 
 // Hands rendered SSE bytes to the socket, unless the client stopped reading them.
@@ -446,11 +497,19 @@ void http_connection::flush(bool on_strand) {
     case socket_writer::outcome::idle:
       break;
   }
-  if (on_strand && !writer_.writing() && body_.done() && body_.current() == kind::sse) end_stream();
+  if (!on_strand) return;
+  if (!writer_.writing() && body_.done() && body_.current() == kind::sse) {
+    end_stream();
+    return;
+  }
+  continue_replay();
 }
 
 void http_connection::write_in_flight() {
   if (closed_) return;
+  // A client that takes none of a write for write_timeout is not reading at all: dropped
+  // (on_flushed), so its socket does not outlive its session.
+  if (ctx_->options.write_timeout.count() > 0) stream_.expires_after(ctx_->options.write_timeout);
   writer_.write_rest(stream_, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
     self->on_flushed(ec, n);
   });
@@ -459,10 +518,16 @@ void http_connection::write_in_flight() {
 void http_connection::on_flushed(beast::error_code ec, std::size_t) {
   auto lk = guard();
   writer_.finished();
+  if (ec == beast::error::timeout && !closed_) {
+    ctx_->count_drop(body_.current() == kind::sse ? "sse" : "http",
+                     server_context::drop_reason::write_timeout);
+    log::warn("client_dropped", {{"session", body_.session()}, {"reason", "write_timeout"}});
+  }
   if (ec) {
     close();
     return;
   }
+  stream_.expires_never();  // streams are bounded by the session, not by the socket timer
   flush();
 }
 

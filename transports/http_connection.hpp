@@ -50,6 +50,7 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   void on_event(const event_sink* from, const event_ptr& ev);
   void on_attached(const event_sink* from, std::uint64_t last_seq, bool ended);
   void on_detached(const event_sink* from, detach_reason why);
+  void on_replay_paused(const event_sink* from, std::uint64_t last_seq);
 
  private:
   using kind = event_response::kind;
@@ -70,9 +71,13 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
              std::uint64_t after_seq = 0);
   void start_chat(api_action& action);
   void resume_events(api_action& action);
+  bool attach_after(std::uint64_t after);
+  void pause_replay(std::uint64_t after);
+  void continue_replay();
   void finish_with(http_response res);
   void finish_poll();
   bool over_pending_limit() const;
+  std::size_t unsent() const { return body_.pending_size() + writer_.in_flight(); }
   void flush_sse();
   void flush(bool on_strand = true);
   void write_in_flight();
@@ -102,8 +107,11 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   bool keep_alive_ = true;
   socket_writer writer_;  // SSE bytes: sent at once, or in flight
   bool closed_ = false;
-  bool poll_attached_ = false;       // the replay of the log is complete
-  bool replaying_ = false;           // a resume's log replay is arriving: a burst, not slowness
+  bool poll_attached_ = false;  // the replay of the log is complete
+  bool replaying_ = false;      // a resume's log replay is arriving
+  // The SSE replay stopped after this seq with the client's budget half used; it goes on
+  // with a new sink once the client has read (flush). The old sink's later events are stale.
+  std::optional<std::uint64_t> paused_after_;
   boost::asio::steady_timer timer_;  // SSE keep-alive or long-poll wait
   bool watching_ = false;
   bool read_after_watch_ = false;  // resume_reading ran while the watch was pending

@@ -22,7 +22,9 @@ struct http_options {
   std::size_t max_pending_bytes = 1 << 20;         // per streaming client: slow consumer above
   std::chrono::milliseconds idle_timeout{60000};   // keep-alive connection with no request
   std::chrono::milliseconds sse_keepalive{15000};  // comment line on an idle SSE stream
-  std::string web_root;                            // static files served at /; empty: none
+  // A streaming client (SSE, WebSocket) that has not taken a write this long is dropped.
+  std::chrono::milliseconds write_timeout{30000};
+  std::string web_root;  // static files served at /; empty: none
   // WebSocket (/v1/ws).
   std::size_t ws_max_message_bytes = 1 << 20;        // bigger frames/messages: close 1009
   std::size_t ws_max_streams = 32;                   // per socket: too_many_streams above

@@ -257,6 +257,14 @@ std::uint64_t http_server::ws_ping_timeouts() const {
   return impl_->ctx->ws_ping_timeouts.load();
 }
 
+std::size_t http_server::most_unsent_bytes() const {
+  return impl_->ctx->most_unsent.load();
+}
+
+std::uint64_t http_server::write_timeouts() const {
+  return impl_->ctx->write_timeouts.load();
+}
+
 void http_server::stop() {
   auto& d = *impl_;
   if (d.threads.empty()) return;

@@ -41,9 +41,14 @@ class http_server {
   void stop_accepting();
   std::int64_t open_connections() const;
   std::int64_t streaming_connections() const;
-  // Clients the server dropped: not reading (slow consumer), or silent past ws_ping_timeout.
+  // Clients the server dropped: not reading (slow consumer), silent past ws_ping_timeout, or
+  // not taking a write within write_timeout.
   std::uint64_t slow_consumer_drops() const;
   std::uint64_t ws_ping_timeouts() const;
+  std::uint64_t write_timeouts() const;
+  // The most bytes one client has had queued and unread at any time (the budget is
+  // max_pending_bytes, replays included).
+  std::size_t most_unsent_bytes() const;
   // Closes everything and joins the I/O threads.
   void stop();
 

@@ -32,10 +32,24 @@ struct server_context {
   // Clients dropped by the server, by reason (operators and tests see who was cut and why).
   std::atomic<std::uint64_t> slow_consumer_drops{0};
   std::atomic<std::uint64_t> ws_ping_timeouts{0};
-  enum class drop_reason { slow_consumer, ping_timeout };
+  std::atomic<std::uint64_t> write_timeouts{0};
+  enum class drop_reason { slow_consumer, ping_timeout, write_timeout };
   // Counts a client the server cut on its own: in this server's counters above and in
   // streamgate_client_dropped_total{transport, reason}.
   void count_drop(const char* transport, drop_reason why);
+  // Whether a client with `unsent` bytes queued (rendered, not yet taken by its socket) is
+  // over max_pending_bytes. Every streaming connection asks here, so this also keeps the
+  // most any one client has held: the evidence that the budget holds (http_server).
+  bool over_budget(std::size_t unsent) {
+    auto most = most_unsent.load(std::memory_order_relaxed);
+    while (unsent > most &&
+           !most_unsent.compare_exchange_weak(most, unsent, std::memory_order_relaxed)) {
+    }
+    return unsent > options.max_pending_bytes;
+  }
+  std::atomic<std::size_t> most_unsent{0};
+  // The reason as logs and metrics spell it.
+  static const char* name(drop_reason why);
 
   // Connections the server may end on its own, and how:
   // - `drop`: an operator cuts streaming connections (POST /admin/connections/drop), as a

@@ -29,7 +29,8 @@ ws_connection::ws_connection(net::ip::tcp::socket&& socket, std::shared_ptr<serv
       ctx_(std::move(ctx)),
       over_limit_(over_limit),
       heartbeat_(socket_.get_executor()),
-      ping_(socket_.get_executor()) {
+      ping_(socket_.get_executor()),
+      write_deadline_(socket_.get_executor()) {
   sys_error ec;
   socket_.non_blocking(true, ec);  // sends never wait, on the strand or off it
   (over_limit_ ? ctx_->refusing : ctx_->connections).fetch_add(1, std::memory_order_relaxed);
@@ -97,12 +98,12 @@ void ws_connection::on_readable(sys_error ec) {
     drop(nullptr);
     return;
   }
-  // Commands are small: one read usually holds all that arrived. A full buffer reads again.
+  // Commands are small: one read usually holds all that arrived. One buffer per wake-up,
+  // then the wait is armed again: a client that sends without pause (a ping flood) gets its
+  // turn like every other connection on this I/O thread instead of holding the thread.
   char buf[16384];
-  std::size_t n = sizeof buf;
-  while (n == sizeof buf && !closed_) {
-    n = socket_.receive(net::buffer(buf), 0, ec);
-    if (ec == net::error::would_block) break;  // a stale readiness: nothing there after all
+  auto n = socket_.receive(net::buffer(buf), 0, ec);
+  if (ec != net::error::would_block) {  // would_block: a stale readiness, nothing there
     if (ec || n == 0) {
       drop(nullptr);  // the peer went away (a close frame would have come first otherwise)
       return;
@@ -141,9 +142,7 @@ void ws_connection::on_message(ws::client_message& m) {
                      "binary frames are not supported: send JSON text frames"));
       return;
     case ws::opcode::ping:
-      if (closing_) return;
-      ws::append_frame(pending_, ws::opcode::pong, m.payload);
-      flush();
+      if (!closing_) queue_frame(ws::opcode::pong, m.payload);
       return;
     case ws::opcode::close:
       // The client's streams stay resumable, as after a network drop. Our echo is the last
@@ -199,13 +198,45 @@ bool ws_connection::admit(const std::string& id) {
 
 std::shared_ptr<ws_connection::sink_type> ws_connection::add_stream(const std::string& id,
                                                                     const std::string& session) {
-  bool replay = !session.empty();
   auto sink = std::make_shared<sink_type>(weak_from_this(), ctx_->gate,
-                                          ctx_->options.max_pending_bytes, "ws", replay);
-  streams_[id] = {session, sink, replay};
+                                          ctx_->options.max_pending_bytes, "ws");
+  streams_[id] = {session, sink, false, std::nullopt};
   ids_[sink.get()] = id;
   ctx_->streams.fetch_add(1, std::memory_order_relaxed);
   return sink;
+}
+
+// Attaches stream `id` to its session after `after`, through a new sink: whatever the
+// previous one still has on its way to the strand is then recognisably stale.
+bool ws_connection::attach_stream(const std::string& id, std::uint64_t after) {
+  auto& s = streams_[id];
+  ids_.erase(s.sink.get());
+  s.sink = std::make_shared<sink_type>(weak_from_this(), ctx_->gate,
+                                       ctx_->options.max_pending_bytes, "ws", true);
+  ids_[s.sink.get()] = id;
+  s.replaying = true;
+  s.paused_after.reset();
+  return ctx_->service.attach(s.session, after, s.sink);
+}
+
+// A replay fills at most half of the client's budget, leaving the rest for live frames; it
+// goes on once the client has read (continue_replays).
+void ws_connection::pause_replay(stream& s, std::uint64_t after) {
+  if (s.paused_after) return;
+  s.paused_after = after;
+  ctx_->service.detach(s.session, s.sink);  // the log may have finished and attached it
+}
+
+void ws_connection::continue_replays() {
+  if (released_ || unsent() > ctx_->options.max_pending_bytes / 4) return;
+  std::vector<std::string> ended;
+  for (auto& [id, s] : streams_) {
+    if (s.paused_after && !attach_stream(id, *s.paused_after)) ended.push_back(id);
+  }
+  for (auto& id : ended) {
+    end_stream(id);
+    send(ws::error(id, error_code::session_not_found, "the session has expired"));
+  }
 }
 
 void ws_connection::end_stream(const std::string& id) {
@@ -235,8 +266,8 @@ void ws_connection::start(ws::command& cmd) {
 
 void ws_connection::resume(ws::command& cmd) {
   if (!admit(cmd.id)) return;
-  auto sink = add_stream(cmd.id, cmd.session);
-  if (!ctx_->service.attach(cmd.session, cmd.after, sink)) {
+  add_stream(cmd.id, cmd.session);
+  if (!attach_stream(cmd.id, cmd.after)) {
     end_stream(cmd.id);
     send(ws::error(cmd.id, error_code::session_not_found, "no such session (it may have expired)"));
     return;
@@ -268,7 +299,7 @@ inline_delivery ws_connection::deliver_now(const event_sink* from, const event_p
   std::unique_lock<std::mutex> lk(mu_, std::try_to_lock);
   if (!lk) return inline_delivery::busy;
   auto* id = stream_of(from);  // none once released (a close releases first)
-  if (!id) return inline_delivery::busy;
+  if (!id || streams_[*id].paused_after) return inline_delivery::busy;     // on_event drops it
   if (ev->kind == event_kind::heartbeat) return inline_delivery::written;  // the socket has its own
   scratch_.clear();  // kept for its capacity: a token's text costs no allocation
   ws::append_event(scratch_, *id, *ev);
@@ -284,15 +315,30 @@ void ws_connection::on_event(const event_sink* from, const event_ptr& ev) {
   auto* found = stream_of(from);
   if (!found || ev->kind == event_kind::heartbeat) return;
   auto id = *found;
-  send(ws::event(id, *ev));
-  // The session forgets its sinks once it ended: the id is free again.
-  if (ev->terminal()) end_stream(id);
+  auto& s = streams_[id];
+  if (s.paused_after) return;  // the next attach brings it again
+  ws::append_frame(pending_, ws::opcode::text, ws::event(id, *ev));
+  if (ev->terminal()) {
+    end_stream(id);  // the session forgets its sinks once it ended: the id is free again
+  } else if (s.replaying && unsent() > ctx_->options.max_pending_bytes / 2) {
+    pause_replay(s, ev->seq);
+  }
+  if (within_budget()) flush();
+}
+
+void ws_connection::on_replay_paused(const event_sink* from, std::uint64_t last_seq) {
+  auto lk = guard();
+  auto* found = stream_of(from);
+  if (!found) return;
+  // Every event up to last_seq reached the strand before this: go on once they are read.
+  pause_replay(streams_[*found], last_seq);
+  flush();
 }
 
 void ws_connection::on_attached(const event_sink* from, std::uint64_t last_seq, bool ended) {
   auto lk = guard();
   auto* found = stream_of(from);
-  if (!found) return;
+  if (!found || streams_[*found].paused_after) return;
   streams_[*found].replaying = false;
   if (!ended) return;
   // Ended, and the terminal event was not after the resume point: nothing will follow.
@@ -313,30 +359,40 @@ void ws_connection::on_detached(const event_sink* from, detach_reason why) {
   }
   auto id = *found;
   end_stream(id);
+  if (why == detach_reason::cursor_ahead) {
+    send(ws::error(id, error_code::invalid_request,
+                   "'after' is beyond the session's last event: resume after a seq you received"));
+    return;
+  }
   send(ws::error(id, error_code::session_not_found, "the session let go of this stream"));
 }
 
 // A text frame from the strand.
 void ws_connection::send(const std::string& message) {
   if (released_) return;  // also once closing: a close releases first
-  ws::append_frame(pending_, ws::opcode::text, message);
-  if (over_pending_limit()) {
-    // The client does not read: bounded buffering, then the socket goes. Its sessions stay
-    // resumable for the resume window.
-    ctx_->count_drop("ws", server_context::drop_reason::slow_consumer);
-    drop("slow_consumer");
-    return;
-  }
-  flush();
+  queue_frame(ws::opcode::text, message);
 }
 
-// The client has more framed bytes unread than it may. A resume's replay is a burst from
-// the log, not slowness; streams are scanned for one only past the bound.
+// Every frame queued on the strand (messages, pongs, pings) comes through here or through
+// within_budget: one budget for all the bytes a client has not read.
+void ws_connection::queue_frame(ws::opcode op, std::string_view payload) {
+  ws::append_frame(pending_, op, payload);
+  if (within_budget()) flush();
+}
+
+bool ws_connection::within_budget() {
+  if (!over_pending_limit()) return true;
+  // The client does not read: bounded buffering, then the socket goes. Its sessions stay
+  // resumable for the resume window.
+  ctx_->count_drop("ws", server_context::drop_reason::slow_consumer);
+  drop("slow_consumer");
+  return false;
+}
+
+// The client has more framed bytes unread than it may: everything counts, replays, pongs
+// and close frames included (a replay stays within half of it on its own: pause_replay).
 bool ws_connection::over_pending_limit() const {
-  if (pending_.size() + writer_.in_flight() <= ctx_->options.max_pending_bytes) return false;
-  for (auto& entry : streams_)
-    if (entry.second.replaying) return false;
-  return true;
+  return ctx_->over_budget(unsent());
 }
 
 // Writes what the socket takes at once: usually everything, with one send and no completion
@@ -359,6 +415,7 @@ void ws_connection::flush(bool on_strand) {
     case socket_writer::outcome::idle:
       break;
   }
+  if (on_strand) continue_replays();
   // Off the strand nothing closes: deliver_now never queues a close frame.
   if (on_strand && closing_ && !writer_.writing()) {
     if (peer_closed_) {
@@ -374,14 +431,33 @@ void ws_connection::flush(bool on_strand) {
 
 void ws_connection::write_in_flight() {
   if (closed_) return;
+  arm_write_timeout();
   writer_.write_rest(socket_, [self = shared_from_this()](sys_error ec, std::size_t n) {
     self->on_flushed(ec, n);
+  });
+}
+
+// A client that takes none of a write for write_timeout is not reading at all: dropped,
+// so its socket does not outlive its sessions.
+void ws_connection::arm_write_timeout() {
+  if (ctx_->options.write_timeout.count() <= 0) return;
+  write_deadline_.expires_after(ctx_->options.write_timeout);
+  write_deadline_.async_wait([self = shared_from_this()](sys_error ec) {
+    auto lk = self->guard();
+    auto& c = *self;
+    // The write completed, and perhaps a later one re-armed it: this expiry is stale.
+    if (ec || c.closed_ || !c.writer_.writing() ||
+        c.write_deadline_.expiry() > std::chrono::steady_clock::now())
+      return;
+    c.ctx_->count_drop("ws", server_context::drop_reason::write_timeout);
+    c.drop("write_timeout");
   });
 }
 
 void ws_connection::on_flushed(sys_error ec, std::size_t) {
   auto lk = guard();
   writer_.finished();
+  write_deadline_.cancel();
   if (closed_) return;
   if (ec) {
     drop(nullptr);
@@ -395,6 +471,7 @@ void ws_connection::close_with(ws::close_code code, const char* reason) {
   if (closing_ || closed_) return;
   closing_ = true;
   ws::append_close(pending_, code, reason);
+  if (!within_budget()) return;
   // A client that never answers the close is let go after a while: 5 s, or sooner when a
   // silent peer counts as gone sooner (ws_ping_timeout).
   auto bound = std::chrono::milliseconds(5000);
@@ -414,6 +491,7 @@ void ws_connection::drop(const char* reason) {
   release();
   closed_ = true;
   ping_.cancel();
+  write_deadline_.cancel();
   sys_error ec;
   socket_.close(ec);
 }
@@ -459,8 +537,8 @@ void ws_connection::arm_ping() {
       c.heard_ = c.pinged_ = false;
     } else if (!c.pinged_) {
       c.pinged_ = true;
-      ws::append_frame(c.pending_, ws::opcode::ping, {});
-      c.flush();
+      c.queue_frame(ws::opcode::ping, {});
+      if (c.closed_) return;
     } else {
       c.ctx_->count_drop("ws", server_context::drop_reason::ping_timeout);
       c.drop("ping_timeout");

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -56,13 +57,17 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   void on_event(const event_sink* from, const event_ptr& ev);
   void on_attached(const event_sink* from, std::uint64_t last_seq, bool ended);
   void on_detached(const event_sink* from, detach_reason why);
+  void on_replay_paused(const event_sink* from, std::uint64_t last_seq);
 
  private:
   using sink_type = strand_sink<ws_connection>;
   struct stream {
     std::string session;
     std::shared_ptr<sink_type> sink;
-    bool replaying = false;  // a resume's log replay is still arriving: a burst, not slowness
+    bool replaying = false;  // a resume's log replay is still arriving
+    // The replay stopped after this seq with the client's budget half used; it goes on with
+    // a new attach once the client has read (flush). The sink's later events are stale.
+    std::optional<std::uint64_t> paused_after;
   };
 
   // Reading: frames in, commands out.
@@ -75,6 +80,9 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   // Streams.
   bool admit(const std::string& id);
   std::shared_ptr<sink_type> add_stream(const std::string& id, const std::string& session);
+  bool attach_stream(const std::string& id, std::uint64_t after);
+  void pause_replay(stream& s, std::uint64_t after);
+  void continue_replays();
   void end_stream(const std::string& id);
   void start(ws::command& cmd);
   void resume(ws::command& cmd);
@@ -83,10 +91,14 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
 
   // Writing: frames queue in pending_, and writer_ sends them.
   void send(const std::string& message);
+  void queue_frame(ws::opcode op, std::string_view payload);
+  bool within_budget();
   bool over_pending_limit() const;
+  std::size_t unsent() const { return pending_.size() + writer_.in_flight(); }
   void flush(bool on_strand = true);
   void write_in_flight();
   void on_flushed(boost::system::error_code ec, std::size_t);
+  void arm_write_timeout();
   void close_with(ws::close_code code, const char* reason);
   void drop(const char* reason);
   void release();
@@ -117,6 +129,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   bool pinged_ = false;                  // a ping is unanswered
   boost::asio::steady_timer heartbeat_;  // app-level heartbeat frames
   boost::asio::steady_timer ping_;       // protocol pings, and the bound on a closing handshake
+  boost::asio::steady_timer write_deadline_;  // the write under way must complete by then
 };
 
 }  // namespace streamgate

@@ -118,6 +118,44 @@ TEST_F(session_test, an_ended_session_stays_readable_for_the_window) {
   EXPECT_EQ(registry.size(), 0u);
 }
 
+TEST_F(session_test, a_cursor_beyond_the_log_is_refused_and_no_event_reaches_the_sink) {
+  route({{"mock", mock({1000, 0, 10})}});
+  auto first = std::make_shared<recording_sink>();
+  auto s = start(first);
+  advance(40ms);
+  ASSERT_GE(first->events.size(), 2u);
+  auto ahead = std::make_shared<recording_sink>();
+  caf::anon_send(s, attach_atom::value, sink_ptr{ahead}, std::uint64_t{1000000});
+  sched->run();
+  ASSERT_EQ(ahead->detach_reasons.size(), 1u);
+  EXPECT_EQ(ahead->detach_reasons[0], detach_reason::cursor_ahead);
+  EXPECT_TRUE(ahead->attach_reports.empty());
+  advance(100ms);
+  EXPECT_TRUE(ahead->events.empty());  // not attached: later events (smaller seqs) stay away
+  EXPECT_GT(first->events.size(), 5u);
+}
+
+TEST_F(session_test, a_replay_stops_where_the_sink_is_full_and_an_attach_from_there_completes_it) {
+  route({{"mock", mock({10, 0, 0})}});
+  auto s = start(nullptr);
+  advance(10ms);
+  auto sink = std::make_shared<recording_sink>();
+  sink->room = 4;
+  caf::anon_send(s, attach_atom::value, sink_ptr{sink}, std::uint64_t{0});
+  sched->run();
+  ASSERT_EQ(sink->paused_after, std::vector<std::uint64_t>{4});
+  EXPECT_EQ(sink->events.size(), 4u);
+  EXPECT_TRUE(sink->attach_reports.empty());  // not attached while paused
+  sink->room = static_cast<std::size_t>(-1);
+  caf::anon_send(s, attach_atom::value, sink_ptr{sink}, sink->paused_after.back());
+  sched->run();
+  ASSERT_EQ(sink->attach_reports.size(), 1u);
+  EXPECT_TRUE(sink->attach_reports[0].second);
+  for (std::size_t i = 0; i < sink->events.size(); ++i) EXPECT_EQ(sink->events[i].seq, i + 1);
+  EXPECT_EQ(sink->text(), mock_text(10));
+  EXPECT_EQ(sink->terminal_count(), 1u);
+}
+
 TEST_F(session_test, a_failure_before_the_first_token_fails_over_to_the_next_provider) {
   route({{"broken", scripted({stream_event::make_error(
                         std::string{error_code::upstream_server_error}, "503")})},

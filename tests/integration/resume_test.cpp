@@ -194,8 +194,8 @@ TEST(resume_window, a_session_nobody_resumes_cancels_its_upstream_when_the_windo
   EXPECT_TRUE(eventually([&] { return server.engine().counts().live_sessions == 0; }));
 }
 
-// A resume replays the log in one burst: a log far bigger than the per-client buffer bound
-// must still arrive whole (the bound is for clients that stop reading, not for replays).
+// A log far bigger than the per-client buffer bound still arrives whole, exactly once and
+// in order, to a client that reads: the replay goes in parts that fit the bound.
 TEST(resume_replay, a_log_bigger_than_the_client_buffer_bound_is_replayed_whole) {
   auto o = test_server::default_options();
   o.max_pending_bytes = 8 * 1024;
@@ -210,8 +210,11 @@ TEST(resume_replay, a_log_bigger_than_the_client_buffer_bound_is_replayed_whole)
   ws_client w{server.port()};
   w.send({{"type", "resume"}, {"id", "r"}, {"session", session}, {"after", 0}});
   std::string text;
+  std::uint64_t seq = 0;
   for (auto m = w.next(); m && (*m)["type"] != "done"; m = w.next()) {
-    if ((*m)["type"] == "delta") text += (*m)["content"].get<std::string>();
+    if ((*m)["type"] != "delta") continue;
+    EXPECT_EQ((*m)["seq"].get<std::uint64_t>(), ++seq);
+    text += (*m)["content"].get<std::string>();
   }
   EXPECT_EQ(text, mock_text(tokens));
 
@@ -226,9 +229,89 @@ TEST(resume_replay, a_log_bigger_than_the_client_buffer_bound_is_replayed_whole)
   }
   EXPECT_EQ(text, mock_text(tokens));
 
-  auto all = json::parse(c.request("GET", "/v1/sessions/" + session + "/events?after=0").body);
-  EXPECT_EQ(all["events"].size(), tokens + 2);
+  // A long poll's page holds what fits the bound; the client goes on from its last_seq.
+  std::size_t events = 0;
+  std::uint64_t after = 0;
+  bool done = false;
+  for (int pages = 0; !done && pages < 1000; ++pages) {
+    auto page = json::parse(
+        c.request("GET", "/v1/sessions/" + session + "/events?after=" + std::to_string(after))
+            .body);
+    for (auto& ev : page["events"]) {
+      EXPECT_EQ(ev["seq"].get<std::uint64_t>(), ++after);
+      ++events;
+    }
+    done = page["done"];
+  }
+  EXPECT_EQ(events, tokens + 2);
   EXPECT_EQ(server.server().slow_consumer_drops(), 0u);
+  EXPECT_LE(server.server().most_unsent_bytes(), o.max_pending_bytes);
+}
+
+// Clients that resume a long finished session and never read: each holds no more than its
+// budget (the replay waits in the log), and each is let go once a write has waited
+// write_timeout, so its socket does not outlive the session.
+TEST(resume_replay, clients_that_resume_a_long_session_and_never_read_stay_within_their_budget) {
+  auto o = test_server::default_options();
+  o.max_pending_bytes = 64 * 1024;
+  o.write_timeout = std::chrono::milliseconds(500);
+  test_server server{gateway_config::with_mock_provider(), o};
+  constexpr unsigned tokens = 100000;  // megabytes of frames: more than the kernel buffers hold
+  http_client c{server.port()};
+  std::string session =
+      json::parse(c.request("POST", "/v1/sessions", mock_body(false, tokens)).body)["session"];
+  ASSERT_TRUE(eventually([&] { return server.engine().counts().active_sessions == 0; },
+                         std::chrono::seconds(30)));
+
+  http_client sse{server.port(), std::chrono::seconds(10), 4096};
+  sse.send_raw("GET /v1/sessions/" + session +
+               "/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
+  ws_client ws{server.port(), std::chrono::seconds(10), 4096};
+  ws.send({{"type", "resume"}, {"id", "r"}, {"session", session}, {"after", 0}});
+  // Neither reads from now on.
+  ASSERT_TRUE(
+      eventually([&] { return server.server().write_timeouts() == 2; }, std::chrono::seconds(20)));
+  EXPECT_EQ(server.server().slow_consumer_drops(), 0u);
+  EXPECT_LE(server.server().most_unsent_bytes(), o.max_pending_bytes);
+  EXPECT_TRUE(eventually([&] { return server.server().open_connections() == 1; }));  // `c`
+  EXPECT_EQ(server.engine().counts().live_sessions, 1u);  // still there to resume
+}
+
+// A cursor beyond the log's end is a seq the session never gave out: refused with
+// invalid_request on every transport, never answered with earlier events.
+TEST(resume_cursor, a_cursor_beyond_the_last_event_is_refused_on_every_transport) {
+  test_server server;
+  http_client c{server.port()};
+  std::string session =
+      json::parse(c.request("POST", "/v1/sessions", mock_body(false, 100000, 5)).body)["session"];
+  auto first = json::parse(
+      c.request("GET", "/v1/sessions/" + session + "/events?after=0&wait_ms=2000").body);
+  ASSERT_FALSE(first["events"].empty());  // running, with a few events
+
+  auto poll = c.request("GET", "/v1/sessions/" + session + "/events?after=1000000&wait_ms=300");
+  EXPECT_EQ(poll.status, 400u) << poll.body;
+  EXPECT_EQ(json::parse(poll.body)["error"]["code"], "invalid_request");
+
+  http_client s{server.port()};
+  auto head = s.open_stream("GET", "/v1/sessions/" + session + "/events", "",
+                            {{"Accept", "text/event-stream"}, {"Last-Event-ID", "99999999"}});
+  EXPECT_EQ(head.status, 400u);
+
+  ws_client w{server.port()};
+  w.send({{"type", "resume"}, {"id", "r"}, {"session", session}, {"after", 1000000000}});
+  ASSERT_EQ((*w.next())["type"], "started");
+  auto refused = w.next();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ((*refused)["type"], "error") << refused->dump();
+  EXPECT_EQ((*refused)["code"], "invalid_request");
+  EXPECT_EQ((*refused)["id"], "r");
+  // The session runs on, and a cursor within its log resumes as ever.
+  w.send({{"type", "resume"}, {"id", "r"}, {"session", session}, {"after", 1}});
+  ASSERT_EQ((*w.next())["type"], "started");
+  auto next = w.next();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ((*next)["seq"], 2);
+  ASSERT_TRUE(c.request("POST", "/v1/sessions/" + session + "/cancel").status == 200u);
 }
 
 TEST(resume_sse, a_cancel_reaches_the_attached_event_stream_and_the_upstream) {

@@ -6,6 +6,7 @@
 #include "tests/support/http_client.hpp"
 #include "tests/support/test_server.hpp"
 #include "tests/support/ws_client.hpp"
+#include "tests/support/ws_wire.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,9 +15,13 @@
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <thread>
 
 namespace streamgate::test {
 namespace {
@@ -56,6 +61,53 @@ TEST(ws_limits, an_sse_client_that_never_reads_is_dropped_and_its_stream_cancell
   EXPECT_TRUE(eventually([&] { return server.engine().counts().active_upstreams == 0; }));
   http_client other{server.port()};
   EXPECT_EQ(other.request("GET", "/healthz").status, 200u);
+}
+
+// A client that floods pings (protocol and app-level) and never reads the pongs: every pong
+// counts against its budget, so it is dropped as a slow consumer (its memory bounded), and
+// the flood does not hold the I/O thread: /healthz answers while it goes on.
+TEST(ws_limits, a_ping_flood_that_never_reads_is_dropped_and_others_are_served_meanwhile) {
+  auto o = test_server::default_options();
+  o.max_pending_bytes = 8 << 20;  // big enough that the flood is still on when /healthz asks
+  test_server server{gateway_config::with_mock_provider(), o};
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int small = 4096;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  timeval tv{0, 200 * 1000};  // a blocked send returns now and then to see `stop`
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  ASSERT_TRUE(connect_loopback(fd, server.port()));
+  std::string upgrade =
+      "GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+  ASSERT_EQ(::send(fd, upgrade.data(), upgrade.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(upgrade.size()));
+  std::string batch;
+  while (batch.size() < 64 * 1024) {
+    batch += client_frame(0x9, std::string(125, 'p'));
+    batch += client_frame(0x1, R"({"type":"ping","data":")" + std::string(100, 'q') + R"("})");
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<std::size_t> flooded{0};
+  std::thread flood{[&] {
+    while (!stop.load()) {
+      auto n = ::send(fd, batch.data(), batch.size(), MSG_NOSIGNAL);
+      if (n > 0) flooded += static_cast<std::size_t>(n);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return;  // cut
+    }
+  }};
+  // The server is busy with the flood: it must still answer someone else promptly.
+  EXPECT_TRUE(eventually([&] { return flooded.load() > (1u << 20); }));
+  {
+    http_client h{server.port(), std::chrono::seconds(2)};
+    EXPECT_EQ(h.request("GET", "/healthz").status, 200u);
+  }
+  EXPECT_EQ(server.server().slow_consumer_drops(), 0u) << "the flood was over too soon";
+  EXPECT_TRUE(eventually([&] { return server.server().slow_consumer_drops() == 1; },
+                         std::chrono::seconds(20)));
+  stop = true;
+  flood.join();
+  ::close(fd);
+  EXPECT_TRUE(eventually([&] { return server.server().open_connections() == 0; }));
 }
 
 TEST(ws_limits, over_max_connections_websocket_gets_1013_and_http_gets_503) {

@@ -17,6 +17,13 @@ class recording_sink : public event_sink {
     events.push_back(*ev);
     return true;
   }
+  // A replay: takes `room` more events, then is full.
+  bool offer(const event_ptr& ev) override {
+    if (room == 0) return false;
+    --room;
+    return deliver(ev);
+  }
+  void replay_paused(std::uint64_t last_seq) override { paused_after.push_back(last_seq); }
   void attached(std::uint64_t last_seq, bool ended) override {
     attach_reports.emplace_back(last_seq, ended);
   }
@@ -37,6 +44,8 @@ class recording_sink : public event_sink {
   const stream_event& last() const { return events.back(); }
 
   bool full = false;
+  std::size_t room = static_cast<std::size_t>(-1);
+  std::vector<std::uint64_t> paused_after;
   std::vector<stream_event> events;
   std::vector<std::pair<std::uint64_t, bool>> attach_reports;
   std::vector<detach_reason> detach_reasons;
