@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all deps configure build run test bench format clean
+.PHONY: all deps configure build run test test-asan test-tsan coverage bench format clean
 
 all: build
 
@@ -33,6 +33,17 @@ run: build
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300
 
+# The whole suite again, built with sanitizers (or coverage) in folders of their own
+# (docs/testing.md). CTEST_ARGS narrows the run, e.g. CTEST_ARGS='-L unit'.
+test-asan: deps
+	@JOBS=$(JOBS) ./scripts/test-variant.sh asan build-asan $(CTEST_ARGS)
+
+test-tsan: deps
+	@JOBS=$(JOBS) ./scripts/test-variant.sh tsan build-tsan $(CTEST_ARGS)
+
+coverage: deps
+	@JOBS=$(JOBS) ./scripts/test-variant.sh coverage build-coverage $(CTEST_ARGS)
+
 bench: build
 	@./bench/run.sh $(BUILD_DIR)
 
@@ -40,4 +51,5 @@ format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
 clean:
-	@rm -rf $(BUILD_DIR) $(BUILD_DIR).configure.log
+	@rm -rf $(BUILD_DIR) $(BUILD_DIR).configure.log build-asan build-tsan build-coverage \
+		build-asan.configure.log build-tsan.configure.log build-coverage.configure.log
