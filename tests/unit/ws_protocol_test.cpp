@@ -57,6 +57,19 @@ TEST(ws_protocol, refuses_what_it_cannot_use_and_says_why) {
   EXPECT_TRUE(long_id.id.empty());  // not echoed back
 }
 
+// Found by fuzz_ws_command: a refusal for a missing or unknown type echoed the client's id
+// whole, however long.
+TEST(ws_protocol, refusals_never_echo_an_overlong_id) {
+  std::string big(100000, 'x');
+  for (const auto& frame : {R"({"id":")" + big + "\"}", R"({"type":7,"id":")" + big + "\"}",
+                            R"({"type":"bogus","id":")" + big + "\"}"}) {
+    auto c = parse_command(frame);
+    EXPECT_EQ(c.what, command::kind::invalid);
+    EXPECT_LE(c.id.size(), max_stream_id);
+    EXPECT_LT(error(c.id, c.error_code, c.error_message).size(), 1000u);
+  }
+}
+
 TEST(ws_protocol, renders_every_server_frame) {
   EXPECT_EQ(json::parse(started("a", "sess_1", "mock", false, 0)),
             json::parse(R"({"type":"started","id":"a","session":"sess_1","model":"mock"})"));
