@@ -1,6 +1,7 @@
 #include "actors/chat_request.hpp"
 
 #include "actors/error_code.hpp"
+#include "actors/json_input.hpp"
 
 #include <algorithm>
 #include <array>
@@ -105,10 +106,16 @@ std::uint32_t estimate_prompt_tokens(const json& messages) {
 }  // namespace
 
 parse_result parse_chat_request(std::string_view text) {
-  json body = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded())
+  auto in = parse_json_input(text);
+  if (in.outcome == json_input::status::too_deep)
+    return invalid("", too_deep_message("the request body"));
+  if (!in.ok())
     return request_error{std::string{error_code::invalid_json},
                          "the request body is not valid JSON", ""};
+  return check_chat_request(std::move(in.value));
+}
+
+parse_result check_chat_request(nlohmann::json body) {
   if (!body.is_object()) return invalid("", "the request body must be a JSON object");
 
   chat_request req;

@@ -37,7 +37,11 @@ struct request_error {
 
 using parse_result = std::variant<chat_request, request_error>;
 
+// Bytes from a client: JSON nested deeper than max_json_depth (actors/json_input.hpp) is
+// refused before any tree is built.
 parse_result parse_chat_request(std::string_view body);
+// A request already parsed with that bound (the `request` of a WebSocket start message).
+parse_result check_chat_request(nlohmann::json body);
 
 // The last user message's text, which the mock provider may echo.
 std::string last_user_text(const chat_request& req);

@@ -42,6 +42,7 @@ using deadline_atom = caf::atom_constant<caf::atom("sg_dline")>;
 using lookup_atom = caf::atom_constant<caf::atom("sg_lookup")>;
 using first_delta_atom = caf::atom_constant<caf::atom("sg_first")>;
 using sinks_lost_atom = caf::atom_constant<caf::atom("sg_lost")>;
+using withdraw_atom = caf::atom_constant<caf::atom("sg_wdraw")>;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, usage_info& x) {
@@ -116,6 +117,10 @@ using quota_pool_actor = caf::typed_actor<
     // Wait up to `wait_ms` in the FIFO queue for a lease (0: answer at once).
     caf::replies_to<acquire_atom, std::uint32_t>::with<quota_lease>,
     caf::reacts_to<release_atom, std::uint64_t>,
+    // The sender no longer waits (its session ended while queued): its queued requests leave
+    // the queue at once and are answered with a refusal, so neither the queue length nor
+    // max_queue counts a waiter nobody will use.
+    caf::reacts_to<withdraw_atom>,
     // The upstream said 429 Retry-After: grant nothing for this many milliseconds.
     caf::reacts_to<pause_atom, std::uint32_t>,
     // Timers: a queued request's deadline (by ticket), and "capacity may have freed up".

@@ -6,6 +6,8 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <iterator>
+#include <vector>
 
 namespace streamgate {
 
@@ -135,10 +137,18 @@ class pool_ops {
       it = st_.leases.erase(it);
       st_.gauges->reclaimed_total.fetch_add(1, std::memory_order_relaxed);
     }
-    auto& q = st_.queue;
-    q.erase(std::remove_if(q.begin(), q.end(),
-                           [&](const quota_waiter& w) { return w.holder == holder; }),
-            q.end());
+    drop_waiters(holder);
+    drain();
+  }
+
+  // The holder's session ended while it waited: its place in the queue goes to the next.
+  void withdraw() {
+    auto holder = caf::actor_cast<caf::actor_addr>(self_->current_sender());
+    if (!holder) return;
+    for (auto& w : drop_waiters(holder)) {
+      w.promise.deliver(quota_lease{});  // not a refusal: nobody waits for the answer
+      unhold(holder);
+    }
     drain();
   }
 
@@ -168,6 +178,17 @@ class pool_ops {
     if (!time_bound) return;
     self_->delayed_send(self_, milliseconds{retry_after_ms()}, tick_atom::value,
                         ++st_.tick_generation);
+  }
+
+  // Takes the holder's requests out of the queue (their holds stay for the caller to undo).
+  std::vector<quota_waiter> drop_waiters(const caf::actor_addr& holder) {
+    std::vector<quota_waiter> dropped;
+    auto& q = st_.queue;
+    auto keep = std::stable_partition(q.begin(), q.end(),
+                                      [&](const quota_waiter& w) { return w.holder != holder; });
+    std::move(keep, q.end(), std::back_inserter(dropped));
+    q.erase(keep, q.end());
+    return dropped;
   }
 
   void hold(const caf::actor_addr& holder) {
@@ -223,6 +244,7 @@ quota_pool_actor::behavior_type quota_pool(quota_pool_pointer self, std::string 
   return {
       [self](acquire_atom, std::uint32_t wait_ms) { return pool_ops{self}.acquire(wait_ms); },
       [self](release_atom, std::uint64_t id) { pool_ops{self}.release(id); },
+      [self](withdraw_atom) { pool_ops{self}.withdraw(); },
       [self](pause_atom, std::uint32_t ms) { pool_ops{self}.pause(ms); },
       [self](deadline_atom, std::uint64_t ticket) { pool_ops{self}.on_deadline(ticket); },
       [self](tick_atom, std::uint64_t generation) { pool_ops{self}.on_tick(generation); },

@@ -180,6 +180,7 @@ void session_ops::on_expiry(std::uint64_t gen) {
 
 void session_ops::on_ended() {
   release_lease();
+  leave_queue();
   write_access_log();
   auto& ss = stats::session();
   ss.requests.with({st_.transport, st_.request.model, outcome_of(*st_.log->last())}).inc();

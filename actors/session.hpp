@@ -74,6 +74,8 @@ struct session_state {
   // The quota lease of the current attempt (id 0: none held).
   quota_pool_actor lease_pool;
   std::uint64_t lease_id = 0;
+  // The pool whose queue this session waits in (null: none), told when the session ends.
+  quota_pool_actor waiting_pool;
   std::uint32_t quota_refusals = 0;  // pools that had no room for this session
   bool plan_refreshed = false;       // asked the router again after a provider restart
 

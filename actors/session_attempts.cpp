@@ -89,15 +89,16 @@ void session_ops::wait_for_room() {
     return;
   }
   auto wait_ms = static_cast<std::uint32_t>(wait.count());
-  self_
-      ->request(st_.plan.candidates[best].pool, wait + st_.options.open_timeout,
-                acquire_atom::value, wait_ms)
+  st_.waiting_pool = st_.plan.candidates[best].pool;
+  self_->request(st_.waiting_pool, wait + st_.options.open_timeout, acquire_atom::value, wait_ms)
       .then(
           [self = self_, best](quota_lease& lease) {
+            self->state.waiting_pool = nullptr;
             session_ops ops{self};
             if (!ops.take_lease(best, lease)) ops.give_up();
           },
           [self = self_](caf::error&) {
+            self->state.waiting_pool = nullptr;
             if (!self->state.ended()) session_ops{self}.give_up();
           });
 }
@@ -228,6 +229,12 @@ void session_ops::release_lease() {
   if (st_.lease_id == 0) return;
   self_->anon_send(st_.lease_pool, release_atom::value, st_.lease_id);
   st_.lease_id = 0;
+}
+
+void session_ops::leave_queue() {
+  if (!st_.waiting_pool) return;
+  self_->send(st_.waiting_pool, withdraw_atom::value);
+  st_.waiting_pool = nullptr;
 }
 
 // No first token within the deadline: whatever is under way is abandoned.

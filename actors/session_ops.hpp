@@ -57,6 +57,8 @@ class session_ops {
   void attempt_failed(stream_event ev);
   void report_outcome(bool ok);
   void release_lease();
+  // The session ended while queued: its place goes to the next waiter now, not at its deadline.
+  void leave_queue();
   // No first token within the deadline: whatever is under way is abandoned.
   void on_deadline();
   void on_upstream_event(std::uint32_t attempt, stream_event ev);

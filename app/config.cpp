@@ -1,5 +1,6 @@
 #include "app/config.hpp"
 
+#include "actors/json_input.hpp"
 #include "app/object_reader.hpp"
 
 #include <nlohmann/json.hpp>
@@ -271,8 +272,11 @@ void parse_listen(const std::string& value, const std::string& what, http_option
 }
 
 void apply_config_json(const std::string& text, app_config& cfg) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) throw config_error("(root): the configuration is not valid JSON");
+  auto in = parse_json_input(text);
+  if (in.outcome == json_input::status::too_deep)
+    throw config_error("(root): " + too_deep_message("the configuration"));
+  if (!in.ok()) throw config_error("(root): the configuration is not valid JSON");
+  const json& j = in.value;
   object_reader r{j, ""};
   std::string listen;
   r.string("listen", listen);

@@ -1,6 +1,7 @@
 #include "transports/ws_protocol.hpp"
 
 #include "actors/error_code.hpp"
+#include "actors/json_input.hpp"
 #include "transports/event_json.hpp"
 #include "transports/json_string.hpp"
 
@@ -22,8 +23,14 @@ command invalid(std::string_view code, std::string message, std::string id = {})
 }  // namespace
 
 command parse_command(std::string_view text) {
-  auto j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) return invalid(error_code::invalid_json, "the frame is not valid JSON");
+  // One level more than a request may have: the envelope's, so a `request` has the same room
+  // over WebSocket as over HTTP.
+  auto in = parse_json_input(text, max_json_depth + 1);
+  if (in.outcome == json_input::status::too_deep)
+    return invalid(error_code::invalid_request,
+                   too_deep_message("the message", max_json_depth + 1));
+  if (!in.ok()) return invalid(error_code::invalid_json, "the frame is not valid JSON");
+  auto& j = in.value;
   if (!j.is_object())
     return invalid(error_code::invalid_request, "a message must be a JSON object");
   std::string id;
@@ -37,7 +44,7 @@ command parse_command(std::string_view text) {
   command c;
   if (type == "ping") {
     c.what = command::kind::ping;
-    if (auto d = j.find("data"); d != j.end()) c.data = *d;
+    if (auto d = j.find("data"); d != j.end()) c.data = std::move(*d);
     return c;
   }
   if (type != "start" && type != "cancel" && type != "resume")
@@ -70,7 +77,7 @@ command parse_command(std::string_view text) {
   if (r == j.end() || !r->is_object())
     return invalid(error_code::invalid_request, "'request' must be an OpenAI chat request object",
                    id);
-  auto parsed = parse_chat_request(r->dump());
+  auto parsed = check_chat_request(std::move(*r));
   if (auto* err = std::get_if<request_error>(&parsed))
     return invalid(err->code, "request: " + err->message, id);
   c.what = command::kind::start;

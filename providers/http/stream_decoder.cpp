@@ -1,6 +1,7 @@
 #include "providers/http/stream_decoder.hpp"
 
 #include "actors/error_code.hpp"
+#include "actors/json_input.hpp"
 #include "actors/utf8.hpp"
 #include "providers/http/openai_chunk.hpp"
 
@@ -76,9 +77,9 @@ class zhipu_legacy_decoder final : public stream_decoder {
       return;
     }
     if (ev.event == "finish") {
-      auto meta = json::parse(ev.meta, nullptr, false);
-      if (!meta.is_discarded() && meta.is_object() && meta.contains("usage"))
-        out.push_back(stream_event::make_usage(usage_of(meta["usage"])));
+      auto meta = parse_json_input(ev.meta);
+      if (meta.ok() && meta.value.is_object() && meta.value.contains("usage"))
+        out.push_back(stream_event::make_usage(usage_of(meta.value["usage"])));
       emit_terminal(stream_event::make_finish("stop"), out);
       return;
     }

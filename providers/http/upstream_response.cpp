@@ -1,6 +1,7 @@
 #include "providers/http/upstream_response.hpp"
 
 #include "actors/error_code.hpp"
+#include "actors/json_input.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -67,8 +68,11 @@ std::uint32_t parse_retry_after(std::string_view value, std::int64_t now_s) {
 }
 
 std::string provider_message(std::string_view body) {
-  auto j = json::parse(sanitize_utf8(body), nullptr, false);
-  if (!j.is_discarded() && j.is_object()) {
+  auto in = parse_json_input(sanitize_utf8(body));
+  if (in.outcome == json_input::status::too_deep)
+    return too_deep_message("the provider's error body");
+  const auto& j = in.value;
+  if (in.ok() && j.is_object()) {
     const json* e = nullptr;
     if (auto it = j.find("error"); it != j.end()) e = &*it;
     if (e && e->is_string()) return shorten(e->get<std::string>());
@@ -220,10 +224,14 @@ void upstream_response::emit_terminal(stream_event ev, std::vector<stream_event>
 // status 200), or the whole completion when they ignore `stream: true`. Both are understood.
 void upstream_response::json_answer(std::vector<stream_event>& out) const {
   namespace ec = error_code;
-  auto j = json::parse(sanitize_utf8(error_body_), nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    out.push_back(stream_event::make_error(std::string{ec::upstream_malformed},
-                                           "the provider's JSON answer could not be parsed"));
+  auto in = parse_json_input(sanitize_utf8(error_body_));
+  const auto& j = in.value;
+  if (!in.ok() || !j.is_object()) {
+    out.push_back(stream_event::make_error(
+        std::string{ec::upstream_malformed},
+        in.outcome == json_input::status::too_deep
+            ? too_deep_message("the provider's JSON answer")
+            : std::string{"the provider's JSON answer could not be parsed"}));
     return;
   }
   if (auto e = j.find("error"); e != j.end() && !e->is_null()) {

@@ -14,8 +14,8 @@ struct grant_record {
   caf::actor_clock::time_point at;
 };
 
-// A lease holder: asks once, records the answer, and releases when told to.
-using client_actor = caf::typed_actor<caf::reacts_to<release_atom>>;
+// A lease holder: asks once, records the answer, and releases (or stops waiting) when told to.
+using client_actor = caf::typed_actor<caf::reacts_to<release_atom>, caf::reacts_to<withdraw_atom>>;
 
 struct client_state {
   std::uint64_t lease = 0;
@@ -30,9 +30,10 @@ client_actor::behavior_type pool_client(client_actor::stateful_pointer<client_st
     if (l.granted && release_at_once) self->send(pool, release_atom::value, l.id);
   });
   return {[=](release_atom) {
-    if (self->state.lease != 0) self->send(pool, release_atom::value, self->state.lease);
-    self->state.lease = 0;
-  }};
+            if (self->state.lease != 0) self->send(pool, release_atom::value, self->state.lease);
+            self->state.lease = 0;
+          },
+          [=](withdraw_atom) { self->send(pool, withdraw_atom::value); }};
 }
 
 class quota_pool_test : public test::coordinator_fixture {
@@ -202,6 +203,37 @@ TEST_F(quota_pool_test, a_killed_waiter_leaves_the_queue) {
   caf::anon_send(holder, release_atom::value);
   sched->run();
   EXPECT_EQ(granted_ids(), (std::vector<int>{0, 2}));
+}
+
+TEST_F(quota_pool_test, a_waiter_that_withdraws_leaves_the_queue_at_once_and_frees_its_place) {
+  quota_options o;
+  o.max_concurrent = 1;
+  o.max_queue = 1;
+  make_pool(o);
+  auto holder = client(0);
+  auto leaving = client(1);
+  ASSERT_EQ(gauges->queue_length.load(), 1);
+  caf::anon_send(leaving, withdraw_atom::value);
+  sched->run();
+  // Gone now, not at its deadline; its answer says no lease, and is not counted a refusal.
+  EXPECT_EQ(gauges->queue_length.load(), 0);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[1].client, 1);
+  EXPECT_FALSE(results[1].lease.granted);
+  EXPECT_EQ(gauges->refused_total.load(), 0u);
+  EXPECT_EQ(pool_state().holders.size(), 1u);  // only the lease holder is still monitored
+  // Its place in the full queue is free: the next request waits instead of being refused.
+  client(2);
+  EXPECT_EQ(gauges->queue_length.load(), 1);
+  EXPECT_EQ(gauges->refused_total.load(), 0u);
+  caf::anon_send(holder, release_atom::value);
+  sched->run();
+  EXPECT_EQ(granted_ids(), (std::vector<int>{0, 2}));
+  // A second withdraw, with nothing queued, changes nothing.
+  caf::anon_send(leaving, withdraw_atom::value);
+  sched->run();
+  EXPECT_EQ(gauges->leases_in_use.load(), 1);
+  EXPECT_EQ(gauges->queue_length.load(), 0);
 }
 
 TEST_F(quota_pool_test, an_upstream_retry_after_pauses_the_pool) {

@@ -23,9 +23,11 @@ provider_health_actor::behavior_type health_recorder(provider_health_actor::poin
 
 class session_quota_test : public test::session_fixture {
  protected:
-  quota_pool_actor pool(std::uint32_t max_concurrent, quota_gauges_ptr& gauges) {
+  quota_pool_actor pool(std::uint32_t max_concurrent, quota_gauges_ptr& gauges,
+                        std::uint32_t max_queue = 10000) {
     quota_options o;
     o.max_concurrent = max_concurrent;
+    o.max_queue = max_queue;
     gauges = std::make_shared<quota_gauges>();
     return keep(sys->spawn(quota_pool, std::string{"pool"}, o, gauges));
   }
@@ -164,6 +166,33 @@ TEST_F(session_quota_test, a_cancel_while_queued_leaves_nothing_held) {
   advance(500ms);  // the first ends; the cancelled one's late grant goes straight back
   EXPECT_EQ(g->leases_in_use.load(), 0);
   EXPECT_EQ(g->queue_length.load(), 0);
+}
+
+TEST_F(session_quota_test, a_session_that_ends_or_dies_while_queued_leaves_the_queue_at_once) {
+  quota_gauges_ptr g;
+  options.attempt_deadline = 60s;
+  route({{"mock", mock({100000, 0, 10}), pool(1, g, 1)}});
+  start(std::make_shared<recording_sink>());
+  auto cancelled_sink = std::make_shared<recording_sink>();
+  auto cancelled = start(cancelled_sink, true);
+  ASSERT_EQ(g->queue_length.load(), 1);
+  // Its client left: the session ends (and stays for the resume window), its place in the
+  // queue goes at once, not when its wait would have run out.
+  caf::anon_send(cancelled, detach_atom::value, sink_ptr{cancelled_sink});
+  sched->run();
+  ASSERT_EQ(state_of(cancelled).phase, session_phase::cancelled);
+  EXPECT_EQ(g->queue_length.load(), 0);
+  EXPECT_FALSE(state_of(cancelled).waiting_pool);
+  // max_queue is 1: a new session finds the place free and waits instead of being refused.
+  auto next_sink = std::make_shared<recording_sink>();
+  auto next = start(next_sink);
+  EXPECT_TRUE(next_sink->events.empty());
+  EXPECT_EQ(g->queue_length.load(), 1);
+  // A waiter that dies leaves too.
+  caf::anon_send_exit(next, caf::exit_reason::kill);
+  sched->run();
+  EXPECT_EQ(g->queue_length.load(), 0);
+  EXPECT_EQ(g->leases_in_use.load(), 1);  // only the first, still streaming
 }
 
 TEST_F(session_quota_test, each_attempt_reports_its_outcome_once) {

@@ -222,6 +222,25 @@ INSTANTIATE_TEST_SUITE_P(
                          "session_not_found"}),
     [](const auto& info) { return std::string{info.param.name}; });
 
+TEST_F(chat_api, a_200000_deep_field_is_a_400_and_the_server_serves_on) {
+  // Accepted, this body was copied and dumped recursively on its way to a provider: the whole
+  // process died of a stack overflow.
+  auto body = R"({"model":"mock","messages":[{"role":"user","content":"x"}],"x":)" +
+              std::string(200000, '[') + std::string(200000, ']') + "}";
+  ASSERT_LT(body.size(), test_server::default_options().max_body_bytes);
+  http_client c{server.port()};
+  auto reply = c.request("POST", "/v1/chat/completions", body);
+  EXPECT_EQ(reply.status, 400u) << reply.body.substr(0, 200);
+  auto j = json::parse(reply.body, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << reply.body.substr(0, 200);
+  EXPECT_EQ(j["error"]["code"], "invalid_request");
+  EXPECT_NE(j["error"]["message"].get<std::string>().find("64 levels"), std::string::npos)
+      << reply.body;
+  http_client next{server.port()};
+  EXPECT_EQ(next.request("POST", "/v1/chat/completions", mock_body(false, 3)).status, 200u);
+  expect_no_leaks();
+}
+
 TEST_F(chat_api, body_over_the_limit_is_413) {
   http_client c{server.port()};
   std::string big(2 << 20, 'x');

@@ -71,6 +71,45 @@ TEST(quota, the_admin_view_shows_leases_and_the_queue_live_and_nothing_held_afte
   EXPECT_EQ(mock_pool(server.port())["granted_total"], 2);
 }
 
+// The queue length as /metrics shows it (the admin view reads the same figures).
+std::string queue_length_metric(std::uint16_t port) {
+  http_client c{port};
+  auto body = c.request("GET", "/metrics").body;
+  const std::string series = R"(streamgate_quota_queue_length{pool="mock"} )";
+  auto at = body.find(series);
+  if (at == std::string::npos) return "(none)";
+  return body.substr(at + series.size(), body.find('\n', at) - at - series.size());
+}
+
+TEST(quota, a_client_that_leaves_while_queued_gives_its_place_back_at_once) {
+  auto cfg = pooled_mock(1, 30s);
+  cfg.pools["mock"].max_queue = 1;
+  test_server server{cfg, test_server::admin_options()};
+  http_client streaming{server.port()};
+  streaming.open_stream("POST", "/v1/chat/completions", mock_body(true, 100000, 5));
+  ASSERT_TRUE(streaming.next_event().has_value());
+  auto raw_stream_request = [] {
+    auto body = mock_body(true, 3);
+    return "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+           "Content-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  {
+    http_client leaving{server.port()};
+    leaving.send_raw(raw_stream_request());
+    ASSERT_TRUE(eventually([&] { return mock_pool(server.port())["queue_length"] == 1; }));
+    EXPECT_EQ(queue_length_metric(server.port()), "1");
+    leaving.close();
+  }
+  // Well before the 30 s queue timeout: the place is free as soon as the session has ended.
+  ASSERT_TRUE(eventually([&] { return mock_pool(server.port())["queue_length"] == 0; }, 3s));
+  EXPECT_EQ(queue_length_metric(server.port()), "0");
+  // max_queue is 1: the next request waits in the queue instead of being refused.
+  http_client next{server.port()};
+  next.send_raw(raw_stream_request());
+  EXPECT_TRUE(eventually([&] { return mock_pool(server.port())["queue_length"] == 1; }));
+}
+
 // The bound itself (never more than 10 upstreams) is asserted where it can be observed
 // exactly: step by step under the test coordinator (session_quota_test) and by the fake
 // upstream's own counters (quota_upstream_test). Here: everything completes, nothing is held.

@@ -55,7 +55,9 @@ class upstream_faults : public ::testing::Test {
                       {"cut", "fake@end_after=2,chunks=5,chunk_size=5"},
                       {"bad-utf8", "fake@invalid_utf8=1,chunks=3,chunk_size=6"},
                       {"long-line", "fake@huge_line=200000,chunks=4"},
-                      {"huge-body", "fake@chunks=3000,chunk_size=1000"}},
+                      {"huge-body", "fake@chunks=3000,chunk_size=1000"},
+                      {"deep-error", "fake@status=400,nest=5000"},
+                      {"deep-mid-error", "fake@error_after=2,nest=20000,chunks=5,chunk_size=5"}},
                      short_timeouts};
 
   // After any fault, the same server still answers a normal request in full.
@@ -130,6 +132,16 @@ TEST_F(upstream_faults, bad_request_passes_the_provider_message_through) {
   auto r = f.stream("bad-request");
   EXPECT_EQ(r.error_message, "fake status 400");
   expect_error(r, 400, error_code::upstream_bad_request);
+}
+
+TEST_F(upstream_faults, deeply_nested_error_objects_end_with_their_documented_codes) {
+  auto r = f.stream("deep-error");
+  EXPECT_NE(r.error_message.find("levels deep"), std::string::npos) << r.error_message;
+  expect_error(r, 400, error_code::upstream_bad_request);
+  r = f.stream("deep-mid-error");
+  EXPECT_EQ(r.text, fake::full_text(2, 5));
+  EXPECT_EQ(r.error_message, "fake mid-stream failure");
+  expect_error(r, 200, error_code::upstream_error);
 }
 
 TEST_F(upstream_faults, unknown_model_upstream) {

@@ -175,6 +175,25 @@ TEST_F(ws, ping_is_answered_with_pong_carrying_the_data) {
   EXPECT_EQ((*m)["data"]["t"], 42);
 }
 
+TEST_F(ws, a_100000_deep_ping_is_refused_and_the_socket_and_server_go_on) {
+  // Echoed in a pong, this data was copied and dumped recursively: a stack overflow.
+  ws_client c{server.port()};
+  c.send_text(R"({"type":"ping","data":)" + std::string(100000, '[') + std::string(100000, ']') +
+              "}");
+  auto m = c.next();
+  ASSERT_TRUE(m);
+  EXPECT_EQ((*m)["type"], "error");
+  EXPECT_EQ((*m)["code"], "invalid_request");
+  EXPECT_NE((*m)["message"].get<std::string>().find("levels deep"), std::string::npos) << *m;
+  c.send({{"type", "ping"}, {"data", 1}});
+  m = c.next();
+  ASSERT_TRUE(m);
+  EXPECT_EQ((*m)["type"], "pong");
+  ws_client other{server.port()};
+  other.send(start_msg("a", 3));
+  EXPECT_EQ(read_streams(other, {"a"})["a"].text, mock_text(3));
+}
+
 TEST(ws_shutdown, clients_hear_1001_going_away_when_the_server_stops) {
   test_server server{gateway_config::with_mock_provider()};
   ws_client c{server.port()};

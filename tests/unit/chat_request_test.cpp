@@ -1,5 +1,6 @@
 #include "actors/chat_request.hpp"
 #include "actors/error_code.hpp"
+#include "actors/json_input.hpp"
 
 #include <gtest/gtest.h>
 
@@ -79,6 +80,23 @@ TEST(chat_request, every_refusal_is_invalid_request_with_a_message) {
   auto e = error_of(R"([])");
   EXPECT_EQ(e.code, error_code::invalid_request);
   EXPECT_FALSE(e.message.empty());
+}
+
+// A request whose unknown field nests `levels` arrays: the body itself is one level more.
+std::string request_with_nesting(std::size_t levels) {
+  return R"({"model":"m","messages":[{"role":"user","content":"x"}],"extra":)" +
+         std::string(levels, '[') + std::string(levels, ']') + "}";
+}
+
+TEST(chat_request, nesting_is_bounded_before_a_deep_tree_exists) {
+  // Providers copy and dump the body recursively: 200,000 levels (400 KB) overflowed the stack.
+  auto e = error_of(request_with_nesting(200000));
+  EXPECT_EQ(e.code, error_code::invalid_request);
+  EXPECT_NE(e.message.find(std::to_string(max_json_depth)), std::string::npos) << e.message;
+  EXPECT_EQ(error_of(request_with_nesting(max_json_depth)).code, error_code::invalid_request);
+  // At the limit (the body's object and its field's arrays) the request stands.
+  EXPECT_TRUE(std::holds_alternative<chat_request>(
+      parse_chat_request(request_with_nesting(max_json_depth - 1))));
 }
 
 TEST(error_codes, map_to_http_statuses) {

@@ -105,6 +105,15 @@ TEST(config, errors_name_the_key_path) {
   EXPECT_EQ(error_of("{"), "(root): the configuration is not valid JSON");
 }
 
+TEST(config, a_deeply_nested_file_is_refused_with_the_limit_named) {
+  auto deep = [](std::size_t levels) {
+    return R"({"log": )" + std::string(levels, '[') + std::string(levels, ']') + "}";
+  };
+  EXPECT_EQ(error_of(deep(200000)),
+            "(root): the configuration nests arrays or objects more than 64 levels deep");
+  EXPECT_EQ(error_of(deep(63)), "log: expected object");  // within the limit: read as usual
+}
+
 TEST(config, reads_quotas_routes_and_the_breaker) {
   app_config cfg;
   apply_config_json(R"({

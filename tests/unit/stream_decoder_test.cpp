@@ -186,6 +186,27 @@ TEST(zhipu_legacy_decoder, add_events_then_finish_with_usage) {
   EXPECT_EQ(out[3].kind, event_kind::finish);
 }
 
+TEST(zhipu_legacy_decoder, a_deeply_nested_meta_is_ignored_not_built) {
+  auto deep = std::string(100000, '[') + std::string(100000, ']');
+  auto out =
+      run(adapter_kind::zhipu_legacy,
+          {named("add", "a"),
+           named("finish", "",
+                 R"({"usage":{"prompt_tokens":4,"completion_tokens":5},"x":)" + deep + "}")});
+  ASSERT_EQ(out.size(), 2u);  // no usage read from a tree that was never built
+  EXPECT_EQ(out[1].kind, event_kind::finish);
+}
+
+TEST(openai_decoder, a_deeply_nested_chunk_needs_no_tree) {
+  // The chunk reader keeps one byte per level, no tree: depth costs it nothing but the line.
+  auto deep = std::string(100000, '[') + std::string(100000, ']');
+  auto out = run(adapter_kind::openai,
+                 {data(chunk("a")), data(R"({"error":{"message":"deep","x":)" + deep + "}}")});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].code, error_code::upstream_error);
+  EXPECT_EQ(out[1].text, "deep");
+}
+
 TEST(zhipu_legacy_decoder, error_and_interrupted_events) {
   auto err = run(adapter_kind::zhipu_legacy, {named("add", "a"), named("error", "bad things")});
   ASSERT_EQ(err.size(), 2u);

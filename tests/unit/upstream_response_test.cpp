@@ -3,6 +3,7 @@
 
 #include "providers/http/upstream_response.hpp"
 #include "actors/error_code.hpp"
+#include "actors/json_input.hpp"
 
 #include <gtest/gtest.h>
 
@@ -221,6 +222,24 @@ TEST(upstream_response, a_json_answer_is_bounded_and_checked) {
   response_run junk;
   junk.head("HTTP/1.1 200 OK", {"content-type: application/json"}).body("{\"x\":1}").complete();
   EXPECT_EQ(junk.last().code, error_code::upstream_malformed);
+}
+
+TEST(upstream_response, deep_nesting_from_a_provider_is_refused_not_built) {
+  auto deep = std::string(1000, '[') + std::string(1000, ']');
+  response_run answer;
+  answer.head("HTTP/1.1 200 OK", {"content-type: application/json"})
+      .body(R"({"choices":[{"message":{"content":"x"},"finish_reason":"stop"}],"x":)" + deep + "}")
+      .complete();
+  ASSERT_EQ(answer.out.size(), 1u);
+  EXPECT_EQ(answer.last().code, error_code::upstream_malformed);
+  EXPECT_NE(answer.last().text.find("levels deep"), std::string::npos) << answer.last().text;
+  response_run error;
+  error.head("HTTP/1.1 400 Bad Request")
+      .body(R"({"error":{"message":"m","x":)" + deep + "}}")
+      .complete();
+  EXPECT_EQ(error.last().code, error_code::upstream_bad_request);
+  EXPECT_EQ(error.last().text, "the provider's error body nests arrays or objects more than " +
+                                   std::to_string(max_json_depth) + " levels deep");
 }
 
 TEST(parse_retry_after, seconds_dates_and_garbage) {

@@ -2,6 +2,8 @@
 
 #include "transports/ws_protocol.hpp"
 
+#include "actors/json_input.hpp"
+
 #include <gtest/gtest.h>
 
 namespace streamgate::ws {
@@ -68,6 +70,27 @@ TEST(ws_protocol, refusals_never_echo_an_overlong_id) {
     EXPECT_LE(c.id.size(), max_stream_id);
     EXPECT_LT(error(c.id, c.error_code, c.error_message).size(), 1000u);
   }
+}
+
+TEST(ws_protocol, deep_nesting_is_refused_and_a_request_has_the_room_it_has_over_http) {
+  auto deep = [](std::size_t levels) {
+    return std::string(levels, '[') + std::string(levels, ']');
+  };
+  // A 100,000-deep ping `data` was copied and echoed in the pong recursively: a stack overflow.
+  auto ping = parse_command(R"({"type":"ping","data":)" + deep(100000) + "}");
+  EXPECT_EQ(ping.what, command::kind::invalid);
+  EXPECT_EQ(ping.error_code, "invalid_request");
+  EXPECT_NE(ping.error_message.find("levels deep"), std::string::npos) << ping.error_message;
+  // The request of a start message is parsed in place, as deep as an HTTP body may be.
+  auto start = [&](std::size_t levels) {
+    return parse_command(
+        R"({"type":"start","id":"s","request":{"model":"m","messages":[{"role":"user","content":"x"}],"extra":)" +
+        deep(levels) + "}}");
+  };
+  auto at_limit = start(max_json_depth - 1);
+  ASSERT_EQ(at_limit.what, command::kind::start) << at_limit.error_message;
+  EXPECT_EQ(at_limit.request.body["extra"].dump(), deep(max_json_depth - 1));
+  EXPECT_EQ(start(max_json_depth).what, command::kind::invalid);
 }
 
 TEST(ws_protocol, renders_every_server_frame) {

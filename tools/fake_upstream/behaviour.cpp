@@ -29,7 +29,9 @@ std::optional<std::string> apply_one(std::string_view key, std::string_view valu
                                                   {"malformed_after", &behaviour::malformed_after},
                                                   {"error_after", &behaviour::error_after},
                                                   {"end_after", &behaviour::end_after},
-                                                  {"huge_line", &behaviour::huge_line}};
+                                                  {"huge_line", &behaviour::huge_line},
+                                                  {"nest", &behaviour::nest},
+                                                  {"echo_key_at", &behaviour::echo_key_at}};
   if (key == "format") {
     if (value != "zhipu_legacy" && value != "openai")
       return "format must be openai or zhipu_legacy";

@@ -22,6 +22,8 @@ struct behaviour {
   std::optional<std::uint32_t> error_after;      // a mid-stream error object, then end
   std::optional<std::uint32_t> end_after;        // end the body cleanly, no finish, no [DONE]
   std::optional<std::uint32_t> huge_line;        // one data line this long after chunk 1
+  std::optional<std::uint32_t> nest;             // error objects carry arrays this deep
+  std::optional<std::uint32_t> echo_key_at;      // a `status` message echoes the key from here
   bool no_done = false;                          // finish_reason but no [DONE]
   bool invalid_utf8 = false;                     // 0xff 0xfe inside each chunk
   bool zhipu_legacy = false;                     // event: add / finish format

@@ -11,6 +11,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -69,9 +70,14 @@ std::string stats::to_json() const {
 
 namespace {
 
-std::string error_body(const std::string& message, const std::string& type,
-                       const std::string& code) {
-  return json{{"error", {{"message", message}, {"type", type}, {"code", code}}}}.dump();
+// `nest` > 0: the error object also holds a value that many arrays deep, written as text (a
+// JSON tree that deep would overflow the stack of whoever dumps it).
+std::string error_body(const std::string& message, const std::string& type, const std::string& code,
+                       std::uint32_t nest = 0) {
+  auto body = json{{"error", {{"message", message}, {"type", type}, {"code", code}}}}.dump();
+  if (nest > 0)
+    body.insert(body.size() - 2, ",\"nest\":" + std::string(nest, '[') + std::string(nest, ']'));
+  return body;
 }
 
 // One client connection: keep-alive requests, one paced stream at a time.
@@ -185,9 +191,19 @@ class connection : public std::enable_shared_from_this<connection> {
     }
     if (b_.status != 200) {
       auto s = static_cast<http::status>(b_.status);
-      return respond(s, error_body("fake status " + std::to_string(b_.status),
-                                   b_.status >= 500 ? "server_error" : "invalid_request_error",
-                                   "fake_status"));
+      auto message = "fake status " + std::to_string(b_.status);
+      if (b_.echo_key_at) {
+        // Some providers quote the key they were sent: here at a chosen character, so a test
+        // can put it across any cut the gateway makes.
+        auto auth = std::string{req_[http::field::authorization]};
+        if (auth.rfind("Bearer ", 0) == 0) auth.erase(0, 7);
+        message.resize(std::max<std::size_t>(message.size(), *b_.echo_key_at), '.');
+        message.resize(*b_.echo_key_at);
+        message += auth + " is not allowed here";
+      }
+      return respond(
+          s, error_body(message, b_.status >= 500 ? "server_error" : "invalid_request_error",
+                        "fake_status", b_.nest.value_or(0)));
     }
     if (!stream_flag_) {
       json j{{"id", "chatcmpl-fake"},
@@ -250,11 +266,11 @@ class connection : public std::enable_shared_from_this<connection> {
     if (b_.drop_after && i == *b_.drop_after) return drop();
     if (b_.stall_after && i == *b_.stall_after) return;  // silent until the client leaves
     if (b_.error_after && i == *b_.error_after)
-      return finish(
-          b_.zhipu_legacy
-              ? "event: error\ndata: fake mid-stream failure\n\n"
-              : R"(data: {"error":{"message":"fake mid-stream failure","type":"server_error","code":"fake_error"}})"
-                "\n\n");
+      return finish(b_.zhipu_legacy ? "event: error\ndata: fake mid-stream failure\n\n"
+                                    : "data: " +
+                                          error_body("fake mid-stream failure", "server_error",
+                                                     "fake_error", b_.nest.value_or(0)) +
+                                          "\n\n");
     // A clean end of the body with neither finish_reason nor [DONE]: a cut stream.
     if (b_.end_after && i == *b_.end_after) return finish("");
     if (i == b_.chunks) return finish(ending());
