@@ -3,8 +3,14 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 LISTEN ?= 127.0.0.1:8080
+# The fuzz build (clang, libFuzzer, ASan + UBSan): its own folder, never mixed with g++'s.
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
 
-.PHONY: all deps configure build run test test-asan test-tsan coverage bench format clean
+.PHONY: all deps configure build run test test-asan test-tsan coverage bench format clean fuzz-build fuzz \
+	fuzz-corpus
 
 all: build
 
@@ -47,9 +53,25 @@ coverage: deps
 bench: build
 	@./bench/run.sh $(BUILD_DIR)
 
+fuzz-build: deps
+	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+		-DSG_FUZZ=ON -DCMAKE_CXX_FLAGS="$(FUZZ_FLAGS)" \
+		-DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" > $(FUZZ_DIR).configure.log 2>&1 \
+		|| (cat $(FUZZ_DIR).configure.log; exit 1)
+	@cmake --build $(FUZZ_DIR) -j$(JOBS) --target fuzz_targets
+
+# Each target fuzzes FUZZ_SECONDS on its corpus (new inputs go to $(FUZZ_DIR)/fuzz-work).
+fuzz: fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_DIR) fuzz $(FUZZ_SECONDS)
+
+# Each target runs once over its committed corpus, without fuzzing: fails on any crash.
+fuzz-corpus: fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_DIR) corpus
+
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
 clean:
 	@rm -rf $(BUILD_DIR) $(BUILD_DIR).configure.log build-asan build-tsan build-coverage \
-		build-asan.configure.log build-tsan.configure.log build-coverage.configure.log
+		build-asan.configure.log build-tsan.configure.log build-coverage.configure.log \
+		$(FUZZ_DIR) $(FUZZ_DIR).configure.log

@@ -15,16 +15,6 @@
 
 namespace streamgate {
 
-gateway_config gateway_config::with_mock_provider() {
-  gateway_config cfg;
-  provider_entry mock;
-  mock.name = "mock";
-  mock.kind = "mock";
-  mock.models = {"mock"};
-  cfg.providers.push_back(mock);
-  return cfg;
-}
-
 namespace {
 
 // Forwards attaches to sessions as requests, so that a session which ended between the

@@ -14,7 +14,9 @@ command invalid(std::string_view code, std::string message, std::string id = {})
   command c;
   c.error_code = std::string{code};
   c.error_message = std::move(message);
-  c.id = std::move(id);
+  // An id over the limit is not echoed, whatever else is wrong with the message: a refusal
+  // must not cost the size of the message that caused it.
+  if (id.size() <= max_stream_id) c.id = std::move(id);
   return c;
 }
 
@@ -53,7 +55,7 @@ command parse_command(std::string_view text) {
     return invalid(error_code::invalid_request,
                    "'id' must be a non-empty string of at most " + std::to_string(max_stream_id) +
                        " characters",
-                   id.size() > max_stream_id ? std::string{} : id);
+                   id);
   c.id = id;
   if (type == "cancel") {
     c.what = command::kind::cancel;

@@ -59,6 +59,19 @@ TEST(ws_protocol, refuses_what_it_cannot_use_and_says_why) {
   EXPECT_TRUE(long_id.id.empty());  // not echoed back
 }
 
+// Found by fuzz_ws_command: a refusal for a missing or unknown type echoed the client's id
+// whole, however long.
+TEST(ws_protocol, refusals_never_echo_an_overlong_id) {
+  std::string big(100000, 'x');
+  for (const auto& frame : {R"({"id":")" + big + "\"}", R"({"type":7,"id":")" + big + "\"}",
+                            R"({"type":"bogus","id":")" + big + "\"}"}) {
+    auto c = parse_command(frame);
+    EXPECT_EQ(c.what, command::kind::invalid);
+    EXPECT_LE(c.id.size(), max_stream_id);
+    EXPECT_LT(error(c.id, c.error_code, c.error_message).size(), 1000u);
+  }
+}
+
 TEST(ws_protocol, deep_nesting_is_refused_and_a_request_has_the_room_it_has_over_http) {
   auto deep = [](std::size_t levels) {
     return std::string(levels, '[') + std::string(levels, ']');
