@@ -62,7 +62,8 @@ TEST(config, reads_a_complete_file) {
   apply_config_json(R"({
     "listen": "0.0.0.0:9000",
     "log": {"level": "debug"},
-    "http": {"threads": 2, "max_body_bytes": 2048, "sse_keepalive_ms": 5000},
+    "http": {"threads": 2, "max_body_bytes": 2048, "sse_keepalive_ms": 5000,
+             "write_timeout_ms": 7000},
     "sessions": {"resume_window_ms": 1000, "max_sessions": 10, "max_attempts": 2},
     "shutdown": {"drain_ms": 100},
     "providers": [{"name": "fast", "kind": "mock", "models": ["mock", "fast"],
@@ -76,6 +77,7 @@ TEST(config, reads_a_complete_file) {
   EXPECT_EQ(cfg.http.threads, 2u);
   EXPECT_EQ(cfg.http.max_body_bytes, 2048u);
   EXPECT_EQ(cfg.http.sse_keepalive.count(), 5000);
+  EXPECT_EQ(cfg.http.write_timeout.count(), 7000);
   EXPECT_EQ(cfg.gateway.sessions.resume_window.count(), 1000);
   EXPECT_EQ(cfg.gateway.max_sessions, 10u);
   EXPECT_EQ(cfg.drain.count(), 100);
