@@ -49,6 +49,7 @@ class fake_connection {
   }
   void on_attached(const event_sink*, std::uint64_t, bool) {}
   void on_detached(const event_sink*, detach_reason) {}
+  void on_replay_paused(const event_sink*, std::uint64_t) {}
 
   std::vector<std::uint64_t> wait_for_all() {
     std::unique_lock<std::mutex> lk(mu_);
