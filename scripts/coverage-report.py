@@ -22,7 +22,8 @@ def gcovr(root, build, *args):
 
 
 def percent(covered, total):
-    return 100.0 * covered / total if total else 100.0
+    # A folder with nothing measured was not built: no figure rather than 100 %.
+    return "%5.1f %%" % (100.0 * covered / total) if total else "    n/a"
 
 
 def main():
@@ -43,10 +44,10 @@ def main():
             folders[top][i] += entry[key]
             folders["total"][i] += entry[key]
 
-    print("\ncoverage (whole suite)   lines                  branches")
+    print("\ncoverage by folder       lines                  branches")
     for name in PRODUCT + ["total"]:
         lc, lt, bc, bt = folders[name]
-        print("  %-12s %6.1f %% %6d/%-6d   %6.1f %% %6d/%-6d"
+        print("  %-12s %s %6d/%-6d   %s %6d/%-6d"
               % (name, percent(lc, lt), lc, lt, percent(bc, bt), bc, bt))
     print("\nmost uncovered lines:")
     worst = sorted(files, key=lambda e: e["line_covered"] - e["line_total"])[:15]
