@@ -2,7 +2,7 @@
 # Runs the fuzz targets built in BUILD_DIR (make fuzz-build).
 #   run.sh BUILD_DIR fuzz SECONDS [TARGET...]  fuzz each target SECONDS on its corpus
 #   run.sh BUILD_DIR corpus [TARGET...]        run each target once over its committed corpus
-# Fuzzing never writes into the committed corpus: new inputs go to BUILD_DIR/fuzz-work/<t>/,
+# Fuzzing never writes into the committed corpus: new inputs go to BUILD_DIR/fuzz-work/<t>/ (log: <t>-fuzz.log),
 # crashes to BUILD_DIR/fuzz-work/<t>-crash-*. A target's dictionary (<t>.dict here) is used
 # when there is one. Inputs are at most FUZZ_MAX_LEN bytes (4096): a few corpus entries are
 # far larger (deep JSON nesting), and would otherwise make every mutation that large. Ends
@@ -30,7 +30,7 @@ failed=0
 for t in $targets; do
   bin="$build/fuzz/fuzz_$t"
   corpus="$here/corpus/$t"
-  log="$work/$t.log"
+  log="$work/$t-$mode.log"
   dict=""
   [ -f "$here/$t.dict" ] && dict="-dict=$here/$t.dict"
   if [ "$mode" = corpus ]; then
