@@ -15,7 +15,7 @@ std::string excerpt(std::string_view client_text) {
 
 int http_status_for(std::string_view code) {
   namespace ec = error_code;
-  static constexpr std::array<std::pair<std::string_view, int>, 24> table{{
+  static constexpr std::array<std::pair<std::string_view, int>, 25> table{{
       {ec::invalid_json, 400},
       {ec::invalid_request, 400},
       {ec::model_not_found, 404},
@@ -28,6 +28,7 @@ int http_status_for(std::string_view code) {
       {ec::too_many_connections, 503},
       {ec::too_many_streams, 503},
       {ec::server_shutting_down, 503},
+      {ec::log_budget_exceeded, 503},
       {ec::upstream_bad_request, 400},
       {ec::upstream_auth_failed, 502},
       {ec::upstream_model_not_found, 404},

@@ -28,6 +28,8 @@ inline constexpr std::string_view too_many_sessions = "too_many_sessions";
 inline constexpr std::string_view too_many_connections = "too_many_connections";
 inline constexpr std::string_view too_many_streams = "too_many_streams";
 inline constexpr std::string_view server_shutting_down = "server_shutting_down";
+// The session logs reached sessions.log_budget_bytes and this running stream held the most.
+inline constexpr std::string_view log_budget_exceeded = "log_budget_exceeded";
 // Upstream outcomes.
 inline constexpr std::string_view upstream_connect_failed = "upstream_connect_failed";
 inline constexpr std::string_view upstream_bad_request = "upstream_bad_request";

@@ -4,6 +4,8 @@
 #include "telemetry/stats.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <string>
 
 namespace streamgate {
 namespace {
@@ -14,9 +16,31 @@ void count_client(const sink_ptr& s, int delta) {
   stats::session().clients.with({s->transport()}).inc(delta);
 }
 
+// A malloc'd block of `n` bytes as glibc's allocator spends it: a size header, rounded up to
+// 16 bytes, 32 at least.
+std::uint64_t malloc_block(std::size_t n) {
+  return std::max<std::uint64_t>(32, (n + sizeof(std::size_t) + 15) / 16 * 16);
+}
+
+std::uint64_t string_buffer(const std::string& s) {
+  auto object = reinterpret_cast<std::uintptr_t>(&s);
+  auto data = reinterpret_cast<std::uintptr_t>(s.data());
+  bool in_place = data >= object && data < object + sizeof s;  // the short-string buffer
+  return in_place ? 0 : malloc_block(s.capacity() + 1);
+}
+
+// What one logged event costs the heap: make_shared's one block (the event, a vtable pointer
+// and two reference counts) and each string's own buffer; the log's index is counted as it
+// grows.
+std::uint64_t heap_bytes(const stream_event& ev) {
+  constexpr std::size_t control_block = sizeof(void*) + 2 * sizeof(std::int32_t);
+  return malloc_block(control_block + sizeof(stream_event)) + string_buffer(ev.text) +
+         string_buffer(ev.code);
+}
+
 }  // namespace
 
-event_log::event_log(options o) : opts_(std::move(o)) {
+event_log::event_log(options o) : opts_(std::move(o)), account_(opts_.budget, opts_.evicted) {
   if (opts_.first_sink) {
     count_client(opts_.first_sink, 1);
     sinks_.push_back(std::move(opts_.first_sink));
@@ -29,8 +53,16 @@ event_log::~event_log() {
 
 event_log::appended event_log::append(stream_event ev) {
   auto now = opts_.now();
-  std::lock_guard<std::mutex> lock{mutex_};
-  return append_locked(std::move(ev), now);
+  bool terminal = ev.terminal();
+  appended a;
+  {
+    std::lock_guard<std::mutex> lock{mutex_};
+    a = append_locked(std::move(ev), now);
+  }
+  // Outside the lock: past the budget, the charge tells some session (maybe this one) to go.
+  account_.charge(a.heap_bytes);
+  if (a.logged && terminal) account_.ended();
+  return a;
 }
 
 bool event_log::append_from_upstream(std::uint32_t attempt, stream_event ev) {
@@ -39,9 +71,11 @@ bool event_log::append_from_upstream(std::uint32_t attempt, stream_event ev) {
   appended a;
   {
     std::lock_guard<std::mutex> lock{mutex_};
-    if (lane_ == 0 || lane_ != attempt) return false;
+    // Told to go by the budget: the session ends it with log_budget_exceeded; nothing more.
+    if (lane_ == 0 || lane_ != attempt || account_.told_to_go()) return false;
     a = append_locked(std::move(ev), now);
   }
+  account_.charge(a.heap_bytes);
   if (a.first_delta && opts_.first_delta) opts_.first_delta(attempt);
   if (a.sinks_lost && opts_.sinks_lost) opts_.sinks_lost();
   return a.logged;
@@ -53,7 +87,9 @@ event_log::appended event_log::append_locked(stream_event&& ev, clock::time_poin
   a.logged = true;
   ev.seq = events_.size() + 1;
   auto ptr = std::make_shared<const stream_event>(std::move(ev));
+  auto capacity = events_.capacity();
   events_.push_back(ptr);
+  a.heap_bytes = heap_bytes(*ptr) + (events_.capacity() - capacity) * sizeof(event_ptr);
   if (ptr->kind == event_kind::delta) {
     if (tokens_++ == 0) {
       a.first_delta = true;

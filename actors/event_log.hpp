@@ -1,11 +1,13 @@
 #pragma once
 
 #include "actors/event_sink.hpp"
+#include "actors/log_budget.hpp"
 #include "actors/stream_event.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -40,6 +42,10 @@ class event_log {
     std::function<void(std::uint32_t attempt)> first_delta;
     // Called when slow consumers were dropped on the lane and no sink is left.
     std::function<void()> sinks_lost;
+    // The process-wide budget the log's events count against (null: none), and how the log
+    // asks its session to go when the budget picks it (see log_budget.hpp).
+    std::shared_ptr<log_budget> budget;
+    log_budget::evict_fn evicted;
     metrics::histogram* ttft = nullptr;
     metrics::histogram* gap = nullptr;
     metrics::counter* bytes = nullptr;
@@ -47,9 +53,10 @@ class event_log {
 
   // What an append did, for the caller's state machine.
   struct appended {
-    bool logged = false;       // false: the log already ended, or the lane refused
-    bool first_delta = false;  // the log's first delta: the first token
-    bool sinks_lost = false;   // slow consumers were dropped and no sink is left
+    bool logged = false;           // false: the log already ended, or the lane refused
+    bool first_delta = false;      // the log's first delta: the first token
+    bool sinks_lost = false;       // slow consumers were dropped and no sink is left
+    std::uint64_t heap_bytes = 0;  // what the event added to the log's memory
   };
 
   explicit event_log(options o);
@@ -84,12 +91,15 @@ class event_log {
   event_ptr last() const;
   std::uint32_t tokens() const;
   std::uint64_t bytes() const;
+  // What the logged events cost the heap (the events, their text, the log's index).
+  std::uint64_t held_bytes() const { return account_.bytes(); }
   clock::time_point first_token_at() const;
 
  private:
   appended append_locked(stream_event&& ev, clock::time_point now);
 
   options opts_;
+  log_budget::account account_;
   mutable std::mutex mutex_;
   std::vector<event_ptr> events_;  // seq N is events_[N - 1]
   std::vector<sink_ptr> sinks_;

@@ -43,6 +43,7 @@ using lookup_atom = caf::atom_constant<caf::atom("sg_lookup")>;
 using first_delta_atom = caf::atom_constant<caf::atom("sg_first")>;
 using sinks_lost_atom = caf::atom_constant<caf::atom("sg_lost")>;
 using withdraw_atom = caf::atom_constant<caf::atom("sg_wdraw")>;
+using evict_atom = caf::atom_constant<caf::atom("sg_evict")>;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, usage_info& x) {
@@ -82,6 +83,9 @@ using session_actor = caf::typed_actor<
     caf::reacts_to<expire_atom, std::uint64_t>,
     // The failover deadline: no first token by now ends the session with the last error.
     caf::reacts_to<deadline_atom>,
+    // The log budget is spent and picked this session: an ended one goes away now, a running
+    // one ends with log_budget_exceeded and goes away too (log_budget.hpp).
+    caf::reacts_to<evict_atom>,
     // Ask the router (again): the only candidates were restarting.
     caf::reacts_to<route_atom>>;
 

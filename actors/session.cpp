@@ -178,6 +178,20 @@ void session_ops::on_expiry(std::uint64_t gen) {
   self_->quit();
 }
 
+void session_ops::on_evicted() {
+  nlohmann::json fields{{"session", st_.id}, {"bytes", st_.log->held_bytes()}};
+  if (st_.ended()) {
+    // The budget at work: it only shortens the resume window.
+    log::debug("log_evicted", std::move(fields));
+  } else {
+    log::warn("log_budget_exceeded", std::move(fields));
+    fail(error_code::log_budget_exceeded,
+         "the server's memory for stream logs is used up, and this stream's log was the "
+         "largest");
+  }
+  self_->quit();
+}
+
 void session_ops::on_ended() {
   release_lease();
   leave_queue();
@@ -237,6 +251,8 @@ session_actor::behavior_type session_behavior(session_pointer self, session_init
   };
   lo.first_delta = [tell](std::uint32_t attempt) { tell(first_delta_atom::value, attempt); };
   lo.sinks_lost = [tell] { tell(sinks_lost_atom::value); };
+  lo.budget = std::move(init.budget);
+  lo.evicted = [tell] { tell(evict_atom::value); };
   lo.ttft = &ss.ttft.with({st.transport, st.request.model});
   lo.gap = &ss.chunk_gap.with({st.transport, st.request.model});
   lo.bytes = &ss.bytes.with({st.transport, st.request.model});
@@ -287,6 +303,7 @@ session_actor::behavior_type session_behavior(session_pointer self, session_init
       },
       [self](expire_atom, std::uint64_t gen) { session_ops{self}.on_expiry(gen); },
       [self](deadline_atom) { session_ops{self}.on_deadline(); },
+      [self](evict_atom) { session_ops{self}.on_evicted(); },
       [self](route_atom) { session_ops{self}.route(); },
   };
 }

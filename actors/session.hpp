@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,7 @@ struct session_init {
   provider_health_actor health;          // may be null: nobody keeps circuit breakers
   session_registry* registry = nullptr;  // outlives every session (owned by the engine)
   session_options options;
+  std::shared_ptr<log_budget> budget;  // what every session log counts against (null: none)
 };
 
 // queued: routing and opening an upstream; streaming: the first token went out;

@@ -64,6 +64,8 @@ class session_ops {
   void on_upstream_event(std::uint32_t attempt, stream_event ev);
   void arm_expiry();
   void on_expiry(std::uint64_t gen);
+  // The log budget picked this session: it goes now, ending its stream first if it runs.
+  void on_evicted();
   // What is left of the attempt deadline.
   std::chrono::milliseconds remaining() const;
 

@@ -41,6 +41,7 @@ void read_sessions(object_reader& r, gateway_config& g) {
   r.millis("attempt_deadline_ms", g.sessions.attempt_deadline);
   r.integer("max_attempts", g.sessions.max_attempts, 1, 16);
   r.integer("max_sessions", g.max_sessions, 1, 10000000);
+  r.integer("log_budget_bytes", g.log_budget_bytes, 1 << 20, 1LL << 40);
 }
 
 void read_quota(object_reader& r, quota_options& q) {

@@ -53,6 +53,9 @@ struct gateway_config {
   breaker_options breaker;                     // one circuit breaker per provider
   session_options sessions;
   std::size_t max_sessions = 20000;
+  // Memory all session logs may hold together, running and kept for resume; past it sessions
+  // are evicted as actors/log_budget.hpp says (sessions.log_budget_bytes).
+  std::uint64_t log_budget_bytes = std::uint64_t{256} << 20;
   restart_options restarts;
   // Where the curl driver runs: the HTTP server's io_context (http_server's `io`), so that
   // upstream reads and client writes share its threads; null: threads of its own.

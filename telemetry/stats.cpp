@@ -36,6 +36,11 @@ session_stats& session() {
                           "Cancel or client disconnect received by the session to its upstream "
                           "stream stopped",
                           {"provider"}, metrics::latency_buckets()),
+      reg().add_counter("streamgate_session_log_evictions_total",
+                        "Sessions sent away because the session logs reached "
+                        "sessions.log_budget_bytes: ended (kept for resume, oldest first) or "
+                        "running (the largest, ended with log_budget_exceeded)",
+                        {"state"}),
   };
   return s;
 }

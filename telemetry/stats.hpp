@@ -21,6 +21,7 @@ struct session_stats {
   metrics::gauge_family& clients;             // {transport}: attached clients
   metrics::counter_family& failovers;         // {model}
   metrics::histogram_family& cancel_latency;  // {provider}: cancel/disconnect → upstream gone
+  metrics::counter_family& log_evictions;     // {state}: sessions evicted by the log budget
 };
 session_stats& session();
 

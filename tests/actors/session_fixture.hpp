@@ -79,6 +79,7 @@ class session_fixture : public coordinator_fixture {
     init.health = health;
     init.registry = &registry;
     init.options = options;
+    init.budget = budget;
     auto id = init.id;
     auto h = *registry.add(id, 100000, [&] { return sys->spawn(session_behavior, init); });
     sched->run();
@@ -90,6 +91,7 @@ class session_fixture : public coordinator_fixture {
   }
 
   session_registry registry;
+  std::shared_ptr<log_budget> budget;  // null: the logs are not bounded
   router_actor router;
   provider_health_actor health;
   session_options options = [] {
