@@ -37,6 +37,7 @@ session_actor::behavior_type recording_session(session_actor::pointer self,
       [](shutdown_atom) {},
       [](expire_atom, std::uint64_t) {},
       [](deadline_atom) {},
+      [](evict_atom) {},
       [](route_atom) {},
   };
 }
