@@ -22,8 +22,8 @@ struct json_input {
   bool ok() const { return outcome == status::ok; }
 };
 
-// Parses one JSON text (nothing but whitespace may follow it; no NUL byte anywhere). Nesting deeper than
-// `max_depth` stops the parser where it is reached: no deep tree is ever built.
+// Parses one JSON text (nothing but whitespace may follow it; no NUL byte anywhere). Nesting deeper
+// than `max_depth` stops the parser where it is reached: no deep tree is ever built.
 json_input parse_json_input(std::string_view text, std::size_t max_depth = max_json_depth);
 
 // "<what> nests arrays or objects more than <max_depth> levels deep": the one wording of the
