@@ -200,8 +200,8 @@ std::shared_ptr<ws_connection::sink_type> ws_connection::add_stream(const std::s
                                                                     const std::string& session) {
   auto sink = std::make_shared<sink_type>(weak_from_this(), ctx_->gate,
                                           ctx_->options.max_pending_bytes, "ws");
-  streams_[id] = {session, sink, false, std::nullopt};
-  ids_[sink.get()] = id;
+  auto& entry = *streams_.insert_or_assign(id, stream{session, sink, false, std::nullopt}).first;
+  ids_[sink.get()] = &entry;
   ctx_->streams.fetch_add(1, std::memory_order_relaxed);
   return sink;
 }
@@ -209,11 +209,12 @@ std::shared_ptr<ws_connection::sink_type> ws_connection::add_stream(const std::s
 // Attaches stream `id` to its session after `after`, through a new sink: whatever the
 // previous one still has on its way to the strand is then recognisably stale.
 bool ws_connection::attach_stream(const std::string& id, std::uint64_t after) {
-  auto& s = streams_[id];
+  auto& entry = *streams_.try_emplace(id).first;
+  auto& s = entry.second;
   ids_.erase(s.sink.get());
   s.sink = std::make_shared<sink_type>(weak_from_this(), ctx_->gate,
                                        ctx_->options.max_pending_bytes, "ws", true);
-  ids_[s.sink.get()] = id;
+  ids_[s.sink.get()] = &entry;
   s.replaying = true;
   s.paused_after.reset();
   return ctx_->service.attach(s.session, after, s.sink);
@@ -288,9 +289,9 @@ void ws_connection::cancel(const std::string& id) {
   }
 }
 
-const std::string* ws_connection::stream_of(const event_sink* sink) const {
+ws_connection::stream_entry* ws_connection::stream_of(const event_sink* sink) const {
   auto it = ids_.find(sink);
-  return it == ids_.end() ? nullptr : &it->second;
+  return it == ids_.end() ? nullptr : it->second;
 }
 
 inline_delivery ws_connection::deliver_now(const event_sink* from, const event_ptr& ev) {
@@ -298,11 +299,11 @@ inline_delivery ws_connection::deliver_now(const event_sink* from, const event_p
   if (ev->terminal()) return inline_delivery::busy;
   std::unique_lock<std::mutex> lk(mu_, std::try_to_lock);
   if (!lk) return inline_delivery::busy;
-  auto* id = stream_of(from);  // none once released (a close releases first)
-  if (!id || streams_[*id].paused_after) return inline_delivery::busy;     // on_event drops it
+  auto* found = stream_of(from);  // none once released (a close releases first)
+  if (!found || found->second.paused_after) return inline_delivery::busy;  // on_event drops it
   if (ev->kind == event_kind::heartbeat) return inline_delivery::written;  // the socket has its own
   scratch_.clear();  // kept for its capacity: a token's text costs no allocation
-  ws::append_event(scratch_, *id, *ev);
+  ws::append_event(scratch_, found->first, *ev);
   ws::append_frame(pending_, ws::opcode::text, scratch_);
   if (scratch_.capacity() > 64 * 1024) std::string{}.swap(scratch_);  // after a huge one
   if (over_pending_limit()) return inline_delivery::too_slow;
@@ -314,8 +315,8 @@ void ws_connection::on_event(const event_sink* from, const event_ptr& ev) {
   auto lk = guard();
   auto* found = stream_of(from);
   if (!found || ev->kind == event_kind::heartbeat) return;
-  auto id = *found;
-  auto& s = streams_[id];
+  auto id = found->first;
+  auto& s = found->second;
   if (s.paused_after) return;  // the next attach brings it again
   ws::append_frame(pending_, ws::opcode::text, ws::event(id, *ev));
   if (ev->terminal()) {
@@ -331,18 +332,18 @@ void ws_connection::on_replay_paused(const event_sink* from, std::uint64_t last_
   auto* found = stream_of(from);
   if (!found) return;
   // Every event up to last_seq reached the strand before this: go on once they are read.
-  pause_replay(streams_[*found], last_seq);
+  pause_replay(found->second, last_seq);
   flush();
 }
 
 void ws_connection::on_attached(const event_sink* from, std::uint64_t last_seq, bool ended) {
   auto lk = guard();
   auto* found = stream_of(from);
-  if (!found || streams_[*found].paused_after) return;
-  streams_[*found].replaying = false;
+  if (!found || found->second.paused_after) return;
+  found->second.replaying = false;
   if (!ended) return;
   // Ended, and the terminal event was not after the resume point: nothing will follow.
-  auto id = *found;
+  auto id = found->first;
   end_stream(id);
   send(ws::error(id, error_code::session_ended,
                  "the stream ended at seq " + std::to_string(last_seq) + "; nothing follows"));
@@ -357,7 +358,7 @@ void ws_connection::on_detached(const event_sink* from, detach_reason why) {
     drop("slow_consumer");
     return;
   }
-  auto id = *found;
+  auto id = found->first;
   end_stream(id);
   if (why == detach_reason::cursor_ahead) {
     send(ws::error(id, error_code::invalid_request,

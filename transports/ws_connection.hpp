@@ -87,7 +87,8 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   void start(ws::command& cmd);
   void resume(ws::command& cmd);
   void cancel(const std::string& id);
-  const std::string* stream_of(const event_sink* sink) const;
+  using stream_entry = std::map<std::string, stream>::value_type;
+  stream_entry* stream_of(const event_sink* sink) const;
 
   // Writing: frames queue in pending_, and writer_ sends them.
   void send(const std::string& message);
@@ -116,8 +117,9 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   const bool over_limit_;
   std::map<std::string, stream> streams_;
   // Which stream a sink feeds: looked up for every token, on sockets of up to
-  // ws_max_streams streams.
-  std::unordered_map<const event_sink*, std::string> ids_;
+  // ws_max_streams streams. A map's entries stay where they are until erased, and
+  // end_stream and release forget a sink here first.
+  std::unordered_map<const event_sink*, stream_entry*> ids_;
   std::string pending_;  // framed, not yet handed to the socket
   std::string scratch_;  // a token's text before it is framed (deliver_now)
   socket_writer writer_;
