@@ -605,7 +605,9 @@ class curl_driver::own_loop final : public loop, public std::enable_shared_from_
 
 // On someone else's io_context (the HTTP server's I/O threads): Asio's reactor watches the
 // driver's epoll descriptor, which is readable while one of curl's sockets is ready; commands
-// and the timer run on a strand.
+// and the timer run on a strand. Its handlers hold it weakly: the loop owns the io_context,
+// so a handler holding it strongly that a stopped io_context never runs (nor destroys) would
+// keep both alive for ever, with every curl handle of the driver.
 class curl_driver::asio_loop final : public loop, public std::enable_shared_from_this<asio_loop> {
  public:
   explicit asio_loop(std::shared_ptr<net::io_context> io)
@@ -618,12 +620,15 @@ class curl_driver::asio_loop final : public loop, public std::enable_shared_from
   ~asio_loop() override { watch_.release(); }  // the descriptor is the driver's to close
 
   void begin() {
-    net::post(strand_, [self = shared_from_this()] { self->await_ready(); });
+    net::post(strand_, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->await_ready();
+    });
   }
 
   void post(command c) override {
-    net::post(strand_, [self = shared_from_this(), c = std::move(c)]() mutable {
-      if (self->d_.stopped) return;
+    net::post(strand_, [weak = weak_from_this(), c = std::move(c)]() mutable {
+      auto self = weak.lock();
+      if (!self || self->d_.stopped) return;
       c.run(self->d_);
       self->d_.after_action();
       self->arm();
@@ -637,8 +642,8 @@ class curl_driver::asio_loop final : public loop, public std::enable_shared_from
     }
     auto done = std::make_shared<std::promise<void>>();
     auto finished = done->get_future();
-    net::post(strand_, [self = shared_from_this(), done] {
-      self->end();
+    net::post(strand_, [weak = weak_from_this(), done] {
+      if (auto self = weak.lock()) self->end();
       done->set_value();
     });
     // An io_context nobody runs any more (its threads were stopped) never runs it.
@@ -651,8 +656,9 @@ class curl_driver::asio_loop final : public loop, public std::enable_shared_from
   void await_ready() {
     watch_.async_wait(
         net::posix::descriptor_base::wait_read,
-        net::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec) {
-          if (ec || self->d_.stopped) return;
+        net::bind_executor(strand_, [weak = weak_from_this()](boost::system::error_code ec) {
+          auto self = weak.lock();
+          if (ec || !self || self->d_.stopped) return;
           self->d_.poll_ready();
           self->arm();
           self->await_ready();
@@ -668,8 +674,9 @@ class curl_driver::asio_loop final : public loop, public std::enable_shared_from
     timer_armed_ = due;
     timer_.expires_at(due);
     timer_.async_wait(
-        net::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec) {
-          if (ec || self->d_.stopped) return;
+        net::bind_executor(strand_, [weak = weak_from_this()](boost::system::error_code ec) {
+          auto self = weak.lock();
+          if (ec || !self || self->d_.stopped) return;
           self->timer_armed_ = never;
           self->d_.on_due();
           self->arm();

@@ -187,14 +187,27 @@ TEST(loadgen_program, reports_failures_and_exits_non_zero) {
   EXPECT_EQ(k["failed"], 2);
 }
 
-// Six short mock streams, three at a time, against the in-process gateway at `url`.
-std::vector<std::string> gateway_run(const std::string& protocol, const std::string& url) {
-  return {"--protocol",     protocol,
-          "--url",          url,
-          "--model",        "mock",
-          "--concurrency",  "3",
-          "--requests",     "6",
-          "--request-json", R"({"mock":{"tokens":6,"interval_ms":5,"first_token_ms":1}})"};
+// Six short mock streams, three at a time, against the in-process gateway at `url`. Runs
+// that cancel after 2 tokens get 4 tokens that take long enough (0.8 s) for any cancel to
+// land first, even in a sanitizer build.
+std::vector<std::string> gateway_run(const std::string& protocol, const std::string& url,
+                                     bool cancel = false) {
+  std::vector<std::string> args{
+      "--protocol",
+      protocol,
+      "--url",
+      url,
+      "--model",
+      "mock",
+      "--concurrency",
+      "3",
+      "--requests",
+      "6",
+      "--request-json",
+      cancel ? R"({"mock":{"tokens":6,"interval_ms":200,"first_token_ms":1}})"
+             : R"({"mock":{"tokens":6,"interval_ms":5,"first_token_ms":1}})"};
+  if (cancel) args.insert(args.end(), {"--cancel-after", "2"});
+  return args;
 }
 
 TEST(loadgen_program, drives_the_gateway_over_sse_and_long_poll_with_cancels) {
@@ -202,12 +215,10 @@ TEST(loadgen_program, drives_the_gateway_over_sse_and_long_poll_with_cancels) {
   auto url = "http://127.0.0.1:" + std::to_string(server.port());
   auto sse = run_loadgen(gateway_run("sse", url));
   EXPECT_EQ(sse["ok"], 6);
-  auto args = gateway_run("poll", url);
-  auto poll = run_loadgen(args);
+  auto poll = run_loadgen(gateway_run("poll", url));
   EXPECT_EQ(poll["ok"], 6);
   EXPECT_GT(poll["ttft_ms"]["n"], 0);
-  args.insert(args.end(), {"--cancel-after", "2"});
-  auto cancelled = run_loadgen(args);
+  auto cancelled = run_loadgen(gateway_run("poll", url, true));
   EXPECT_EQ(cancelled["ok"], 6);
   EXPECT_EQ(cancelled["cancel_ack_ms"]["n"], 6);
 }
@@ -215,13 +226,11 @@ TEST(loadgen_program, drives_the_gateway_over_sse_and_long_poll_with_cancels) {
 TEST(loadgen_program, drives_the_gateway_over_websocket_with_cancels_and_idle_sockets) {
   test::test_server server;
   auto url = "http://127.0.0.1:" + std::to_string(server.port());
-  auto args = gateway_run("ws", url);
-  auto ws = run_loadgen(args);
+  auto ws = run_loadgen(gateway_run("ws", url));
   EXPECT_EQ(ws["ok"], 6) << ws.dump();
   EXPECT_EQ(ws["ttft_ms"]["n"], 6);
   EXPECT_EQ(ws["gap_ms"]["n"], 6 * 5);
-  args.insert(args.end(), {"--cancel-after", "2"});
-  auto cancelled = run_loadgen(args);
+  auto cancelled = run_loadgen(gateway_run("ws", url, true));
   EXPECT_EQ(cancelled["ok"], 6) << cancelled.dump();
   EXPECT_EQ(cancelled["cancel_ack_ms"]["n"], 6);
 
