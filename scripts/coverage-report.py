@@ -17,7 +17,8 @@ PRODUCT = ["actors", "transports", "providers", "supervision", "telemetry", "app
 def gcovr(root, build, *args):
     subprocess.run(
         ["gcovr", "--root", root, "--filter", os.path.join(root, "(%s)/" % "|".join(PRODUCT)),
-         "--exclude-throw-branches", "--exclude-unreachable-branches", "-j", "2", *args, build],
+         "--exclude-throw-branches", "--exclude-unreachable-branches", "--gcov-ignore-parse-errors",
+         "-j", "2", *args, build],
         check=True)
 
 

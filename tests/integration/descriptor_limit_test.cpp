@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -108,6 +109,13 @@ bool serves_again(std::uint16_t port) {
       10s);
 }
 
+// A server that went through descriptor exhaustion still shuts down gracefully on SIGTERM
+// (and so writes its coverage counts, which a SIGKILL would lose).
+void ends_cleanly(child_process& p) {
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(std::chrono::seconds(20)), 0) << p.stderr_text().substr(0, 2000);
+}
+
 // `ulimit -n 256` and 400 clients: used to spin a core on EMFILE, writing ~150,000
 // accept_failed lines a second, with max_connections (20000) never reached.
 TEST(descriptor_limit, under_ulimit_256_four_hundred_clients_get_answers_not_a_spinning_server) {
@@ -125,6 +133,7 @@ TEST(descriptor_limit, under_ulimit_256_four_hundred_clients_get_answers_not_a_s
     EXPECT_GT(clients.answered("HTTP/1.1 200"), 0u);
   }
   EXPECT_TRUE(serves_again(port)) << p.stderr_text().substr(0, 2000);
+  ends_cleanly(p);
 }
 
 // Descriptors running out under a running server (here: its limit lowered to what it already
@@ -154,6 +163,7 @@ TEST(descriptor_limit, out_of_descriptors_the_listener_backs_off_and_answers_503
   EXPECT_NE(metrics.find("streamgate_http_accept_failures_total "), std::string::npos);
   EXPECT_NE(metrics.find("streamgate_limits_rejected_total{limit=\"file_descriptors\"}"),
             std::string::npos);
+  ends_cleanly(p);
 }
 
 }  // namespace
