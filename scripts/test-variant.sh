@@ -46,8 +46,10 @@ if [ "$kind" = coverage ]; then
 fi
 
 status=0
-# Two tests at a time on two cores: the instrumented suite takes 19 minutes one by one.
-(cd "$build" && ctest --output-on-failure --timeout 900 -j"$jobs" "$@") || status=$?
+# One test at a time: instrumented code runs several times slower, and two at a time on two
+# cores made timing-bound tests (breaker probes, expiry, a spinning-accept check) miss their
+# windows. CTEST_ARGS=-j2 runs two at a time where that is known to be fine.
+(cd "$build" && ctest --output-on-failure --timeout 900 "$@") || status=$?
 
 if [ -n "$(ls -A "$logs")" ]; then
   for f in "$logs"/*; do
