@@ -80,6 +80,7 @@ mock_stream_actor::behavior_type mock_stream(
             return;
           }
         }
+        send(stream_event::make_choice_end(0, "stop"));
         send(stream_event::make_usage({st.prompt_tokens, st.tokens}));
         send(stream_event::make_finish("stop"));
         self->quit();
