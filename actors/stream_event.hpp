@@ -56,8 +56,8 @@ struct stream_event {
   // delta: content; usage: the provider's whole usage object as raw JSON (empty: render the
   // counts); finish: the first choice's finish_reason; error: human-readable message
   std::string text;
-  std::string code;  // error: stable code from error_code.hpp; empty otherwise
-  usage_info usage;  // usage only
+  std::string code;                 // error: stable code from error_code.hpp; empty otherwise
+  usage_info usage;                 // usage only
   std::uint32_t retry_after_s = 0;  // error upstream_rate_limited: the provider's Retry-After
   std::uint32_t choice = 0;         // delta: the choice's index
   // delta: anything beyond plain text; null for plain text, which most pieces are. Shared
@@ -65,6 +65,11 @@ struct stream_event {
   std::shared_ptr<const delta_fields> fields;
 
   bool terminal() const { return is_terminal(kind); }
+  // A piece the user sees (text, reasoning, a tool call's fragment), not a choice's bare end:
+  // what time to first token, the gaps between tokens and the token count measure.
+  bool is_output() const {
+    return kind == event_kind::delta && (!text.empty() || (fields && !fields->delta.empty()));
+  }
 
   static stream_event make_delta(std::string content) {
     stream_event e;

@@ -48,7 +48,7 @@ TEST_F(poll, returns_every_event_in_order_until_done) {
       EXPECT_EQ(page["last_seq"], all.back()["seq"]);
     }
   } while (!page["done"].get<bool>());
-  ASSERT_EQ(all.size(), 7u);  // 5 deltas, usage, done
+  ASSERT_EQ(all.size(), 8u);  // 5 deltas, the choice's end, usage, done
   std::string text;
   for (std::size_t i = 0; i < all.size(); ++i) {
     EXPECT_EQ(all[i]["seq"], i + 1);
@@ -58,13 +58,15 @@ TEST_F(poll, returns_every_event_in_order_until_done) {
     }
   }
   EXPECT_EQ(text, mock_text(5));
-  EXPECT_EQ(all[5]["type"], "usage");
-  EXPECT_EQ(all[5]["usage"]["completion_tokens"], 5);
-  EXPECT_EQ(all[6]["type"], "done");
-  EXPECT_EQ(all[6]["finish_reason"], "stop");
+  EXPECT_EQ(all[5]["type"], "delta");
+  EXPECT_EQ(all[5]["finish_reason"], "stop");
+  EXPECT_EQ(all[6]["type"], "usage");
+  EXPECT_EQ(all[6]["usage"]["completion_tokens"], 5);
+  EXPECT_EQ(all[7]["type"], "done");
+  EXPECT_EQ(all[7]["finish_reason"], "stop");
   // The ended session's log stays readable: a late poll from 0 gets it all at once.
   auto again = events(s, 0, 0);
-  EXPECT_EQ(again["events"].size(), 7u);
+  EXPECT_EQ(again["events"].size(), 8u);
   EXPECT_TRUE(again["done"].get<bool>());
 }
 
