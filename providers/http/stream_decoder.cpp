@@ -57,9 +57,10 @@ class openai_decoder final : public stream_decoder {
   }
 
   void on_end(std::vector<stream_event>& out) override {
+    if (done_) return;
     // Some providers end after finish_reason without [DONE]: that is a clean end. Without
     // either, the stream was cut.
-    if (!first_reason_.empty()) return end_cleanly(out);
+    if (any_ended_) return end_cleanly(out);
     emit_terminal(error_event(error_code::upstream_interrupted,
                               "the provider's stream ended before the answer was complete"),
                   out);
@@ -73,8 +74,9 @@ class openai_decoder final : public stream_decoder {
     // Chunk-level members alone (an opening role chunk with a system_fingerprint) are no piece.
     if (plain && c.content.empty()) return;
     if (!c.finish_reason.empty()) {
-      if (first_reason_.empty() || c.index == 0) first_reason_ = c.finish_reason;
+      if (c.index == 0) reason0_ = c.finish_reason;
       ended_[c.index] = true;
+      any_ended_ = true;
     }
     stream_event e;
     e.choice = c.index;
@@ -106,13 +108,13 @@ class openai_decoder final : public stream_decoder {
     for (std::uint32_t i = 0; i < ended_.size(); ++i)
       if (!ended_[i]) out.push_back(stream_event::make_choice_end(i, "stop"));
     if (usage_) out.push_back(std::move(*usage_));
-    usage_.reset();
-    emit_terminal(stream_event::make_finish(first_reason_.empty() ? "stop" : first_reason_), out);
+    emit_terminal(stream_event::make_finish(reason0_.empty() ? "stop" : reason0_), out);
   }
 
   openai_chunk chunk_;  // reused: a chunk's storage is kept from one to the next
   std::vector<bool> ended_;
-  std::string first_reason_;  // choice 0's finish_reason (or the first one seen)
+  bool any_ended_ = false;    // some choice sent its finish_reason
+  std::string reason0_;       // choice 0's finish_reason, the terminal event's
   std::optional<stream_event> usage_;
   std::shared_ptr<const delta_fields> last_chunk_only_;
 };
