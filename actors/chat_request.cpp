@@ -54,6 +54,55 @@ std::optional<request_error> read_bounded(const json& obj, const char* key, std:
   return std::nullopt;
 }
 
+// Only what the mock provider reads: providers define the rest of a tool's schema.
+std::optional<request_error> check_tools(const json& body) {
+  if (auto it = body.find("tools"); it != body.end() && !it->is_null()) {
+    if (!it->is_array()) return invalid("tools", "'tools' must be an array");
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      if (!(*it)[i].is_object()) {
+        auto param = "tools[" + std::to_string(i) + "]";
+        return invalid(param, "'" + param + "' must be an object");
+      }
+    }
+  }
+  if (auto it = body.find("tool_choice");
+      it != body.end() && !it->is_null() && !it->is_string() && !it->is_object())
+    return invalid("tool_choice", "'tool_choice' must be a string or an object");
+  return std::nullopt;
+}
+
+std::optional<request_error> check_mock(const json& mock, chat_request& req) {
+  if (!mock.is_object()) return invalid("mock", "'mock' must be an object");
+  static constexpr std::array<std::string_view, 6> knobs{"tokens",      "first_token_ms",
+                                                         "interval_ms", "reasoning_tokens",
+                                                         "tool_calls",  "tool_fragments"};
+  for (auto& [k, v] : mock.items()) {
+    (void)v;
+    if (std::find(knobs.begin(), knobs.end(), k) == knobs.end())
+      return invalid("mock." + excerpt(k), "'mock." + excerpt(k) + "' is not a mock option");
+  }
+  auto& m = req.mock;
+  if (auto e = read_bounded(mock, "tokens", "mock.tokens", max_mock_tokens, m.tokens)) return e;
+  if (auto e =
+          read_bounded(mock, "first_token_ms", "mock.first_token_ms", 600000, m.first_token_ms))
+    return e;
+  if (auto e = read_bounded(mock, "interval_ms", "mock.interval_ms", 60000, m.interval_ms))
+    return e;
+  if (auto e = read_bounded(mock, "reasoning_tokens", "mock.reasoning_tokens", max_mock_tokens,
+                            m.reasoning_tokens))
+    return e;
+  if (auto e =
+          read_bounded(mock, "tool_calls", "mock.tool_calls", max_mock_tool_calls, m.tool_calls))
+    return e;
+  if (auto e = read_bounded(mock, "tool_fragments", "mock.tool_fragments", max_mock_tool_fragments,
+                            m.tool_fragments))
+    return e;
+  if (m.tool_fragments == 0u)
+    return invalid("mock.tool_fragments", "'mock.tool_fragments' must be an integer from 1 to " +
+                                              std::to_string(max_mock_tool_fragments));
+  return std::nullopt;
+}
+
 std::optional<request_error> check_options(const json& body, chat_request& req) {
   if (auto it = body.find("stream"); it != body.end() && !it->is_null()) {
     if (!it->is_boolean()) return invalid("stream", "'stream' must be a boolean");
@@ -72,25 +121,19 @@ std::optional<request_error> check_options(const json& body, chat_request& req) 
     if (auto it = body.find(key); it != body.end() && !it->is_null() && !it->is_number())
       return invalid(key, std::string{"'"} + key + "' must be a number");
   }
-  for (const char* key : {"max_tokens", "max_completion_tokens", "n"}) {
+  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
     if (auto it = body.find(key); it != body.end() && !it->is_null() &&
                                   (!it->is_number_integer() || it->get<std::int64_t>() < 1))
       return invalid(key, std::string{"'"} + key + "' must be a positive integer");
   }
-  if (auto it = body.find("mock"); it != body.end() && !it->is_null()) {
-    if (!it->is_object()) return invalid("mock", "'mock' must be an object");
-    for (auto& [k, v] : it->items()) {
-      (void)v;
-      if (k != "tokens" && k != "first_token_ms" && k != "interval_ms")
-        return invalid("mock." + excerpt(k), "'mock." + excerpt(k) + "' is not a mock option");
-    }
-    if (auto e = read_bounded(*it, "tokens", "mock.tokens", 100000, req.mock.tokens)) return e;
-    if (auto e = read_bounded(*it, "first_token_ms", "mock.first_token_ms", 600000,
-                              req.mock.first_token_ms))
-      return e;
-    if (auto e = read_bounded(*it, "interval_ms", "mock.interval_ms", 60000, req.mock.interval_ms))
-      return e;
+  if (auto it = body.find("n"); it != body.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 1 ||
+        it->get<std::int64_t>() > max_choices)
+      return invalid("n", "'n' must be an integer from 1 to " + std::to_string(max_choices));
+    req.choices = static_cast<std::uint32_t>(it->get<std::int64_t>());
   }
+  if (auto e = check_tools(body)) return e;
+  if (auto it = body.find("mock"); it != body.end() && !it->is_null()) return check_mock(*it, req);
   return std::nullopt;
 }
 

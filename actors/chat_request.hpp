@@ -17,7 +17,16 @@ struct mock_shape {
   std::optional<std::uint32_t> tokens;
   std::optional<std::uint32_t> first_token_ms;
   std::optional<std::uint32_t> interval_ms;
+  std::optional<std::uint32_t> reasoning_tokens;  // reasoning_content pieces before the answer
+  std::optional<std::uint32_t> tool_calls;        // parallel tool calls (0: answer in text)
+  std::optional<std::uint32_t> tool_fragments;    // argument fragments per tool call
 };
+
+// Bounds of the `mock` knobs and of `n` (400 invalid_request beyond them).
+inline constexpr std::uint32_t max_mock_tokens = 100000;
+inline constexpr std::uint32_t max_mock_tool_calls = 64;
+inline constexpr std::uint32_t max_mock_tool_fragments = 1000;
+inline constexpr std::uint32_t max_choices = 128;
 
 // A validated OpenAI chat completion request. Parsed once, at the edge; everything behind
 // the transports works with this value, never with raw bytes.
@@ -25,6 +34,7 @@ struct chat_request {
   std::string model;
   bool stream = false;
   bool include_usage = false;
+  std::uint32_t choices = 1;  // `n`, passed on to providers unchanged
   mock_shape mock;
   std::uint32_t prompt_tokens = 0;  // rough estimate for the mock's usage figures
   nlohmann::json body;              // the client's request, for providers to forward

@@ -34,8 +34,14 @@ std::uint64_t string_buffer(const std::string& s) {
 // grows.
 std::uint64_t heap_bytes(const stream_event& ev) {
   constexpr std::size_t control_block = sizeof(void*) + 2 * sizeof(std::int32_t);
-  return malloc_block(control_block + sizeof(stream_event)) + string_buffer(ev.text) +
-         string_buffer(ev.code);
+  auto bytes = malloc_block(control_block + sizeof(stream_event)) + string_buffer(ev.text) +
+               string_buffer(ev.code);
+  // Fields shared by several pieces (a chunk's system_fingerprint) are charged to each: an
+  // overestimate, on the side of the budget.
+  if (const auto* f = ev.fields.get())
+    bytes += malloc_block(control_block + sizeof(delta_fields)) + string_buffer(f->delta) +
+             string_buffer(f->choice) + string_buffer(f->chunk) + string_buffer(f->finish_reason);
+  return bytes;
 }
 
 }  // namespace
@@ -90,7 +96,7 @@ event_log::appended event_log::append_locked(stream_event&& ev, clock::time_poin
   auto capacity = events_.capacity();
   events_.push_back(ptr);
   a.heap_bytes = heap_bytes(*ptr) + (events_.capacity() - capacity) * sizeof(event_ptr);
-  if (ptr->kind == event_kind::delta) {
+  if (ptr->is_output()) {
     if (tokens_++ == 0) {
       a.first_delta = true;
       first_token_at_ = now;

@@ -9,6 +9,7 @@
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
+#include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -51,9 +52,22 @@ typename Inspector::result_type inspect(Inspector& f, usage_info& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delta_fields& x) {
+  return f(caf::meta::type_name("streamgate::delta_fields"), x.delta, x.choice, x.chunk,
+           x.finish_reason);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stream_event& x) {
+  // The shared fields by value: a copy out to save, a fresh shared object once loaded.
+  auto fields = x.fields ? *x.fields : delta_fields{};
+  bool has_fields = x.fields != nullptr;
+  auto loaded = caf::meta::load_callback([&]() -> caf::error {
+    x.fields = has_fields ? std::make_shared<const delta_fields>(std::move(fields)) : nullptr;
+    return caf::none;
+  });
   return f(caf::meta::type_name("streamgate::stream_event"), x.seq, x.kind, x.text, x.code, x.usage,
-           x.retry_after_s);
+           x.retry_after_s, x.choice, has_fields, fields, loaded);
 }
 
 // One upstream request (HTTP transfer or mock generator). It appends its non-terminal events

@@ -3,23 +3,21 @@
 #include "providers/stream_group.hpp"
 
 #include "actors/event_log.hpp"
+#include "providers/answer_request.hpp"
+#include "providers/answer_script.hpp"
 #include "providers/upstream_count.hpp"
 
 #include <caf/all.hpp>
 
-#include <array>
+#include <algorithm>
 #include <chrono>
-#include <string_view>
+#include <limits>
+#include <optional>
 
 namespace streamgate {
 namespace {
 
 using mock_stream_actor = caf::typed_actor<caf::reacts_to<cancel_atom>, caf::reacts_to<tick_atom>>;
-
-constexpr std::array<std::string_view, 24> words{
-    "Streaming", "shows",  "every",  "token", "as",     "soon", "as",     "the",
-    "model",     "writes", "it,",    "so",    "nobody", "ever", "thinks", "the",
-    "answer",    "is",     "stuck;", "stop",  "it",     "at",   "once.",  "Then"};
 
 struct mock_stream_state {
   static inline const char* name = "mock_stream";
@@ -30,7 +28,41 @@ struct mock_stream_state {
   std::uint32_t sent = 0;
   std::string fail;
   upstream_count count;
+  // Set when the answer is more than plain text of one choice (reasoning, tool calls, n > 1,
+  // a tool's result); plain text keeps the fast path of one make_delta per tick.
+  std::optional<answer_script> script;
 };
+
+// The request's answer shape, or nothing when it is plain text.
+std::optional<answer_script> script_for(const chat_request& req, std::uint32_t tokens) {
+  answer_options o;
+  apply_request(req.body, o);
+  o.choices = req.choices;
+  o.content_tokens = tokens;
+  if (req.mock.reasoning_tokens) o.reasoning_tokens = *req.mock.reasoning_tokens;
+  if (req.mock.tool_calls) o.tool_calls = *req.mock.tool_calls;
+  if (req.mock.tool_fragments) o.tool_fragments = *req.mock.tool_fragments;
+  if (o.choices == 1 && o.reasoning_tokens == 0 && o.tool_calls == 0 && o.content_lead.empty())
+    return std::nullopt;
+  o.content_token = [](std::uint32_t c, std::uint32_t i) { return mock_token(c + i); };
+  return answer_script{std::move(o)};
+}
+
+// A piece of a shaped answer as the event a provider would have produced from it.
+stream_event event_of(answer_piece& p) {
+  if (p.kind == piece_kind::finish) return stream_event::make_choice_end(p.choice, p.text);
+  if (p.kind == piece_kind::content) {
+    auto e = stream_event::make_delta(std::move(p.text));
+    e.choice = p.choice;
+    return e;
+  }
+  auto e = stream_event::make_delta("");
+  e.choice = p.choice;
+  auto f = std::make_shared<delta_fields>();
+  f->delta = delta_members(p);
+  e.fields = std::move(f);
+  return e;
+}
 
 void schedule_tick(mock_stream_actor::stateful_pointer<mock_stream_state> self,
                    std::uint32_t delay_ms) {
@@ -50,6 +82,7 @@ mock_stream_actor::behavior_type mock_stream(
   st.prompt_tokens = req.prompt_tokens;
   st.fail = cfg.fail;
   st.count = upstream_count{upstreams};
+  st.script = script_for(req, st.tokens);
   self->attach_functor([count = st.count] { count.release(); });
   // A generator never outlives its session, whatever ends the session.
   self->monitor(st.target.session);
@@ -73,13 +106,44 @@ mock_stream_actor::behavior_type mock_stream(
           self->quit();
           return;
         }
+        if (st.script) {
+          answer_piece p;
+          if (st.script->next(p)) send(event_of(p));
+          if (!st.script->done()) {
+            schedule_tick(self, st.interval_ms);
+            return;
+          }
+          auto tokens = st.script->completion_tokens();
+          send(stream_event::make_usage(
+              {st.prompt_tokens, static_cast<std::uint32_t>(std::min<std::uint64_t>(
+                                     tokens, std::numeric_limits<std::uint32_t>::max()))}));
+          send(stream_event::make_finish(st.script->finish_reason()));
+          self->quit();
+          return;
+        }
         if (st.sent < st.tokens) {
           send(stream_event::make_delta(mock_token(st.sent++)));
+          if (st.script) {
+            answer_piece p;
+            if (st.script->next(p)) send(event_of(p));
+            if (!st.script->done()) {
+              schedule_tick(self, st.interval_ms);
+              return;
+            }
+            auto tokens = st.script->completion_tokens();
+            send(stream_event::make_usage(
+                {st.prompt_tokens, static_cast<std::uint32_t>(std::min<std::uint64_t>(
+                                       tokens, std::numeric_limits<std::uint32_t>::max()))}));
+            send(stream_event::make_finish(st.script->finish_reason()));
+            self->quit();
+            return;
+          }
           if (st.sent < st.tokens) {
             schedule_tick(self, st.interval_ms);
             return;
           }
         }
+        send(stream_event::make_choice_end(0, "stop"));
         send(stream_event::make_usage({st.prompt_tokens, st.tokens}));
         send(stream_event::make_finish("stop"));
         self->quit();
@@ -90,9 +154,7 @@ mock_stream_actor::behavior_type mock_stream(
 }  // namespace
 
 std::string mock_token(std::uint32_t i) {
-  std::string t{words[i % words.size()]};
-  t += ' ';
-  return t;
+  return answer_token(i);
 }
 
 std::string mock_text(std::uint32_t n) {

@@ -10,6 +10,10 @@ namespace streamgate {
 
 // The built-in mock provider: a deterministic token stream with a configurable pace, so the
 // gateway runs with no API key and tests and benchmarks can shape a stream per request.
+// Beyond plain text (providers/answer_script.hpp, one piece per tick): `mock.reasoning_tokens`,
+// `mock.tool_calls`, `mock.tool_fragments`, the request's `n`, and its `tools` (a tool call
+// unless `tool_choice` is "none" or the last message is a tool's result, which the answer
+// then quotes). Choice c's text token i is mock_token(c + i).
 struct mock_config {
   std::uint32_t tokens = 48;
   std::uint32_t first_token_ms = 150;

@@ -29,11 +29,12 @@ void event_response::start(kind k, const std::string& session_id, std::string mo
   completion_ = {"chatcmpl-" + session_id, std::move(model), unix_now()};
   delta_head_ = k == kind::sse ? openai::delta_head(completion_, false) : std::string{};
   include_usage_ = include_usage;
-  role_sent_ = headers_sent_ = done_ = false;
+  role_sent_.clear();
+  headers_sent_ = done_ = false;
   pending_.clear();
   collected_.clear();
   poll_events_.clear();
-  poll_has_events_ = poll_ended_ = have_usage_ = false;
+  poll_has_events_ = poll_ended_ = false;
   poll_last_seq_ = after_seq;
 }
 
@@ -90,25 +91,26 @@ std::optional<http_response> event_response::add_sse(const stream_event& ev) {
   frame.clear();
   switch (ev.kind) {
     case event_kind::delta: {
-      // A view: `role_sent_ ? delta_head_ : delta_head(...)` would copy the head per token.
-      std::string with_role;
-      std::string_view head = delta_head_;
-      if (!role_sent_) head = with_role = openai::delta_head(completion_, true);
       openai::begin_sse(frame, ev.seq);
-      openai::append_delta(frame, head, ev.text);
+      bool with_role = take_role(ev.choice);
+      if (ev.fields == nullptr && ev.choice == 0) {
+        // Plain text, most pieces: the head made once per response. A view, since
+        // `with_role ? delta_head(...) : delta_head_` would copy the head per token.
+        std::string role_head;
+        std::string_view head = delta_head_;
+        if (with_role) head = role_head = openai::delta_head(completion_, true);
+        openai::append_delta(frame, head, ev.text);
+      } else {
+        openai::append_piece(frame, completion_, ev, with_role);
+      }
       openai::end_sse(frame);
-      role_sent_ = true;
       break;
     }
     case event_kind::usage:
-      usage_ = ev.usage;
-      have_usage_ = true;
+      if (include_usage_) openai::append_sse(frame, ev.seq, openai::usage_chunk(completion_, ev));
       break;
     case event_kind::finish:
-      openai::append_sse(frame, ev.seq, openai::finish_chunk(completion_, ev.text));
-      if (include_usage_ && have_usage_)
-        openai::append_sse(frame, 0, openai::usage_chunk(completion_, usage_));
-      openai::append_sse(frame, 0, "[DONE]");
+      openai::append_sse(frame, ev.seq, "[DONE]");
       break;
     case event_kind::error:
       openai::append_sse(frame, ev.seq, openai::error_body(ev.code, ev.text));
@@ -130,15 +132,13 @@ std::optional<http_response> event_response::add_sse(const stream_event& ev) {
 std::optional<http_response> event_response::collect(const stream_event& ev) {
   switch (ev.kind) {
     case event_kind::delta:
-      collected_ += ev.text;
-      break;
     case event_kind::usage:
-      usage_ = ev.usage;
-      have_usage_ = true;
+      collected_.add(ev);
       break;
     case event_kind::finish: {
       done_ = true;
-      auto body = openai::completion(completion_, collected_, ev.text, usage_);
+      auto body = collected_.render(completion_, ev.text);
+      collected_.clear();
       auto res = json_response(version_, keep_alive_, http::status::ok, std::move(body));
       res.set("X-Streamgate-Session", session_id_);
       return res;
@@ -157,10 +157,17 @@ std::optional<http_response> event_response::collect(const stream_event& ev) {
 
 void event_response::add_poll(const stream_event& ev) {
   if (!poll_events_.empty()) poll_events_ += ',';
-  poll_events_ += dump_json(event_json(ev));
+  append_event_json(poll_events_, ev);
   poll_has_events_ = true;
   poll_last_seq_ = ev.seq;
   poll_ended_ = ev.terminal();
+}
+
+bool event_response::take_role(std::uint32_t choice) {
+  if (choice >= role_sent_.size()) role_sent_.resize(choice + 1, false);
+  if (role_sent_[choice]) return false;
+  role_sent_[choice] = true;
+  return true;
 }
 
 void event_response::write_headers_if_needed() {

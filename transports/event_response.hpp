@@ -2,6 +2,7 @@
 
 #include "actors/stream_event.hpp"
 #include "transports/api_handler.hpp"
+#include "transports/completion_builder.hpp"
 #include "transports/openai_format.hpp"
 
 #include <cstddef>
@@ -9,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace streamgate {
 
@@ -67,6 +69,8 @@ class event_response {
   void write_headers_if_needed();
   void append_chunk(std::string_view data);
   void end_body();
+  // Whether choice `choice`'s first piece is still to come (it carries the role); marks it sent.
+  bool take_role(std::uint32_t choice);
 
   kind kind_ = kind::none;
   std::string session_id_;
@@ -76,17 +80,15 @@ class event_response {
   std::string delta_head_;  // SSE: every delta chunk's text before its content (no role)
   std::string frame_;       // SSE: the event being rendered, kept for its capacity
   bool include_usage_ = false;
-  bool role_sent_ = false;
+  std::vector<bool> role_sent_;  // by choice
   bool headers_sent_ = false;
   bool done_ = false;
-  std::string pending_;      // SSE: rendered bytes not yet taken
-  std::string collected_;    // stream: false answer text
-  std::string poll_events_;  // JSON array elements for a long poll
+  std::string pending_;           // SSE: rendered bytes not yet taken
+  completion_builder collected_;  // stream: false
+  std::string poll_events_;       // JSON array elements for a long poll
   std::uint64_t poll_last_seq_ = 0;
   bool poll_has_events_ = false;
   bool poll_ended_ = false;
-  usage_info usage_;
-  bool have_usage_ = false;
 };
 
 }  // namespace streamgate

@@ -15,29 +15,22 @@ std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-json chunk_base(const completion_context& ctx) {
-  return json{{"id", ctx.id},
-              {"object", "chat.completion.chunk"},
-              {"created", ctx.created},
-              {"model", ctx.model}};
+// Every chunk's text up to its choices: the gateway's id, created and model.
+void append_chunk_start(std::string& out, const completion_context& ctx) {
+  out += "{\"id\":";
+  append_json_string(out, ctx.id);
+  out += ",\"object\":\"chat.completion.chunk\",\"created\":";
+  append_decimal(out, static_cast<std::uint64_t>(ctx.created));
+  out += ",\"model\":";
+  append_json_string(out, ctx.model);
 }
 
 // Every chunk's text up to the inside of its delta object.
 std::string chunk_head(const completion_context& ctx) {
-  std::string out = "{\"id\":";
-  append_json_string(out, ctx.id);
-  out += ",\"object\":\"chat.completion.chunk\",\"created\":";
-  out += std::to_string(ctx.created);
-  out += ",\"model\":";
-  append_json_string(out, ctx.model);
+  std::string out;
+  append_chunk_start(out, ctx);
   out += ",\"choices\":[{\"index\":0,\"delta\":{";
   return out;
-}
-
-json usage_json(const usage_info& u) {
-  return json{{"prompt_tokens", u.prompt_tokens},
-              {"completion_tokens", u.completion_tokens},
-              {"total_tokens", u.total()}};
 }
 
 }  // namespace
@@ -72,32 +65,66 @@ void append_delta(std::string& out, std::string_view head, std::string_view cont
   out += tail;
 }
 
-std::string finish_chunk(const completion_context& ctx, std::string_view finish_reason) {
-  auto out = chunk_head(ctx);
-  out += "},\"finish_reason\":";
-  append_json_string(out, finish_reason);
+void append_piece(std::string& out, const completion_context& ctx, const stream_event& ev,
+                  bool with_role) {
+  const auto* f = ev.fields.get();
+  append_chunk_start(out, ctx);
+  if (f != nullptr && !f->chunk.empty()) {
+    out += ',';
+    out += f->chunk;
+  }
+  out += ",\"choices\":[{\"index\":";
+  append_decimal(out, ev.choice);
+  out += ",\"delta\":{";
+  const char* sep = "";
+  if (with_role) {
+    out += "\"role\":\"assistant\"";
+    sep = ",";
+  }
+  if (!ev.text.empty()) {
+    out += sep;
+    out += "\"content\":";
+    append_json_string(out, ev.text);
+    sep = ",";
+  }
+  if (f != nullptr && !f->delta.empty()) {
+    out += sep;
+    out += f->delta;
+  }
+  out += '}';
+  if (f != nullptr && !f->choice.empty()) {
+    out += ',';
+    out += f->choice;
+  }
+  out += ",\"finish_reason\":";
+  if (f != nullptr && !f->finish_reason.empty())
+    append_json_string(out, f->finish_reason);
+  else
+    out += "null";
   out += "}]}";
+}
+
+void append_usage(std::string& out, const stream_event& usage) {
+  if (!usage.text.empty()) {  // the provider's own, with its details
+    out += usage.text;
+    return;
+  }
+  out += "{\"prompt_tokens\":";
+  append_decimal(out, usage.usage.prompt_tokens);
+  out += ",\"completion_tokens\":";
+  append_decimal(out, usage.usage.completion_tokens);
+  out += ",\"total_tokens\":";
+  append_decimal(out, usage.usage.total());
+  out += '}';
+}
+
+std::string usage_chunk(const completion_context& ctx, const stream_event& usage) {
+  std::string out;
+  append_chunk_start(out, ctx);
+  out += ",\"choices\":[],\"usage\":";
+  append_usage(out, usage);
+  out += '}';
   return out;
-}
-
-std::string usage_chunk(const completion_context& ctx, const usage_info& usage) {
-  auto j = chunk_base(ctx);
-  j["choices"] = json::array();
-  j["usage"] = usage_json(usage);
-  return dump(j);
-}
-
-std::string completion(const completion_context& ctx, std::string_view content,
-                       std::string_view finish_reason, const usage_info& usage) {
-  json j{{"id", ctx.id},
-         {"object", "chat.completion"},
-         {"created", ctx.created},
-         {"model", ctx.model},
-         {"choices", json::array({{{"index", 0},
-                                   {"message", {{"role", "assistant"}, {"content", content}}},
-                                   {"finish_reason", finish_reason}}})},
-         {"usage", usage_json(usage)}};
-  return dump(j);
 }
 
 void append_sse(std::string& out, std::uint64_t seq, std::string_view data) {

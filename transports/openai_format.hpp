@@ -27,14 +27,15 @@ std::string error_body(std::string_view code, std::string_view message);
 // head, content and tail. `with_role` adds role "assistant" (the first chunk).
 std::string delta_head(const completion_context& ctx, bool with_role);
 void append_delta(std::string& out, std::string_view head, std::string_view content);
-// The chunk carrying finish_reason and an empty delta.
-std::string finish_chunk(const completion_context& ctx, std::string_view finish_reason);
+// A chunk for a piece that is more than choice 0's text (delta_fields, another choice):
+// everything the provider sent, in the chunk's, choice's and delta's places, under the
+// gateway's own id. `with_role`: the choice's first piece.
+void append_piece(std::string& out, const completion_context& ctx, const stream_event& ev,
+                  bool with_role);
+// The provider's usage object, or one made of the counts when it sent none.
+void append_usage(std::string& out, const stream_event& usage);
 // The usage chunk (stream_options.include_usage): empty choices.
-std::string usage_chunk(const completion_context& ctx, const usage_info& usage);
-
-// The non-streaming chat.completion object.
-std::string completion(const completion_context& ctx, std::string_view content,
-                       std::string_view finish_reason, const usage_info& usage);
+std::string usage_chunk(const completion_context& ctx, const stream_event& usage);
 
 // One SSE event: "id: <seq>\ndata: <data>\n\n" (no id line when seq is 0).
 void append_sse(std::string& out, std::uint64_t seq, std::string_view data);

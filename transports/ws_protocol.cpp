@@ -104,21 +104,7 @@ std::string event(std::string_view id, const stream_event& ev) {
 }
 
 void append_event(std::string& out, std::string_view id, const stream_event& ev) {
-  if (ev.kind == event_kind::delta) {
-    // Per token: as text, in the order (sorted keys) the JSON tree below would give it.
-    out.reserve(out.size() + 48 + ev.text.size() + id.size());
-    out += "{\"content\":";
-    append_json_string(out, ev.text);
-    out += ",\"id\":";
-    append_json_string(out, id);
-    out += ",\"seq\":";
-    append_decimal(out, ev.seq);
-    out += ",\"type\":\"delta\"}";
-    return;
-  }
-  auto j = event_json(ev);
-  j["id"] = id;
-  out += dump_json(j);
+  append_event_json(out, ev, id);
 }
 
 std::string error(std::string_view id, std::string_view code, std::string_view message) {

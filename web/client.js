@@ -1,7 +1,8 @@
 // streamgate browser client (docs/protocol.md): one answer is one session, streamed over
 // WebSocket, SSE or long-polling. It falls back WS → SSE → polling when a transport cannot
 // be used, and when a connection drops mid-answer it reconnects and resumes after the last
-// seq it rendered, so every token is shown exactly once.
+// seq it rendered, so every token is shown exactly once. A browser without a usable
+// WebSocket (none at all, or one whose constructor throws) starts at SSE.
 'use strict';
 
 const SG_TRANSPORTS = ['ws', 'sse', 'poll'];
@@ -11,7 +12,10 @@ const SG_GIVE_UP_AFTER = 15;        // failed reconnects in a row on the last tr
 const SG_WATCHDOG_MS = 40000;       // no frame (not even a heartbeat) this long: reconnect
 
 class StreamgateAnswer {
-  // hooks: transport(name), session(id), delta(text), end(kind, detail), reconnect(count)
+  // hooks: transport(name), session(id), delta(piece), end(kind, detail), reconnect(count).
+  // A piece is one choice's part of the answer, the same for every transport:
+  // {choice, content, delta: {reasoning_content, tool_calls, refusal, ...} | undefined,
+  //  finish_reason: set on the choice's last piece}.
   constructor(request, options, hooks) {
     this.request = request;
     this.hooks = hooks;
@@ -69,7 +73,12 @@ class StreamgateAnswer {
       if (ev.seq !== this.lastSeq + 1 && !seqMayJump) this.stats.gaps++;
       this.lastSeq = ev.seq;
     }
-    if (ev.type === 'delta') this.hooks.delta(ev.content);
+    if (ev.type === 'delta') {
+      this.hooks.delta({
+        choice: ev.choice || 0, content: ev.content || '', delta: ev.delta,
+        finish_reason: ev.finish_reason,
+      });
+    } else if (ev.type === 'usage') return;
     else if (ev.type === 'done') this.finish('done', { finish_reason: ev.finish_reason });
     else if (ev.type === 'cancelled') this.finish('cancelled', { reason: ev.reason });
     else if (ev.type === 'error') this.fail(ev);
@@ -94,7 +103,7 @@ class StreamgateAnswer {
 
   stop() {
     if (this.ended) return;
-    if (this.transport === 'ws' && this.ws && this.ws.readyState === WebSocket.OPEN) {
+    if (this.transport === 'ws' && this.ws && this.ws.readyState === 1 /* OPEN */) {
       this.ws.send(JSON.stringify({ type: 'cancel', id: this.streamId }));
     } else if (this.session) {
       fetch(`${this.base}/v1/sessions/${this.session}/cancel`, { method: 'POST' });
@@ -105,7 +114,14 @@ class StreamgateAnswer {
   // --- WebSocket -------------------------------------------------------------------------
   openWs() {
     let opened = false;
-    const ws = new WebSocket(this.wsUrl);
+    let ws;
+    try {
+      // ReferenceError when there is no WebSocket at all; a constructor may throw too (a
+      // blocked scheme, a policy, a broken polyfill): both are a transport that cannot connect.
+      ws = new WebSocket(this.wsUrl);
+    } catch (e) {
+      return setTimeout(() => this.dropped(false), 0);
+    }
     this.ws = ws;
     const timer = setTimeout(() => { if (!opened) ws.close(); }, SG_OPEN_TIMEOUT_MS);
     const pet = () => {
@@ -152,23 +168,36 @@ class StreamgateAnswer {
       `${this.base}/v1/sessions/${this.session}/events?after=${this.lastSeq}`);
     this.es = es;
     es.onopen = () => { opened = true; };
+    let lastId = '';  // lastEventId stays at the last id seen: an event without one repeats it
     es.onmessage = (m) => {
-      if (m.data === '[DONE]') return;
+      // The end of the answer; each choice's last chunk has given its finish_reason already.
+      if (m.data === '[DONE]') {
+        return this.event({ type: 'done', finish_reason: this.finishReason || 'stop' }, true);
+      }
       const chunk = JSON.parse(m.data);
-      const seq = m.lastEventId ? Number(m.lastEventId) : undefined;
+      // Each event that carries data has its id; one without (an older server's usage
+      // chunk) takes no seq.
+      const seq = m.lastEventId && m.lastEventId !== lastId ? Number(m.lastEventId) : undefined;
+      lastId = m.lastEventId;
       if (chunk.error) {
         return this.event(chunk.error.code === 'cancelled'
           ? { seq, type: 'cancelled', reason: chunk.error.message }
           : { seq, type: 'error', code: chunk.error.code, message: chunk.error.message }, false);
       }
-      if (!chunk.choices || !chunk.choices.length) return;  // the usage chunk
-      const choice = chunk.choices[0];
-      if (choice.finish_reason) {
-        // The usage event's seq has no SSE id, so the finish may skip one.
-        this.event({ seq, type: 'done', finish_reason: choice.finish_reason }, true);
-      } else {
-        this.event({ seq, type: 'delta', content: choice.delta.content || '' }, false);
+      if (!chunk.choices || !chunk.choices.length) {  // the usage chunk
+        return this.event({ seq, type: 'usage' }, true);
       }
+      // One chunk is one piece of one choice.
+      const choice = chunk.choices[0];
+      const { role, content, ...rest } = choice.delta || {};
+      const piece = {
+        seq, type: 'delta', choice: choice.index || 0, content: content || '',
+        delta: Object.keys(rest).length ? rest : undefined,
+        finish_reason: choice.finish_reason || undefined,
+      };
+      if (piece.finish_reason && piece.choice === 0) this.finishReason = piece.finish_reason;
+      // An older server sends no id for usage, so the finish chunk after it may skip a seq.
+      this.event(piece, !!piece.finish_reason);
     };
     es.onerror = () => {
       // EventSource would reconnect by itself, but with the stale ?after: we resume ourselves.

@@ -10,6 +10,8 @@
 #include <charconv>
 #include <ctime>
 #include <exception>
+#include <memory>
+#include <optional>
 
 namespace streamgate {
 namespace {
@@ -49,6 +51,66 @@ std::string shorten(std::string text, const secret& key) {
     text += "...";
   }
   return sanitize_utf8(text);  // a cut may split a UTF-8 sequence; sanitize mends it
+}
+
+std::string dump_json_text(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// `"key":value` onto a raw member list (delta_fields); nulls are left out, as the stream
+// decoder leaves them out.
+void append_member(std::string& list, const std::string& key, const json& value) {
+  if (value.is_null()) return;
+  if (!list.empty()) list += ',';
+  list += dump_json_text(json(key));
+  list += ':';
+  list += dump_json_text(value);
+}
+
+// One choice of a `chat.completion` as the one piece that would have streamed it, ending it.
+// Its message's tool calls get the `index` each streamed fragment has. Nothing when the
+// choice breaks OpenAI's shape.
+std::optional<stream_event> answer_piece(const json& choice, std::size_t position,
+                                         const std::string& chunk_members) {
+  constexpr std::size_t max_choice_index = 127;
+  if (!choice.is_object()) return std::nullopt;
+  stream_event e;
+  auto fields = std::make_shared<delta_fields>();
+  fields->chunk = chunk_members;
+  e.choice = static_cast<std::uint32_t>(position);
+  for (auto& [key, value] : choice.items()) {
+    if (key == "index") {
+      if (!value.is_number_unsigned() || value.get<std::uint64_t>() > max_choice_index)
+        return std::nullopt;
+      e.choice = value.get<std::uint32_t>();
+    } else if (key == "finish_reason") {
+      if (value.is_string()) fields->finish_reason = value.get<std::string>();
+    } else if (key != "message") {
+      append_member(fields->choice, key, value);
+    }
+  }
+  if (fields->finish_reason.empty()) fields->finish_reason = "stop";
+  auto m = choice.find("message");
+  if (m != choice.end() && !m->is_null()) {
+    if (!m->is_object()) return std::nullopt;
+    for (auto& [key, value] : m->items()) {
+      if (key == "role") continue;
+      if (key == "content" && value.is_string()) {
+        e.text = value.get<std::string>();
+      } else if (key == "tool_calls" && value.is_array()) {
+        auto calls = value;
+        for (std::size_t i = 0; i < calls.size(); ++i) {
+          if (!calls[i].is_object()) return std::nullopt;
+          if (!calls[i].contains("index")) calls[i]["index"] = i;
+        }
+        append_member(fields->delta, key, calls);
+      } else {
+        append_member(fields->delta, key, value);
+      }
+    }
+  }
+  e.fields = std::move(fields);
+  return e;
 }
 
 }  // namespace
@@ -243,21 +305,35 @@ void upstream_response::json_answer(std::vector<stream_event>& out) const {
     return;
   }
   auto c = j.find("choices");
-  if (c == j.end() || !c->is_array() || c->empty() || !(*c)[0].is_object()) {
+  if (c == j.end() || !c->is_array() || c->empty()) {
     out.push_back(stream_event::make_error(std::string{ec::upstream_malformed},
                                            "the provider's JSON answer has no choices"));
     return;
   }
-  const auto& choice = (*c)[0];
-  auto m = choice.find("message");
-  if (m != choice.end() && m->is_object() && m->contains("content") &&
-      (*m)["content"].is_string() && !(*m)["content"].get_ref<const std::string&>().empty())
-    out.push_back(stream_event::make_delta((*m)["content"].get<std::string>()));
-  if (auto u = j.find("usage"); u != j.end() && u->is_object())
-    out.push_back(stream_event::make_usage(usage_of(*u)));
-  auto f = choice.find("finish_reason");
-  out.push_back(stream_event::make_finish(
-      f != choice.end() && f->is_string() ? f->get<std::string>() : std::string{"stop"}));
+  // The answer as the pieces a stream of it would have been: one per choice, ending it.
+  std::string chunk_members;
+  for (auto& [key, value] : j.items())
+    if (key != "id" && key != "object" && key != "created" && key != "model" && key != "choices" &&
+        key != "usage")
+      append_member(chunk_members, key, value);
+  std::string first_reason;
+  for (std::size_t position = 0; position < c->size(); ++position) {
+    const auto& choice = (*c)[position];
+    auto piece = answer_piece(choice, position, chunk_members);
+    if (!piece) {
+      out.push_back(stream_event::make_error(std::string{ec::upstream_malformed},
+                                             "the provider's JSON answer has a malformed choice"));
+      return;
+    }
+    if (position == 0) first_reason = piece->fields->finish_reason;
+    out.push_back(std::move(*piece));
+  }
+  if (auto u = j.find("usage"); u != j.end() && u->is_object()) {
+    auto usage = stream_event::make_usage(usage_of(*u));
+    usage.text = dump_json_text(*u);
+    out.push_back(std::move(usage));
+  }
+  out.push_back(stream_event::make_finish(first_reason));
 }
 
 stream_event upstream_response::error_for_status() const {

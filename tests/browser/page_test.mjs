@@ -48,12 +48,42 @@ async function waitFor(cond, what, ms = 15000) {
   }
 }
 
-async function openPage(query) {
+// `init`: a script that runs in the page before its own (page.addInitScript).
+async function openPage(query, init) {
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error('page error:', e.message));
+  if (init) await page.addInitScript(init);
   await page.goto(`${base}/?${query}`);
   return page;
 }
+
+// The mock provider's answers (providers/answer_script.cpp): words of a fixed passage, and
+// a reasoning passage.
+const WORDS = ('Streaming shows every token as soon as the model writes it, so nobody ever ' +
+  'thinks the answer is stuck; stop it at once. Then').split(' ');
+const REASONING = 'Let me think this through: the user wants an answer that comes quickly, ' +
+  'step by step.';
+const mockText = (n, from = 0) =>
+  Array.from({ length: n }, (_, i) => WORDS[(from + i) % WORDS.length] + ' ').join('');
+const reasoningText = (n) => REASONING.split(' ').slice(0, n).map((w) => w + ' ').join('');
+const PROMPT = 'Tell me why streaming matters.';  // the page's default prompt
+
+// What the page shows of choice 0 of the last answer.
+const shown = (page) => page.evaluate(() => {
+  const turn = [...document.querySelectorAll('.assistant')].at(-1);
+  const reasoning = turn.querySelector(':scope > details.reasoning');
+  return {
+    text: turn.querySelector(':scope > .text').textContent,
+    reasoning: reasoning ? reasoning.querySelector('.reasoning-text').textContent : null,
+    reasoningOpen: reasoning ? reasoning.open : null,
+    calls: [...turn.querySelectorAll(':scope > .tool-calls > .tool-call')].map((c) => ({
+      id: c.dataset.id, name: c.querySelector('.tool-name').textContent,
+      arguments: c.querySelector('.tool-args').textContent,
+    })),
+    finishReason: turn.dataset.finishReason,
+    choice1: turn.querySelector('.choice[data-choice="1"] .text')?.textContent ?? null,
+  };
+});
 
 const answerText = (page) => page.locator('.assistant .text').last().textContent();
 
@@ -120,6 +150,27 @@ const tests = {
     await expectExactlyOnce(page, info);
   },
 
+  async falls_back_to_sse_when_the_browser_has_no_websocket() {
+    const page = await openPage('tokens=20&interval=5', () => { delete window.WebSocket; });
+    await send(page);
+    const info = await finished(page);
+    assert.equal(info.transport, 'sse');
+    await expectExactlyOnce(page, info);
+    assert.equal(await answerText(page), mockText(20));
+  },
+
+  async falls_back_to_sse_when_the_websocket_constructor_throws() {
+    const page = await openPage('tokens=20&interval=5', () => {
+      window.WebSocket = function WebSocket() {
+        throw new DOMException('blocked by policy', 'SecurityError');
+      };
+    });
+    await send(page);
+    const info = await finished(page);
+    assert.equal(info.transport, 'sse');
+    await expectExactlyOnce(page, info);
+  },
+
   async falls_back_to_polling_when_sse_is_blocked_too() {
     const page = await openPage('ws_url=ws://127.0.0.1:9/v1/ws&tokens=20&interval=5');
     // A proxy that cuts event streams: every text/event-stream request fails.
@@ -133,8 +184,50 @@ const tests = {
   },
 };
 
-// Stop, and a server-side cut of the connection mid-answer, on each transport.
+// Stop, and a server-side cut of the connection mid-answer, on each transport; and the
+// shapes of issue 18 (reasoning, tool calls, n: 2) on each transport.
 for (const transport of ['ws', 'sse', 'poll']) {
+  tests[`reasoning_and_two_tool_calls_render_as_such_over_${transport}`] = async () => {
+    const page = await openPage(
+      `transport=${transport}&reasoning=4&tool_calls=2&fragments=5&interval=5`);
+    await send(page);
+    const info = await finished(page);
+    assert.equal(info.transport, transport);
+    assert.deepEqual([info.stats.duplicates, info.stats.gaps], [0, 0]);
+    const s = await shown(page);
+    assert.equal(s.reasoning, reasoningText(4), 'reasoning in its own block');
+    assert.equal(s.text, '', 'no tool call as text');
+    assert.deepEqual(s.calls, [0, 1].map((k) => ({
+      id: `call_0_${k}`, name: 'get_weather',
+      arguments: JSON.stringify({ city: PROMPT, days: k + 1 }),
+    })));
+    assert.equal(s.finishReason, 'tool_calls');
+    if (transport === 'ws') await page.screenshot({ path: join(outDir, 'tool_calls.png') });
+  };
+
+  tests[`reasoning_folds_away_from_the_answer_over_${transport}`] = async () => {
+    const page = await openPage(`transport=${transport}&reasoning=6&tokens=8&interval=5`);
+    await send(page);
+    const info = await finished(page);
+    assert.equal(info.transport, transport);
+    const s = await shown(page);
+    assert.equal(s.reasoning, reasoningText(6));
+    assert.equal(s.text, mockText(8), 'the answer without the reasoning');
+    assert.equal(s.reasoningOpen, false, 'folded once the answer began');
+    assert.deepEqual(s.calls, []);
+    assert.equal(s.finishReason, 'stop');
+    if (transport === 'ws') await page.screenshot({ path: join(outDir, 'reasoning.png') });
+  };
+
+  tests[`two_choices_stay_apart_over_${transport}`] = async () => {
+    const page = await openPage(`transport=${transport}&n=2&tokens=6&interval=5`);
+    await send(page);
+    await finished(page);
+    const s = await shown(page);
+    assert.equal(s.text, mockText(6));
+    assert.equal(s.choice1, mockText(6, 1));
+  };
+
   tests[`stop_over_${transport}_cancels_and_the_server_closes_the_upstream`] = async () => {
     const page = await openPage(`transport=${transport}&tokens=100000&interval=20`);
     await send(page);

@@ -5,6 +5,7 @@
 // says, and every way it is rendered (the mock's echo, the upstream request for both
 // adapters, the first chunk's head) works and gives valid JSON where JSON is due.
 #include "actors/chat_request.hpp"
+#include "providers/answer_request.hpp"
 #include "providers/http/provider_config.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 #include "transports/openai_format.hpp"
@@ -40,6 +41,14 @@ void check_accepted(const chat_request& req) {
   SG_FUZZ_CHECK(req.stream ==
                 (stream != req.body.end() && stream->is_boolean() && stream->get<bool>()));
   if (req.mock.tokens) SG_FUZZ_CHECK(*req.mock.tokens <= 100000);
+  if (req.mock.tool_fragments)
+    SG_FUZZ_CHECK(*req.mock.tool_fragments >= 1 && *req.mock.tool_fragments <= 1000);
+  if (req.mock.tool_calls) SG_FUZZ_CHECK(*req.mock.tool_calls <= 64);
+  SG_FUZZ_CHECK(req.choices >= 1 && req.choices <= 128);
+  // What the mock provider reads from an accepted body never throws, whatever it holds.
+  answer_options shape;
+  apply_request(req.body, shape);
+  SG_FUZZ_CHECK(shape.choices == req.choices);
   (void)last_user_text(req);
 
   auto openai_request = build_request(provider(adapter_kind::openai, req.model), req, 0);

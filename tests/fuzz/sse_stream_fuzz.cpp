@@ -11,6 +11,8 @@
 #include "providers/http/stream_decoder.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -50,7 +52,16 @@ void check_decoded(adapter_kind adapter, const parsed& p) {
   for (std::size_t i = 0; i < out.size(); ++i) {
     auto& ev = out[i];
     SG_FUZZ_CHECK(fuzz::valid_utf8(ev.text));
-    if (ev.kind == event_kind::delta) SG_FUZZ_CHECK(!ev.text.empty());
+    if (ev.kind == event_kind::delta) {
+      // A piece has text or something beyond it, and what it passes on is valid JSON.
+      SG_FUZZ_CHECK(!ev.text.empty() || ev.fields);
+      if (const auto* f = ev.fields.get()) {
+        for (const auto* members : {&f->delta, &f->choice, &f->chunk})
+          SG_FUZZ_CHECK(members->empty() || nlohmann::json::accept("{" + *members + "}"));
+        SG_FUZZ_CHECK(fuzz::valid_utf8(f->delta) && fuzz::valid_utf8(f->chunk));
+      }
+      SG_FUZZ_CHECK(ev.choice <= 127);
+    }
     if (ev.kind == event_kind::error) SG_FUZZ_CHECK(!ev.code.empty());
     if (ev.terminal()) {
       ++terminals;

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <map>
+
 namespace streamgate::test {
 namespace {
 
@@ -48,7 +50,7 @@ TEST_F(poll, returns_every_event_in_order_until_done) {
       EXPECT_EQ(page["last_seq"], all.back()["seq"]);
     }
   } while (!page["done"].get<bool>());
-  ASSERT_EQ(all.size(), 7u);  // 5 deltas, usage, done
+  ASSERT_EQ(all.size(), 8u);  // 5 deltas, the choice's end, usage, done
   std::string text;
   for (std::size_t i = 0; i < all.size(); ++i) {
     EXPECT_EQ(all[i]["seq"], i + 1);
@@ -58,13 +60,15 @@ TEST_F(poll, returns_every_event_in_order_until_done) {
     }
   }
   EXPECT_EQ(text, mock_text(5));
-  EXPECT_EQ(all[5]["type"], "usage");
-  EXPECT_EQ(all[5]["usage"]["completion_tokens"], 5);
-  EXPECT_EQ(all[6]["type"], "done");
-  EXPECT_EQ(all[6]["finish_reason"], "stop");
+  EXPECT_EQ(all[5]["type"], "delta");
+  EXPECT_EQ(all[5]["finish_reason"], "stop");
+  EXPECT_EQ(all[6]["type"], "usage");
+  EXPECT_EQ(all[6]["usage"]["completion_tokens"], 5);
+  EXPECT_EQ(all[7]["type"], "done");
+  EXPECT_EQ(all[7]["finish_reason"], "stop");
   // The ended session's log stays readable: a late poll from 0 gets it all at once.
   auto again = events(s, 0, 0);
-  EXPECT_EQ(again["events"].size(), 7u);
+  EXPECT_EQ(again["events"].size(), 8u);
   EXPECT_TRUE(again["done"].get<bool>());
 }
 
@@ -154,6 +158,70 @@ INSTANTIATE_TEST_SUITE_P(
         bad_poll_case{"create_with_bad_body", "POST", "/v1/sessions", 400, "invalid_request"},
         bad_poll_case{"unknown_verb", "GET", "/v1/sessions/{s}/nothing", 404, "not_found"}),
     [](const auto& info) { return std::string{info.param.name}; });
+
+}  // namespace
+}  // namespace streamgate::test
+
+namespace streamgate::test {
+namespace {
+
+// A tool call after a reasoning phase: the same structured pieces on long poll and on an SSE
+// resume of the same log, so a client assembles the same call on whatever it reads.
+TEST_F(poll, structured_pieces_are_the_same_on_every_transport_and_on_replay) {
+  auto body = json::parse(mock_body(false, 4));
+  body["mock"]["reasoning_tokens"] = 2;
+  body["mock"]["tool_calls"] = 2;
+  body["mock"]["tool_fragments"] = 3;
+  auto r = c.request("POST", "/v1/sessions", body.dump());
+  ASSERT_EQ(r.status, 201u) << r.body;
+  auto s = json::parse(r.body)["session"].get<std::string>();
+  std::vector<json> pieces;
+  for (std::uint64_t after = 0;;) {
+    auto page = events(s, after, 2000);
+    for (auto& e : page["events"])
+      if (e["type"] == "delta") pieces.push_back(e);
+    after = page["last_seq"];
+    if (page["done"].get<bool>()) break;
+  }
+  // 2 reasoning pieces, 2 calls of 3 fragments (the first with the name), the choice's end.
+  ASSERT_EQ(pieces.size(), 2u + 2u * 4u + 1u);
+  EXPECT_EQ(pieces[0]["delta"]["reasoning_content"].is_string(), true) << pieces[0];
+  EXPECT_EQ(pieces.back()["finish_reason"], "tool_calls");
+  std::map<int, std::string> arguments;
+  for (auto& p : pieces)
+    if (p.contains("delta") && p["delta"].contains("tool_calls"))
+      for (auto& call : p["delta"]["tool_calls"])
+        arguments[call["index"].get<int>()] += call["function"].value("arguments", "");
+  ASSERT_EQ(arguments.size(), 2u);
+  EXPECT_NO_THROW(json::parse(arguments[0]));
+
+  // The same log replayed as OpenAI chunks: one chunk per piece, with its seq as id.
+  http_client sse{server.port()};
+  auto head = sse.open_stream("GET", "/v1/sessions/" + s + "/events", "",
+                              {{"Accept", "text/event-stream"}});
+  ASSERT_EQ(head.status, 200u);
+  std::size_t i = 0;
+  std::uint64_t last_id = 0;
+  while (auto ev = sse.next_event()) {
+    if (ev->data.empty()) continue;
+    auto id = std::stoull(ev->id);  // every data event has one, in increasing order
+    EXPECT_GT(id, last_id);
+    last_id = id;
+    if (ev->data == "[DONE]") break;
+    auto chunk = json::parse(ev->data);
+    if (chunk["choices"].empty()) continue;  // usage
+    ASSERT_LT(i, pieces.size());
+    auto& piece = pieces[i++];
+    EXPECT_EQ(id, piece["seq"].get<std::uint64_t>());
+    auto delta = chunk["choices"][0]["delta"];
+    delta.erase("role");
+    EXPECT_EQ(delta, piece.value("delta", json::object())) << ev->data;
+    if (piece.contains("finish_reason")) {
+      EXPECT_EQ(chunk["choices"][0]["finish_reason"], piece["finish_reason"]);
+    }
+  }
+  EXPECT_EQ(i, pieces.size());
+}
 
 }  // namespace
 }  // namespace streamgate::test

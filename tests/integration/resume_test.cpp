@@ -243,7 +243,7 @@ TEST(resume_replay, a_log_bigger_than_the_client_buffer_bound_is_replayed_whole)
     }
     done = page["done"];
   }
-  EXPECT_EQ(events, tokens + 2);
+  EXPECT_EQ(events, tokens + 3);  // and the choice's end, usage, done
   EXPECT_EQ(server.server().slow_consumer_drops(), 0u);
   EXPECT_LE(server.server().most_unsent_bytes(), o.max_pending_bytes);
 }

@@ -35,30 +35,34 @@ void short_timeouts(http_provider_config& h) {
 
 class upstream_faults : public ::testing::Test {
  protected:
-  upstream_fixture f{{{"ok", "fake@chunks=4,chunk_size=6"},
-                      {"many", "fake@chunks=500,chunk_size=64"},
-                      {"slow-start", "fake@first_byte_ms=100,chunks=3"},
-                      {"paced", "fake@interval_ms=20,chunks=5"},
-                      {"no-first-byte", "fake@first_byte_ms=5000"},
-                      {"stall", "fake@stall_after=2,chunks=10,chunk_size=5"},
-                      {"too-slow", "fake@interval_ms=100,chunks=100"},
-                      {"rate-limited", "fake@status=429,retry_after=17"},
-                      {"server-error", "fake@status=500"},
-                      {"unavailable", "fake@status=503"},
-                      {"bad-request", "fake@status=400"},
-                      {"unknown-model", "fake@status=404"},
-                      {"drop-early", "fake@drop_after=0"},
-                      {"drop-late", "fake@drop_after=3,chunks=10,chunk_size=5"},
-                      {"malformed", "fake@malformed_after=2,chunks=5,chunk_size=5"},
-                      {"mid-error", "fake@error_after=2,chunks=5,chunk_size=5"},
-                      {"no-done", "fake@no_done=1,chunks=3,chunk_size=5"},
-                      {"cut", "fake@end_after=2,chunks=5,chunk_size=5"},
-                      {"bad-utf8", "fake@invalid_utf8=1,chunks=3,chunk_size=6"},
-                      {"long-line", "fake@huge_line=200000,chunks=4"},
-                      {"huge-body", "fake@chunks=3000,chunk_size=1000"},
-                      {"deep-error", "fake@status=400,nest=5000"},
-                      {"deep-mid-error", "fake@error_after=2,nest=20000,chunks=5,chunk_size=5"}},
-                     short_timeouts};
+  upstream_fixture f{
+      {{"ok", "fake@chunks=4,chunk_size=6"},
+       {"many", "fake@chunks=500,chunk_size=64"},
+       {"slow-start", "fake@first_byte_ms=100,chunks=3"},
+       {"paced", "fake@interval_ms=20,chunks=5"},
+       {"no-first-byte", "fake@first_byte_ms=5000"},
+       {"stall", "fake@stall_after=2,chunks=10,chunk_size=5"},
+       {"too-slow", "fake@interval_ms=100,chunks=100"},
+       {"rate-limited", "fake@status=429,retry_after=17"},
+       {"server-error", "fake@status=500"},
+       {"unavailable", "fake@status=503"},
+       {"bad-request", "fake@status=400"},
+       {"unknown-model", "fake@status=404"},
+       {"drop-early", "fake@drop_after=0"},
+       {"drop-late", "fake@drop_after=3,chunks=10,chunk_size=5"},
+       {"malformed", "fake@malformed_after=2,chunks=5,chunk_size=5"},
+       {"mid-error", "fake@error_after=2,chunks=5,chunk_size=5"},
+       {"no-done", "fake@no_done=1,chunks=3,chunk_size=5"},
+       {"cut", "fake@end_after=2,chunks=5,chunk_size=5"},
+       {"bad-utf8", "fake@invalid_utf8=1,chunks=3,chunk_size=6"},
+       {"long-line", "fake@huge_line=200000,chunks=4"},
+       {"bad-tool-call", "fake@reasoning=2,bad_tool_call=1"},
+       {"delta-not-object", "fake@chunks=4,delta_not_object=3"},
+       {"huge-arguments", "fake@reasoning=1,tool_calls=1,fragments=1,pad_arguments=100000"},
+       {"huge-body", "fake@chunks=3000,chunk_size=1000"},
+       {"deep-error", "fake@status=400,nest=5000"},
+       {"deep-mid-error", "fake@error_after=2,nest=20000,chunks=5,chunk_size=5"}},
+      short_timeouts};
 
   // After any fault, the same server still answers a normal request in full.
   void expect_still_serving() {
@@ -138,10 +142,11 @@ TEST_F(upstream_faults, deeply_nested_error_objects_end_with_their_documented_co
   auto r = f.stream("deep-error");
   EXPECT_NE(r.error_message.find("levels deep"), std::string::npos) << r.error_message;
   expect_error(r, 400, error_code::upstream_bad_request);
+  // A chunk nested past max_chunk_depth is refused whole, error object or not.
   r = f.stream("deep-mid-error");
   EXPECT_EQ(r.text, fake::full_text(2, 5));
-  EXPECT_EQ(r.error_message, "fake mid-stream failure");
-  expect_error(r, 200, error_code::upstream_error);
+  EXPECT_NE(r.error_message.find("deeper than 64 levels"), std::string::npos) << r.error_message;
+  expect_error(r, 200, error_code::upstream_malformed);
 }
 
 TEST_F(upstream_faults, unknown_model_upstream) {
@@ -199,6 +204,25 @@ TEST_F(upstream_faults, invalid_utf8_is_replaced_not_forwarded) {
 
 TEST_F(upstream_faults, an_absurdly_long_line_is_bounded) {
   auto r = f.stream("long-line");
+  expect_error(r, 200, error_code::upstream_too_large);
+}
+
+// Bad tool-call input from a provider ends the stream with a code that says so: never a crash,
+// never a tool call passed on half-checked, never an argument string cut short.
+TEST_F(upstream_faults, a_malformed_tool_call_or_delta_ends_with_upstream_malformed) {
+  auto r = f.stream("bad-tool-call");
+  EXPECT_NE(r.error_message.find("tool_calls that is not an array"), std::string::npos)
+      << r.error_message;
+  expect_error(r, 200, error_code::upstream_malformed);
+  r = f.stream("delta-not-object");
+  EXPECT_NE(r.error_message.find("a delta that is not an object"), std::string::npos)
+      << r.error_message;
+  expect_error(r, 200, error_code::upstream_malformed);
+  expect_still_serving();
+}
+
+TEST_F(upstream_faults, tool_call_arguments_past_the_line_bound_end_with_upstream_too_large) {
+  auto r = f.stream("huge-arguments");
   expect_error(r, 200, error_code::upstream_too_large);
 }
 

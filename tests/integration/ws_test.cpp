@@ -92,15 +92,22 @@ TEST_F(ws, streams_a_chat_from_started_to_done) {
     text += (*m)["content"].get<std::string>();
   }
   EXPECT_EQ(text, mock_text(6));
+  auto end = c.next();  // the choice's end: its finish_reason, no text
+  ASSERT_TRUE(end);
+  EXPECT_EQ(
+      *end,
+      (json{
+          {"type", "delta"}, {"id", "a"}, {"seq", 7}, {"content", ""}, {"finish_reason", "stop"}}));
   auto usage = c.next();
   ASSERT_TRUE(usage);
   EXPECT_EQ((*usage)["type"], "usage");
+  EXPECT_EQ((*usage)["seq"], 8);
   EXPECT_EQ((*usage)["usage"]["completion_tokens"], 6);
   auto done = c.next();
   ASSERT_TRUE(done);
   EXPECT_EQ((*done)["type"], "done");
   EXPECT_EQ((*done)["finish_reason"], "stop");
-  EXPECT_EQ((*done)["seq"], 8);
+  EXPECT_EQ((*done)["seq"], 9);
   expect_no_leaks();
 }
 

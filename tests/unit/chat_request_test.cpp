@@ -108,6 +108,63 @@ TEST(chat_request, names_the_offending_field) {
   EXPECT_EQ(error_of(with(R"("mock":{"interval_ms":1e9})")).param, "mock.interval_ms");
 }
 
+TEST(chat_request, n_is_an_integer_from_1_to_128_and_kept_in_the_body) {
+  auto ok = parse_chat_request(R"({"model":"m","n":2,"messages":[{"role":"user","content":"x"}]})");
+  ASSERT_TRUE(std::holds_alternative<chat_request>(ok));
+  EXPECT_EQ(std::get<chat_request>(ok).choices, 2u);
+  EXPECT_EQ(std::get<chat_request>(ok).body["n"], 2);  // forwarded to providers unchanged
+  auto plain = parse_chat_request(R"({"model":"m","messages":[{"role":"user","content":"x"}]})");
+  EXPECT_EQ(std::get<chat_request>(plain).choices, 1u);
+  auto max =
+      parse_chat_request(R"({"model":"m","n":128,"messages":[{"role":"user","content":"x"}]})");
+  ASSERT_TRUE(std::holds_alternative<chat_request>(max));
+  EXPECT_EQ(std::get<chat_request>(max).choices, 128u);
+  for (auto n : {"0", "129", "-1", "1.5", "\"2\"", "true", "1e9"}) {
+    auto e = error_of(
+        std::string{R"({"model":"m","messages":[{"role":"user","content":"x"}],"n":)"} + n + "}");
+    EXPECT_EQ(e.code, error_code::invalid_request) << n;
+    EXPECT_EQ(e.param, "n") << n;
+    EXPECT_EQ(e.message, "'n' must be an integer from 1 to 128") << n;
+  }
+}
+
+TEST(chat_request, mock_shape_knobs_are_read_and_bounded) {
+  auto r = parse_chat_request(R"({"model":"m","messages":[{"role":"user","content":"x"}],
+      "mock":{"reasoning_tokens":3,"tool_calls":2,"tool_fragments":7}})");
+  ASSERT_TRUE(std::holds_alternative<chat_request>(r));
+  auto& m = std::get<chat_request>(r).mock;
+  EXPECT_EQ(m.reasoning_tokens, 3u);
+  EXPECT_EQ(m.tool_calls, 2u);
+  EXPECT_EQ(m.tool_fragments, 7u);
+  auto with = [](const std::string& mock) {
+    return R"({"model":"m","messages":[{"role":"user","content":"x"}],"mock":)" + mock + "}";
+  };
+  auto e = error_of(with(R"({"reasoning_tokens":100001})"));
+  EXPECT_EQ(e.param, "mock.reasoning_tokens");
+  EXPECT_EQ(e.message, "'mock.reasoning_tokens' must be an integer from 0 to 100000");
+  EXPECT_EQ(error_of(with(R"({"tool_calls":65})")).param, "mock.tool_calls");
+  EXPECT_EQ(error_of(with(R"({"tool_calls":"2"})")).param, "mock.tool_calls");
+  EXPECT_EQ(error_of(with(R"({"tool_fragments":1001})")).param, "mock.tool_fragments");
+  auto zero = error_of(with(R"({"tool_fragments":0})"));
+  EXPECT_EQ(zero.param, "mock.tool_fragments");
+  EXPECT_EQ(zero.message, "'mock.tool_fragments' must be an integer from 1 to 1000");
+  EXPECT_TRUE(std::holds_alternative<chat_request>(
+      parse_chat_request(with(R"({"tool_calls":0,"tool_fragments":1000})"))));
+}
+
+TEST(chat_request, tools_must_be_an_array_of_objects_and_tool_choice_a_string_or_object) {
+  auto with = [](const std::string& extra) {
+    return R"({"model":"m","messages":[{"role":"user","content":"x"}],)" + extra + "}";
+  };
+  EXPECT_EQ(error_of(with(R"("tools":{})")).param, "tools");
+  EXPECT_EQ(error_of(with(R"("tools":[{"type":"function"},3])")).param, "tools[1]");
+  EXPECT_EQ(error_of(with(R"("tool_choice":3)")).param, "tool_choice");
+  EXPECT_TRUE(std::holds_alternative<chat_request>(parse_chat_request(with(
+      R"("tools":[{"type":"function","function":{"name":"f","parameters":{}}}],"tool_choice":"auto")"))));
+  EXPECT_TRUE(std::holds_alternative<chat_request>(parse_chat_request(
+      with(R"("tools":null,"tool_choice":{"type":"function","function":{"name":"f"}})"))));
+}
+
 TEST(chat_request, every_refusal_is_invalid_request_with_a_message) {
   auto e = error_of(R"([])");
   EXPECT_EQ(e.code, error_code::invalid_request);

@@ -57,6 +57,7 @@ TEST(event_response, every_chunk_size_matches_its_chunk) {
     tokens.push_back(std::string(n, static_cast<char>('a' + n % 26)));
   std::uint64_t seq = 0;
   for (auto& t : tokens) r.add(numbered(stream_event::make_delta(t), ++seq));
+  r.add(numbered(stream_event::make_choice_end(0, "stop"), ++seq));
   r.add(numbered(stream_event::make_finish("stop"), ++seq));
   auto bytes = r.take_pending();
   auto pos = bytes.find("\r\n\r\n") + 4;  // past the headers
@@ -127,7 +128,8 @@ TEST(event_response, an_http_1_0_stream_is_unchunked_and_closes_the_connection) 
   EXPECT_FALSE(r.keep_alive());
   r.add(numbered(stream_event::make_delta("Hi"), 1));
   r.keepalive();
-  r.add(numbered(stream_event::make_finish("stop"), 2));
+  r.add(numbered(stream_event::make_choice_end(0, "stop"), 2));
+  r.add(numbered(stream_event::make_finish("stop"), 3));
   auto bytes = r.take_pending();
   EXPECT_EQ(bytes.rfind("HTTP/1.0 200 OK\r\n", 0), 0u);
   EXPECT_EQ(bytes.find("Transfer-Encoding"), std::string::npos);
@@ -135,7 +137,7 @@ TEST(event_response, an_http_1_0_stream_is_unchunked_and_closes_the_connection) 
   auto body = bytes.substr(bytes.find("\r\n\r\n") + 4);
   EXPECT_EQ(body.rfind("id: 1\ndata: {", 0), 0u) << body;
   EXPECT_NE(body.find("\n\n: keep-alive\n\nid: 2\ndata: {"), std::string::npos) << body;
-  EXPECT_EQ(body.size() - body.rfind("data: [DONE]\n\n"), 14u) << body;
+  EXPECT_EQ(body.size() - body.rfind("id: 3\ndata: [DONE]\n\n"), 20u) << body;
   EXPECT_TRUE(r.done());
   // Other responses keep the connection as the client asked.
   r.start(kind::collect, "sess_2", "mock", false, 10, true);

@@ -4,6 +4,7 @@
 // random corruptions of real chunks.
 
 #include "providers/http/openai_chunk.hpp"
+#include "tests/support/openai_chunk_reference.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -17,69 +18,9 @@ namespace {
 
 using json = nlohmann::json;
 
-std::optional<std::uint32_t> count_of(const json& v) {
-  if (v.is_number_unsigned())
-    return static_cast<std::uint32_t>(std::min<std::uint64_t>(v.get<std::uint64_t>(), UINT32_MAX));
-  if (v.is_number_integer())
-    return v.get<std::int64_t>() == 0 ? std::optional<std::uint32_t>{0} : std::nullopt;
-  if (v.is_number_float()) {
-    double d = v.get<double>();
-    if (d < 0) return std::nullopt;
-    return d >= 4294967295.0 ? UINT32_MAX : static_cast<std::uint32_t>(d);
-  }
-  return std::nullopt;
-}
-
-// What the reader must return, from the parsed tree (no duplicate keys in these documents).
-std::optional<openai_chunk> reference(const std::string& text) {
-  auto j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return std::nullopt;
-  openai_chunk c;
-  if (auto e = j.find("error"); e != j.end() && !e->is_null()) {
-    c.error = true;
-    if (e->is_string()) c.error_message = e->get<std::string>();
-    if (e->is_object()) {
-      auto m = e->find("message");
-      if (m != e->end() && m->is_string()) c.error_message = m->get<std::string>();
-    }
-  }
-  auto ch = j.find("choices");
-  if (ch != j.end() && ch->is_array() && !ch->empty() && (*ch)[0].is_object()) {
-    auto& first = (*ch)[0];
-    auto d = first.find("delta");
-    if (d != first.end() && d->is_object()) {
-      auto ct = d->find("content");
-      if (ct != d->end() && ct->is_string()) c.content = ct->get<std::string>();
-    }
-    auto f = first.find("finish_reason");
-    if (f != first.end() && f->is_string()) c.finish_reason = f->get<std::string>();
-  }
-  if (auto u = j.find("usage"); u != j.end() && u->is_object()) {
-    c.usage = usage_info{};
-    for (auto [key, field] : {std::pair{"prompt_tokens", &usage_info::prompt_tokens},
-                              std::pair{"completion_tokens", &usage_info::completion_tokens}}) {
-      auto v = u->find(key);
-      if (v == u->end()) continue;
-      if (auto n = count_of(*v)) (*c.usage).*field = *n;
-    }
-  }
-  return c;
-}
-
 void expect_same(const std::string& text) {
   auto got = read_openai_chunk(text);
-  auto want = reference(text);
-  ASSERT_EQ(got.has_value(), want.has_value()) << text;
-  if (!want) return;
-  EXPECT_EQ(got->error, want->error) << text;
-  EXPECT_EQ(got->error_message, want->error_message) << text;
-  EXPECT_EQ(got->content, want->content) << text;
-  EXPECT_EQ(got->finish_reason, want->finish_reason) << text;
-  ASSERT_EQ(got->usage.has_value(), want->usage.has_value()) << text;
-  if (want->usage) {
-    EXPECT_EQ(got->usage->prompt_tokens, want->usage->prompt_tokens) << text;
-    EXPECT_EQ(got->usage->completion_tokens, want->usage->completion_tokens) << text;
-  }
+  EXPECT_EQ(testing::check_against_reference(text, got), "") << text;
 }
 
 class random_chunks {
@@ -110,12 +51,27 @@ class random_chunks {
   }
 
   json object(int depth) {
-    static const char* keys[] = {
-        "error",         "message",       "choices",           "delta", "content", "usage",
-        "finish_reason", "prompt_tokens", "completion_tokens", "id",    "index",   "object"};
+    static const char* keys[] = {"error",
+                                 "message",
+                                 "choices",
+                                 "delta",
+                                 "content",
+                                 "usage",
+                                 "finish_reason",
+                                 "prompt_tokens",
+                                 "completion_tokens",
+                                 "id",
+                                 "index",
+                                 "object",
+                                 "tool_calls",
+                                 "function",
+                                 "name",
+                                 "arguments",
+                                 "role",
+                                 "system_fingerprint"};
     json o = json::object();
     for (int i = pick(5); i > 0; --i) {
-      std::string k = keys[pick(12)];
+      std::string k = keys[pick(18)];
       if (k == "choices" && pick(2) == 0) {
         json a = json::array();
         a.push_back(object(depth + 1));
@@ -170,10 +126,80 @@ TEST(openai_chunk, reads_a_typical_chunk) {
       R"("choices":[{"index":0,"delta":{"content":"Hi \"you\" \u00e9\ud83d\ude00"},)"
       R"("finish_reason":null}]})");
   ASSERT_TRUE(c);
-  EXPECT_EQ(*c->content, "Hi \"you\" \xC3\xA9\xF0\x9F\x98\x80");
-  EXPECT_FALSE(c->finish_reason);
+  ASSERT_EQ(c->choices.size(), 1u);
+  EXPECT_EQ(c->choices[0].content, "Hi \"you\" \xC3\xA9\xF0\x9F\x98\x80");
+  EXPECT_EQ(c->choices[0].finish_reason, "");
+  EXPECT_EQ(c->choices[0].delta_members, "");
+  EXPECT_EQ(c->choices[0].choice_members, "");
+  EXPECT_EQ(c->chunk_members, "");
   EXPECT_FALSE(c->usage);
   EXPECT_FALSE(c->error);
+  EXPECT_EQ(c->malformed, nullptr);
+}
+
+TEST(openai_chunk, keeps_every_member_it_does_not_act_on_as_raw_text) {
+  auto c = read_openai_chunk(
+      R"({"id":"x","object":"chat.completion.chunk","created":1,"model":"m",)"
+      R"("system_fingerprint":"fp_1", "service_tier" : null,"x_extra":{"a":[1,2]},)"
+      R"("choices":[{"index":1,"delta":{"role":"assistant","content":null,)"
+      R"("reasoning_content":"th\u0069nk","tool_calls":[{"index":0,"id":"call_1",)"
+      R"("type":"function","function":{"name":"get","arguments":"{\"a\""}}]},)"
+      R"("logprobs":{"content":[]},"finish_reason":"tool_calls"}],)"
+      R"("usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7,)"
+      R"("completion_tokens_details":{"reasoning_tokens":2}}})");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->malformed, nullptr);
+  // Byte for byte as sent, nulls left out.
+  EXPECT_EQ(c->chunk_members, R"("system_fingerprint":"fp_1","x_extra":{"a":[1,2]})");
+  ASSERT_EQ(c->choices.size(), 1u);
+  const auto& ch = c->choices[0];
+  EXPECT_EQ(ch.index, 1u);
+  EXPECT_EQ(ch.content, "");
+  EXPECT_EQ(ch.finish_reason, "tool_calls");
+  EXPECT_EQ(ch.delta_members,
+            R"("reasoning_content":"th\u0069nk","tool_calls":[{"index":0,"id":"call_1",)"
+            R"("type":"function","function":{"name":"get","arguments":"{\"a\""}}])");
+  EXPECT_EQ(ch.choice_members, R"("logprobs":{"content":[]})");
+  ASSERT_TRUE(c->usage);
+  EXPECT_EQ(c->usage->prompt_tokens, 3u);
+  EXPECT_EQ(c->usage_json, R"({"prompt_tokens":3,"completion_tokens":4,"total_tokens":7,)"
+                           R"("completion_tokens_details":{"reasoning_tokens":2}})");
+}
+
+TEST(openai_chunk, reads_every_choice) {
+  auto c = read_openai_chunk(
+      R"({"choices":[{"index":0,"delta":{"content":"a"}},{"index":1,"delta":{"content":"b"}},)"
+      R"({"delta":{"content":"c"}}]})");
+  ASSERT_TRUE(c);
+  ASSERT_EQ(c->choices.size(), 3u);
+  EXPECT_EQ(c->choices[1].index, 1u);
+  EXPECT_EQ(c->choices[1].content, "b");
+  EXPECT_EQ(c->choices[2].index, 2u);  // no index: its position
+}
+
+TEST(openai_chunk, names_what_breaks_the_shape_it_relies_on) {
+  auto malformed = [](const std::string& choice) {
+    auto c = read_openai_chunk(R"({"choices":[)" + choice + "]}");
+    EXPECT_TRUE(c) << choice;
+    return c && c->malformed != nullptr ? std::string{c->malformed} : std::string{};
+  };
+  EXPECT_EQ(malformed(R"("text")"), "a choice that is not an object");
+  EXPECT_EQ(malformed(R"({"delta":"text"})"), "a delta that is not an object");
+  EXPECT_EQ(malformed(R"({"delta":{"tool_calls":{"index":0}}})"),
+            "tool_calls that is not an array");
+  EXPECT_EQ(malformed(R"({"delta":{"tool_calls":[7]}})"), "a tool call that is not an object");
+  EXPECT_EQ(malformed(R"({"delta":{"tool_calls":[{"id":"c"}]}})"), "a tool call without an index");
+  EXPECT_EQ(malformed(R"({"delta":{"tool_calls":[{"index":-1}]}})"),
+            "a tool call index that is not an integer from 0 to 1023");
+  EXPECT_EQ(malformed(R"({"delta":{"tool_calls":[{"index":0,"function":"f"}]}})"),
+            "a tool call's function that is not an object");
+  EXPECT_EQ(malformed(R"({"delta":{"tool_calls":[{"index":0,"function":{"arguments":{}}}]}})"),
+            "a tool call's function name or arguments that is not a string");
+  EXPECT_EQ(malformed(R"({"delta":{"tool_calls":[{"index":0,"id":5}]}})"),
+            "a tool call's id or type that is not a string");
+  EXPECT_EQ(malformed(R"({"index":128,"delta":{}})"),
+            "a choice index that is not an integer from 0 to 127");
+  EXPECT_EQ(malformed(R"({"index":0,"delta":null,"finish_reason":"stop"})"), "");
 }
 
 TEST(openai_chunk, refuses_what_json_refuses) {
@@ -224,10 +250,13 @@ TEST(openai_chunk, numbers_past_a_double_are_refused_when_huge_and_zero_when_tin
   }
 }
 
-TEST(openai_chunk, deep_nesting_is_read_without_recursion) {
-  std::string deep = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
-  EXPECT_TRUE(read_openai_chunk(deep));
-  EXPECT_FALSE(read_openai_chunk(deep.substr(0, deep.size() - 2) + "}"));
+TEST(openai_chunk, nesting_is_bounded_without_recursion) {
+  auto nested = [](std::size_t levels) {
+    return "{\"a\":" + std::string(levels - 1, '[') + std::string(levels - 1, ']') + "}";
+  };
+  EXPECT_TRUE(read_openai_chunk(nested(max_chunk_depth)));
+  EXPECT_FALSE(read_openai_chunk(nested(max_chunk_depth + 1)));
+  EXPECT_FALSE(read_openai_chunk(nested(100000)));  // refused at level 65, no stack used
 }
 
 TEST(openai_chunk, agrees_with_the_full_parser_on_random_documents) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -31,13 +32,40 @@ TEST(openai_format, first_delta_carries_the_role) {
   EXPECT_FALSE(later["choices"][0]["delta"].contains("role"));
 }
 
-TEST(openai_format, finish_and_usage_chunks) {
-  auto fin = json::parse(finish_chunk(ctx, "length"));
-  EXPECT_EQ(fin["choices"][0]["finish_reason"], "length");
-  EXPECT_TRUE(fin["choices"][0]["delta"].empty());
-  auto use = json::parse(usage_chunk(ctx, {7, 3}));
-  EXPECT_TRUE(use["choices"].empty());
-  EXPECT_EQ(use["usage"]["total_tokens"], 10);
+TEST(openai_format, a_choice_end_is_a_chunk_with_an_empty_delta_and_its_reason) {
+  std::string out;
+  append_piece(out, ctx, stream_event::make_choice_end(0, "length"), false);
+  // Byte for byte what the finish chunk always was.
+  EXPECT_EQ(out, R"({"id":"chatcmpl-x","object":"chat.completion.chunk","created":1700000000,)"
+                 R"("model":"mock","choices":[{"index":0,"delta":{},"finish_reason":"length"}]})");
+}
+
+TEST(openai_format, a_piece_carries_what_the_provider_sent_in_its_places) {
+  auto ev = stream_event::make_delta("Hi");
+  ev.choice = 1;
+  auto f = std::make_shared<delta_fields>();
+  f->chunk = R"("system_fingerprint":"fp_1")";
+  f->choice = R"("logprobs":{"content":[]})";
+  f->delta = R"("reasoning_content":"hm","tool_calls":[{"index":0,"id":"c"}])";
+  ev.fields = f;
+  std::string out;
+  append_piece(out, ctx, ev, true);
+  EXPECT_EQ(out, R"({"id":"chatcmpl-x","object":"chat.completion.chunk","created":1700000000,)"
+                 R"("model":"mock","system_fingerprint":"fp_1","choices":[{"index":1,"delta":)"
+                 R"({"role":"assistant","content":"Hi","reasoning_content":"hm","tool_calls":)"
+                 R"([{"index":0,"id":"c"}]},"logprobs":{"content":[]},"finish_reason":null}]})");
+  EXPECT_NO_THROW(json::parse(out));
+}
+
+TEST(openai_format, usage_chunk_passes_the_providers_object_on) {
+  auto counted = json::parse(usage_chunk(ctx, stream_event::make_usage({7, 3})));
+  EXPECT_TRUE(counted["choices"].empty());
+  EXPECT_EQ(counted["usage"]["total_tokens"], 10);
+  auto sent = stream_event::make_usage({7, 3});
+  sent.text = R"({"prompt_tokens":7,"completion_tokens":3,"total_tokens":10,)"
+              R"("completion_tokens_details":{"reasoning_tokens":2}})";
+  auto given = json::parse(usage_chunk(ctx, sent));
+  EXPECT_EQ(given["usage"]["completion_tokens_details"]["reasoning_tokens"], 2);
 }
 
 TEST(openai_format, error_body_has_openai_shape) {
@@ -59,13 +87,6 @@ TEST(openai_format, sse_framing) {
   append_sse(out, 3, "{}");
   append_sse(out, 0, "[DONE]");
   EXPECT_EQ(out, "id: 3\ndata: {}\n\ndata: [DONE]\n\n");
-}
-
-TEST(openai_format, completion_object) {
-  auto c = json::parse(completion(ctx, "All of it", "stop", {2, 3}));
-  EXPECT_EQ(c["object"], "chat.completion");
-  EXPECT_EQ(c["choices"][0]["message"]["content"], "All of it");
-  EXPECT_EQ(c["usage"]["completion_tokens"], 3);
 }
 
 }  // namespace

@@ -45,8 +45,9 @@ TEST(upstream_response, a_good_stream_yields_deltas_and_one_finish) {
       .body("data: {\"choices\":[{\"delta\":{\"content\":\"hi\"},\"finish_reason\":null}]}\n\n")
       .body("data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")
       .complete();
-  ASSERT_EQ(t.out.size(), 2u);
+  ASSERT_EQ(t.out.size(), 3u);
   EXPECT_EQ(t.out[0].text, "hi");
+  EXPECT_EQ(finish_reason_of(t.out[1].fields.get()), "stop");  // the choice's end
   EXPECT_EQ(t.last().kind, event_kind::finish);
   EXPECT_TRUE(t.go_on);
 }

@@ -1,9 +1,14 @@
 #include "tools/fake_upstream/behaviour.hpp"
 
+#include "providers/answer_request.hpp"
+
 #include <charconv>
 
 namespace streamgate::fake {
 namespace {
+
+// Bounds of the shape keys: an answer's size stays what a test can ask for on purpose.
+constexpr std::uint32_t max_fake_count = 1000;
 
 bool parse_u32(std::string_view s, std::uint32_t& out) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
@@ -19,19 +24,26 @@ std::optional<std::string> apply_one(std::string_view key, std::string_view valu
   static constexpr counted plain[] = {
       {"chunks", &behaviour::chunks},           {"chunk_size", &behaviour::chunk_size},
       {"interval_ms", &behaviour::interval_ms}, {"first_byte_ms", &behaviour::first_byte_ms},
-      {"status", &behaviour::status},           {"retry_after", &behaviour::retry_after}};
+      {"status", &behaviour::status},           {"retry_after", &behaviour::retry_after},
+      {"reasoning", &behaviour::reasoning},     {"pad_arguments", &behaviour::pad_arguments}};
   struct optional_counted {
     std::string_view key;
     std::optional<std::uint32_t> behaviour::*field;
   };
-  static constexpr optional_counted optional[] = {{"drop_after", &behaviour::drop_after},
-                                                  {"stall_after", &behaviour::stall_after},
-                                                  {"malformed_after", &behaviour::malformed_after},
-                                                  {"error_after", &behaviour::error_after},
-                                                  {"end_after", &behaviour::end_after},
-                                                  {"huge_line", &behaviour::huge_line},
-                                                  {"nest", &behaviour::nest},
-                                                  {"echo_key_at", &behaviour::echo_key_at}};
+  static constexpr optional_counted optional[] = {
+      {"drop_after", &behaviour::drop_after},
+      {"stall_after", &behaviour::stall_after},
+      {"malformed_after", &behaviour::malformed_after},
+      {"error_after", &behaviour::error_after},
+      {"end_after", &behaviour::end_after},
+      {"huge_line", &behaviour::huge_line},
+      {"nest", &behaviour::nest},
+      {"echo_key_at", &behaviour::echo_key_at},
+      {"tool_calls", &behaviour::tool_calls},
+      {"fragments", &behaviour::fragments},
+      {"n", &behaviour::n},
+      {"bad_tool_call", &behaviour::bad_tool_call},
+      {"delta_not_object", &behaviour::delta_not_object}};
   if (key == "format") {
     if (value != "zhipu_legacy" && value != "openai")
       return "format must be openai or zhipu_legacy";
@@ -39,6 +51,13 @@ std::optional<std::string> apply_one(std::string_view key, std::string_view valu
     return std::nullopt;
   }
   if (!parse_u32(value, n)) return std::string{key} + " needs a non-negative integer";
+  if (key == "n" && (n < 1 || n > max_answer_choices))
+    return "n must be from 1 to " + std::to_string(max_answer_choices);
+  if (key == "fragments" && (n < 1 || n > max_fake_count))
+    return "fragments must be from 1 to " + std::to_string(max_fake_count);
+  if ((key == "tool_calls" || key == "bad_tool_call" || key == "delta_not_object") &&
+      n > max_fake_count)
+    return std::string{key} + " must be at most " + std::to_string(max_fake_count);
   for (auto& f : plain) {
     if (f.key == key) {
       b.*f.field = n;

@@ -24,9 +24,17 @@ struct behaviour {
   std::optional<std::uint32_t> huge_line;        // one data line this long after chunk 1
   std::optional<std::uint32_t> nest;             // error objects carry arrays this deep
   std::optional<std::uint32_t> echo_key_at;      // a `status` message echoes the key from here
-  bool no_done = false;                          // finish_reason but no [DONE]
-  bool invalid_utf8 = false;                     // 0xff 0xfe inside each chunk
-  bool zhipu_legacy = false;                     // event: add / finish format
+  // Answer shapes (providers/answer_script.hpp); any of them makes the answer "shaped".
+  std::uint32_t reasoning = 0;                 // reasoning_content chunks before the answer
+  std::optional<std::uint32_t> tool_calls;     // parallel tool calls (default: from `tools`)
+  std::optional<std::uint32_t> fragments;      // argument fragments per tool call
+  std::optional<std::uint32_t> n;              // choices (default: the body's `n`)
+  std::uint32_t pad_arguments = 0;             // extra bytes in each call's arguments
+  std::optional<std::uint32_t> bad_tool_call;  // the N-th tool-call chunk's tool_calls is no array
+  std::optional<std::uint32_t> delta_not_object;  // the N-th answer chunk's delta is a string
+  bool no_done = false;                           // finish_reason but no [DONE]
+  bool invalid_utf8 = false;                      // 0xff 0xfe inside each chunk
+  bool zhipu_legacy = false;                      // event: add / finish format
 };
 
 // Applies "k=v<sep>k=v..." to `b`; returns an error message for an unknown key or bad value.

@@ -1,5 +1,7 @@
 #include "tools/fake_upstream/fake_server.hpp"
 
+#include "tools/fake_upstream/shaped_answer.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -175,6 +177,8 @@ class connection : public std::enable_shared_from_this<connection> {
           http::status::unauthorized,
           error_body("Incorrect API key provided: " + std::string{req_[http::field::authorization]},
                      "invalid_request_error", "invalid_api_key"));
+    shape_ = shaped_options(b_, body);
+    shaped_.reset();
     stream_flag_ = body.value("stream", false) || zhipu_path;
     include_usage_ = body.contains("stream_options") && body["stream_options"].is_object() &&
                      body["stream_options"].value("include_usage", false);
@@ -205,6 +209,8 @@ class connection : public std::enable_shared_from_this<connection> {
           s, error_body(message, b_.status >= 500 ? "server_error" : "invalid_request_error",
                         "fake_status", b_.nest.value_or(0)));
     }
+    if (!stream_flag_ && shape_)
+      return respond(http::status::ok, shaped_completion(*shape_, b_, model_));
     if (!stream_flag_) {
       json j{{"id", "chatcmpl-fake"},
              {"object", "chat.completion"},
@@ -224,13 +230,18 @@ class connection : public std::enable_shared_from_this<connection> {
     std::string head =
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
         "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
-    if (!b_.zhipu_legacy) head += frame(data(R"({"role":"assistant","content":""})", nullptr));
+    if (shape_) {
+      shaped_.emplace(*shape_, b_, model_);
+      head += frame(shaped_->head());
+    } else if (!b_.zhipu_legacy) {
+      head += frame(data(R"({"role":"assistant","content":""})", nullptr));
+    }
     write(std::move(head), [self = shared_from_this()] { self->next_chunk(); });
   }
 
   json usage() const {
-    return {
-        {"prompt_tokens", 1}, {"completion_tokens", b_.chunks}, {"total_tokens", b_.chunks + 1}};
+    std::uint64_t tokens = shaped_ ? shaped_->completion_tokens() : b_.chunks;
+    return {{"prompt_tokens", 1}, {"completion_tokens", tokens}, {"total_tokens", tokens + 1}};
   }
 
   // An OpenAI chunk's `data:` line with the given delta JSON and finish reason.
@@ -273,10 +284,10 @@ class connection : public std::enable_shared_from_this<connection> {
                                           "\n\n");
     // A clean end of the body with neither finish_reason nor [DONE]: a cut stream.
     if (b_.end_after && i == *b_.end_after) return finish("");
-    if (i == b_.chunks) return finish(ending());
+    if (shaped_ ? shaped_->done() : i == b_.chunks) return finish(ending());
     std::string payload;
     if (b_.malformed_after && i == *b_.malformed_after) payload += "data: {not json\n\n";
-    payload += content_event(i);
+    payload += shaped_ ? shaped_->next_event() : content_event(i);
     if (b_.huge_line && i == 1) payload += "data: " + std::string(*b_.huge_line, 'x') + "\n\n";
     ++sent_;
     write(frame(payload), [self = shared_from_this()] {
@@ -288,7 +299,8 @@ class connection : public std::enable_shared_from_this<connection> {
     if (b_.zhipu_legacy)
       return "event: finish\nid: " + std::to_string(b_.chunks) +
              "\ndata: \nmeta: " + json{{"usage", usage()}}.dump() + "\n\n";
-    auto out = data("{}", "stop");
+    // A shaped answer's choices ended with their own last pieces.
+    auto out = shaped_ ? std::string{} : data("{}", "stop");
     if (include_usage_)
       out += "data: " +
              json{{"id", "chatcmpl-fake"}, {"object", "chat.completion.chunk"}, {"created", 0},
@@ -395,6 +407,8 @@ class connection : public std::enable_shared_from_this<connection> {
   net::steady_timer timer_;
   behaviour b_;
   std::string model_;
+  std::optional<answer_options> shape_;  // a shaped answer (shaped_answer.hpp), or plain text
+  std::optional<shaped_stream> shaped_;
   bool stream_flag_ = false;
   bool include_usage_ = false;
   bool streaming_ = false;

@@ -41,6 +41,10 @@ bool sse_has_content(std::string_view p) {
   return at != std::string_view::npos && at + key.size() < p.size() && p[at + key.size()] != '"';
 }
 
+bool message_has_output(const std::string& content, bool has_delta_members) {
+  return !content.empty() || has_delta_members;
+}
+
 std::string sse_error_code(std::string_view p) {
   if (p.rfind("{\"error\"", 0) != 0) return {};
   constexpr std::string_view key = "\"code\":\"";
@@ -213,7 +217,7 @@ class poll_stream : public stream_base, public std::enable_shared_from_this<poll
     for (auto& ev : body["events"]) {
       auto type = ev.value("type", "");
       if (type == "delta") {
-        on_delta(now);
+        if (message_has_output(ev.value("content", ""), ev.contains("delta"))) on_delta(now);
       } else if (type == "done") {
         return finish(true);
       } else if (type == "error") {

@@ -44,6 +44,9 @@ class idle_pool {
 // Chat-completion SSE helpers, exposed for tests: whether a `data:` payload carries
 // non-empty content, and the error code of an error payload (empty if it is not one).
 bool sse_has_content(std::string_view payload);
+// Whether a WebSocket or long-poll `delta` message is a token: text or more (reasoning, a tool
+// call's fragment), not a choice's bare end.
+bool message_has_output(const std::string& content, bool has_delta_members);
 std::string sse_error_code(std::string_view payload);
 
 }  // namespace streamgate::loadgen

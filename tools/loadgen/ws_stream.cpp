@@ -89,6 +89,7 @@ class ws_stream : public stream_base, public std::enable_shared_from_this<ws_str
     if (!frame.is_object()) return finish(false, "frame is not a JSON object");
     auto type = frame.value("type", "");
     if (type == "delta") {
+      if (!message_has_output(frame.value("content", ""), frame.contains("delta"))) return read();
       on_delta(now);
       if (cancel_due()) {
         mark_cancel();
