@@ -123,21 +123,6 @@ mock_stream_actor::behavior_type mock_stream(
         }
         if (st.sent < st.tokens) {
           send(stream_event::make_delta(mock_token(st.sent++)));
-          if (st.script) {
-            answer_piece p;
-            if (st.script->next(p)) send(event_of(p));
-            if (!st.script->done()) {
-              schedule_tick(self, st.interval_ms);
-              return;
-            }
-            auto tokens = st.script->completion_tokens();
-            send(stream_event::make_usage(
-                {st.prompt_tokens, static_cast<std::uint32_t>(std::min<std::uint64_t>(
-                                       tokens, std::numeric_limits<std::uint32_t>::max()))}));
-            send(stream_event::make_finish(st.script->finish_reason()));
-            self->quit();
-            return;
-          }
           if (st.sent < st.tokens) {
             schedule_tick(self, st.interval_ms);
             return;
