@@ -17,9 +17,9 @@ using test::recording_sink;
 
 class mock_shapes_test : public test::session_fixture {
  protected:
-  // Streams the request (its `model` routed to one mock of 3 tokens, 0 ms to the first piece,
-  // 10 ms a piece) to its end and returns what the client got.
-  std::shared_ptr<recording_sink> run(const std::string& body) {
+  // Starts the request (its `model` routed to one mock of 3 tokens, 0 ms to the first piece,
+  // 10 ms a piece) and returns the client's sink; nothing has run past the start yet.
+  std::shared_ptr<recording_sink> begin(const std::string& body) {
     route({{"mock", mock({3, 0, 10})}});
     auto parsed = parse_chat_request(body);
     EXPECT_TRUE(std::holds_alternative<chat_request>(parsed)) << body;
@@ -35,6 +35,12 @@ class mock_shapes_test : public test::session_fixture {
     init.budget = budget;
     EXPECT_TRUE(registry.add(init.id, 100000, [&] { return sys->spawn(session_behavior, init); }));
     sched->run();
+    return sink;
+  }
+
+  // The same, streamed to its end: what the client got.
+  std::shared_ptr<recording_sink> run(const std::string& body) {
+    auto sink = begin(body);
     advance(10s);
     EXPECT_EQ(sink->terminal_count(), 1u);
     EXPECT_EQ(registry.upstreams.load(), 0);
@@ -193,20 +199,8 @@ TEST_F(mock_shapes_test, after_the_tool_result_the_answer_is_text_quoting_it) {
 }
 
 TEST_F(mock_shapes_test, pieces_are_paced_one_per_tick) {
-  route({{"mock", mock({3, 0, 10})}});
-  auto parsed = parse_chat_request(R"({"model":"m",)" + user +
-                                   R"(,"mock":{"reasoning_tokens":5,"interval_ms":100}})");
-  auto sink = std::make_shared<recording_sink>();
-  session_init init;
-  init.id = session_registry::new_id();
-  init.request = std::get<chat_request>(std::move(parsed));
-  init.first_sink = sink;
-  init.router = router;
-  init.health = health;
-  init.registry = &registry;
-  init.options = options;
-  EXPECT_TRUE(registry.add(init.id, 100000, [&] { return sys->spawn(session_behavior, init); }));
-  sched->run();
+  auto sink =
+      begin(R"({"model":"m",)" + user + R"(,"mock":{"reasoning_tokens":5,"interval_ms":100}})");
   advance(50ms);
   EXPECT_EQ(sink->events.size(), 1u);  // the first piece at once, the next after 100 ms
   advance(100ms);
