@@ -113,8 +113,8 @@ class openai_decoder final : public stream_decoder {
 
   openai_chunk chunk_;  // reused: a chunk's storage is kept from one to the next
   std::vector<bool> ended_;
-  bool any_ended_ = false;    // some choice sent its finish_reason
-  std::string reason0_;       // choice 0's finish_reason, the terminal event's
+  bool any_ended_ = false;  // some choice sent its finish_reason
+  std::string reason0_;     // choice 0's finish_reason, the terminal event's
   std::optional<stream_event> usage_;
   std::shared_ptr<const delta_fields> last_chunk_only_;
 };

@@ -118,7 +118,7 @@ TEST(openai_decoder, several_choices_each_end_then_usage_once) {
   EXPECT_EQ(out[4].choice, 0u);
   EXPECT_EQ(finish_reason_of(out[4].fields.get()), "stop");
   EXPECT_EQ(out[5].usage.completion_tokens, 3u);  // the last usage sent, once
-  EXPECT_EQ(out[6].text, "stop");  // choice 0's, which ended at [DONE]
+  EXPECT_EQ(out[6].text, "stop");                 // choice 0's, which ended at [DONE]
 }
 
 TEST(openai_decoder, a_chunk_that_breaks_the_tool_call_shape_ends_the_stream) {
