@@ -186,8 +186,11 @@ TEST(metrics_endpoint, a_failed_stream_and_a_provider_restart_are_counted) {
       R"(streamgate_upstream_attempts_total{provider="mock",outcome="upstream_interrupted"})";
   auto restarts = R"(streamgate_provider_restarts_total{provider="mock"})";
   auto crashes = R"(streamgate_provider_crashes_total{provider="mock"})";
-  auto after = scrape_until(
-      server.port(), [&](const samples& s) { return at(s, restarts) - at(before, restarts) == 1; });
+  // The client's terminal event may reach it before its session has counted the outcome:
+  // wait for both counts, as for the restart.
+  auto after = scrape_until(server.port(), [&](const samples& s) {
+    return at(s, restarts) - at(before, restarts) == 1 && at(s, failed) - at(before, failed) == 1;
+  });
   EXPECT_EQ(at(after, failed) - at(before, failed), 1);
   EXPECT_EQ(at(after, attempt_failed) - at(before, attempt_failed), 1);
   EXPECT_EQ(at(after, crashes) - at(before, crashes), 1);

@@ -68,10 +68,12 @@ inline parsed_text parse_reference_text(std::string_view text) {
 inline reference_json reference_members(const reference_json& obj,
                                         std::initializer_list<const char*> skip) {
   auto out = reference_json::object();
-  for (auto& [key, value] : obj.items()) {
-    if (value.is_null()) continue;
+  for (const auto& item : obj.items()) {
+    // Not a structured binding: clang does not let a lambda capture one in C++17.
+    const auto& key = item.key();
+    if (item.value().is_null()) continue;
     if (std::any_of(skip.begin(), skip.end(), [&](const char* s) { return key == s; })) continue;
-    out[key] = value;
+    out[key] = item.value();
   }
   return out;
 }
