@@ -126,7 +126,9 @@ TEST(descriptor_limit, under_ulimit_256_four_hundred_clients_get_answers_not_a_s
   {
     crowd clients{port, 400};
     ASSERT_EQ(clients.fds.size(), 400u);
-    EXPECT_LT(cpu_share_over_a_second(p.pid()), 0.25);
+    // A spinning accept takes a whole core (1.0). Half a core tells it apart with room for the
+    // sanitizer builds, where the idle server's timers alone came to 0.26 once.
+    EXPECT_LT(cpu_share_over_a_second(p.pid()), 0.5);
     EXPECT_LE(count_of(p.stderr_text(), "\"accept_failed\""), 2u);
     // max_connections, fitted to the descriptors, refused the clients over it.
     EXPECT_GT(clients.answered("HTTP/1.1 503"), 0u);
@@ -150,7 +152,9 @@ TEST(descriptor_limit, out_of_descriptors_the_listener_backs_off_and_answers_503
   {
     crowd clients{port, 100};
     ASSERT_EQ(clients.fds.size(), 100u);
-    EXPECT_LT(cpu_share_over_a_second(p.pid()), 0.25);
+    // A spinning accept takes a whole core (1.0). Half a core tells it apart with room for the
+    // sanitizer builds, where the idle server's timers alone came to 0.26 once.
+    EXPECT_LT(cpu_share_over_a_second(p.pid()), 0.5);
     auto log = p.stderr_text();
     EXPECT_EQ(count_of(log, "\"accept_failed\""), 1u) << log.substr(0, 2000);
     EXPECT_GT(clients.answered("HTTP/1.1 503"), 0u);
