@@ -24,17 +24,7 @@ class mock_shapes_test : public test::session_fixture {
     auto parsed = parse_chat_request(body);
     EXPECT_TRUE(std::holds_alternative<chat_request>(parsed)) << body;
     auto sink = std::make_shared<recording_sink>();
-    session_init init;
-    init.id = session_registry::new_id();
-    init.request = std::get<chat_request>(std::move(parsed));
-    init.first_sink = sink;
-    init.router = router;
-    init.health = health;
-    init.registry = &registry;
-    init.options = options;
-    init.budget = budget;
-    EXPECT_TRUE(registry.add(init.id, 100000, [&] { return sys->spawn(session_behavior, init); }));
-    sched->run();
+    start(sink, std::get<chat_request>(std::move(parsed)));
     return sink;
   }
 

@@ -69,10 +69,18 @@ class session_fixture : public coordinator_fixture {
 
   session_actor start(std::shared_ptr<recording_sink> sink, bool cancel_on_detach = false,
                       std::string model = "m") {
+    chat_request request;
+    request.model = std::move(model);
+    request.body = {{"messages", nlohmann::json::array()}};
+    return start(std::move(sink), std::move(request), cancel_on_detach);
+  }
+
+  // A session for a whole request (e.g. one parse_chat_request made), its first sink `sink`.
+  session_actor start(std::shared_ptr<recording_sink> sink, chat_request request,
+                      bool cancel_on_detach = false) {
     session_init init;
     init.id = session_registry::new_id();
-    init.request.model = std::move(model);
-    init.request.body = {{"messages", nlohmann::json::array()}};
+    init.request = std::move(request);
     init.first_sink = sink;
     init.cancel_on_detach = cancel_on_detach;
     init.router = router;
