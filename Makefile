@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
 
-.PHONY: all deps configure build run test test-asan test-tsan coverage bench format clean fuzz-build fuzz \
+.PHONY: all deps configure build install run test test-asan test-tsan coverage bench format clean fuzz-build fuzz \
 	fuzz-corpus
 
 all: build
@@ -23,6 +23,12 @@ configure: deps
 
 build: configure
 	@cmake --build $(BUILD_DIR) -j$(JOBS)
+
+# The engine library, its headers, CMake package and pkg-config file, and the server program
+# (docs/embedding.md). PREFIX=/usr/local by default; DESTDIR is honoured.
+PREFIX ?= /usr/local
+install: build
+	@cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 run: build
 	@echo ""

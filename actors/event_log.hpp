@@ -1,8 +1,8 @@
 #pragma once
 
-#include "actors/event_sink.hpp"
+#include <streamgate/event_sink.hpp>
 #include "actors/log_budget.hpp"
-#include "actors/stream_event.hpp"
+#include <streamgate/stream_event.hpp>
 
 #include <chrono>
 #include <cstdint>

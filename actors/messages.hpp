@@ -3,13 +3,10 @@
 // The messages and typed interfaces between actors: the contract of the engine in one screen.
 // Includes CAF; only actor implementations include it, never transports.
 
-#include "actors/chat_request.hpp"
-#include "actors/event_sink.hpp"
-#include "actors/stream_event.hpp"
+#include <streamgate/gateway_actor.hpp>
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
-#include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -24,15 +21,10 @@ namespace streamgate {
 class event_log;
 
 using open_atom = caf::atom_constant<caf::atom("sg_open")>;
-using cancel_atom = caf::atom_constant<caf::atom("sg_cancel")>;
-using attach_atom = caf::atom_constant<caf::atom("sg_attach")>;
-using detach_atom = caf::atom_constant<caf::atom("sg_detach")>;
 using upstream_atom = caf::atom_constant<caf::atom("sg_up")>;
 using route_atom = caf::atom_constant<caf::atom("sg_route")>;
 using expire_atom = caf::atom_constant<caf::atom("sg_expire")>;
 using tick_atom = caf::atom_constant<caf::atom("sg_tick")>;
-using shutdown_atom = caf::atom_constant<caf::atom("sg_down")>;
-using start_atom = caf::atom_constant<caf::atom("sg_start")>;
 using provider_atom = caf::atom_constant<caf::atom("sg_prov")>;
 using acquire_atom = caf::atom_constant<caf::atom("sg_acq")>;
 using release_atom = caf::atom_constant<caf::atom("sg_rel")>;
@@ -45,30 +37,6 @@ using first_delta_atom = caf::atom_constant<caf::atom("sg_first")>;
 using sinks_lost_atom = caf::atom_constant<caf::atom("sg_lost")>;
 using withdraw_atom = caf::atom_constant<caf::atom("sg_wdraw")>;
 using evict_atom = caf::atom_constant<caf::atom("sg_evict")>;
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, usage_info& x) {
-  return f(caf::meta::type_name("streamgate::usage_info"), x.prompt_tokens, x.completion_tokens);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, delta_fields& x) {
-  return f(caf::meta::type_name("streamgate::delta_fields"), x.delta, x.choice, x.chunk,
-           x.finish_reason);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, stream_event& x) {
-  // The shared fields by value: a copy out to save, a fresh shared object once loaded.
-  auto fields = x.fields ? *x.fields : delta_fields{};
-  bool has_fields = x.fields != nullptr;
-  auto loaded = caf::meta::load_callback([&]() -> caf::error {
-    x.fields = has_fields ? std::make_shared<const delta_fields>(std::move(fields)) : nullptr;
-    return caf::none;
-  });
-  return f(caf::meta::type_name("streamgate::stream_event"), x.seq, x.kind, x.text, x.code, x.usage,
-           x.retry_after_s, x.choice, has_fields, fields, loaded);
-}
 
 // One upstream request (HTTP transfer or mock generator). It appends its non-terminal events
 // (deltas, usage) to its session's event_log through the lane (upstream_target), and reports
@@ -178,7 +146,5 @@ inline constexpr std::uint32_t route_unlimited = 0xffffffffu;
 
 }  // namespace streamgate
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(streamgate::chat_request)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(streamgate::sink_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(streamgate::route_plan)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(streamgate::upstream_target)

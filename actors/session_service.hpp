@@ -1,7 +1,7 @@
 #pragma once
 
-#include "actors/chat_request.hpp"
-#include "actors/event_sink.hpp"
+#include <streamgate/chat_request.hpp>
+#include <streamgate/event_sink.hpp>
 
 #include <cstdint>
 #include <string>

@@ -1,4 +1,4 @@
-#include "actors/stream_event.hpp"
+#include <streamgate/stream_event.hpp>
 
 namespace streamgate {
 

@@ -20,7 +20,6 @@ class session_registry;
 
 using get_router_atom = caf::atom_constant<caf::atom("sg_router")>;
 using restart_atom = caf::atom_constant<caf::atom("sg_restart")>;
-using status_atom = caf::atom_constant<caf::atom("sg_status")>;
 using crash_atom = caf::atom_constant<caf::atom("sg_crash")>;
 using breaker_atom = caf::atom_constant<caf::atom("sg_breaker")>;
 

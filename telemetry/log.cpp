@@ -1,5 +1,6 @@
 #include "telemetry/log.hpp"
 
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -13,15 +14,35 @@ namespace {
 
 std::atomic<int> g_level{static_cast<int>(level::info)};
 
-std::shared_ptr<spdlog::logger>& logger() {
-  static std::shared_ptr<spdlog::logger> instance = [] {
-    auto l = std::make_shared<spdlog::logger>("streamgate",
-                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    l->set_pattern("%v");
-    return l;
-  }();
-  return instance;
+std::shared_ptr<spdlog::logger> make_logger(spdlog::sink_ptr sink) {
+  auto l = std::make_shared<spdlog::logger>("streamgate", std::move(sink));
+  l->set_pattern("%v");
+  l->flush_on(spdlog::level::info);
+  return l;
 }
+
+// Swapped by init while other threads write: read and replaced atomically.
+std::shared_ptr<spdlog::logger> g_logger =
+    make_logger(std::make_shared<spdlog::sinks::stderr_sink_mt>());
+
+void use(std::shared_ptr<spdlog::logger> l) {
+  std::atomic_store(&g_logger, std::move(l));
+}
+
+// Lines to an application's function, one call at a time.
+class function_sink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit function_sink(std::function<void(std::string_view)> line) : line_(std::move(line)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    line_(std::string_view{msg.payload.data(), msg.payload.size()});
+  }
+  void flush_() override {}
+
+ private:
+  std::function<void(std::string_view)> line_;
+};
 
 std::string timestamp() {
   using namespace std::chrono;
@@ -71,13 +92,15 @@ const char* to_string(level l) {
 
 void init(level min_level, const std::string& file) {
   set_level(min_level);
-  if (!file.empty()) {
-    auto l = std::make_shared<spdlog::logger>(
-        "streamgate", std::make_shared<spdlog::sinks::basic_file_sink_mt>(file));
-    l->set_pattern("%v");
-    l->flush_on(spdlog::level::info);
-    logger() = l;
-  }
+  if (file.empty())
+    use(make_logger(std::make_shared<spdlog::sinks::stderr_sink_mt>()));
+  else
+    use(make_logger(std::make_shared<spdlog::sinks::basic_file_sink_mt>(file)));
+}
+
+void route_to(level min_level, std::function<void(std::string_view)> line) {
+  set_level(min_level);
+  use(make_logger(std::make_shared<function_sink>(std::move(line))));
 }
 
 void set_level(level l) {
@@ -97,7 +120,8 @@ void write(level l, std::string_view event, nlohmann::json fields) {
     for (auto& [k, v] : fields.items()) line[k] = std::move(v);
   }
   // Replace invalid UTF-8 instead of throwing: log content may come from upstreams.
-  logger()->info(line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+  std::atomic_load(&g_logger)->info(
+      line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
 }
 
 }  // namespace streamgate::log

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,9 @@ const char* to_string(level l);
 
 // Configures the process-wide logger. `file` empty means stderr.
 void init(level min_level, const std::string& file = {});
+// Configures it to hand each line (one JSON object, no newline) to `line` instead: an
+// embedding application directs the engine's log into its own.
+void route_to(level min_level, std::function<void(std::string_view)> line);
 void set_level(level l);
 bool enabled(level l);
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/chat_request.hpp"
+#include <streamgate/chat_request.hpp>
 #include "actors/session_service.hpp"
 #include "transports/http_options.hpp"
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/event_sink.hpp"
+#include <streamgate/event_sink.hpp>
 #include "transports/post_gate.hpp"
 
 #include <boost/asio/post.hpp>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/stream_event.hpp"
+#include <streamgate/stream_event.hpp>
 #include "transports/api_handler.hpp"
 #include "transports/completion_builder.hpp"
 #include "transports/openai_format.hpp"

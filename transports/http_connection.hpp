@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/event_sink.hpp"
+#include <streamgate/event_sink.hpp>
 #include "transports/api_handler.hpp"
 #include "transports/event_response.hpp"
 #include "transports/server_context.hpp"

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "actors/chat_request.hpp"
-#include "actors/stream_event.hpp"
+#include <streamgate/chat_request.hpp>
+#include <streamgate/stream_event.hpp>
 
 #include <nlohmann/json.hpp>
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/stream_event.hpp"
+#include <streamgate/stream_event.hpp>
 #include "providers/http/provider_config.hpp"
 
 #include <atomic>

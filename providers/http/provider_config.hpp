@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/chat_request.hpp"
+#include <streamgate/chat_request.hpp>
 #include "providers/http/stream_decoder.hpp"
 
 #include <chrono>

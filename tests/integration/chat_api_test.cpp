@@ -1,6 +1,6 @@
 // The OpenAI-compatible HTTP API against the real server on a loopback port.
 
-#include "actors/chat_request.hpp"
+#include <streamgate/chat_request.hpp>
 #include "providers/mock_provider.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/test_server.hpp"

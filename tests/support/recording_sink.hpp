@@ -1,7 +1,7 @@
 #pragma once
 
-#include "actors/event_sink.hpp"
-#include "actors/stream_event.hpp"
+#include <streamgate/event_sink.hpp>
+#include <streamgate/stream_event.hpp>
 
 #include <string>
 #include <utility>

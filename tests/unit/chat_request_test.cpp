@@ -1,4 +1,4 @@
-#include "actors/chat_request.hpp"
+#include <streamgate/chat_request.hpp>
 #include "actors/error_code.hpp"
 #include "actors/json_input.hpp"
 

@@ -3,7 +3,7 @@
 
 #include "actors/route_config.hpp"
 #include "actors/session.hpp"
-#include "actors/stream_event.hpp"
+#include <streamgate/stream_event.hpp>
 #include "supervision/circuit_breaker.hpp"
 #include "telemetry/log.hpp"
 #include "transports/server_context.hpp"

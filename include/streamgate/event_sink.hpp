@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/stream_event.hpp"
+#include <streamgate/stream_event.hpp>
 
 #include <memory>
 #include <string>
@@ -16,8 +16,12 @@ enum class detach_reason { client_gone, slow_consumer, replaced, session_expired
 // One attached client of a session: a WebSocket stream, an SSE response, a poll waiter, or
 // an embedding application's own receiver. A transport is pluggable because it is only this.
 //
-// Sessions call these from an actor thread, so implementations must be thread-safe and must
-// never block: a socket sink posts the event onto its connection's strand and returns.
+// Called from whichever thread produced the event: a CAF worker (the session actor, the mock
+// provider, an attach's replay) or an upstream I/O thread (a curl driver, or an HTTP I/O
+// thread, which append tokens straight into the session's log). Calls for one sink never
+// overlap and come in sequence order, but may come from different threads one after the
+// other. So implementations must be thread-safe and must never block: a socket sink posts
+// the event onto its connection's strand and returns.
 class event_sink {
  public:
   virtual ~event_sink() = default;

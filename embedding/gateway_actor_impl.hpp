@@ -1,0 +1,50 @@
+#pragma once
+
+#include "embedding/receiver_sink.hpp"
+#include "supervision/gateway_config.hpp"
+
+#include <streamgate/gateway_actor.hpp>
+
+#include <caf/actor_addr.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+namespace streamgate {
+
+class gateway;
+
+using drain_atom = caf::atom_constant<caf::atom("sg_drain")>;
+
+// The public interface plus the timer the actor sends itself while it drains.
+using gateway_actor_impl = gateway_actor::extend<caf::reacts_to<drain_atom>>;
+
+struct gateway_actor_state {
+  static inline const char* name = "streamgate.gateway";
+  std::unique_ptr<gateway> engine;
+  // The application's receivers, monitored: one that dies is detached from its sessions,
+  // which go on and keep their resume window.
+  std::map<caf::actor_addr, std::vector<std::shared_ptr<receiver_sink>>> receivers;
+  std::size_t tracked = 0;    // sinks in `receivers`
+  std::size_t prune_at = 64;  // forget finished sinks when `tracked` reaches this
+  bool draining = false;
+  // Runs once the engine is gone (spawn_gateway lets the next gateway start).
+  std::function<void()> on_destroyed;
+
+  gateway_actor_state();
+  ~gateway_actor_state();
+};
+
+using gateway_actor_pointer = gateway_actor_impl::stateful_pointer<gateway_actor_state>;
+
+// Runs on a thread of its own (spawned detached): the engine's start-up and its shutdown wait
+// for the actor tree, which must not hold one of the scheduler's workers.
+gateway_actor_impl::behavior_type gateway_actor_behavior(gateway_actor_pointer self,
+                                                         gateway_config config,
+                                                         std::function<void()> on_destroyed);
+
+}  // namespace streamgate

@@ -1,0 +1,330 @@
+// The public gateway actor, used as an embedding application uses it: through
+// <streamgate/...> only, linked against the shared engine library, in a real actor system
+// with the mock provider.
+
+#include <streamgate/spawn_gateway.hpp>
+
+#include <gtest/gtest.h>
+#include <caf/all.hpp>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <vector>
+
+namespace {
+
+using namespace streamgate;
+using namespace std::chrono_literals;
+
+constexpr auto patience = 20s;
+
+chat_request mock_request(int tokens, int interval_ms) {
+  nlohmann::json body = {
+      {"model", "mock"},
+      {"messages", {{{"role", "user"}, {"content", "hi"}}}},
+      {"mock", {{"tokens", tokens}, {"first_token_ms", 0}, {"interval_ms", interval_ms}}}};
+  return std::get<chat_request>(parse_chat_request(body.dump()));
+}
+
+// Every gateway in these tests is shut down, and awaited, before the next one starts.
+class gateway_actor_test : public ::testing::Test {
+ protected:
+  gateway_actor_test() : system_{config()}, self_{system_} {}
+
+  static caf::actor_system_config& config() {
+    static caf::actor_system_config cfg = [] {
+      caf::actor_system_config c;
+      c.set("logger.verbosity", caf::atom("quiet"));
+      return c;
+    }();
+    return cfg;
+  }
+
+  void SetUp() override {
+    gateway_options opts;
+    opts.log_line = [this](std::string_view line) {
+      std::lock_guard<std::mutex> lock{log_mutex_};
+      log_.emplace_back(line);
+    };
+    auto g = spawn_gateway(system_, opts);
+    ASSERT_TRUE(g) << system_.render(g.error());
+    gateway_ = *g;
+  }
+
+  void TearDown() override {
+    if (gateway_) stop_gateway();
+  }
+
+  void stop_gateway() {
+    self_->monitor(gateway_);
+    self_->send(gateway_, shutdown_atom::value);
+    bool down = false;
+    self_->receive([&](caf::down_msg& m) { down = m.source == gateway_.address(); },
+                   caf::after(patience) >> [] {});
+    EXPECT_TRUE(down) << "the gateway did not quit after shutdown";
+    gateway_ = nullptr;
+  }
+
+  event_receiver_actor me() { return caf::actor_cast<event_receiver_actor>(self_.ptr()); }
+
+  start_result start(chat_request req, const event_receiver_actor& to) {
+    start_result r;
+    self_->request(gateway_, caf::infinite, start_atom::value, std::move(req), to)
+        .receive([&](start_result& x) { r = std::move(x); },
+                 [&](caf::error& e) { r.error_code = system_.render(e); });
+    return r;
+  }
+
+  template <class... Ts>
+  bool ask_bool(Ts... xs) {
+    bool out = false;
+    self_->request(gateway_, caf::infinite, xs...)
+        .receive([&](bool x) { out = x; }, [](caf::error&) {});
+    return out;
+  }
+
+  gateway_status status() {
+    gateway_status s;
+    self_->request(gateway_, caf::infinite, status_atom::value)
+        .receive([&](gateway_status& x) { s = std::move(x); }, [](caf::error&) {});
+    return s;
+  }
+
+  // Events for `self_` until `n` sessions have had their terminal event, by session id.
+  std::map<std::string, std::vector<stream_event>> collect(std::size_t n) {
+    std::map<std::string, std::vector<stream_event>> out;
+    std::size_t ended = 0;
+    bool timed_out = false;
+    while (ended < n && !timed_out) {
+      self_->receive(
+          [&](session_event& e) {
+            if (e.event.terminal()) ++ended;
+            out[e.session_id].push_back(std::move(e.event));
+          },
+          caf::after(patience) >> [&] { timed_out = true; });
+    }
+    EXPECT_FALSE(timed_out) << ended << " of " << n << " streams ended";
+    return out;
+  }
+
+  std::size_t log_lines() {
+    std::lock_guard<std::mutex> lock{log_mutex_};
+    return log_.size();
+  }
+
+  caf::actor_system system_;
+  caf::scoped_actor self_;
+  gateway_actor gateway_;
+  std::mutex log_mutex_;
+  std::vector<std::string> log_;
+};
+
+std::string text_of(const std::vector<stream_event>& events, std::uint64_t after = 0) {
+  std::string out;
+  for (auto& e : events)
+    if (e.seq > after && e.kind == event_kind::delta) out += e.text;
+  return out;
+}
+
+TEST_F(gateway_actor_test, the_start_reply_comes_before_the_first_event) {
+  self_->send(gateway_, start_atom::value, mock_request(5, 0), me());
+  std::string id;
+  self_->receive([&](start_result& r) { id = r.session_id; },
+                 [&](session_event&) { ADD_FAILURE() << "an event came before the reply"; },
+                 caf::after(patience) >> [] { ADD_FAILURE() << "no reply"; });
+  ASSERT_FALSE(id.empty());
+  auto events = collect(1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events.begin()->first, id);
+}
+
+TEST_F(gateway_actor_test, one_receiver_tells_many_streams_apart_by_id) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto r = start(mock_request(8 + i, 1), me());
+    ASSERT_TRUE(r.ok()) << r.error_code;
+    ids.push_back(r.session_id);
+  }
+  auto events = collect(3);
+  ASSERT_EQ(events.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    auto& list = events[ids[i]];
+    ASSERT_FALSE(list.empty()) << ids[i];
+    for (std::size_t k = 0; k < list.size(); ++k) EXPECT_EQ(list[k].seq, k + 1);
+    EXPECT_EQ(list.back().kind, event_kind::finish);
+    std::size_t deltas = 0;
+    for (auto& e : list) deltas += e.is_output() ? 1 : 0;
+    EXPECT_EQ(deltas, static_cast<std::size_t>(8 + i));
+  }
+}
+
+TEST_F(gateway_actor_test, cancel_ends_a_stream_with_cancelled) {
+  auto r = start(mock_request(100000, 2), me());
+  ASSERT_TRUE(r.ok());
+  self_->receive([](session_event&) {}, caf::after(patience) >> [] { FAIL() << "no event"; });
+  EXPECT_TRUE(ask_bool(cancel_atom::value, r.session_id));
+  auto events = collect(1);
+  EXPECT_EQ(events[r.session_id].back().kind, event_kind::cancelled);
+  EXPECT_FALSE(ask_bool(cancel_atom::value, std::string{"no-such-session"}));
+}
+
+TEST_F(gateway_actor_test, attach_after_a_seq_replays_the_rest_to_another_receiver) {
+  auto r = start(mock_request(30, 0), me());
+  ASSERT_TRUE(r.ok());
+  auto whole = collect(1)[r.session_id];
+  ASSERT_GT(whole.size(), 12u);
+
+  caf::scoped_actor other{system_};
+  std::vector<stream_event> rest;
+  bool attached = false;
+  other
+      ->request(gateway_, caf::infinite, attach_atom::value, r.session_id, std::uint64_t{12},
+                caf::actor_cast<event_receiver_actor>(other.ptr()))
+      .receive([&](bool x) { attached = x; }, [](caf::error&) {});
+  ASSERT_TRUE(attached);
+  bool timed_out = false;
+  while (!timed_out && (rest.empty() || !rest.back().terminal())) {
+    other->receive([&](session_event& e) { rest.push_back(std::move(e.event)); },
+                   caf::after(patience) >> [&] { timed_out = true; });
+  }
+  ASSERT_FALSE(timed_out);
+  ASSERT_EQ(rest.size(), whole.size() - 12);
+  EXPECT_EQ(rest.front().seq, 13u);
+  EXPECT_EQ(text_of(rest), text_of(whole, 12));
+
+  EXPECT_FALSE(
+      ask_bool(attach_atom::value, std::string{"no-such-session"}, std::uint64_t{0}, me()));
+}
+
+TEST_F(gateway_actor_test, a_receiver_that_dies_is_detached_and_the_stream_stays_resumable) {
+  // A receiver that quits on its third event, in the middle of a stream.
+  auto doomed = caf::actor_cast<event_receiver_actor>(
+      system_.spawn([](caf::event_based_actor* self) -> caf::behavior {
+        auto seen = std::make_shared<int>(0);
+        return {[=](session_event&) {
+                  if (++*seen == 3) self->quit();
+                },
+                [](session_detached&) {}};
+      }));
+  auto r = start(mock_request(40, 5), doomed);
+  ASSERT_TRUE(r.ok());
+  self_->monitor(doomed);
+  self_->receive([](caf::down_msg&) {}, caf::after(patience) >> [] { FAIL() << "alive"; });
+  // The gateway lets go of it: no receiver is left with a live stream.
+  auto deadline = std::chrono::steady_clock::now() + patience;
+  while (status().receivers != 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  EXPECT_EQ(status().receivers, 0u);
+  // The session went on without it: the whole answer is there to resume, from the start.
+  EXPECT_TRUE(ask_bool(attach_atom::value, r.session_id, std::uint64_t{0}, me()));
+  auto events = collect(1)[r.session_id];
+  EXPECT_EQ(events.front().seq, 1u);
+  EXPECT_EQ(events.back().kind, event_kind::finish);
+}
+
+TEST_F(gateway_actor_test, detach_stops_delivery_and_the_session_goes_on) {
+  auto r = start(mock_request(100000, 2), me());
+  ASSERT_TRUE(r.ok());
+  self_->receive([](session_event&) {}, caf::after(patience) >> [] { FAIL() << "no event"; });
+  self_->send(gateway_, detach_atom::value, r.session_id, me());
+  auto s = status();
+  EXPECT_EQ(s.receivers, 0u);
+  EXPECT_EQ(s.active_sessions, 1u);  // still streaming, for an attach to come
+  EXPECT_TRUE(ask_bool(cancel_atom::value, r.session_id));
+}
+
+class counting_sink final : public event_sink {
+ public:
+  bool deliver(const event_ptr& ev) override {
+    std::lock_guard<std::mutex> lock{mutex};
+    events.push_back(*ev);
+    if (ev->terminal()) ended = true;
+    return true;
+  }
+  const char* transport() const override { return "custom"; }
+  std::mutex mutex;
+  std::vector<stream_event> events;
+  std::atomic<bool> ended{false};
+};
+
+TEST_F(gateway_actor_test, a_custom_sink_receives_the_stream) {
+  auto sink = std::make_shared<counting_sink>();
+  start_result r;
+  self_->request(gateway_, caf::infinite, start_atom::value, mock_request(6, 0), sink_ptr{sink})
+      .receive([&](start_result& x) { r = std::move(x); }, [](caf::error&) {});
+  ASSERT_TRUE(r.ok());
+  // Its calls come from the engine's threads: wait for the end by watching the session.
+  auto deadline = std::chrono::steady_clock::now() + patience;
+  while (!sink->ended && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  ASSERT_TRUE(sink->ended);
+  std::lock_guard<std::mutex> lock{sink->mutex};
+  EXPECT_EQ(sink->events.back().kind, event_kind::finish);
+  EXPECT_EQ(sink->events.size(), sink->events.back().seq);
+}
+
+TEST_F(gateway_actor_test, shutdown_ends_running_streams_and_refuses_new_ones) {
+  auto r = start(mock_request(100000, 2), me());
+  ASSERT_TRUE(r.ok());
+  self_->send(gateway_, shutdown_atom::value);
+  // Processed after the shutdown: refused.
+  auto refused = start(mock_request(5, 0), me());
+  EXPECT_EQ(refused.error_code, "server_shutting_down");
+  auto events = collect(1)[r.session_id];
+  EXPECT_EQ(events.back().kind, event_kind::error);
+  EXPECT_EQ(events.back().code, "server_shutting_down");
+  stop_gateway();
+}
+
+TEST_F(gateway_actor_test, one_gateway_at_a_time_then_another) {
+  auto second = spawn_gateway(system_, {});
+  ASSERT_FALSE(second);
+  EXPECT_NE(system_.render(second.error()).find("already running"), std::string::npos);
+  stop_gateway();
+  auto again = spawn_gateway(system_, {R"({"log": {"level": "off"}})", nullptr});
+  ASSERT_TRUE(again) << system_.render(again.error());
+  gateway_ = *again;
+  auto r = start(mock_request(3, 0), me());
+  EXPECT_TRUE(r.ok());
+  collect(1);
+}
+
+TEST_F(gateway_actor_test, the_log_goes_where_the_application_says) {
+  auto r = start(mock_request(3, 0), me());
+  ASSERT_TRUE(r.ok());
+  collect(1);
+  stop_gateway();  // every session has ended, and logged its end
+  auto lines = log_lines();
+  EXPECT_GT(lines, 0u);
+  std::lock_guard<std::mutex> lock{log_mutex_};
+  for (auto& l : log_) EXPECT_TRUE(nlohmann::json::accept(l)) << l;
+}
+
+TEST_F(gateway_actor_test, a_silenced_log_writes_nothing) {
+  stop_gateway();
+  std::atomic<int> lines{0};
+  auto g =
+      spawn_gateway(system_, {R"({"log": {"level": "off"}})", [&](std::string_view) { ++lines; }});
+  ASSERT_TRUE(g);
+  gateway_ = *g;
+  ASSERT_TRUE(start(mock_request(3, 0), me()).ok());
+  collect(1);
+  stop_gateway();
+  EXPECT_EQ(lines.load(), 0);
+}
+
+TEST_F(gateway_actor_test, an_invalid_configuration_is_refused_with_its_path) {
+  for (auto [text, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"{", "not valid JSON"},
+           {R"({"sessions": {"resume_window_ms": "soon"}})", "sessions.resume_window_ms"},
+           {R"({"no_such_key": 1})", "no_such_key"},
+           {R"({"log": {"level": "loud"}})", "log.level"},
+       }) {
+    auto g = spawn_gateway(system_, {text, nullptr});
+    ASSERT_FALSE(g) << text;
+    auto message = system_.render(g.error());
+    EXPECT_NE(message.find(expected), std::string::npos) << message;
+  }
+}
+
+}  // namespace
