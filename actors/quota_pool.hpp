@@ -2,8 +2,8 @@
 
 // The quota_pool actor: one per provider or per named quota key shared by several providers.
 
-#include "actors/messages.hpp"
 #include "actors/quota_options.hpp"
+#include "actors/quota_pool_actor.hpp"
 
 #include <caf/actor_addr.hpp>
 #include <caf/actor_clock.hpp>
@@ -53,9 +53,14 @@ struct quota_pool_state {
   metrics::counter* timeout_stat = nullptr;
 };
 
-using quota_pool_pointer = quota_pool_actor::stateful_pointer<quota_pool_state>;
+// The pool's interface plus its own timers: a queued request's deadline (by ticket), and
+// "capacity may have freed up".
+using quota_pool_impl = quota_pool_actor::extend<caf::reacts_to<deadline_atom, std::uint64_t>,
+                                                 caf::reacts_to<tick_atom, std::uint64_t>>;
 
-quota_pool_actor::behavior_type quota_pool(quota_pool_pointer self, std::string name,
-                                           quota_options options, quota_gauges_ptr gauges);
+using quota_pool_pointer = quota_pool_impl::stateful_pointer<quota_pool_state>;
+
+quota_pool_impl::behavior_type quota_pool(quota_pool_pointer self, std::string name,
+                                          quota_options options, quota_gauges_ptr gauges);
 
 }  // namespace streamgate

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/messages.hpp"
+#include "actors/router_actor.hpp"
 #include "actors/quota_options.hpp"
 #include "actors/route_config.hpp"
 

@@ -226,7 +226,7 @@ void session_ops::write_access_log() {
   log::info("access", std::move(fields));
 }
 
-session_actor::behavior_type session_behavior(session_pointer self, session_init init) {
+session_impl::behavior_type session_behavior(session_pointer self, session_init init) {
   auto& st = self->state;
   st.id = std::move(init.id);
   st.request = std::move(init.request);

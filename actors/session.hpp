@@ -1,7 +1,9 @@
 #pragma once
 
 #include "actors/event_log.hpp"
-#include "actors/messages.hpp"
+#include "actors/provider_actor.hpp"
+#include "actors/router_actor.hpp"
+#include "actors/session_actor.hpp"
 
 #include <caf/actor_addr.hpp>
 #include <caf/actor_clock.hpp>
@@ -103,8 +105,17 @@ struct session_state {
   }
 };
 
-using session_pointer = session_actor::stateful_pointer<session_state>;
+// The session's interface plus its own timers.
+using session_impl = session_actor::extend<
+    // Resume-window timer, tagged with a generation so stale timers are ignored.
+    caf::reacts_to<expire_atom, std::uint64_t>,
+    // The failover deadline: no first token by now ends the session with the last error.
+    caf::reacts_to<deadline_atom>,
+    // Ask the router again: the only candidates were restarting.
+    caf::reacts_to<route_atom>>;
 
-session_actor::behavior_type session_behavior(session_pointer self, session_init init);
+using session_pointer = session_impl::stateful_pointer<session_state>;
+
+session_impl::behavior_type session_behavior(session_pointer self, session_init init);
 
 }  // namespace streamgate

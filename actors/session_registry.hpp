@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/messages.hpp"
+#include "actors/session_actor.hpp"
 
 #include <atomic>
 #include <cstddef>

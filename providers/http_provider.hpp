@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/messages.hpp"
+#include "actors/provider_actor.hpp"
 #include "providers/http/provider_config.hpp"
 
 #include <atomic>

@@ -17,7 +17,8 @@
 namespace streamgate {
 namespace {
 
-using mock_stream_actor = caf::typed_actor<caf::reacts_to<cancel_atom>, caf::reacts_to<tick_atom>>;
+// Its own timer beside the upstream interface: the next piece is due.
+using mock_stream_actor = upstream_actor::extend<caf::reacts_to<tick_atom>>;
 
 struct mock_stream_state {
   static inline const char* name = "mock_stream";

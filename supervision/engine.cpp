@@ -165,7 +165,7 @@ std::optional<std::chrono::milliseconds> next_restart_delay(
   return std::min(delay, opts.backoff_max);
 }
 
-engine_actor::behavior_type engine_behavior(engine_pointer self, gateway_config config,
+engine_impl::behavior_type engine_behavior(engine_pointer self, gateway_config config,
                                             session_registry* registry) {
   auto& st = self->state;
   st.config = std::move(config);

@@ -1,8 +1,10 @@
 #pragma once
 
-#include "actors/messages.hpp"
+#include "actors/provider_actor.hpp"
 #include "actors/quota_options.hpp"
+#include "actors/quota_pool_actor.hpp"
 #include "supervision/circuit_breaker.hpp"
+#include "supervision/engine_actor.hpp"
 #include "supervision/gateway_config.hpp"
 
 #include <caf/actor_clock.hpp>
@@ -18,26 +20,13 @@ namespace streamgate {
 class transfer_runner;
 class session_registry;
 
-using get_router_atom = caf::atom_constant<caf::atom("sg_router")>;
 using restart_atom = caf::atom_constant<caf::atom("sg_restart")>;
-using crash_atom = caf::atom_constant<caf::atom("sg_crash")>;
 using breaker_atom = caf::atom_constant<caf::atom("sg_breaker")>;
 
-// The root of the actor tree: spawns the quota pools, the router and one actor per provider;
-// restarts providers that fail (one-for-one, bounded, with backoff); keeps one circuit
-// breaker per provider, fed by the sessions' attempt outcomes, and tells the router.
-using engine_actor =
-    caf::typed_actor<caf::replies_to<get_router_atom>::with<router_actor>,
-                     // Providers' supervision state as a JSON array (the admin view).
-                     caf::replies_to<status_atom>::with<std::string>,
-                     // Chaos testing: kill the named provider actor; false if there is none.
-                     caf::replies_to<crash_atom, std::string>::with<bool>,
-                     // Backoff timer: start the named provider again.
-                     caf::reacts_to<restart_atom, std::string>,
-                     // A session's attempt on a provider succeeded (first token) or failed.
-                     caf::reacts_to<outcome_atom, std::string, bool>,
-                     // Breaker timer: the named provider's cooldown may be over.
-                     caf::reacts_to<breaker_atom, std::string>>;
+// The engine's interface plus its own timers: a provider's backoff is over (start it again),
+// a provider's breaker cooldown may be over.
+using engine_impl = engine_actor::extend<caf::reacts_to<restart_atom, std::string>,
+                                         caf::reacts_to<breaker_atom, std::string>>;
 
 struct engine_pool {
   quota_pool_actor handle;
@@ -69,10 +58,10 @@ struct engine_state {
   std::shared_ptr<transfer_runner> driver;
 };
 
-using engine_pointer = engine_actor::stateful_pointer<engine_state>;
+using engine_pointer = engine_impl::stateful_pointer<engine_state>;
 
-engine_actor::behavior_type engine_behavior(engine_pointer self, gateway_config config,
-                                            session_registry* registry);
+engine_impl::behavior_type engine_behavior(engine_pointer self, gateway_config config,
+                                           session_registry* registry);
 
 // The restart decision: how long to wait before restarting after a crash at `now`, or
 // nothing when the provider crashed too often and must be marked down. Updates `recent`.

@@ -41,8 +41,6 @@ quota_pool_actor::behavior_type broken_pool(quota_pool_actor::pointer) {
       [](release_atom, std::uint64_t) {},
       [](withdraw_atom) {},
       [](pause_atom, std::uint32_t) {},
-      [](deadline_atom, std::uint64_t) {},
-      [](tick_atom, std::uint64_t) {},
   };
 }
 

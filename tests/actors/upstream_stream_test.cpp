@@ -35,10 +35,7 @@ session_actor::behavior_type recording_session(session_actor::pointer self,
       [](detach_atom, sink_ptr&) {},
       [self](cancel_atom) { self->quit(); },
       [](shutdown_atom) {},
-      [](expire_atom, std::uint64_t) {},
-      [](deadline_atom) {},
       [](evict_atom) {},
-      [](route_atom) {},
   };
 }
 

@@ -1,0 +1,40 @@
+#pragma once
+
+#include "actors/atoms.hpp"
+
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <cstdint>
+
+namespace streamgate {
+
+// A quota pool's answer to acquire: a lease, or a refusal with the time after which asking
+// again may succeed.
+struct quota_lease {
+  bool granted = false;
+  std::uint64_t id = 0;              // pass back in release
+  std::uint32_t retry_after_ms = 0;  // refusals only
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, quota_lease& x) {
+  return f(caf::meta::type_name("streamgate::quota_lease"), x.granted, x.id, x.retry_after_ms);
+}
+
+// Requests-per-minute and concurrent-stream limits of one provider or shared quota key.
+// The sender of acquire holds the lease: the pool monitors it and releases the lease when it
+// dies, so a lease cannot leak.
+using quota_pool_actor = caf::typed_actor<
+    // Wait up to `wait_ms` in the FIFO queue for a lease (0: answer at once).
+    caf::replies_to<acquire_atom, std::uint32_t>::with<quota_lease>,
+    caf::reacts_to<release_atom, std::uint64_t>,
+    // The sender no longer waits (its session ended while queued): its queued requests leave
+    // the queue at once and are answered with a refusal, so neither the queue length nor
+    // max_queue counts a waiter nobody will use.
+    caf::reacts_to<withdraw_atom>,
+    // The upstream said 429 Retry-After: grant nothing for this many milliseconds.
+    caf::reacts_to<pause_atom, std::uint32_t>>;
+
+}  // namespace streamgate
