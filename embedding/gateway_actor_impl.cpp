@@ -2,6 +2,7 @@
 
 #include "actors/session_registry.hpp"
 #include "supervision/gateway.hpp"
+#include "transports/http_server.hpp"
 
 #include <caf/typed_response_promise.hpp>
 
@@ -13,6 +14,8 @@ namespace streamgate {
 namespace {
 
 constexpr auto drain_poll = std::chrono::milliseconds(10);
+// How long a drain waits for served clients to take their last bytes once every stream ended.
+constexpr auto drain_clients = std::chrono::seconds(2);
 
 void prune(gateway_actor_pointer self, bool now = false);
 
@@ -25,6 +28,7 @@ gateway_status status_of(gateway_actor_pointer self) {
   s.live_sessions = c.live_sessions;
   s.active_upstreams = c.active_upstreams;
   s.receivers = st.receivers.size();
+  s.http_port = st.server ? st.server->port() : 0;
   s.shutting_down = st.draining;
   for (auto& m : st.engine->models()) s.models.push_back(m.id);
   return s;
@@ -94,16 +98,17 @@ std::shared_ptr<receiver_sink> find_sink(gateway_actor_pointer self, const std::
 gateway_actor_state::gateway_actor_state() = default;
 
 gateway_actor_state::~gateway_actor_state() {
+  server.reset();  // closes every connection and joins the I/O threads
   engine.reset();  // waits for the sessions and upstream streams to end
   if (on_destroyed) on_destroyed();
 }
 
 gateway_actor_impl::behavior_type gateway_actor_behavior(gateway_actor_pointer self,
-                                                         gateway_config config,
-                                                         std::function<void()> on_destroyed) {
+                                                         gateway_parts parts) {
   auto& st = self->state;
-  st.on_destroyed = std::move(on_destroyed);
-  st.engine = std::make_unique<gateway>(self->system(), std::move(config));
+  st.engine = std::move(parts.engine);
+  st.server = std::move(parts.server);
+  st.on_destroyed = std::move(parts.on_destroyed);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto it = self->state.receivers.find(msg.source);
     if (it == self->state.receivers.end()) return;
@@ -141,13 +146,20 @@ gateway_actor_impl::behavior_type gateway_actor_behavior(gateway_actor_pointer s
       [self](cancel_atom, const std::string& id) { return self->state.engine->cancel(id); },
       [self](status_atom) { return status_of(self); },
       [self](shutdown_atom) {
-        if (self->state.draining) return;
-        self->state.draining = true;
-        self->state.engine->shutdown();
+        auto& st = self->state;
+        if (st.draining) return;
+        st.draining = true;
+        st.drain_started = std::chrono::steady_clock::now();
+        if (st.server) st.server->stop_accepting();
+        st.engine->shutdown();
         self->send(self, drain_atom::value);
       },
       [self](drain_atom) {
-        if (self->state.engine->counts().active_sessions == 0) {
+        auto& st = self->state;
+        bool streams_ended = st.engine->counts().active_sessions == 0;
+        bool clients_done = !st.server || st.server->streaming_connections() == 0 ||
+                            std::chrono::steady_clock::now() - st.drain_started > drain_clients;
+        if (streams_ended && clients_done) {
           self->quit();
           return;
         }

@@ -1,7 +1,6 @@
 #pragma once
 
 #include "embedding/receiver_sink.hpp"
-#include "supervision/gateway_config.hpp"
 
 #include <streamgate/gateway_actor.hpp>
 
@@ -9,6 +8,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -17,6 +17,15 @@
 namespace streamgate {
 
 class gateway;
+class http_server;
+
+// What spawn_gateway built before spawning the actor, which owns it from then on.
+struct gateway_parts {
+  std::shared_ptr<gateway> engine;
+  std::shared_ptr<http_server> server;  // serve_http only
+  // Runs once both are gone (spawn_gateway lets the next gateway start).
+  std::function<void()> on_destroyed;
+};
 
 using drain_atom = caf::atom_constant<caf::atom("sg_drain")>;
 
@@ -25,14 +34,15 @@ using gateway_actor_impl = gateway_actor::extend<caf::reacts_to<drain_atom>>;
 
 struct gateway_actor_state {
   static inline const char* name = "streamgate.gateway";
-  std::unique_ptr<gateway> engine;
+  std::shared_ptr<gateway> engine;
+  std::shared_ptr<http_server> server;
   // The application's receivers, monitored: one that dies is detached from its sessions,
   // which go on and keep their resume window.
   std::map<caf::actor_addr, std::vector<std::shared_ptr<receiver_sink>>> receivers;
   std::size_t tracked = 0;    // sinks in `receivers`
   std::size_t prune_at = 64;  // forget finished sinks when `tracked` reaches this
   bool draining = false;
-  // Runs once the engine is gone (spawn_gateway lets the next gateway start).
+  std::chrono::steady_clock::time_point drain_started;
   std::function<void()> on_destroyed;
 
   gateway_actor_state();
@@ -41,10 +51,9 @@ struct gateway_actor_state {
 
 using gateway_actor_pointer = gateway_actor_impl::stateful_pointer<gateway_actor_state>;
 
-// Runs on a thread of its own (spawned detached): the engine's start-up and its shutdown wait
-// for the actor tree, which must not hold one of the scheduler's workers.
+// Runs on a thread of its own (spawned detached): its shutdown waits for the actor tree and
+// joins the I/O threads, which must not hold one of the scheduler's workers.
 gateway_actor_impl::behavior_type gateway_actor_behavior(gateway_actor_pointer self,
-                                                         gateway_config config,
-                                                         std::function<void()> on_destroyed);
+                                                         gateway_parts parts);
 
 }  // namespace streamgate

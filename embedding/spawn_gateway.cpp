@@ -2,7 +2,11 @@
 
 #include "app/config.hpp"
 #include "embedding/gateway_actor_impl.hpp"
+#include "supervision/gateway.hpp"
 #include "telemetry/log.hpp"
+#include "transports/http_server.hpp"
+
+#include <boost/asio/io_context.hpp>
 
 #include <caf/actor_system.hpp>
 #include <caf/sec.hpp>
@@ -30,18 +34,35 @@ caf::expected<gateway_actor> spawn_gateway(caf::actor_system& system, gateway_op
   if (g_gateway_running.exchange(true))
     return caf::make_error(caf::sec::invalid_argument,
                            "a streamgate gateway is already running in this process");
+  gateway_parts parts;
+  parts.on_destroyed = [] {
+    // The application's log function may go away with the gateway: back to the default.
+    log::init(log::level::info);
+    g_gateway_running = false;
+  };
   try {
     if (options.log_line)
       log::route_to(cfg.log_level, std::move(options.log_line));
     else
       log::init(cfg.log_level, cfg.log_file);
+    std::shared_ptr<boost::asio::io_context> io;
+    if (options.serve_http) {
+      io = std::make_shared<boost::asio::io_context>(static_cast<int>(cfg.http.threads));
+      if (cfg.http.upstream_on_io_threads) cfg.gateway.upstream_io = io;
+    }
+    parts.engine = std::make_shared<gateway>(system, cfg.gateway);
+    if (options.serve_http) {
+      parts.server = std::make_shared<http_server>(*parts.engine, cfg.http, parts.engine.get(), io);
+      parts.server->start();
+    }
   } catch (const std::exception& e) {
+    parts.server.reset();
+    parts.engine.reset();
     g_gateway_running = false;
     return caf::make_error(caf::sec::invalid_argument,
-                           std::string{"log.file: cannot be opened: "} + e.what());
+                           std::string{"the gateway did not start: "} + e.what());
   }
-  auto impl = system.spawn<caf::detached>(gateway_actor_behavior, cfg.gateway,
-                                          std::function<void()>{[] { g_gateway_running = false; }});
+  auto impl = system.spawn<caf::detached>(gateway_actor_behavior, std::move(parts));
   return caf::actor_cast<gateway_actor>(impl);
 }
 

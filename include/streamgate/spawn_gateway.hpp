@@ -22,11 +22,17 @@ struct gateway_options {
   // Where the engine's log lines go: each is one JSON object, without a newline. Unset: the
   // configuration's log.file, or stderr. {"log": {"level": "off"}} silences the engine.
   std::function<void(std::string_view line)> log_line;
+  // Also serve clients as the server program does: the HTTP API (OpenAI-compatible SSE),
+  // long-poll, WebSocket and the web page, at the configuration's `listen` address
+  // (127.0.0.1:8080 by default; port 0 picks a free one, which gateway_status::http_port
+  // tells) with its `http` options, on I/O threads of the gateway's own.
+  bool serve_http = false;
 };
 
 // Spawns the gateway actor and its actor tree in `system`. Errors (caf::sec::invalid_argument,
 // with a message that starts with the offending key's path): a configuration that does not
-// parse or does not validate; a gateway that is already running in this process (its
+// parse or does not validate; with serve_http, an address that cannot be bound; a gateway
+// that is already running in this process (its
 // metrics and log are the process's: one at a time; a new one may start once the previous
 // one has quit).
 //

@@ -32,6 +32,8 @@ cmake --build "$stage/example" -j2 >"$stage/build.log" 2>&1 || {
 }
 echo "--- examples/embed (find_package)"
 "$stage/example/embed_example"
+echo "--- examples/embed serve_http (find_package)"
+"$stage/example/embed_serve_http"
 
 echo "--- examples/embed (pkg-config)"
 pc_dir=$(dirname "$(find "$stage/prefix" -name streamgate.pc)")
