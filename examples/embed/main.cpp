@@ -27,17 +27,20 @@ struct transcript {
 };
 
 // The application's receiver: any actor whose interface includes event_receiver_actor's.
-// It tells `owner` when a stream reaches `progress_at` events and when it ends.
+// It tells `owner` when a stream reaches `progress_at` events and when it ends; with `echo`
+// it prints the first stream it sees as it arrives.
 caf::behavior collector(caf::event_based_actor* self, caf::actor owner, std::uint64_t progress_at,
                         bool echo) {
   auto streams = std::make_shared<std::map<std::string, transcript>>();
+  auto echoed = std::make_shared<std::string>();
   return {
       [=](const session_event& e) {
         auto& t = (*streams)[e.session_id];
         if (t.first_seq == 0) t.first_seq = e.event.seq;
+        if (echo && echoed->empty()) *echoed = e.session_id;
         if (e.event.kind == event_kind::delta) {
           t.text += e.event.text;
-          if (echo) std::cout << e.event.text << std::flush;
+          if (e.session_id == *echoed) std::cout << e.event.text << std::flush;
         }
         if (!t.announced && e.event.seq >= progress_at) {
           t.announced = true;

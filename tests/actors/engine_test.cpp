@@ -30,7 +30,7 @@ class engine_test : public test::coordinator_fixture {
     cfg.breaker.half_open_probes = 1;
     engine = keep(sys->spawn(engine_behavior, cfg, &registry));
     sched->run();
-    router = state_of<engine_state>(engine).router;
+    router = state_of<engine_state, engine_impl>(engine).router;
   }
 
   nlohmann::json provider(const std::string& name) {
@@ -123,7 +123,7 @@ TEST_F(engine_pool_test, providers_naming_one_quota_key_share_one_pool) {
   session_registry registry;
   auto engine = keep(sys->spawn(engine_behavior, gc, &registry));
   sched->run();
-  auto& st = state_of<engine_state>(engine);
+  auto& st = state_of<engine_state, engine_impl>(engine);
   ASSERT_EQ(st.pools.size(), 1u);
   auto& rs = state_of<router_state>(st.router);
   EXPECT_EQ(rs.config.pools.at("a"), rs.config.pools.at("b"));

@@ -58,7 +58,7 @@ class quota_pool_test : public test::coordinator_fixture {
     return ids;
   }
 
-  quota_pool_state& pool_state() { return state_of<quota_pool_state>(pool); }
+  quota_pool_state& pool_state() { return state_of<quota_pool_state, quota_pool_impl>(pool); }
 
   quota_pool_actor pool;
   quota_gauges_ptr gauges;

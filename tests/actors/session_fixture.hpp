@@ -95,7 +95,7 @@ class session_fixture : public coordinator_fixture {
   }
 
   session_state& state_of(const session_actor& h) {
-    return coordinator_fixture::state_of<session_state>(h);
+    return coordinator_fixture::state_of<session_state, session_impl>(h);
   }
 
   session_registry registry;

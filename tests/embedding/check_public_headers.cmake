@@ -7,7 +7,11 @@ if(count EQUAL 0)
 endif()
 set(flags -std=c++17 -fsyntax-only -H -x c++ -I${PUBLIC_INCLUDE})
 foreach(dir ${SYSTEM_INCLUDES})
-  list(APPEND flags -isystem ${dir})
+  # The compiler's own default folders stay where they are: -isystem /usr/include would put
+  # it before libstdc++'s, whose #include_next then fails.
+  if(NOT dir STREQUAL "/usr/include")
+    list(APPEND flags -isystem ${dir})
+  endif()
 endforeach()
 set(forbidden "boost/" "curl/" "spdlog/" "openssl/" "asio")
 set(failed 0)

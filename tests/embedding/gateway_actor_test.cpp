@@ -7,6 +7,11 @@
 #include <gtest/gtest.h>
 #include <caf/all.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -325,6 +330,80 @@ TEST_F(gateway_actor_test, an_invalid_configuration_is_refused_with_its_path) {
     auto message = system_.render(g.error());
     EXPECT_NE(message.find(expected), std::string::npos) << message;
   }
+}
+
+// One HTTP/1.1 request to 127.0.0.1:port with Connection: close; everything answered.
+std::string http_exchange(std::uint16_t port, const std::string& request) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    if (fd >= 0) ::close(fd);
+    return {};
+  }
+  ::send(fd, request.data(), request.size(), 0);
+  std::string answer;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, n);
+  ::close(fd);
+  return answer;
+}
+
+TEST_F(gateway_actor_test, serve_http_serves_the_api_next_to_the_actors) {
+  stop_gateway();
+  gateway_options opts{R"({"listen": "127.0.0.1:0", "log": {"level": "off"}})", nullptr, true};
+  auto g = spawn_gateway(system_, opts);
+  ASSERT_TRUE(g) << system_.render(g.error());
+  gateway_ = *g;
+  auto port = status().http_port;
+  ASSERT_NE(port, 0);
+  std::string body = R"({"model":"mock","stream":true,"messages":[{"role":"user","content":"x"}],)"
+                     R"("mock":{"tokens":5,"first_token_ms":0,"interval_ms":0}})";
+  auto answer =
+      http_exchange(port,
+                    "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                    "Content-Type: application/json\r\nContent-Length: " +
+                        std::to_string(body.size()) + "\r\n\r\n" + body);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+  EXPECT_NE(answer.find("data: [DONE]"), std::string::npos) << answer;
+  // The HTTP stream and an actor's stream share one engine.
+  ASSERT_TRUE(start(mock_request(3, 0), me()).ok());
+  collect(1);
+  EXPECT_EQ(status().live_sessions, 2u);
+  stop_gateway();
+  // Closed with the gateway.
+  EXPECT_TRUE(http_exchange(port, "GET /v1/models HTTP/1.1\r\nHost: t\r\n\r\n").empty());
+}
+
+TEST_F(gateway_actor_test, serve_http_on_an_address_in_use_is_an_error) {
+  stop_gateway();
+  gateway_options first{R"({"listen": "127.0.0.1:0", "log": {"level": "off"}})", nullptr, true};
+  auto g = spawn_gateway(system_, first);
+  ASSERT_TRUE(g);
+  gateway_ = *g;
+  auto port = status().http_port;
+  // A second engine may not run, so the port is held by a plain socket instead.
+  stop_gateway();
+  int holder = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(holder, 1), 0);
+  gateway_options taken{
+      R"({"listen": "127.0.0.1:)" + std::to_string(port) + R"(", "log": {"level": "off"}})",
+      nullptr, true};
+  auto refused = spawn_gateway(system_, taken);
+  ::close(holder);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(system_.render(refused.error()).find("did not start"), std::string::npos);
+  // The failed start left nothing behind: the next gateway starts.
+  auto again = spawn_gateway(system_, {});
+  ASSERT_TRUE(again) << system_.render(again.error());
+  gateway_ = *again;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 namespace streamgate::test {
@@ -43,9 +44,12 @@ class coordinator_fixture : public ::testing::Test {
     }
   }
 
-  template <class State, class Handle>
+  // The state of the actor behind `h`. `Impl`: the interface the actor was spawned with, when
+  // the handle is a narrower one (an interface without the actor's own timers).
+  template <class State, class Impl = void, class Handle>
   State& state_of(const Handle& h) {
-    using base = typename Handle::template stateful_base<State>;
+    using impl = std::conditional_t<std::is_void_v<Impl>, Handle, Impl>;
+    using base = typename impl::template stateful_base<State>;
     return dynamic_cast<base&>(*caf::actor_cast<caf::abstract_actor*>(h)).state;
   }
 
