@@ -45,3 +45,54 @@ if [ -n "$launcher" ]; then compiler="ccache $cxx"; fi
 $compiler -std=c++17 -O1 $variant "$src/examples/embed/main.cpp" -o "$stage/embed_pkgconfig" $flags
 lib_dir=$(dirname "$(find "$stage/prefix" -name 'libstreamgate.so' | head -n1)")
 LD_LIBRARY_PATH="$lib_dir" "$stage/embed_pkgconfig"
+
+echo "--- add_subdirectory (configured, not built)"
+# A host project that takes the source tree in: only the engine's targets come with it (no
+# tests, tools, server or benchmarks, so neither GTest nor Google Benchmark is looked for), and
+# none of our flags reach the host's own code.
+host=$stage/host
+mkdir -p "$host/src"
+cat >"$host/src/CMakeLists.txt" <<CMAKE
+cmake_minimum_required(VERSION 3.22)
+project(host LANGUAGES CXX)
+set(CMAKE_EXPORT_COMPILE_COMMANDS ON)
+add_subdirectory("$src" streamgate)
+add_executable(host_app main.cpp)
+target_link_libraries(host_app PRIVATE streamgate::engine)
+CMAKE
+printf '#include <streamgate/spawn_gateway.hpp>\nint main() { return 0; }\n' >"$host/src/main.cpp"
+cmake -S "$host/src" -B "$host/build" -DCMAKE_CXX_COMPILER="$cxx" >"$host/configure.log" 2>&1 || {
+  cat "$host/configure.log"
+  exit 1
+}
+if grep -Eq "^(GTest|benchmark)_DIR" "$host/build/CMakeCache.txt"; then
+  echo "FAIL: the host's configuration looked for GTest or Google Benchmark" >&2
+  exit 1
+fi
+# Only the engine's libraries: no server, tools, tests or benchmarks.
+targets=$(cmake --build "$host/build" --target help | sed -n 's/^\.\.\. \([^ ]*\).*/\1/p')
+echo "targets in the host build:" $targets
+extra=$(echo "$targets" | grep -Ev '^(all|clean|depend|edit_cache|install.*|list_install_components|rebuild_cache|host_app|main\..|sg_.*|streamgate_engine)$' || true)
+if [ -n "$extra" ]; then
+  echo "FAIL: add_subdirectory brought these targets into the host:" $extra >&2
+  exit 1
+fi
+# compile_commands.json lists directory, command, file: the command is the line before.
+host_flags=$(grep -B1 '"file": ".*/host/src/main.cpp"' "$host/build/compile_commands.json" | head -n1)
+case "$host_flags" in
+  *host_app.dir*) ;;
+  *)
+    echo "FAIL: no compile command found for host_app" >&2
+    exit 1
+    ;;
+esac
+echo "host_app compiles with: $host_flags"
+for leaked in -Werror -Wall BOOST_ASIO_NO_DEPRECATED; do
+  case "$host_flags" in
+    *"$leaked"*)
+      echo "FAIL: $leaked reached the host's own code" >&2
+      exit 1
+      ;;
+  esac
+done
+echo "embedding install test: all checks passed"
