@@ -1,7 +1,8 @@
 #pragma once
 
-#include <streamgate/event_sink.hpp>
 #include "actors/log_budget.hpp"
+
+#include <streamgate/event_sink.hpp>
 #include <streamgate/stream_event.hpp>
 
 #include <chrono>

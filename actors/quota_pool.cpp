@@ -229,7 +229,7 @@ class pool_ops {
 }  // namespace
 
 quota_pool_impl::behavior_type quota_pool(quota_pool_pointer self, std::string name,
-                                           quota_options options, quota_gauges_ptr gauges) {
+                                          quota_options options, quota_gauges_ptr gauges) {
   auto& st = self->state;
   st.pool_name = std::move(name);
   st.options = options;

@@ -1,8 +1,8 @@
 #pragma once
 
-#include "actors/router_actor.hpp"
 #include "actors/quota_options.hpp"
 #include "actors/route_config.hpp"
+#include "actors/router_actor.hpp"
 
 #include <caf/stateful_actor.hpp>
 

@@ -166,7 +166,7 @@ std::optional<std::chrono::milliseconds> next_restart_delay(
 }
 
 engine_impl::behavior_type engine_behavior(engine_pointer self, gateway_config config,
-                                            session_registry* registry) {
+                                           session_registry* registry) {
   auto& st = self->state;
   st.config = std::move(config);
   st.registry = registry;

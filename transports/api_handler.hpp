@@ -1,8 +1,9 @@
 #pragma once
 
-#include <streamgate/chat_request.hpp>
 #include "actors/session_service.hpp"
 #include "transports/http_options.hpp"
+
+#include <streamgate/chat_request.hpp>
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>

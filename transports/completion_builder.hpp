@@ -1,7 +1,8 @@
 #pragma once
 
-#include <streamgate/stream_event.hpp>
 #include "transports/openai_format.hpp"
+
+#include <streamgate/stream_event.hpp>
 
 #include <nlohmann/json.hpp>
 

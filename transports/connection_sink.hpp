@@ -1,7 +1,8 @@
 #pragma once
 
-#include <streamgate/event_sink.hpp>
 #include "transports/post_gate.hpp"
+
+#include <streamgate/event_sink.hpp>
 
 #include <boost/asio/post.hpp>
 

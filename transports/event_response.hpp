@@ -1,9 +1,10 @@
 #pragma once
 
-#include <streamgate/stream_event.hpp>
 #include "transports/api_handler.hpp"
 #include "transports/completion_builder.hpp"
 #include "transports/openai_format.hpp"
+
+#include <streamgate/stream_event.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -1,10 +1,11 @@
 #pragma once
 
-#include <streamgate/event_sink.hpp>
 #include "transports/api_handler.hpp"
 #include "transports/server_context.hpp"
 #include "transports/socket_writer.hpp"
 #include "transports/ws_frame_parser.hpp"
+
+#include <streamgate/event_sink.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>

@@ -1,7 +1,8 @@
 #pragma once
 
-#include <streamgate/stream_event.hpp>
 #include "providers/http/provider_config.hpp"
+
+#include <streamgate/stream_event.hpp>
 
 #include <atomic>
 #include <cstdint>

@@ -1,7 +1,8 @@
 #pragma once
 
-#include <streamgate/chat_request.hpp>
 #include "providers/http/stream_decoder.hpp"
+
+#include <streamgate/chat_request.hpp>
 
 #include <chrono>
 #include <cstddef>

@@ -1,7 +1,8 @@
 #pragma once
 
-#include <streamgate/stream_event.hpp>
 #include "providers/http/sse_parser.hpp"
+
+#include <streamgate/stream_event.hpp>
 
 #include <nlohmann/json_fwd.hpp>
 

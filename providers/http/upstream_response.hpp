@@ -1,9 +1,10 @@
 #pragma once
 
-#include <streamgate/stream_event.hpp>
 #include "providers/http/provider_config.hpp"
 #include "providers/http/sse_parser.hpp"
 #include "providers/http/stream_decoder.hpp"
+
+#include <streamgate/stream_event.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -2,9 +2,10 @@
 // tool-using client's round trip) as the events a session logs, under the deterministic
 // test coordinator.
 
-#include <streamgate/chat_request.hpp>
 #include "providers/answer_script.hpp"
 #include "tests/actors/session_fixture.hpp"
+
+#include <streamgate/chat_request.hpp>
 
 #include <nlohmann/json.hpp>
 

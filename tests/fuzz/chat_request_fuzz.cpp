@@ -4,11 +4,12 @@
 // accepted request has a non-empty model, a non-empty message list and the flags its body
 // says, and every way it is rendered (the mock's echo, the upstream request for both
 // adapters, the first chunk's head) works and gives valid JSON where JSON is due.
-#include <streamgate/chat_request.hpp>
 #include "providers/answer_request.hpp"
 #include "providers/http/provider_config.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 #include "transports/openai_format.hpp"
+
+#include <streamgate/chat_request.hpp>
 
 #include <nlohmann/json.hpp>
 

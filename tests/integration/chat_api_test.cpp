@@ -1,10 +1,11 @@
 // The OpenAI-compatible HTTP API against the real server on a loopback port.
 
-#include <streamgate/chat_request.hpp>
 #include "providers/mock_provider.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/test_server.hpp"
 #include "transports/http_server.hpp"
+
+#include <streamgate/chat_request.hpp>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

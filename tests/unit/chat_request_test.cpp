@@ -1,6 +1,7 @@
-#include <streamgate/chat_request.hpp>
 #include "actors/error_code.hpp"
 #include "actors/json_input.hpp"
+
+#include <streamgate/chat_request.hpp>
 
 #include <gtest/gtest.h>
 

@@ -3,10 +3,11 @@
 
 #include "actors/route_config.hpp"
 #include "actors/session.hpp"
-#include <streamgate/stream_event.hpp>
 #include "supervision/circuit_breaker.hpp"
 #include "telemetry/log.hpp"
 #include "transports/server_context.hpp"
+
+#include <streamgate/stream_event.hpp>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
