@@ -29,12 +29,12 @@ struct gateway_options {
   bool serve_http = false;
 };
 
-// Spawns the gateway actor and its actor tree in `system`. Errors (caf::sec::invalid_argument,
-// with a message that starts with the offending key's path): a configuration that does not
-// parse or does not validate; with serve_http, an address that cannot be bound; a gateway
-// that is already running in this process (its
-// metrics and log are the process's: one at a time; a new one may start once the previous
-// one has quit).
+// Spawns the gateway actor and its actor tree in `system`, and returns once the engine is up
+// (and, with serve_http, listening): a few milliseconds. Errors are caf::sec::invalid_argument
+// with a message that names the cause: a configuration that does not parse or validate (with
+// the offending key's path), an address that cannot be bound, or a gateway already running
+// in this process (its metrics and log are the process's: one at a time; a new one may
+// start once the previous one has quit).
 //
 // The gateway runs until it is sent shutdown_atom (graceful) or an exit message; an actor
 // system does not shut down while it runs.
