@@ -81,7 +81,8 @@ TEST(log_budget, a_stream_whose_log_outgrows_the_budget_ends_with_log_budget_exc
   // Gone at once, not kept for a resume: its memory is back.
   auto session = head.header("x-streamgate-session");
   http_client again{server.port()};
-  // Generous bounds: under ThreadSanitizer the eviction took longer than the default 5 s.
+  // Generous bounds. Under ThreadSanitizer the session stays resumable even after 30 s: an
+  // open bug in the eviction of a running session, not a slow wait (docs/testing.md).
   EXPECT_TRUE(eventually(
       [&] { return again.request("GET", "/v1/sessions/" + session + "/events").status == 404; },
       30s));
