@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -244,13 +245,19 @@ class counting_sink final : public event_sink {
   bool deliver(const event_ptr& ev) override {
     std::lock_guard<std::mutex> lock{mutex};
     events.push_back(*ev);
-    if (ev->terminal()) ended = true;
+    if (ev->terminal()) ended.notify_all();
     return true;
   }
   const char* transport() const override { return "custom"; }
+  // Its calls come from the engine's threads: waits for the terminal event.
+  bool wait_for_end(std::chrono::milliseconds limit) {
+    std::unique_lock<std::mutex> lock{mutex};
+    return ended.wait_for(lock, limit,
+                          [this] { return !events.empty() && events.back().terminal(); });
+  }
   std::mutex mutex;
+  std::condition_variable ended;
   std::vector<stream_event> events;
-  std::atomic<bool> ended{false};
 };
 
 TEST_F(gateway_actor_test, a_custom_sink_receives_the_stream) {
@@ -259,10 +266,7 @@ TEST_F(gateway_actor_test, a_custom_sink_receives_the_stream) {
   self_->request(gateway_, caf::infinite, start_atom::value, mock_request(6, 0), sink_ptr{sink})
       .receive([&](start_result& x) { r = std::move(x); }, [](caf::error&) {});
   ASSERT_TRUE(r.ok());
-  // Its calls come from the engine's threads: wait for the end by watching the session.
-  auto deadline = std::chrono::steady_clock::now() + patience;
-  while (!sink->ended && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-  ASSERT_TRUE(sink->ended);
+  ASSERT_TRUE(sink->wait_for_end(patience));
   std::lock_guard<std::mutex> lock{sink->mutex};
   EXPECT_EQ(sink->events.back().kind, event_kind::finish);
   EXPECT_EQ(sink->events.size(), sink->events.back().seq);
