@@ -9,8 +9,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
 
-.PHONY: all deps configure build install run test test-asan test-tsan coverage bench format clean fuzz-build fuzz \
-	fuzz-corpus
+.PHONY: all deps configure build install run test test-asan test-tsan coverage bench chaos format clean \
+	fuzz-build fuzz fuzz-corpus
 
 all: build
 
@@ -73,6 +73,19 @@ fuzz: fuzz-build
 # Each target runs once over its committed corpus, without fuzzing: fails on any crash.
 fuzz-corpus: fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_DIR) corpus
+
+# Chaos scenarios against a real server (docs/chaos.md). SCENARIO=a,b (default: all),
+# SEED=N (default: the fixed seed of tools/chaos/chaos.py), DURATION=S of load for all the
+# scenarios together (default: the short pass, 45 s); a soak is DURATION=1800.
+SCENARIO ?=
+SEED ?=
+DURATION ?=
+chaos: build
+	@python3 tools/chaos/chaos.py --streamgate $(BUILD_DIR)/streamgate \
+		--fake-upstream $(BUILD_DIR)/tools/fake_upstream/fake-upstream \
+		--loadgen $(BUILD_DIR)/tools/loadgen/loadgen --json $(BUILD_DIR)/chaos-report.json \
+		$(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(SEED),--seed $(SEED)) \
+		$(if $(DURATION),--duration $(DURATION))
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -23,6 +23,8 @@ using pause_atom = caf::atom_constant<caf::atom("sg_pause")>;
 using first_delta_atom = caf::atom_constant<caf::atom("sg_first")>;
 using sinks_lost_atom = caf::atom_constant<caf::atom("sg_lost")>;
 using evict_atom = caf::atom_constant<caf::atom("sg_evict")>;
+using reclaim_atom = caf::atom_constant<caf::atom("sg_reclm")>;
+using pool_atom = caf::atom_constant<caf::atom("sg_pool")>;
 // Timers an actor sends itself; never part of an interface other actors see.
 using expire_atom = caf::atom_constant<caf::atom("sg_expire")>;
 using deadline_atom = caf::atom_constant<caf::atom("sg_dline")>;

@@ -27,6 +27,7 @@ using std::chrono::milliseconds;
 constexpr auto rate_window = std::chrono::seconds(60);
 constexpr std::uint64_t prune_tick = 0;                    // wake-up generations start at 1
 constexpr std::uint64_t refresh_tick = ~std::uint64_t{0};  // only re-publishes the figures
+constexpr std::uint64_t carry_tick = refresh_tick - 1;     // the carried-over reserve ends
 
 std::uint32_t ms_until(caf::actor_clock::time_point t, caf::actor_clock::time_point now) {
   if (t <= now) return 0;
@@ -47,8 +48,7 @@ class pool_ops {
 
   bool has_room() const {
     if (now_ < st_.paused_until) return false;
-    if (st_.options.max_concurrent > 0 && st_.leases.size() >= st_.options.max_concurrent)
-      return false;
+    if (st_.options.max_concurrent > 0 && held() >= st_.options.max_concurrent) return false;
     return st_.options.rpm == 0 || st_.window.size() < st_.options.rpm;
   }
 
@@ -96,6 +96,16 @@ class pool_ops {
     st_.queue.push_back(std::move(w));
     arm_wakeup();
     return promise;
+  }
+
+  quota_lease reclaim() {
+    auto holder = caf::actor_cast<caf::actor_addr>(self_->current_sender());
+    if (!holder) return refusal();
+    if (st_.reserved > 0) --st_.reserved;
+    quota_lease lease{true, ++st_.next_id, 0};
+    st_.leases.emplace(lease.id, holder);
+    hold(holder);
+    return lease;
   }
 
   void release(std::uint64_t id) {
@@ -165,10 +175,17 @@ class pool_ops {
 
   void on_tick(std::uint64_t generation) {
     if (generation == prune_tick) st_.prune_armed = false;
+    if (generation == carry_tick && st_.reserved > 0) {
+      log::info("quota_reserve_ended", {{"pool", st_.pool_name}, {"unclaimed", st_.reserved}});
+      st_.reserved = 0;
+      drain();
+    }
     if (generation == prune_tick || generation == st_.tick_generation) drain();
   }
 
  private:
+  std::size_t held() const { return st_.leases.size() + st_.reserved; }
+
   // Waiters blocked by time (the rate window or a pause) need a timer; ones blocked by the
   // concurrency limit wake up on a release.
   void arm_wakeup() {
@@ -213,9 +230,11 @@ class pool_ops {
                           prune_tick);
     }
     auto& g = *st_.gauges;
-    g.leases_in_use.store(static_cast<std::int64_t>(st_.leases.size()), std::memory_order_relaxed);
+    // The reserve counts as held: a restart after a restart carries it over again.
+    auto in_use = static_cast<std::int64_t>(held());
+    g.leases_in_use.store(in_use, std::memory_order_relaxed);
     g.queue_length.store(static_cast<std::int64_t>(st_.queue.size()), std::memory_order_relaxed);
-    st_.leases_stat->set(static_cast<std::int64_t>(st_.leases.size()));
+    st_.leases_stat->set(in_use);
     st_.queue_stat->set(static_cast<std::int64_t>(st_.queue.size()));
     g.rpm_used.store(static_cast<std::int64_t>(st_.window.size()), std::memory_order_relaxed);
     g.paused_ms.store(ms_until(st_.paused_until, now_), std::memory_order_relaxed);
@@ -230,6 +249,12 @@ class pool_ops {
 
 quota_pool_impl::behavior_type quota_pool(quota_pool_pointer self, std::string name,
                                           quota_options options, quota_gauges_ptr gauges) {
+  return restarted_quota_pool(self, std::move(name), options, std::move(gauges), {});
+}
+
+quota_pool_impl::behavior_type restarted_quota_pool(quota_pool_pointer self, std::string name,
+                                                    quota_options options, quota_gauges_ptr gauges,
+                                                    quota_carry carry) {
   auto& st = self->state;
   st.pool_name = std::move(name);
   st.options = options;
@@ -241,9 +266,16 @@ quota_pool_impl::behavior_type quota_pool(quota_pool_pointer self, std::string n
   st.wait_stat = &q.queue_wait.with({st.pool_name});
   st.timeout_stat = &q.queue_timeouts.with({st.pool_name});
   self->set_down_handler([self](caf::down_msg& dm) { pool_ops{self}.on_holder_down(dm.source); });
+  st.next_id = std::uint64_t{carry.incarnation} << 40;
+  if (carry.leases > 0 || carry.grants > 0) {
+    st.reserved = carry.leases;
+    st.window.assign(carry.grants, self->clock().now());
+    self->delayed_send(self, carry.hold, tick_atom::value, carry_tick);
+  }
   return {
       [self](acquire_atom, std::uint32_t wait_ms) { return pool_ops{self}.acquire(wait_ms); },
       [self](release_atom, std::uint64_t id) { pool_ops{self}.release(id); },
+      [self](reclaim_atom) { return pool_ops{self}.reclaim(); },
       [self](withdraw_atom) { pool_ops{self}.withdraw(); },
       [self](pause_atom, std::uint32_t ms) { pool_ops{self}.pause(ms); },
       [self](deadline_atom, std::uint64_t ticket) { pool_ops{self}.on_deadline(ticket); },

@@ -30,6 +30,20 @@ struct quota_waiter {
   caf::typed_response_promise<quota_lease> promise;
 };
 
+// What a pool restarted after a crash takes over from its predecessor, read from the
+// gauges the predecessor kept: it starts as if those leases were still held and those
+// grants were made just now, so that together with the leases still in use it never grants
+// more than its limits. Holders reclaim their leases (reclaim_atom) within `hold`; whatever
+// is not reclaimed by then was released to the dead pool, and its room comes back.
+struct quota_carry {
+  std::uint32_t leases = 0;
+  std::uint32_t grants = 0;  // in the rate window
+  std::chrono::milliseconds hold{0};
+  // Lease ids start at incarnation << 40, so an id of the dead pool, released to this one by
+  // a holder that has not heard of the restart yet, can never release someone else's lease.
+  std::uint32_t incarnation = 0;
+};
+
 struct quota_pool_state {
   static inline const char* name = "quota_pool";
 
@@ -41,6 +55,7 @@ struct quota_pool_state {
   std::map<std::uint64_t, caf::actor_addr> leases;   // lease id → holder
   std::map<caf::actor_addr, std::uint32_t> holders;  // monitored: leases + queued requests
   std::deque<quota_waiter> queue;                    // FIFO
+  std::uint32_t reserved = 0;  // carried-over leases not reclaimed yet: they count as held
   caf::actor_clock::time_point paused_until{};
   std::uint64_t next_id = 0;
   std::uint64_t tick_generation = 0;
@@ -62,5 +77,10 @@ using quota_pool_pointer = quota_pool_impl::stateful_pointer<quota_pool_state>;
 
 quota_pool_impl::behavior_type quota_pool(quota_pool_pointer self, std::string name,
                                           quota_options options, quota_gauges_ptr gauges);
+
+// A pool that takes over from one that crashed (quota_carry says what it carries over).
+quota_pool_impl::behavior_type restarted_quota_pool(quota_pool_pointer self, std::string name,
+                                                    quota_options options, quota_gauges_ptr gauges,
+                                                    quota_carry carry);
 
 }  // namespace streamgate

@@ -30,6 +30,10 @@ using quota_pool_actor = caf::typed_actor<
     // Wait up to `wait_ms` in the FIFO queue for a lease (0: answer at once).
     caf::replies_to<acquire_atom, std::uint32_t>::with<quota_lease>,
     caf::reacts_to<release_atom, std::uint64_t>,
+    // The sender holds a lease of this pool's crashed predecessor, and its stream still runs:
+    // the lease carries over, out of the reserve the pool started with (quota_carry), without
+    // a check for room or a new place in the rate window. Always granted.
+    caf::replies_to<reclaim_atom>::with<quota_lease>,
     // The sender no longer waits (its session ended while queued): its queued requests leave
     // the queue at once and are answered with a refusal, so neither the queue length nor
     // max_queue counts a waiter nobody will use.

@@ -115,6 +115,9 @@ router_actor::behavior_type router_behavior(router_pointer self, router_config c
         self->state.providers[name] = nullptr;
         self->state.down.insert(std::move(name));
       },
+      [self](pool_atom, std::string& name, quota_pool_actor& pool) {
+        self->state.config.pools[name] = std::move(pool);
+      },
       [self](health_atom, std::string& name, std::uint32_t admits) {
         if (admits == route_unlimited)
           self->state.admits.erase(name);

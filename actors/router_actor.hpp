@@ -37,6 +37,8 @@ using router_actor = caf::typed_actor<caf::replies_to<route_atom, std::string>::
                                       caf::reacts_to<provider_atom, std::string, provider_actor>,
                                       // The provider is down for good (restart limit reached).
                                       caf::reacts_to<provider_atom, std::string>,
+                                      // The provider's quota pool was restarted: its new handle.
+                                      caf::reacts_to<pool_atom, std::string, quota_pool_actor>,
                                       // Circuit breaker news: how many more plans may include
                                       // the provider (0: open; route_unlimited: closed).
                                       caf::reacts_to<health_atom, std::string, std::uint32_t>>;

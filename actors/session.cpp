@@ -304,6 +304,9 @@ session_impl::behavior_type session_behavior(session_pointer self, session_init 
       [self](expire_atom, std::uint64_t gen) { session_ops{self}.on_expiry(gen); },
       [self](deadline_atom) { session_ops{self}.on_deadline(); },
       [self](evict_atom) { session_ops{self}.on_evicted(); },
+      [self](pool_atom, quota_pool_actor& old, quota_pool_actor& fresh) {
+        session_ops{self}.on_pool_restarted(old, fresh);
+      },
       [self](route_atom) { session_ops{self}.route(); },
   };
 }

@@ -3,6 +3,7 @@
 #include "actors/event_log.hpp"
 #include "actors/provider_actor.hpp"
 #include "actors/router_actor.hpp"
+#include "actors/router_ref.hpp"
 #include "actors/session_actor.hpp"
 
 #include <caf/actor_addr.hpp>
@@ -37,7 +38,7 @@ struct session_init {
   sink_ptr first_sink;                 // may be null
   std::string transport = "embedded";  // for logs and metrics: sse, ws, poll, http, embedded
   bool cancel_on_detach = false;
-  router_actor router;
+  std::shared_ptr<router_ref> router;    // the engine's: it follows the router's restarts
   provider_health_actor health;          // may be null: nobody keeps circuit breakers
   session_registry* registry = nullptr;  // outlives every session (owned by the engine)
   session_options options;
@@ -64,7 +65,7 @@ struct session_state {
   std::shared_ptr<event_log> log;
   std::uint64_t expire_generation = 0;
 
-  router_actor router;
+  std::shared_ptr<router_ref> router;
   provider_health_actor health;
   session_registry* registry = nullptr;
   route_plan plan;
@@ -80,6 +81,9 @@ struct session_state {
   std::uint64_t lease_id = 0;
   // The pool whose queue this session waits in (null: none), told when the session ends.
   quota_pool_actor waiting_pool;
+  std::uint64_t wait_generation =
+      0;                             // the queue wait now asked for; an older one's answer is stale
+  std::uint64_t reclaiming = 0;      // the lease id being carried over to a restarted pool
   std::uint32_t quota_refusals = 0;  // pools that had no room for this session
   bool plan_refreshed = false;       // asked the router again after a provider restart
 

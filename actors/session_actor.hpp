@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/atoms.hpp"
+#include "actors/quota_pool_actor.hpp"
 
 #include <streamgate/event_sink.hpp>
 #include <streamgate/stream_event.hpp>
@@ -30,6 +31,9 @@ using session_actor = caf::typed_actor<
     caf::reacts_to<shutdown_atom>,
     // The log budget is spent and picked this session: an ended one goes away now, a running
     // one ends with log_budget_exceeded and goes away too (log_budget.hpp).
-    caf::reacts_to<evict_atom>>;
+    caf::reacts_to<evict_atom>,
+    // A quota pool crashed and was restarted: the old handle, then the new one. A lease or a
+    // queue wait at the old pool moves to the new one (quota_carry).
+    caf::reacts_to<pool_atom, quota_pool_actor, quota_pool_actor>>;
 
 }  // namespace streamgate

@@ -16,27 +16,34 @@ namespace streamgate {
 
 void session_ops::route() {
   if (st_.ended()) return;
-  self_->request(st_.router, st_.options.open_timeout, route_atom::value, st_.request.model)
+  self_->request(st_.router->get(), st_.options.open_timeout, route_atom::value, st_.request.model)
       .then(
           [self = self_](route_plan& plan) {
             auto& st = self->state;
             session_ops ops{self};
             if (st.ended()) return;
-            if (plan.candidates.empty() && plan.restarting && ops.remaining().count() > 0) {
-              // Its providers are being restarted: ask again shortly, within the deadline.
-              auto wait = std::min(ops.remaining(), std::chrono::milliseconds(50));
-              self->delayed_send(self, wait, route_atom::value);
-              return;
-            }
+            if (plan.candidates.empty() && plan.restarting && ops.route_again_soon()) return;
             st.plan = std::move(plan);
             st.tried.assign(st.plan.candidates.size(), false);
             st.refused_for_ms.assign(st.plan.candidates.size(), 0);
             ops.try_next_candidate();
           },
           [self = self_](caf::error& err) {
-            session_ops{self}.fail(error_code::internal_error,
-                                   "routing failed: " + self->system().render(err));
+            session_ops ops{self};
+            if (self->state.ended()) return;
+            // The router crashed with this request in its mailbox: its successor answers.
+            if (err == caf::sec::request_receiver_down && ops.route_again_soon()) return;
+            ops.fail(error_code::internal_error, "routing failed: " + self->system().render(err));
           });
+}
+
+// Its providers, or the router itself, are being restarted: ask again shortly, within the
+// deadline. False when the deadline has passed.
+bool session_ops::route_again_soon() {
+  if (remaining().count() <= 0) return false;
+  self_->delayed_send(self_, std::min(remaining(), std::chrono::milliseconds(50)),
+                      route_atom::value);
+  return true;
 }
 
 // The next attempt: the first untried candidate whose pool has room now, else a wait in
@@ -90,16 +97,23 @@ void session_ops::wait_for_room() {
   }
   auto wait_ms = static_cast<std::uint32_t>(wait.count());
   st_.waiting_pool = st_.plan.candidates[best].pool;
+  auto generation = ++st_.wait_generation;
   self_->request(st_.waiting_pool, wait + st_.options.open_timeout, acquire_atom::value, wait_ms)
       .then(
-          [self = self_, best](quota_lease& lease) {
-            self->state.waiting_pool = nullptr;
+          [self = self_, best, generation](quota_lease& lease) {
+            auto& st = self->state;
             session_ops ops{self};
+            // A wait at a pool that crashed since: the session waits at its successor now,
+            // and a lease of the dead pool is only part of the successor's reserve.
+            if (generation != st.wait_generation) return;
+            st.waiting_pool = nullptr;
             if (!ops.take_lease(best, lease)) ops.give_up();
           },
-          [self = self_](caf::error&) {
-            self->state.waiting_pool = nullptr;
-            if (!self->state.ended()) session_ops{self}.give_up();
+          [self = self_, generation](caf::error&) {
+            auto& st = self->state;
+            if (generation != st.wait_generation) return;
+            st.waiting_pool = nullptr;
+            if (!st.ended()) session_ops{self}.give_up();
           });
 }
 
@@ -237,6 +251,40 @@ void session_ops::leave_queue() {
   st_.waiting_pool = nullptr;
 }
 
+void session_ops::on_pool_restarted(const quota_pool_actor& old, const quota_pool_actor& fresh) {
+  auto was = [&](const quota_pool_actor& p) {
+    return p && caf::actor_cast<caf::actor_addr>(p) == caf::actor_cast<caf::actor_addr>(old);
+  };
+  for (auto& c : st_.plan.candidates) {
+    if (was(c.pool)) c.pool = fresh;
+  }
+  if (st_.ended()) return;
+  if (st_.lease_id != 0 && was(st_.lease_pool)) {
+    st_.lease_pool = fresh;
+    st_.reclaiming = st_.lease_id;
+    self_->request(fresh, st_.options.open_timeout, reclaim_atom::value)
+        .then(
+            [self = self_, fresh](quota_lease& lease) {
+              auto& st = self->state;
+              // Released meanwhile (to the new pool, which ignored the old id): give the
+              // carried-over lease back at once.
+              if (st.lease_id != st.reclaiming || st.lease_id == 0) {
+                self->anon_send(fresh, release_atom::value, lease.id);
+              } else {
+                st.lease_id = lease.id;
+              }
+              st.reclaiming = 0;
+            },
+            [self = self_](caf::error&) { self->state.reclaiming = 0; });
+  }
+  if (was(st_.waiting_pool)) {
+    // The old pool's answer will never come: queue again at the new one, with what is left
+    // of the deadline. The answer to the old wait, if one was on its way, is now stale.
+    st_.waiting_pool = nullptr;
+    wait_for_room();
+  }
+}
+
 // No first token within the deadline: whatever is under way is abandoned.
 void session_ops::on_deadline() {
   if (!before_first_token()) return;
@@ -263,7 +311,7 @@ std::chrono::milliseconds session_ops::remaining() const {
 // provider again with the lease already held.
 void session_ops::refresh_and_reopen(std::size_t pos) {
   st_.plan_refreshed = true;
-  self_->request(st_.router, st_.options.open_timeout, lookup_atom::value, st_.request.model)
+  self_->request(st_.router->get(), st_.options.open_timeout, lookup_atom::value, st_.request.model)
       .then(
           [self = self_, pos](route_plan& fresh) {
             auto& st = self->state;

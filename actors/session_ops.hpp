@@ -39,6 +39,7 @@ class session_ops {
   void end_attempt(std::string_view outcome);
   // Asks the router for the candidates, again later while they are all restarting.
   void route();
+  bool route_again_soon();
   // The next attempt: the first untried candidate whose pool has room now, else a wait in
   // the queue of the pool that expects room soonest; bounded by max_attempts and the deadline.
   void try_next_candidate();
@@ -59,6 +60,8 @@ class session_ops {
   void release_lease();
   // The session ended while queued: its place goes to the next waiter now, not at its deadline.
   void leave_queue();
+  // A crashed quota pool was restarted: the plan, the lease and the queue wait follow it.
+  void on_pool_restarted(const quota_pool_actor& old, const quota_pool_actor& fresh);
   // No first token within the deadline: whatever is under way is abandoned.
   void on_deadline();
   void on_upstream_event(std::uint32_t attempt, stream_event ev);

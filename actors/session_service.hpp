@@ -26,6 +26,9 @@ struct engine_counts {
   std::uint64_t active_sessions = 0;  // sessions whose stream has not ended yet
   std::uint64_t live_sessions = 0;    // including ended ones still kept for resume
   std::uint64_t active_upstreams = 0;
+  // For /readyz: the engine runs, and how many providers it may route to now.
+  bool engine_up = true;
+  std::uint32_t routable_providers = 0;
 };
 
 // The narrow interface between transports and the engine. Transports never see an actor:

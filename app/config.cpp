@@ -305,6 +305,7 @@ void apply_config_json(const std::string& text, app_config& cfg) {
     s.millis("window_ms", o.window);
     s.millis("backoff_initial_ms", o.backoff_initial);
     s.millis("backoff_max_ms", o.backoff_max);
+    s.millis("reclaim_window_ms", o.reclaim_window);
   });
   r.object("breaker", [&](object_reader& b) { read_breaker(b, cfg.gateway.breaker); });
   read_pools(r, cfg.gateway);

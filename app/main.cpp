@@ -1,5 +1,6 @@
-// The streamgate server: configuration, the engine, the client-facing server, and a
-// graceful shutdown on SIGINT/SIGTERM.
+// The streamgate server: configuration, the engine, the client-facing server, a graceful
+// shutdown on SIGINT/SIGTERM, and exit status 70 when the engine cannot recover (so that
+// systemd or Kubernetes restarts the process instead of it serving while broken).
 
 #include "app/config.hpp"
 #include "supervision/gateway.hpp"
@@ -11,15 +12,23 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <iostream>
 #include <thread>
 
+#include <unistd.h>
+
 namespace {
 
 using namespace streamgate;
 using clock_type = std::chrono::steady_clock;
+
+// EX_SOFTWARE (sysexits.h): an internal error the process cannot recover from.
+constexpr int engine_down_status = 70;
+// Set from a CAF thread, which may still run while serve() returns: not on serve()'s stack.
+std::atomic<bool> engine_down{false};
 
 // Polls `done` until it holds or `limit` passes; shutdown is the only place that waits.
 template <class Pred>
@@ -38,6 +47,7 @@ int serve(const app_config& cfg) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);  // the engine went down (sent by the process to itself)
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -74,8 +84,22 @@ int serve(const app_config& cfg) {
   std::cout << "streamgate listening on http://" << cfg.http.host << ":" << server.port()
             << std::endl;
 
+  engine.on_engine_down([](const std::string&) {
+    engine_down = true;
+    kill(getpid(), SIGUSR1);
+  });
   int sig = 0;
-  sigwait(&signals, &sig);
+  do sigwait(&signals, &sig);
+  while (sig == SIGUSR1 && !engine_down);  // a stray SIGUSR1 from outside is not ours
+  if (engine_down) {
+    // Nothing can be served any more: streams end as at shutdown, but at once.
+    log::error("exiting", {{"reason", "engine_down"}, {"status", engine_down_status}});
+    server.stop_accepting();
+    engine.shutdown();
+    wait_until([&] { return server.streaming_connections() == 0; }, std::chrono::seconds(2));
+    server.stop();
+    return engine_down_status;
+  }
   log::info("shutdown_started",
             {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}, {"drain_ms", cfg.drain.count()}});
   server.stop_accepting();

@@ -19,6 +19,18 @@ constexpr auto drain_clients = std::chrono::seconds(2);
 
 void prune(gateway_actor_pointer self, bool now = false);
 
+// Refuses new sessions, ends running streams with server_shutting_down, and quits once
+// they have ended (drain_atom).
+void begin_drain(gateway_actor_pointer self) {
+  auto& st = self->state;
+  if (st.draining) return;
+  st.draining = true;
+  st.drain_started = std::chrono::steady_clock::now();
+  if (st.server) st.server->stop_accepting();
+  st.engine->shutdown();
+  self->send(self, drain_atom::value);
+}
+
 gateway_status status_of(gateway_actor_pointer self) {
   prune(self, true);
   auto& st = self->state;
@@ -109,6 +121,14 @@ gateway_actor_impl::behavior_type gateway_actor_behavior(gateway_actor_pointer s
   st.engine = std::move(parts.engine);
   st.server = std::move(parts.server);
   st.on_destroyed = std::move(parts.on_destroyed);
+  // An engine that cannot recover takes the gateway actor down with an error, so that the
+  // application's monitor or link hears it instead of talking to a gateway that cannot serve.
+  // It drains like a shutdown (an exit message would tear the server down under its own
+  // I/O threads' feet), then exits with the error.
+  st.engine->on_engine_down([weak = caf::weak_actor_ptr{self->ctrl()}](const std::string& why) {
+    if (auto strong = caf::actor_cast<caf::strong_actor_ptr>(weak))
+      caf::anon_send(caf::actor_cast<caf::actor>(strong), engine_down_atom::value, why);
+  });
   self->set_down_handler([self](caf::down_msg& msg) {
     auto it = self->state.receivers.find(msg.source);
     if (it == self->state.receivers.end()) return;
@@ -145,14 +165,11 @@ gateway_actor_impl::behavior_type gateway_actor_behavior(gateway_actor_pointer s
       },
       [self](cancel_atom, const std::string& id) { return self->state.engine->cancel(id); },
       [self](status_atom) { return status_of(self); },
-      [self](shutdown_atom) {
-        auto& st = self->state;
-        if (st.draining) return;
-        st.draining = true;
-        st.drain_started = std::chrono::steady_clock::now();
-        if (st.server) st.server->stop_accepting();
-        st.engine->shutdown();
-        self->send(self, drain_atom::value);
+      [self](shutdown_atom) { begin_drain(self); },
+      [self](engine_down_atom, const std::string& why) {
+        self->state.failure =
+            caf::make_error(caf::sec::runtime_error, "the streamgate engine stopped: " + why);
+        begin_drain(self);
       },
       [self](drain_atom) {
         auto& st = self->state;
@@ -160,7 +177,7 @@ gateway_actor_impl::behavior_type gateway_actor_behavior(gateway_actor_pointer s
         bool clients_done = !st.server || st.server->streaming_connections() == 0 ||
                             std::chrono::steady_clock::now() - st.drain_started > drain_clients;
         if (streams_ended && clients_done) {
-          self->quit();
+          self->quit(st.failure);
           return;
         }
         self->delayed_send(self, drain_poll, drain_atom::value);

@@ -28,9 +28,12 @@ struct gateway_parts {
 };
 
 using drain_atom = caf::atom_constant<caf::atom("sg_drain")>;
+using engine_down_atom = caf::atom_constant<caf::atom("sg_edown")>;
 
-// The public interface plus the timer the actor sends itself while it drains.
-using gateway_actor_impl = gateway_actor::extend<caf::reacts_to<drain_atom>>;
+// The public interface plus the timer the actor sends itself while it drains, and the news
+// that the engine stopped on its own (why).
+using gateway_actor_impl = gateway_actor::extend<caf::reacts_to<drain_atom>,
+                                                 caf::reacts_to<engine_down_atom, std::string>>;
 
 struct gateway_actor_state {
   static inline const char* name = "streamgate.gateway";
@@ -42,6 +45,7 @@ struct gateway_actor_state {
   std::size_t tracked = 0;    // sinks in `receivers`
   std::size_t prune_at = 64;  // forget finished sinks when `tracked` reaches this
   bool draining = false;
+  caf::error failure;  // what the actor exits with once drained: none after a shutdown
   std::chrono::steady_clock::time_point drain_started;
   std::function<void()> on_destroyed;
 

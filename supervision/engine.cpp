@@ -50,6 +50,15 @@ std::int64_t breaker_level(breaker_state s) {
   return s == breaker_state::closed ? 0 : s == breaker_state::half_open ? 1 : 2;
 }
 
+// Providers the router may route to now, for /readyz.
+void publish_vitals(engine_state& st) {
+  std::uint32_t routable = 0;
+  for (auto& [name, p] : st.providers) {
+    if (p.handle && !p.down && p.breaker.state() != breaker_state::open) ++routable;
+  }
+  st.links.vitals->routable.store(routable, std::memory_order_relaxed);
+}
+
 // `moved`: the state changed (rather than fresh probes being handed out in half-open).
 void breaker_changed(engine_pointer self, const std::string& name, supervised_provider& p,
                      bool moved = true) {
@@ -66,13 +75,14 @@ void breaker_changed(engine_pointer self, const std::string& name, supervised_pr
   // never have been tried (a better candidate served them), so offer fresh ones each cooldown.
   if (b.state() != breaker_state::closed)
     self->delayed_send(self, b.options().cooldown, breaker_atom::value, name);
+  publish_vitals(self->state);
 }
 
 // Spawns the provider's actor linked to the engine: the engine traps its exit to restart it,
 // and the provider goes down with the engine.
 void start_provider(engine_pointer self, supervised_provider& p) {
   auto& st = self->state;
-  auto* upstreams = &st.registry->upstreams;
+  auto* upstreams = &st.links.registry->upstreams;
   if (p.entry.kind == "mock") {
     p.handle = self->spawn<caf::linked>(mock_provider, p.entry.mock, upstreams);
   } else {
@@ -85,33 +95,143 @@ void start_provider(engine_pointer self, supervised_provider& p) {
     http.name = p.entry.name;  // one name in routes, logs and the admin view
     p.handle = self->spawn<caf::linked>(http_provider, std::move(http), st.driver, upstreams);
   }
-  self->send(st.router, provider_atom::value, p.entry.name, p.handle);
+  // At start the router comes after the providers, and start_router briefs it.
+  if (st.router) self->send(st.router, provider_atom::value, p.entry.name, p.handle);
+  publish_vitals(st);
+}
+
+// Tells the router what the engine knows of every provider: a restarted router starts from
+// this instead of from nothing. A half-open breaker's probes are handed out afresh.
+void brief_router(engine_state& st, engine_pointer self) {
+  for (auto& [name, p] : st.providers) {
+    if (p.down)
+      self->send(st.router, provider_atom::value, name);
+    else
+      self->send(st.router, provider_atom::value, name, p.handle);  // null while restarting
+    if (p.breaker.state() != breaker_state::closed)
+      self->send(st.router, health_atom::value, name, admits_of(p.breaker));
+  }
+}
+
+// At start, and again after a crash. Published only once briefed: a session that reads the
+// new handle finds the briefing ahead of its request in the router's mailbox.
+void start_router(engine_pointer self) {
+  auto& st = self->state;
+  st.router = self->spawn<caf::linked>(router_behavior, router_config_of(st));
+  brief_router(st, self);
+  st.links.router->set(st.router);
+}
+
+// A restarted pool starts from what its predecessor last published (quota_carry), so the
+// leases still held and the grants of the last minute keep counting; the router and every
+// live session learn its new handle, and sessions that hold a lease of the old pool reclaim it.
+void restart_pool(engine_pointer self, const std::string& name, engine_pool& pool) {
+  auto& st = self->state;
+  auto& g = *pool.gauges;
+  quota_carry carry;
+  carry.leases = static_cast<std::uint32_t>(std::max<std::int64_t>(0, g.leases_in_use.load()));
+  carry.grants = static_cast<std::uint32_t>(std::max<std::int64_t>(0, g.rpm_used.load()));
+  carry.hold = st.config.restarts.reclaim_window;
+  carry.incarnation = pool.record.restarts;
+  auto old = pool.handle;
+  pool.handle = self->spawn<caf::linked>(restarted_quota_pool, name, g.limits, pool.gauges, carry);
+  for (auto& [provider, p] : st.providers) {
+    if (p.entry.pool == name) self->send(st.router, pool_atom::value, provider, pool.handle);
+  }
+  for (auto& s : st.links.registry->all()) self->send(s, pool_atom::value, old, pool.handle);
+  log::info("quota_pool_restarted", {{"pool", name},
+                                     {"restarts", pool.record.restarts},
+                                     {"carried_leases", carry.leases},
+                                     {"carried_grants", carry.grants}});
+}
+
+// Records a crash against the actor's restart budget: the wait before its restart, or
+// nothing when the budget is spent.
+std::optional<std::chrono::milliseconds> note_crash(engine_pointer self, restart_record& r,
+                                                    const caf::exit_msg& em) {
+  r.last_exit = self->system().render(em.reason);
+  return next_restart_delay(self->state.config.restarts, r.recent_crashes, self->clock().now());
+}
+
+// The engine cannot serve without its router or a pool: it stops, and its owner (the
+// process, or an embedding application) learns it from the engine's exit.
+void give_up(engine_pointer self, const std::string& actor, const restart_record& r) {
+  log::error("engine_down", {{"actor", actor}, {"reason", r.last_exit}, {"restarts", r.restarts}});
+  self->quit(caf::make_error(caf::sec::runtime_error, actor + " crashed too often"));
+}
+
+void on_provider_exit(engine_pointer self, const std::string& name, supervised_provider& p,
+                      const caf::exit_msg& em) {
+  auto& st = self->state;
+  p.handle = nullptr;
+  auto delay = note_crash(self, p.record, em);
+  stats::provider().crashes.with({name}).inc();
+  // Sessions stop routing here at once; queued work waits in the quota pools.
+  self->send(st.router, provider_atom::value, name, provider_actor{});
+  publish_vitals(st);
+  if (!delay) {
+    p.down = true;
+    self->send(st.router, provider_atom::value, name);
+    log::error(
+        "provider_down",
+        {{"provider", name}, {"reason", p.record.last_exit}, {"restarts", p.record.restarts}});
+    return;
+  }
+  log::warn(
+      "provider_crashed",
+      {{"provider", name}, {"reason", p.record.last_exit}, {"restart_in_ms", delay->count()}});
+  self->delayed_send(self, *delay, restart_atom::value, name);
 }
 
 void on_linked_exit(engine_pointer self, const caf::exit_msg& em) {
   auto& st = self->state;
+  auto is = [&](const auto& handle) {
+    return handle && em.source == caf::actor_cast<caf::actor_addr>(handle);
+  };
   for (auto& [name, p] : st.providers) {
-    if (!p.handle || em.source != caf::actor_cast<caf::actor_addr>(p.handle)) continue;
-    p.handle = nullptr;
-    p.last_exit = self->system().render(em.reason);
-    stats::provider().crashes.with({name}).inc();
-    // Sessions stop routing here at once; queued work waits in the quota pools.
-    self->send(st.router, provider_atom::value, name, provider_actor{});
-    auto delay = next_restart_delay(st.config.restarts, p.recent_crashes, self->clock().now());
-    if (!delay) {
-      p.down = true;
-      self->send(st.router, provider_atom::value, name);
-      log::error("provider_down",
-                 {{"provider", name}, {"reason", p.last_exit}, {"restarts", p.restarts}});
-      return;
-    }
-    log::warn("provider_crashed",
-              {{"provider", name}, {"reason", p.last_exit}, {"restart_in_ms", delay->count()}});
-    self->delayed_send(self, *delay, restart_atom::value, name);
+    if (is(p.handle)) return on_provider_exit(self, name, p, em);
+  }
+  if (is(st.router)) {
+    stats::supervision().crashes.with({"router"}).inc();
+    // Restarted at once, not after the delay: it holds no connection a backoff would spare.
+    if (!note_crash(self, st.router_record, em)) return give_up(self, "router", st.router_record);
+    ++st.router_record.restarts;
+    log::warn("router_crashed", {{"reason", st.router_record.last_exit}});
+    start_router(self);
+    stats::supervision().restarts.with({"router"}).inc();
     return;
   }
-  // Not a provider: the router (or whoever linked to us) failed; the engine cannot go on.
+  for (auto& [name, pool] : st.pools) {
+    if (!is(pool.handle)) continue;
+    auto actor = "pool:" + name;
+    stats::supervision().crashes.with({actor}).inc();
+    if (!note_crash(self, pool.record, em)) return give_up(self, actor, pool.record);
+    ++pool.record.restarts;
+    log::warn("quota_pool_crashed", {{"pool", name}, {"reason", pool.record.last_exit}});
+    restart_pool(self, name, pool);
+    stats::supervision().restarts.with({actor}).inc();
+    return;
+  }
+  // Not one of ours (whoever else linked to the engine): its failure is the engine's.
   if (em.reason) self->quit(em.reason);
+}
+
+// The running actor an admin crash request names; null if there is none.
+caf::actor_addr crash_target_of(engine_state& st, crash_target what, const std::string& name) {
+  auto addr = [](const auto& handle) { return caf::actor_cast<caf::actor_addr>(handle); };
+  switch (what) {
+    case crash_target::router:
+      return addr(st.router);
+    case crash_target::pool: {
+      auto it = st.pools.find(name);
+      return it == st.pools.end() ? caf::actor_addr{} : addr(it->second.handle);
+    }
+    case crash_target::provider: {
+      auto it = st.providers.find(name);
+      return it == st.providers.end() ? caf::actor_addr{} : addr(it->second.handle);
+    }
+  }
+  return {};
 }
 
 nlohmann::json pool_json(const std::string& name, const quota_gauges& g) {
@@ -135,8 +255,8 @@ std::string status_json(engine_state& st) {
                         {"kind", p.entry.kind},
                         {"models", p.entry.models},
                         {"state", p.down ? "down" : (p.handle ? "up" : "restarting")},
-                        {"restarts", p.restarts},
-                        {"last_exit", p.last_exit},
+                        {"restarts", p.record.restarts},
+                        {"last_exit", p.record.last_exit},
                         {"breaker",
                          {{"state", to_string(p.breaker.state())},
                           {"consecutive_failures", p.breaker.consecutive_failures()},
@@ -166,16 +286,15 @@ std::optional<std::chrono::milliseconds> next_restart_delay(
 }
 
 engine_impl::behavior_type engine_behavior(engine_pointer self, gateway_config config,
-                                           session_registry* registry) {
+                                           engine_links links) {
   auto& st = self->state;
   st.config = std::move(config);
-  st.registry = registry;
+  st.links = std::move(links);
   for (auto& [name, limits] : st.config.pools) {
     auto& pool = st.pools[name];
     pool.gauges = std::make_shared<quota_gauges>();
     pool.handle = self->spawn<caf::linked>(quota_pool, name, limits, pool.gauges);
   }
-  st.router = self->spawn<caf::linked>(router_behavior, router_config_of(st));
   for (auto& entry : st.config.providers) {
     auto& p = st.providers[entry.name];
     p.entry = entry;
@@ -183,25 +302,26 @@ engine_impl::behavior_type engine_behavior(engine_pointer self, gateway_config c
     stats::provider().breaker_state.with({entry.name}).set(breaker_level(p.breaker.state()));
     start_provider(self, p);
   }
+  start_router(self);
   self->set_exit_handler([self](caf::exit_msg& em) { on_linked_exit(self, em); });
   return {
-      [self](get_router_atom) { return self->state.router; },
       [self](status_atom) { return status_json(self->state); },
-      [self](crash_atom, const std::string& name) {
-        auto it = self->state.providers.find(name);
-        if (it == self->state.providers.end() || !it->second.handle) return false;
-        log::warn("provider_crash_requested", {{"provider", name}});
+      [self](crash_atom, crash_target what, const std::string& name) {
+        auto target = crash_target_of(self->state, what, name);
+        if (!target) return false;
+        log::warn("crash_requested", {{"actor", what == crash_target::router ? "router" : name}});
         // Not exit_reason::kill: CAF never lets a supervisor trap that one.
-        caf::anon_send_exit(it->second.handle, caf::exit_reason::unhandled_exception);
+        caf::anon_send_exit(target, caf::exit_reason::unhandled_exception);
         return true;
       },
       [self](restart_atom, const std::string& name) {
         auto it = self->state.providers.find(name);
         if (it == self->state.providers.end() || it->second.handle) return;
-        ++it->second.restarts;
+        ++it->second.record.restarts;
         start_provider(self, it->second);
         stats::provider().restarts.with({name}).inc();
-        log::info("provider_restarted", {{"provider", name}, {"restarts", it->second.restarts}});
+        log::info("provider_restarted",
+                  {{"provider", name}, {"restarts", it->second.record.restarts}});
       },
       [self](outcome_atom, const std::string& name, bool ok) {
         auto it = self->state.providers.find(name);

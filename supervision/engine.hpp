@@ -3,6 +3,7 @@
 #include "actors/provider_actor.hpp"
 #include "actors/quota_options.hpp"
 #include "actors/quota_pool_actor.hpp"
+#include "actors/router_ref.hpp"
 #include "supervision/circuit_breaker.hpp"
 #include "supervision/engine_actor.hpp"
 #include "supervision/gateway_config.hpp"
@@ -10,6 +11,7 @@
 #include <caf/actor_clock.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <memory>
@@ -28,18 +30,39 @@ using breaker_atom = caf::atom_constant<caf::atom("sg_breaker")>;
 using engine_impl = engine_actor::extend<caf::reacts_to<restart_atom, std::string>,
                                          caf::reacts_to<breaker_atom, std::string>>;
 
+// What /readyz reads without asking the engine: the engine writes `routable` whenever a
+// provider's actor or breaker changes; the gateway clears `up` when the engine goes down.
+struct engine_vitals {
+  std::atomic<bool> up{true};
+  std::atomic<std::uint32_t> routable{0};  // providers up, not given up on, breaker not open
+};
+
+// What the engine shares with the gateway that spawned it; each outlives the engine.
+struct engine_links {
+  session_registry* registry = nullptr;
+  // The router's current handle, replaced when the engine restarts it.
+  std::shared_ptr<router_ref> router = std::make_shared<router_ref>();
+  std::shared_ptr<engine_vitals> vitals = std::make_shared<engine_vitals>();
+};
+
+// The restart budget of one supervised actor (restart_options: so many within a window).
+struct restart_record {
+  std::uint32_t restarts = 0;
+  std::deque<caf::actor_clock::time_point> recent_crashes;
+  std::string last_exit;
+};
+
 struct engine_pool {
   quota_pool_actor handle;
   quota_gauges_ptr gauges;
+  restart_record record;
 };
 
 struct supervised_provider {
   provider_entry entry;
   provider_actor handle;
-  std::uint32_t restarts = 0;
-  std::deque<caf::actor_clock::time_point> recent_crashes;
+  restart_record record;
   bool down = false;  // gave up restarting
-  std::string last_exit;
   circuit_breaker breaker;
   std::uint64_t successes = 0;  // attempt outcomes reported by sessions
   std::uint64_t failures = 0;
@@ -48,8 +71,9 @@ struct supervised_provider {
 struct engine_state {
   static inline const char* name = "engine";
   gateway_config config;
-  session_registry* registry = nullptr;
+  engine_links links;
   router_actor router;
+  restart_record router_record;
   std::map<std::string, supervised_provider> providers;
   std::map<std::string, engine_pool> pools;  // by pool name
   // The upstream I/O (upstream_threads curl drivers, or one on the I/O threads), started with
@@ -61,7 +85,7 @@ struct engine_state {
 using engine_pointer = engine_impl::stateful_pointer<engine_state>;
 
 engine_impl::behavior_type engine_behavior(engine_pointer self, gateway_config config,
-                                           session_registry* registry);
+                                           engine_links links);
 
 // The restart decision: how long to wait before restarting after a crash at `now`, or
 // nothing when the provider crashed too often and must be marked down. Updates `recent`.

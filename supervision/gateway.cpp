@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -74,12 +76,21 @@ struct gateway::impl {
   gateway_config config;
   session_registry registry;
   std::shared_ptr<log_budget> logs = std::make_shared<log_budget>(config.log_budget_bytes);
+  engine_links links;
   engine_actor engine;
-  router_actor router;
   caf::actor attacher;
   caf::actor trimmer;
   std::vector<model_info> models;
   std::atomic<bool> shutting_down{false};
+  // Who hears that the engine stopped on its own. Shared with the engine's exit functor,
+  // which may run after the gateway is gone.
+  struct engine_watch {
+    std::atomic<bool> stopping{false};  // the gateway stops the engine itself: not a failure
+    std::mutex mutex;
+    std::function<void(std::string)> on_down;
+    std::optional<std::string> reason;
+  };
+  std::shared_ptr<engine_watch> watch = std::make_shared<engine_watch>();
   std::vector<std::uint64_t> gauges;  // scrape-time gauges reading `registry`
 
   impl(caf::actor_system& sys, gateway_config cfg) : system(sys), config(std::move(cfg)) {
@@ -105,17 +116,33 @@ struct gateway::impl {
                              "Upstream requests in flight (HTTP transfers, mock generators)",
                              [this] { return static_cast<double>(registry.upstreams.load()); }),
     };
-    engine = system.spawn(engine_behavior, config, &registry);
+    links.registry = &registry;
+    engine = system.spawn(engine_behavior, config, links);
+    // The engine stops only when told to or when it cannot recover (engine.cpp, give_up).
+    caf::actor_cast<caf::abstract_actor*>(engine)->attach_functor(
+        [w = watch, vitals = links.vitals, &sys = system](const caf::error& reason) {
+          vitals->up = false;
+          if (w->stopping) return;
+          auto why = sys.render(reason);
+          std::function<void(std::string)> tell;
+          {
+            std::lock_guard<std::mutex> lock{w->mutex};
+            w->reason = why;
+            tell = w->on_down;
+          }
+          if (tell) tell(std::move(why));
+        });
     attacher = system.spawn(streamgate::attacher);
     trimmer = system.spawn(memory_trimmer);
     // A quarter of the budget, between 1 and 64 MiB: trimming is worth it, and rare.
     constexpr std::uint64_t mib = 1 << 20;
     logs->on_released(std::clamp(config.log_budget_bytes / 4, mib, 64 * mib),
                       [t = trimmer] { caf::anon_send(t, trim_atom::value); });
-    // Once, at start-up and never on an I/O thread: learn the router's handle.
+    // Once, at start-up and never on an I/O thread: wait until the engine has spawned its
+    // tree and published the router, so that the first session finds it.
     caf::scoped_actor self{system};
-    self->request(engine, caf::infinite, get_router_atom::value)
-        .receive([&](router_actor& r) { router = std::move(r); },
+    self->request(engine, caf::infinite, status_atom::value)
+        .receive([](std::string&) {},
                  [&](caf::error& err) {
                    throw std::runtime_error("engine did not start: " + system.render(err));
                  });
@@ -128,6 +155,7 @@ gateway::gateway(caf::actor_system& system, gateway_config config)
 gateway::~gateway() {
   auto& d = *impl_;
   for (auto id : d.gauges) metrics::registry::global().remove_callback_gauge(id);
+  d.watch->stopping = true;
   caf::anon_send_exit(d.engine, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(d.attacher, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(d.trimmer, caf::exit_reason::user_shutdown);
@@ -172,7 +200,7 @@ start_outcome gateway::start(chat_request req, sink_ptr sink, const char* transp
   init.first_sink = std::move(sink);
   init.transport = transport;
   init.cancel_on_detach = cancel_on_detach;
-  init.router = d.router;
+  init.router = d.links.router;
   init.health = d.engine;
   init.registry = &d.registry;
   init.options = d.config.sessions;
@@ -213,7 +241,20 @@ engine_counts gateway::counts() const {
   c.active_sessions = static_cast<std::uint64_t>(impl_->registry.active.load());
   c.live_sessions = impl_->registry.size();
   c.active_upstreams = static_cast<std::uint64_t>(impl_->registry.upstreams.load());
+  c.engine_up = impl_->links.vitals->up.load();
+  c.routable_providers = impl_->links.vitals->routable.load();
   return c;
+}
+
+void gateway::on_engine_down(std::function<void(std::string)> tell) {
+  auto& w = *impl_->watch;
+  std::optional<std::string> already;
+  {
+    std::lock_guard<std::mutex> lock{w.mutex};
+    w.on_down = tell;
+    already = w.reason;
+  }
+  if (already) tell(*already);
 }
 
 namespace {
@@ -234,8 +275,9 @@ void gateway::provider_status(std::function<void(std::string)> done) {
   ask_engine<std::string>(impl_->system, impl_->engine, "[]", std::move(done), status_atom::value);
 }
 
-void gateway::crash_provider(const std::string& name, std::function<void(bool)> done) {
-  ask_engine<bool>(impl_->system, impl_->engine, false, std::move(done), crash_atom::value, name);
+void gateway::crash(crash_target what, const std::string& name, std::function<void(bool)> done) {
+  ask_engine<bool>(impl_->system, impl_->engine, false, std::move(done), crash_atom::value, what,
+                   name);
 }
 
 void gateway::shutdown() {

@@ -31,11 +31,16 @@ class gateway final : public session_service, public admin_service {
   engine_counts counts() const override;
 
   void provider_status(std::function<void(std::string)> done) override;
-  void crash_provider(const std::string& name, std::function<void(bool)> done) override;
+  void crash(crash_target what, const std::string& name, std::function<void(bool)> done) override;
 
   // Refuses new sessions from now on and ends every running stream with
   // server_shutting_down.
   void shutdown();
+
+  // Calls `tell(reason)`, once, on a CAF thread (or here, if it already happened), when the
+  // engine stops on its own: its router or a quota pool crashed past its restart budget. The
+  // gateway cannot serve after that; its owner should stop (the server exits non-zero).
+  void on_engine_down(std::function<void(std::string)> tell);
 
  private:
   struct impl;

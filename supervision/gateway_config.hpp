@@ -33,14 +33,18 @@ struct provider_entry {
   http_provider_config http;  // every kind but mock
 };
 
-// One-for-one restarts of provider actors: at most `max_restarts` within `window`, waiting
-// `backoff_initial` doubled per recent crash up to `backoff_max`; past that the provider is
-// marked down and the router routes around it.
+// One-for-one restarts, each actor at most `max_restarts` within `window`. A provider waits
+// `backoff_initial` doubled per recent crash up to `backoff_max`; past its budget it is marked
+// down and the router routes around it. The router and quota pools restart at once (they
+// hold no connection a backoff would spare); past their budget the engine stops, and the
+// process exits non-zero. A restarted pool keeps its predecessor's leases reserved for
+// `reclaim_window`, for their holders to reclaim.
 struct restart_options {
   std::uint32_t max_restarts = 5;
   std::chrono::milliseconds window{60000};
   std::chrono::milliseconds backoff_initial{100};
   std::chrono::milliseconds backoff_max{10000};
+  std::chrono::milliseconds reclaim_window{5000};
 };
 
 // Everything the engine needs; transports have their own options.

@@ -88,6 +88,17 @@ provider_stats& provider() {
   return s;
 }
 
+supervision_stats& supervision() {
+  static supervision_stats s{
+      reg().add_counter("streamgate_actor_crashes_total",
+                        "Router and quota pool actors that failed", {"actor"}),
+      reg().add_counter("streamgate_actor_restarts_total",
+                        "Router and quota pool actors restarted with their state rebuilt",
+                        {"actor"}),
+  };
+  return s;
+}
+
 quota_stats& quota() {
   static quota_stats s{
       reg().add_gauge("streamgate_quota_leases_in_use", "Quota leases held", {"pool"}),
@@ -127,6 +138,7 @@ void declare_all() {
   limits();
   upstream();
   provider();
+  supervision();
   quota();
   clients();
   http();

@@ -49,6 +49,14 @@ struct provider_stats {
 };
 provider_stats& provider();
 
+// The router and the quota pools under the engine's supervision ({actor}: router, pool:NAME);
+// providers have their own above.
+struct supervision_stats {
+  metrics::counter_family& crashes;   // {actor}
+  metrics::counter_family& restarts;  // {actor}
+};
+supervision_stats& supervision();
+
 // Quota pools.
 struct quota_stats {
   metrics::gauge_family& leases_in_use;     // {pool}

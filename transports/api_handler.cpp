@@ -83,6 +83,21 @@ api_action healthz(const http_request& req, const api_context& ctx) {
   return respond(json_response(req.version(), req.keep_alive(), http::status::ok, body.dump()));
 }
 
+// For load balancers and Kubernetes readiness probes: 200 while the engine runs and can route
+// to at least one provider, else 503. /healthz says only that the process answers.
+api_action readyz(const http_request& req, const api_context& ctx) {
+  auto c = ctx.service.counts();
+  bool ready = c.engine_up && c.routable_providers > 0;
+  json body{{"status", ready ? "ready" : "not_ready"},
+            {"engine", c.engine_up ? "up" : "down"},
+            {"routable_providers", c.routable_providers}};
+  if (!ready)
+    body["reason"] = !c.engine_up ? "the engine stopped" : "no provider can be routed to now";
+  return respond(json_response(req.version(), req.keep_alive(),
+                               ready ? http::status::ok : http::status::service_unavailable,
+                               body.dump()));
+}
+
 api_action metrics(const http_request& req, const api_context& ctx) {
   http_response res{http::status::ok, req.version()};
   res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
@@ -146,9 +161,35 @@ api_action sessions(const http_request& req, std::string_view path) {
   return a;
 }
 
+// POST /admin/{kind}/{name}/crash: true and the name in `a` when `path` is one.
+bool named_crash(std::string_view path, std::string_view kind, api_action& a) {
+  if (path.substr(0, kind.size()) != kind) return false;
+  auto rest = path.substr(kind.size());
+  auto slash = rest.find('/');
+  if (slash == 0 || slash == std::string_view::npos || rest.substr(slash) != "/crash") return false;
+  a.session_id = std::string{rest.substr(0, slash)};
+  return true;
+}
+
 api_action admin(const http_request& req, std::string_view path) {
   constexpr std::string_view providers = "/admin/providers";
   api_action a;
+  bool crash = false;
+  if (path == "/admin/router/crash") {
+    a.crash = crash_target::router;
+    crash = true;
+  } else if (named_crash(path, "/admin/providers/", a)) {
+    a.crash = crash_target::provider;
+    crash = true;
+  } else if (named_crash(path, "/admin/pools/", a)) {
+    a.crash = crash_target::pool;
+    crash = true;
+  }
+  if (crash) {
+    if (req.method() != http::verb::post) return method_not_allowed(req, "POST");
+    a.what = api_action::kind::admin_crash;
+    return a;
+  }
   if (path == "/admin/connections/drop") {
     if (req.method() != http::verb::post) return method_not_allowed(req, "POST");
     a.what = api_action::kind::admin_drop;
@@ -157,15 +198,6 @@ api_action admin(const http_request& req, std::string_view path) {
   if (path == providers) {
     if (req.method() != http::verb::get) return method_not_allowed(req, "GET");
     a.what = api_action::kind::admin_status;
-    return a;
-  }
-  auto rest = path.substr(std::min(path.size(), providers.size() + 1));
-  auto slash = rest.find('/');
-  if (path.substr(0, providers.size() + 1) == "/admin/providers/" &&
-      slash != std::string_view::npos && rest.substr(slash) == "/crash") {
-    if (req.method() != http::verb::post) return method_not_allowed(req, "POST");
-    a.what = api_action::kind::admin_crash;
-    a.session_id = std::string{rest.substr(0, slash)};
     return a;
   }
   return no_such_endpoint(req, path);
@@ -255,7 +287,7 @@ api_action dispatch(const http_request& req, const api_context& ctx) {
   }
   using handler = api_action (*)(const http_request&, const api_context&);
   static const std::pair<std::string_view, handler> gets[] = {
-      {"/v1/models", models}, {"/healthz", healthz}, {"/metrics", metrics}};
+      {"/v1/models", models}, {"/healthz", healthz}, {"/readyz", readyz}, {"/metrics", metrics}};
   for (auto& [p, h] : gets) {
     if (path != p) continue;
     if (method != http::verb::get && method != http::verb::head)

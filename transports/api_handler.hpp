@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/admin_service.hpp"
 #include "actors/session_service.hpp"
 #include "transports/http_options.hpp"
 
@@ -30,7 +31,8 @@ struct api_action {
     session_cancel,  // POST /v1/sessions/{id}/cancel
     websocket,       // GET /v1/ws upgrade
     admin_status,    // GET /admin/providers
-    admin_crash,     // POST /admin/providers/{name}/crash (`session_id` holds the name)
+    admin_crash,     // POST /admin/{providers,pools}/{name}/crash, /admin/router/crash:
+                     // `crash` says which, `session_id` holds the name
     admin_drop,      // POST /admin/connections/drop: cut every streaming client connection
   };
   kind what = kind::respond;
@@ -40,6 +42,7 @@ struct api_action {
   std::uint64_t after_seq = 0;
   std::uint32_t wait_ms = 0;
   bool sse = false;
+  crash_target crash = crash_target::provider;
 };
 
 struct api_context {

@@ -37,6 +37,8 @@ class event_response {
   bool keep_alive() const { return keep_alive_; }
   // The terminal event is rendered (or a whole response replaced the stream).
   bool done() const { return done_; }
+  // Some of the response reached the writer: from now on only closing can end it early.
+  bool started() const { return headers_sent_; }
 
   // Renders one event. When the event ends the exchange with a whole response instead of
   // streamed bytes (a non-streamed answer, or an SSE error before anything was sent, which

@@ -98,10 +98,14 @@ void http_connection::on_read(beast::error_code ec, std::size_t) {
 
 void http_connection::handle(http_request req) {
   version_ = req.version();
-  keep_alive_ = req.keep_alive() && !ctx_->stopping.load();
   api_context actx{ctx_->service, ctx_->options, ctx_->metrics_text};
   auto action = dispatch(req, actx);
   using k = api_action::kind;
+  // While the server drains, connections close after their response; except a long poll's:
+  // its session may still run, and the client's next poll would need a new connection, which
+  // is refused by then, so it would never hear how its stream ended.
+  bool long_poll = action.what == k::session_events && !action.sse;
+  keep_alive_ = req.keep_alive() && (!ctx_->stopping.load() || long_poll);
   if (over_limit_) {
     log::warn("limit_refusal", {{"limit", "max_connections"}});
     if (action.what == k::websocket) {
@@ -191,13 +195,16 @@ void http_connection::admin(const api_action& action) {
     });
     return;
   }
-  ctx_->admin->crash_provider(action.session_id, [reply, name = action.session_id](bool ok) {
+  static const char* const kinds[] = {"provider", "router", "pool"};
+  const char* kind = kinds[static_cast<int>(action.crash)];
+  auto name = action.crash == crash_target::router ? std::string{"router"} : action.session_id;
+  ctx_->admin->crash(action.crash, name, [reply, kind, name](bool ok) {
     if (ok)
-      reply(http::status::accepted, json{{"provider", name}, {"crashed", true}}.dump());
+      reply(http::status::accepted, json{{kind, name}, {"crashed", true}}.dump());
     else
-      reply(
-          http::status::not_found,
-          openai::error_body(error_code::not_found, "no running provider '" + excerpt(name) + "'"));
+      reply(http::status::not_found,
+            openai::error_body(error_code::not_found,
+                               std::string{"no running "} + kind + " '" + excerpt(name) + "'"));
   });
 }
 
@@ -299,10 +306,7 @@ void http_connection::start_chat(api_action& action) {
 void http_connection::resume_events(api_action& action) {
   begin(action.sse ? kind::sse : kind::poll, action.session_id, "", action.sse, action.after_seq);
   if (!attach_after(action.after_seq)) {
-    sink_.reset();
-    leave_stream();
-    send(error_response(version_, keep_alive_, error_code::session_not_found,
-                        "no such session (it may have expired)"));
+    finish_with(session_not_found());
     return;
   }
   watch_peer();
@@ -434,12 +438,23 @@ void http_connection::on_detached(const event_sink* from, detach_reason why) {
         "you received"));
     return;
   }
+  if (why == detach_reason::session_expired && !body_.started()) {
+    // The session ended between the registry's answer and the attach: to the client that is
+    // the same as not finding it.
+    finish_with(session_not_found());
+    return;
+  }
   bool slow = why == detach_reason::slow_consumer;
   if (slow) ctx_->count_drop(from->transport(), server_context::drop_reason::slow_consumer);
   log::info("client_dropped",
             {{"session", body_.session()}, {"reason", slow ? "slow_consumer" : "detached"}});
   sink_.reset();
   close();
+}
+
+http_response http_connection::session_not_found() const {
+  return error_response(version_, keep_alive_, error_code::session_not_found,
+                        "no such session (it may have expired)");
 }
 
 // The event ended the exchange with a whole response: the stream is over, send it.

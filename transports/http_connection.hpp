@@ -76,6 +76,7 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   void pause_replay(std::uint64_t after);
   void continue_replay();
   void finish_with(http_response res);
+  http_response session_not_found() const;
   void finish_poll();
   bool over_pending_limit() const;
   std::size_t unsent() const { return body_.pending_size() + writer_.in_flight(); }

@@ -1,6 +1,7 @@
 // The engine's circuit breakers and quota pools under the test coordinator.
 
 #include "supervision/engine.hpp"
+#include "actors/quota_pool.hpp"
 #include "actors/router.hpp"
 #include "actors/session_registry.hpp"
 #include "tests/support/test_coordinator_fixture.hpp"
@@ -28,10 +29,22 @@ class engine_test : public test::coordinator_fixture {
     cfg.breaker.rate_window = 0;
     cfg.breaker.cooldown = 1s;
     cfg.breaker.half_open_probes = 1;
-    engine = keep(sys->spawn(engine_behavior, cfg, &registry));
+    links.registry = &registry;
+    engine = keep(sys->spawn(engine_behavior, cfg, links));
     sched->run();
     router = state_of<engine_state, engine_impl>(engine).router;
   }
+
+  bool crash(crash_target what, const std::string& name = "") {
+    caf::scoped_actor self{*sys};
+    self->send(engine, crash_atom::value, what, name);
+    sched->run();
+    bool ok = false;
+    self->receive([&](bool b) { ok = b; }, caf::after(0s) >> [] {});
+    return ok;
+  }
+
+  engine_state& engine_st() { return state_of<engine_state, engine_impl>(engine); }
 
   nlohmann::json provider(const std::string& name) {
     caf::scoped_actor self{*sys};
@@ -55,6 +68,7 @@ class engine_test : public test::coordinator_fixture {
   }
 
   session_registry registry;
+  engine_links links;
   engine_actor engine;
   router_actor router;
 };
@@ -102,6 +116,61 @@ TEST_F(engine_test, a_failed_probe_opens_the_breaker_again) {
   EXPECT_EQ(provider("b")["attempts"]["failed"], 3);
 }
 
+TEST_F(engine_test, a_crashed_router_is_restarted_knowing_every_provider_and_breaker) {
+  outcome("a", false);
+  outcome("a", false);  // a's breaker opens
+  ASSERT_EQ(links.router->get(), router);
+  EXPECT_TRUE(crash(crash_target::router));
+  auto fresh = links.router->get();
+  ASSERT_TRUE(fresh);
+  EXPECT_NE(fresh, router);  // sessions and the gateway ask the new one from now on
+  EXPECT_EQ(engine_st().router, fresh);
+  auto& rs = state_of<router_state>(fresh);
+  ASSERT_EQ(rs.providers.size(), 2u);
+  EXPECT_EQ(rs.providers["a"], engine_st().providers["a"].handle);
+  EXPECT_EQ(rs.providers["b"], engine_st().providers["b"].handle);
+  ASSERT_EQ(rs.admits.count("a"), 1u);
+  EXPECT_EQ(rs.admits["a"], 0u);  // still open: not routed to
+  EXPECT_EQ(rs.admits.count("b"), 0u);
+  EXPECT_EQ(rs.config.pools.size(), 2u);
+  EXPECT_EQ(rs.config.routes.at("m").targets.size(), 2u);
+}
+
+TEST_F(engine_test, a_crashed_pool_is_restarted_with_its_leases_held_and_the_router_follows) {
+  auto& pools = engine_st().pools;
+  auto old = pools.at("a").handle;
+  // A holder takes a lease from the pool, which then crashes.
+  caf::scoped_actor holder{*sys};
+  holder->send(old, acquire_atom::value, std::uint32_t{0});
+  sched->run();
+  quota_lease lease;
+  holder->receive([&](quota_lease& l) { lease = l; }, caf::after(0s) >> [] {});
+  ASSERT_TRUE(lease.granted);
+  EXPECT_TRUE(crash(crash_target::pool, "a"));
+  auto fresh = pools.at("a").handle;
+  ASSERT_TRUE(fresh);
+  EXPECT_NE(fresh, old);
+  EXPECT_EQ(state_of<router_state>(router).config.pools.at("a"), fresh);
+  auto& ps = state_of<quota_pool_state, quota_pool_impl>(fresh);
+  EXPECT_EQ(ps.reserved, 1u);  // the holder's lease still counts
+  EXPECT_EQ(pools.at("a").gauges->leases_in_use.load(), 1);
+  EXPECT_EQ(pools.at("a").record.restarts, 1u);
+  EXPECT_EQ(provider("a")["pool"]["leases_in_use"], 1);
+  EXPECT_FALSE(crash(crash_target::pool, "nope"));
+}
+
+TEST_F(engine_test, readiness_counts_the_providers_the_router_may_use) {
+  EXPECT_TRUE(links.vitals->up.load());
+  EXPECT_EQ(links.vitals->routable.load(), 2u);
+  outcome("a", false);
+  outcome("a", false);
+  EXPECT_EQ(links.vitals->routable.load(), 1u);  // a's breaker is open
+  EXPECT_TRUE(crash(crash_target::provider, "b"));
+  EXPECT_EQ(links.vitals->routable.load(), 0u);  // b is restarting
+  advance(200ms);
+  EXPECT_EQ(links.vitals->routable.load(), 1u);
+}
+
 }  // namespace
 }  // namespace streamgate
 
@@ -121,13 +190,41 @@ TEST_F(engine_pool_test, providers_naming_one_quota_key_share_one_pool) {
   }
   gc.pools["shared"].max_concurrent = 2;
   session_registry registry;
-  auto engine = keep(sys->spawn(engine_behavior, gc, &registry));
+  auto engine = keep(sys->spawn(engine_behavior, gc, engine_links{&registry}));
   sched->run();
   auto& st = state_of<engine_state, engine_impl>(engine);
   ASSERT_EQ(st.pools.size(), 1u);
   auto& rs = state_of<router_state>(st.router);
   EXPECT_EQ(rs.config.pools.at("a"), rs.config.pools.at("b"));
   EXPECT_EQ(rs.config.pools.count("c"), 0u);  // no quota: unlimited, no pool in the way
+}
+
+TEST_F(engine_pool_test, past_its_restart_budget_a_router_crash_stops_the_engine) {
+  gateway_config gc;
+  provider_entry p;
+  p.name = "a";
+  p.models = {"m"};
+  gc.providers.push_back(p);
+  gc.restarts.max_restarts = 1;
+  session_registry registry;
+  engine_links links{&registry};
+  auto engine = sys->spawn(engine_behavior, gc, links);
+  sched->run();
+  caf::error reason;
+  bool down = false;
+  caf::actor_cast<caf::abstract_actor*>(engine)->attach_functor([&](const caf::error& e) {
+    down = true;
+    reason = e;
+  });
+  auto crash_router = [&] {
+    caf::anon_send(engine, crash_atom::value, crash_target::router, std::string{});
+    sched->run();
+  };
+  crash_router();
+  EXPECT_FALSE(down);  // the first crash is within the budget: restarted
+  crash_router();
+  EXPECT_TRUE(down);  // the second is not: the engine stops, and its owner hears why
+  EXPECT_EQ(reason, caf::sec::runtime_error);
 }
 
 }  // namespace

@@ -279,3 +279,82 @@ TEST_F(quota_pool_test, releasing_twice_or_an_unknown_lease_changes_nothing) {
 
 }  // namespace
 }  // namespace streamgate
+
+namespace streamgate {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A pool that took over from one that crashed (the engine's restart_pool): what it carried
+// over counts against its limits until holders reclaim it or the reclaim window ends.
+class restarted_pool_test : public quota_pool_test {
+ protected:
+  void make_restarted(quota_options o, quota_carry carry) {
+    gauges = std::make_shared<quota_gauges>();
+    pool = keep(sys->spawn(restarted_quota_pool, std::string{"p"}, o, gauges, carry));
+    sched->run();
+  }
+
+  // A holder of the dead pool's lease asks for it back.
+  quota_lease reclaim(caf::scoped_actor& holder) {
+    holder->send(pool, reclaim_atom::value);
+    sched->run();
+    quota_lease out;
+    holder->receive([&](quota_lease& l) { out = l; }, caf::after(0s) >> [] {});
+    return out;
+  }
+};
+
+TEST_F(restarted_pool_test, carried_leases_count_until_reclaimed_or_the_window_ends) {
+  quota_options o;
+  o.max_concurrent = 2;
+  make_restarted(o, {2, 0, 1s, 1});
+  client(0);  // a new request: no room, both places are carried over
+  EXPECT_TRUE(results.empty());
+  EXPECT_EQ(gauges->leases_in_use.load(), 2);
+  caf::scoped_actor holder{*sys};
+  auto lease = reclaim(holder);
+  ASSERT_TRUE(lease.granted);
+  EXPECT_GE(lease.id, std::uint64_t{1} << 40);  // never an id the dead pool handed out
+  EXPECT_EQ(pool_state().reserved, 1u);
+  EXPECT_EQ(pool_state().leases.size(), 1u);
+  EXPECT_TRUE(results.empty());  // still full: one reclaimed, one still reserved
+  // The other carried lease is never reclaimed (its holder released it to the dead pool):
+  // its place comes back when the window ends.
+  advance(1s, 100ms);
+  EXPECT_EQ(pool_state().reserved, 0u);
+  EXPECT_EQ(granted_ids(), (std::vector<int>{0}));
+  EXPECT_EQ(gauges->leases_in_use.load(), 2);
+  // A reclaimed lease is a lease like any other: its release makes room.
+  holder->send(pool, release_atom::value, lease.id);
+  sched->run();
+  EXPECT_EQ(gauges->leases_in_use.load(), 1);
+}
+
+TEST_F(restarted_pool_test, a_release_of_a_dead_pools_lease_id_frees_nothing) {
+  quota_options o;
+  o.max_concurrent = 1;
+  make_restarted(o, {0, 0, 1s, 1});
+  client(0);
+  ASSERT_EQ(granted_ids(), (std::vector<int>{0}));
+  caf::scoped_actor late{*sys};
+  late->send(pool, release_atom::value, std::uint64_t{1});  // the old pool's first lease id
+  sched->run();
+  EXPECT_EQ(pool_state().leases.size(), 1u);
+}
+
+TEST_F(restarted_pool_test, carried_grants_count_in_the_rate_window) {
+  quota_options o;
+  o.rpm = 3;
+  make_restarted(o, {0, 3, 1s, 1});
+  client(0, 0);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_FALSE(results[0].lease.granted);
+  EXPECT_GT(results[0].lease.retry_after_ms, 59000u);  // as if granted at the restart
+  advance(61s, 1s);
+  client(1, 0);
+  EXPECT_EQ(granted_ids(), (std::vector<int>{1}));
+}
+
+}  // namespace
+}  // namespace streamgate

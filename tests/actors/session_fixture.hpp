@@ -83,7 +83,8 @@ class session_fixture : public coordinator_fixture {
     init.request = std::move(request);
     init.first_sink = sink;
     init.cancel_on_detach = cancel_on_detach;
-    init.router = router;
+    router_slot->set(router);  // as the engine publishes it; a test may replace it later
+    init.router = router_slot;
     init.health = health;
     init.registry = &registry;
     init.options = options;
@@ -101,6 +102,7 @@ class session_fixture : public coordinator_fixture {
   session_registry registry;
   std::shared_ptr<log_budget> budget;  // null: the logs are not bounded
   router_actor router;
+  std::shared_ptr<router_ref> router_slot = std::make_shared<router_ref>();
   provider_health_actor health;
   session_options options = [] {
     session_options o;

@@ -311,5 +311,48 @@ TEST_F(session_quota_test, a_request_for_a_provider_that_is_down_fails_at_once) 
   EXPECT_EQ(sink->last().code, error_code::no_provider_available);
 }
 
+TEST_F(session_quota_test, a_session_whose_router_crashed_asks_its_successor) {
+  route({{"a", mock({3, 0, 10})}});
+  caf::anon_send_exit(router, caf::exit_reason::kill);
+  sched->run();
+  auto sink = std::make_shared<recording_sink>();
+  start(sink);                        // its plan request finds the router gone
+  EXPECT_TRUE(sink->events.empty());  // not an error: a router comes back
+  route({{"a", mock({3, 0, 10})}});
+  router_slot->set(router);  // the engine publishes the restarted router
+  advance(200ms);
+  EXPECT_EQ(sink->text(), mock_text(3));
+}
+
+TEST_F(session_quota_test, a_lease_and_a_queue_wait_follow_a_restarted_pool) {
+  quota_gauges_ptr g;
+  auto old = pool(1, g);
+  route({{"mock", mock({5, 0, 20}), old}});
+  auto first = std::make_shared<recording_sink>();
+  auto second = std::make_shared<recording_sink>();
+  auto holder = start(first);   // streams with the only lease
+  auto waiter = start(second);  // queued
+  ASSERT_EQ(g->queue_length.load(), 1);
+  // The pool crashes; the engine starts its successor and tells every session.
+  caf::anon_send_exit(old, caf::exit_reason::kill);
+  sched->run();
+  quota_options o;
+  o.max_concurrent = 1;
+  quota_pool_actor fresh = keep(sys->spawn(restarted_quota_pool, std::string{"pool"}, o, g,
+                                           quota_carry{1, 1, std::chrono::milliseconds(5000), 1}));
+  for (auto& s : {holder, waiter}) caf::anon_send(s, pool_atom::value, old, fresh);
+  sched->run();
+  auto& ps = coordinator_fixture::state_of<quota_pool_state, quota_pool_impl>(fresh);
+  EXPECT_EQ(ps.reserved, 0u);       // the holder reclaimed its lease
+  EXPECT_EQ(ps.leases.size(), 1u);  // ... and holds it at the new pool
+  EXPECT_EQ(ps.queue.size(), 1u);   // the waiter waits there now, within the limit
+  EXPECT_EQ(state_of(holder).lease_id, ps.leases.begin()->first);
+  advance(500ms);
+  EXPECT_EQ(first->text(), mock_text(5));
+  EXPECT_EQ(second->text(), mock_text(5));  // served once the holder let go
+  EXPECT_EQ(ps.leases.size(), 0u);
+  EXPECT_EQ(g->leases_in_use.load(), 0);
+}
+
 }  // namespace
 }  // namespace streamgate

@@ -21,6 +21,7 @@ router_actor::behavior_type failing_router(router_actor::pointer, route_plan pla
       },
       [](provider_atom, std::string&, provider_actor&) {},
       [](provider_atom, std::string&) {},
+      [](pool_atom, std::string&, quota_pool_actor&) {},
       [](health_atom, std::string&, std::uint32_t) {},
   };
 }
@@ -39,6 +40,9 @@ quota_pool_actor::behavior_type broken_pool(quota_pool_actor::pointer) {
         return caf::make_error(caf::sec::runtime_error, "pool broke");
       },
       [](release_atom, std::uint64_t) {},
+      [](reclaim_atom) -> caf::result<quota_lease> {
+        return caf::make_error(caf::sec::runtime_error, "pool broke");
+      },
       [](withdraw_atom) {},
       [](pause_atom, std::uint32_t) {},
   };

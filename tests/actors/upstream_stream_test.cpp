@@ -36,6 +36,7 @@ session_actor::behavior_type recording_session(session_actor::pointer self,
       [self](cancel_atom) { self->quit(); },
       [](shutdown_atom) {},
       [](evict_atom) {},
+      [](pool_atom, quota_pool_actor&, quota_pool_actor&) {},
   };
 }
 

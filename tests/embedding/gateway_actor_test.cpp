@@ -411,3 +411,31 @@ TEST_F(gateway_actor_test, serve_http_on_an_address_in_use_is_an_error) {
 }
 
 }  // namespace
+
+namespace {
+
+// An engine that cannot recover takes the gateway actor down with an error: an application
+// that monitors it (or links to it) hears that the gateway cannot serve any more.
+TEST_F(gateway_actor_test, an_engine_past_its_restart_budget_takes_the_gateway_down_with_an_error) {
+  stop_gateway();
+  gateway_options opts{R"({"listen": "127.0.0.1:0", "http": {"admin": true},
+                           "supervision": {"max_restarts": 0}, "log": {"level": "off"}})",
+                       nullptr, true};
+  auto g = spawn_gateway(system_, opts);
+  ASSERT_TRUE(g) << system_.render(g.error());
+  gateway_ = *g;
+  auto port = status().http_port;
+  self_->monitor(gateway_);
+  auto answer = http_exchange(
+      port, "POST /admin/router/crash HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  // The answer races the gateway's end: 202, or the connection closed with its server.
+  EXPECT_TRUE(answer.empty() || answer.rfind("HTTP/1.1 202", 0) == 0) << answer;
+  caf::error reason;
+  self_->receive([&](caf::down_msg& m) { reason = m.reason; }, caf::after(patience) >> [] {});
+  EXPECT_EQ(reason, caf::sec::runtime_error) << system_.render(reason);
+  EXPECT_NE(system_.render(reason).find("engine stopped"), std::string::npos)
+      << system_.render(reason);
+  gateway_ = nullptr;
+}
+
+}  // namespace

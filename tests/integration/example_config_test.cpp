@@ -77,7 +77,7 @@ TEST(example_config, a_thousand_requests_with_one_provider_failing_and_one_crash
   }
   ASSERT_TRUE(eventually([&] { return next.load() >= 400; }, 60s));
   std::promise<bool> crashed;
-  server.engine().crash_provider("hunyuan", [&](bool b) { crashed.set_value(b); });
+  server.engine().crash(crash_target::provider, "hunyuan", [&](bool b) { crashed.set_value(b); });
   EXPECT_TRUE(crashed.get_future().get());
   for (auto& t : ts) t.join();
 

@@ -225,3 +225,35 @@ TEST_F(poll, structured_pieces_are_the_same_on_every_transport_and_on_replay) {
 
 }  // namespace
 }  // namespace streamgate::test
+
+namespace streamgate::test {
+namespace {
+
+// A long-poll client between two polls when the server starts to drain: new connections are
+// refused from then on, so its kept-alive connection must stay open for the next poll, and
+// it hears how its stream ended (here: server_shutting_down at the drain's end).
+TEST_F(poll, a_draining_server_keeps_a_long_polls_connection_for_its_next_poll) {
+  auto s = create(100000, 10);
+  auto first = events(s, 0, 2000);
+  ASSERT_FALSE(first["events"].empty());
+  server.server().stop_accepting();
+  auto page = c.request(
+      "GET", "/v1/sessions/" + s + "/events?after=" + first["last_seq"].dump() + "&wait_ms=2000");
+  ASSERT_EQ(page.status, 200u);
+  EXPECT_NE(page.header("connection"), "close");
+  server.engine().shutdown();  // the drain's end: running streams end with an error
+  json last = json::object();
+  for (int i = 0; i < 100 && !last.value("done", false); ++i) {
+    auto r = c.request("GET", "/v1/sessions/" + s + "/events?after=" +
+                                  json::parse(page.body)["last_seq"].dump() + "&wait_ms=2000");
+    ASSERT_EQ(r.status, 200u) << "poll " << i;
+    page = r;
+    last = json::parse(r.body);
+  }
+  ASSERT_TRUE(last.value("done", false));
+  EXPECT_EQ(last["events"].back()["type"], "error");
+  EXPECT_EQ(last["events"].back()["code"], "server_shutting_down");
+}
+
+}  // namespace
+}  // namespace streamgate::test

@@ -112,7 +112,8 @@ TEST(quota_upstream, a_crashed_provider_actor_is_restarted_and_the_next_request_
                        g.restarts.backoff_initial = 20ms;
                      }};
   std::promise<bool> crashed;
-  f.server().engine().crash_provider("fake", [&](bool ok) { crashed.set_value(ok); });
+  f.server().engine().crash(crash_target::provider, "fake",
+                            [&](bool ok) { crashed.set_value(ok); });
   ASSERT_TRUE(crashed.get_future().get());
   ASSERT_TRUE(eventually([&] {
     auto p = providers_by_name(f.server().engine())["fake"];

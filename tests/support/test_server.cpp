@@ -1,5 +1,6 @@
 #include "tests/support/test_server.hpp"
 
+#include "tests/support/http_client.hpp"
 #include "tests/support/ws_client.hpp"
 #include "transports/http_server.hpp"
 
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <future>
+#include <sstream>
 #include <thread>
 
 namespace streamgate::test {
@@ -82,6 +84,15 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return true;
+}
+
+double metric(std::uint16_t port, const std::string& series) {
+  http_client c{port};
+  std::istringstream in{c.request("GET", "/metrics").body};
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return 0;
 }
 
 std::string mock_body(bool stream, unsigned tokens, unsigned interval_ms, unsigned first_token_ms,

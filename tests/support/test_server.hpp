@@ -42,6 +42,10 @@ bool eventually(const std::function<bool()>& condition,
 // The admin view (what GET /admin/providers shows) by provider name, from the engine directly.
 std::map<std::string, nlohmann::json> providers_by_name(gateway& g);
 
+// One series of the server's GET /metrics, e.g. `streamgate_session_active` or
+// `name{label="v"}` exactly as exposed; 0 when absent.
+double metric(std::uint16_t port, const std::string& series);
+
 // A chat request body for the mock provider with a given stream shape.
 std::string mock_body(bool stream, unsigned tokens, unsigned interval_ms = 0,
                       unsigned first_token_ms = 0, bool include_usage = false);

@@ -1,6 +1,7 @@
 // loadgen: its option checks and statistics as functions, then the program itself against the
 // fake upstream and the real server over SSE and long-poll, with and without cancels.
 
+#include "tests/integration/upstream_fixture.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/test_server.hpp"
 #include "tests/tools/paced_upstream.hpp"
@@ -42,6 +43,21 @@ TEST(loadgen_options, parses_a_full_command_line) {
   EXPECT_DOUBLE_EQ(o.rate, 5.5);
 }
 
+TEST(loadgen_options, parses_the_chaos_flags) {
+  auto o = parse({"--url", "http://127.0.0.1:8080", "--disconnect-after", "2:9", "--expect-text",
+                  "40:12", "--read-delay-ms", "5", "--resume-delay-ms", "100", "--max-resumes", "3",
+                  "--seed", "7"});
+  EXPECT_TRUE(o.resume);  // implied by --disconnect-after
+  EXPECT_EQ(o.disconnect_after, (std::pair<unsigned, unsigned>{2, 9}));
+  EXPECT_EQ(o.expect_text, (std::pair<unsigned, unsigned>{40, 12}));
+  EXPECT_DOUBLE_EQ(o.read_delay_ms, 5);
+  EXPECT_DOUBLE_EQ(o.resume_delay_ms, 100);
+  EXPECT_EQ(o.max_resumes, 3u);
+  EXPECT_EQ(o.seed, 7u);
+  EXPECT_EQ(parse({"--url", "http://127.0.0.1:1", "--disconnect-after", "4"}).disconnect_after,
+            (std::pair<unsigned, unsigned>{4, 4}));
+}
+
 TEST(loadgen_options, bad_input_gets_a_clear_error) {
   auto fails_with = [](std::vector<std::string> args, const std::string& text) {
     try {
@@ -52,6 +68,9 @@ TEST(loadgen_options, bad_input_gets_a_clear_error) {
     }
   };
   fails_with({}, "--url is required");
+  fails_with({"--url", "http://127.0.0.1:1", "--disconnect-after", "9:2"}, "A <= B");
+  fails_with({"--url", "http://127.0.0.1:1", "--expect-text", "40"}, "CHUNKS:SIZE");
+  fails_with({"--url", "http://127.0.0.1:1", "--resume", "--cancel-after", "2"}, "not with");
   fails_with({"--url", "ftp://x:1"}, "expected http://");
   fails_with({"--url", "http://127.0.0.1"}, "port is required");
   fails_with({"--url", "http://127.0.0.1:0"}, "invalid port");
@@ -238,6 +257,46 @@ TEST(loadgen_program, drives_the_gateway_over_websocket_with_cancels_and_idle_so
       {"--protocol", "ws", "--url", url, "--idle-connections", "50", "--hold-s", "0.2"});
   EXPECT_EQ(idle["open"], 50) << idle.dump();
   EXPECT_EQ(idle["failed"], 0);
+}
+
+// The chaos clients (docs/chaos.md): every stream vanishes once at a random point, resumes on
+// the same transport, and its text is still the fake upstream's whole answer.
+TEST(loadgen_program, resumes_every_stream_with_identical_text_over_every_transport) {
+  // The fixture's resume window (50 ms) is shorter than a resume may take here.
+  test::upstream_fixture f{
+      {{"chaos", "fake@chunks=30,chunk_size=12,interval_ms=5"}}, {}, [](gateway_config& g) {
+        g.sessions.resume_window = std::chrono::seconds(10);
+      }};
+  auto url = "http://127.0.0.1:" + std::to_string(f.port());
+  for (auto* proto : {"sse", "ws", "poll"}) {
+    auto j = run_loadgen({"--protocol", proto, "--url", url, "--model", "chaos", "--concurrency",
+                          "3", "--requests", "6", "--disconnect-after", "1:25", "--resume-delay-ms",
+                          "50", "--expect-text", "30:12", "--seed", "3"});
+    ASSERT_TRUE(j.is_object()) << proto;
+    EXPECT_EQ(j["outcomes"], (json{{"done", 6}})) << proto << ": " << j.dump();
+    EXPECT_EQ(j["resumed_streams"], 6) << proto;
+    EXPECT_EQ(j["text_checked"], 6) << proto;
+    EXPECT_EQ(j["text_mismatches"], 0) << proto << ": " << j["text_problems"];
+    EXPECT_EQ(j["multiple_terminals"], 0) << proto;
+    EXPECT_EQ(j["seq_errors"], 0) << proto;
+  }
+}
+
+// A wrong text is caught, and an error ends a stream with its code as the outcome.
+TEST(loadgen_program, reports_outcomes_by_code_and_text_mismatches) {
+  test::upstream_fixture f{{{"short", "fake@chunks=3,chunk_size=12"},
+                            {"broken", "fake@error_after=2,chunks=5,chunk_size=12"}}};
+  auto url = "http://127.0.0.1:" + std::to_string(f.port());
+  auto wrong =
+      run_loadgen({"--url", url, "--model", "short", "--requests", "2", "--expect-text", "4:12"});
+  EXPECT_EQ(wrong["outcomes"], (json{{"done", 2}}));
+  EXPECT_EQ(wrong["text_mismatches"], 2);
+  auto broken = run_loadgen({"--protocol", "ws", "--url", url, "--model", "broken", "--requests",
+                             "2", "--expect-text", "5:12"},
+                            3);
+  EXPECT_EQ(broken["outcomes"], (json{{"upstream_error", 2}})) << broken.dump();
+  EXPECT_EQ(broken["text_mismatches"], 0);  // the two chunks before the error are a prefix
+  EXPECT_EQ(broken["multiple_terminals"], 0);
 }
 
 }  // namespace

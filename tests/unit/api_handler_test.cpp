@@ -16,7 +16,12 @@ class fake_service : public session_service {
   bool attach(const std::string&, std::uint64_t, sink_ptr) override { return false; }
   void detach(const std::string&, const sink_ptr&) override {}
   bool cancel(const std::string&) override { return false; }
-  engine_counts counts() const override { return {}; }
+  engine_counts counts() const override { return counts_; }
+  engine_counts counts_ = [] {
+    engine_counts c;
+    c.routable_providers = 1;
+    return c;
+  }();
 };
 
 class api_dispatch : public ::testing::Test {
@@ -87,6 +92,41 @@ TEST_F(api_dispatch, metrics_models_health) {
   EXPECT_EQ(m.response.body(), "# metrics\n");
   EXPECT_NE(run(http::verb::get, "/v1/models").response.body().find("\"mock\""), std::string::npos);
   EXPECT_EQ(run(http::verb::get, "/healthz").response.result(), http::status::ok);
+}
+
+TEST_F(api_dispatch, admin_crash_paths_name_their_target_and_anything_else_is_404) {
+  options.admin = true;
+  auto router = run(http::verb::post, "/admin/router/crash");
+  EXPECT_EQ(router.what, api_action::kind::admin_crash);
+  EXPECT_EQ(router.crash, crash_target::router);
+  auto pool = run(http::verb::post, "/admin/pools/p1/crash");
+  EXPECT_EQ(pool.what, api_action::kind::admin_crash);
+  EXPECT_EQ(pool.crash, crash_target::pool);
+  EXPECT_EQ(pool.session_id, "p1");
+  auto provider = run(http::verb::post, "/admin/providers/mock/crash");
+  EXPECT_EQ(provider.crash, crash_target::provider);
+  EXPECT_EQ(provider.session_id, "mock");
+  EXPECT_EQ(run(http::verb::get, "/admin/pools/p1/crash").response.result(),
+            http::status::method_not_allowed);
+  for (auto bad : {"/admin/pools//crash", "/admin/pools/p1/crash/x", "/admin/pools/p1",
+                   "/admin/router/crash/x", "/admin/pools/crash"}) {
+    auto a = run(http::verb::post, bad);
+    EXPECT_EQ(a.what, api_action::kind::respond) << bad;
+    EXPECT_EQ(a.response.result(), http::status::not_found) << bad;
+  }
+}
+
+TEST_F(api_dispatch, readyz_follows_the_engine_and_its_routable_providers) {
+  EXPECT_EQ(run(http::verb::get, "/readyz").response.result(), http::status::ok);
+  service.counts_.routable_providers = 0;
+  auto none = run(http::verb::get, "/readyz");
+  EXPECT_EQ(none.response.result(), http::status::service_unavailable);
+  EXPECT_NE(none.response.body().find("no provider"), std::string::npos);
+  service.counts_.routable_providers = 1;
+  service.counts_.engine_up = false;
+  auto down = run(http::verb::get, "/readyz");
+  EXPECT_EQ(down.response.result(), http::status::service_unavailable);
+  EXPECT_NE(down.response.body().find("\"engine\":\"down\""), std::string::npos);
 }
 
 TEST_F(api_dispatch, static_files_never_leave_the_web_root) {

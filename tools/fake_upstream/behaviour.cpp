@@ -122,4 +122,23 @@ std::string full_text(std::uint32_t chunks, std::uint32_t size) {
   return out;
 }
 
+behaviour live_defaults::get() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return current_;
+}
+
+std::optional<std::string> live_defaults::set(std::string_view spec) {
+  auto b = flags_;
+  if (auto err = apply_spec(spec, ',', b)) return err;
+  std::lock_guard<std::mutex> guard{mutex_};
+  current_ = b;
+  spec_ = std::string{spec};
+  return std::nullopt;
+}
+
+std::string live_defaults::spec() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return spec_;
+}
+
 }  // namespace streamgate::fake

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,5 +48,24 @@ std::optional<std::string> apply_model_suffix(std::string& model, behaviour& b);
 // can compute the whole expected answer.
 std::string chunk_text(std::uint32_t i, std::uint32_t size);
 std::string full_text(std::uint32_t chunks, std::uint32_t size);
+
+// The defaults every new request starts from: the flags' behaviour, replaced while the server
+// runs by `POST /behaviour` (a chaos run starts and stops a 500 storm that way). Guarded by a
+// mutex: read once per request, written rarely.
+class live_defaults {
+ public:
+  explicit live_defaults(behaviour flags) : flags_(flags), current_(flags) {}
+  behaviour get() const;
+  // Applies `spec` ("k=v,k=v") over the flags' behaviour (an empty spec restores them);
+  // returns an error message and changes nothing when the spec is bad.
+  std::optional<std::string> set(std::string_view spec);
+  std::string spec() const;
+
+ private:
+  mutable std::mutex mutex_;
+  const behaviour flags_;
+  behaviour current_;
+  std::string spec_;
+};
 
 }  // namespace streamgate::fake

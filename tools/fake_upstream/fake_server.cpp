@@ -26,12 +26,21 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using json = nlohmann::json;
 
+namespace {
+
+// Adds one to `count` and raises `peak` to the new value if it is higher.
+void count_up(std::atomic<std::int64_t>& count, std::atomic<std::int64_t>& peak) {
+  auto now = count.fetch_add(1, std::memory_order_relaxed) + 1;
+  auto seen = peak.load(std::memory_order_relaxed);
+  while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+  }
+}
+
+}  // namespace
+
 void stats::stream_started() {
   streams_started.fetch_add(1, std::memory_order_relaxed);
-  auto now = active_streams.fetch_add(1, std::memory_order_relaxed) + 1;
-  auto peak = peak_active_streams.load(std::memory_order_relaxed);
-  while (now > peak && !peak_active_streams.compare_exchange_weak(peak, now)) {
-  }
+  count_up(active_streams, peak_active_streams);
 }
 
 void stats::stream_ended() {
@@ -39,14 +48,19 @@ void stats::stream_ended() {
 }
 
 void stats::connection_opened() {
-  auto now = open_connections.fetch_add(1, std::memory_order_relaxed) + 1;
-  auto peak = peak_open_connections.load(std::memory_order_relaxed);
-  while (now > peak && !peak_open_connections.compare_exchange_weak(peak, now)) {
-  }
+  count_up(open_connections, peak_open_connections);
 }
 
 void stats::connection_closed() {
   open_connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void stats::request_opened() {
+  count_up(open_requests, peak_open_requests);
+}
+
+void stats::request_closed() {
+  open_requests.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void stats::reset() {
@@ -55,6 +69,7 @@ void stats::reset() {
     c->store(0);
   peak_active_streams.store(active_streams.load());
   peak_open_connections.store(open_connections.load());
+  peak_open_requests.store(open_requests.load());
 }
 
 std::string stats::to_json() const {
@@ -65,6 +80,8 @@ std::string stats::to_json() const {
               {"peak_active_streams", peak_active_streams.load()},
               {"open_connections", open_connections.load()},
               {"peak_open_connections", peak_open_connections.load()},
+              {"open_requests", open_requests.load()},
+              {"peak_open_requests", peak_open_requests.load()},
               {"client_aborts", client_aborts.load()},
               {"bytes_sent", bytes_sent.load()}}
       .dump();
@@ -85,12 +102,17 @@ std::string error_body(const std::string& message, const std::string& type, cons
 // One client connection: keep-alive requests, one paced stream at a time.
 class connection : public std::enable_shared_from_this<connection> {
  public:
-  connection(tcp::socket&& s, const server_options& opts, stats& st)
-      : stream_(std::move(s)), opts_(opts), stats_(st), timer_(stream_.get_executor()) {
+  connection(tcp::socket&& s, const server_options& opts, live_defaults& defaults, stats& st)
+      : stream_(std::move(s)),
+        opts_(opts),
+        defaults_(defaults),
+        stats_(st),
+        timer_(stream_.get_executor()) {
     stats_.connection_opened();
   }
   ~connection() {
     if (streaming_) end_stream(false);
+    set_busy(false);
     stats_.connection_closed();
   }
 
@@ -134,6 +156,14 @@ class connection : public std::enable_shared_from_this<connection> {
       stats_.reset();
       return respond(http::status::ok, stats_.to_json());
     }
+    if (target == "/behaviour" && req_.method() == http::verb::get)
+      return respond(http::status::ok, json{{"behaviour", defaults_.spec()}}.dump());
+    if (target == "/behaviour" && req_.method() == http::verb::post) {
+      if (auto err = defaults_.set(req_.body()))
+        return respond(http::status::bad_request,
+                       error_body(*err, "invalid_request_error", "bad_fake_spec"));
+      return respond(http::status::ok, json{{"behaviour", defaults_.spec()}}.dump());
+    }
     stats_.requests_total.fetch_add(1, std::memory_order_relaxed);
     if (target == "/v1/models" && req_.method() == http::verb::get)
       return respond(
@@ -151,7 +181,7 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   void start(bool zhipu_path) {
-    b_ = opts_.defaults;
+    b_ = defaults_.get();
     sent_ = 0;  // a keep-alive connection serves one stream after another
     auto body = json::parse(req_.body(), nullptr, false);
     if (body.is_discarded() || !body.is_object())
@@ -183,14 +213,14 @@ class connection : public std::enable_shared_from_this<connection> {
     include_usage_ = body.contains("stream_options") && body["stream_options"].is_object() &&
                      body["stream_options"].value("include_usage", false);
     // From here until the response is complete, a client that leaves is an abort.
-    busy_ = true;
+    set_busy(true);
     watch_peer();
     after(b_.first_byte_ms, [self = shared_from_this()] { self->first_byte(); });
   }
 
   void first_byte() {
     if (b_.status != 200 || !stream_flag_) {
-      busy_ = false;  // a plain response: the ordinary read/write path takes over
+      set_busy(false);  // a plain response: the ordinary read/write path takes over
       cancel_watch();
     }
     if (b_.status != 200) {
@@ -313,7 +343,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   void finish(std::string last) {
     write((last.empty() ? std::string{} : frame(last)) + "0\r\n\r\n", [self = shared_from_this()] {
-      self->busy_ = false;
+      self->set_busy(false);
       self->end_stream(true);
       self->cancel_watch();
       if (self->req_.keep_alive())
@@ -324,11 +354,20 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   void drop() {
-    busy_ = false;
+    set_busy(false);
     end_stream(false);
     beast::error_code ec;
     stream_.socket().set_option(net::socket_base::linger(true, 0), ec);  // RST, no terminator
     close();
+  }
+
+  void set_busy(bool busy) {
+    if (busy == busy_) return;
+    busy_ = busy;
+    if (busy)
+      stats_.request_opened();
+    else
+      stats_.request_closed();
   }
 
   void end_stream(bool completed) {
@@ -363,7 +402,7 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   void abort() {
-    busy_ = false;
+    set_busy(false);
     stats_.client_aborts.fetch_add(1, std::memory_order_relaxed);
     end_stream(false);
     close();
@@ -403,6 +442,7 @@ class connection : public std::enable_shared_from_this<connection> {
   beast::flat_buffer buffer_;
   http::request<http::string_body> req_;
   const server_options& opts_;
+  live_defaults& defaults_;
   stats& stats_;
   net::steady_timer timer_;
   behaviour b_;
@@ -421,6 +461,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
 struct fake_server::impl {
   server_options opts;
+  live_defaults defaults{opts.defaults};
   stats counters;
   net::io_context ioc;
   tcp::acceptor acceptor{ioc};
@@ -433,7 +474,7 @@ struct fake_server::impl {
       if (ec == net::error::operation_aborted) return;
       if (!ec) {
         s.set_option(tcp::no_delay(true), ec);
-        std::make_shared<connection>(std::move(s), opts, counters)->run();
+        std::make_shared<connection>(std::move(s), opts, defaults, counters)->run();
       }
       accept();
     });

@@ -20,11 +20,18 @@ struct stats {
   std::atomic<std::int64_t> peak_active_streams{0};
   std::atomic<std::int64_t> open_connections{0};
   std::atomic<std::int64_t> peak_open_connections{0};
+  // Chat requests being answered (from the parsed request until the response is complete or
+  // the client left), whether still in first_byte_ms, streaming or writing an error: what a
+  // gateway's concurrency quota bounds, so chaos runs compare its peak with max_concurrent.
+  std::atomic<std::int64_t> open_requests{0};
+  std::atomic<std::int64_t> peak_open_requests{0};
 
   void stream_started();
   void stream_ended();
   void connection_opened();
   void connection_closed();
+  void request_opened();
+  void request_closed();
   void reset();
   std::string to_json() const;
 };

@@ -71,6 +71,7 @@ class stream_runner {
     for (unsigned i = finished_; i < started_; ++i) {
       stream_result r;
       r.error = "abandoned at --max-duration-s";
+      r.outcome = "abandoned";
       sum_.add(std::move(r));
     }
     return std::move(sum_);

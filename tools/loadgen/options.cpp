@@ -67,6 +67,17 @@ double number(const std::string& flag, const std::string& v, double min, double 
   return d;
 }
 
+// "A" or "A:B" (A <= B): a fixed count or a range to draw from.
+std::pair<unsigned, unsigned> count_range(const std::string& flag, const std::string& v) {
+  auto colon = v.find(':');
+  auto a = static_cast<unsigned>(number(flag, v.substr(0, colon), 0, 1e9));
+  auto b = colon == std::string::npos
+               ? a
+               : static_cast<unsigned>(number(flag, v.substr(colon + 1), 0, 1e9));
+  if (b < a) throw usage_error(flag + ": expected A or A:B with A <= B, got '" + v + "'");
+  return {a, b};
+}
+
 }  // namespace
 
 options parse_options(const std::vector<std::string>& args) {
@@ -126,6 +137,25 @@ options parse_options(const std::vector<std::string>& args) {
       o.json_file = value();
     } else if (a == "--allow-remote") {
       o.allow_remote = true;
+    } else if (a == "--resume") {
+      o.resume = true;
+    } else if (a == "--max-resumes") {
+      o.max_resumes = count(1000);
+    } else if (a == "--disconnect-after") {
+      o.disconnect_after = count_range(a, value());
+      o.resume = true;
+    } else if (a == "--resume-delay-ms") {
+      o.resume_delay_ms = number(a, value(), 0, 600000);
+    } else if (a == "--read-delay-ms") {
+      o.read_delay_ms = number(a, value(), 0, 60000);
+    } else if (a == "--expect-text") {
+      auto& v = value();
+      if (v.find(':') == std::string::npos) throw usage_error(a + ": expected CHUNKS:SIZE");
+      auto colon = v.find(':');
+      o.expect_text = {static_cast<unsigned>(number(a, v.substr(0, colon), 1, 1e7)),
+                       static_cast<unsigned>(number(a, v.substr(colon + 1), 1, 1e5))};
+    } else if (a == "--seed") {
+      o.seed = static_cast<std::uint64_t>(number(a, value(), 0, 9e15));
     } else {
       throw usage_error(a + ": unknown option (see --help)");
     }
@@ -133,6 +163,8 @@ options parse_options(const std::vector<std::string>& args) {
   if (!have_url) throw usage_error("--url is required");
   if (o.concurrency == 0 && o.rate == 0 && o.idle_connections == 0)
     throw usage_error("--concurrency must be at least 1");
+  if (o.resume && o.cancel_after)
+    throw usage_error("--cancel-after: not with --resume or --disconnect-after");
   if (o.ramp_s > 0 && o.rate > 0) throw usage_error("--ramp-s: only with --concurrency");
   if (!o.allow_remote) {
     if (!is_loopback(o.target.host) || (o.upstream_stats && !is_loopback(o.upstream_stats->host)))
@@ -161,7 +193,19 @@ std::string usage_text() {
          "  --hold-s S              idle mode: how long to hold them (default 3)\n"
          "  --threads N             I/O threads (default 1)\n"
          "  --json FILE             also write the summary as JSON\n"
-         "  --allow-remote          allow non-loopback targets\n";
+         "  --allow-remote          allow non-loopback targets\n"
+         "chaos clients (docs/chaos.md):\n"
+         "  --resume                resumable streams (SSE and long-poll start with POST\n"
+         "                          /v1/sessions): a lost connection is resumed after the last "
+         "seq\n"
+         "  --max-resumes N         resumes per stream at most (default 8)\n"
+         "  --disconnect-after A[:B] vanish once after k deltas, k drawn from A..B (implies\n"
+         "                          --resume)\n"
+         "  --resume-delay-ms MS    wait a random time up to MS before a resume (default 0)\n"
+         "  --read-delay-ms MS      slow reader: pause before every read, 4 KiB socket buffer\n"
+         "  --expect-text C:S       the fake upstream's answer (C chunks of S bytes): a done\n"
+         "                          stream's text must equal it, any other's be a prefix of it\n"
+         "  --seed S                seeds the draws above (default 1)\n";
 }
 
 }  // namespace streamgate::loadgen

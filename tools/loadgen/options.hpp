@@ -36,6 +36,16 @@ struct options {
   unsigned threads = 1;
   std::string json_file;
   bool allow_remote = false;
+  // Chaos clients (docs/chaos.md). A resumable stream starts with POST /v1/sessions (SSE,
+  // long-poll) or on a WebSocket, and resumes after the last seq it saw when its connection
+  // is lost, at most max_resumes times.
+  bool resume = false;
+  unsigned max_resumes = 8;
+  std::optional<std::pair<unsigned, unsigned>> disconnect_after;  // vanish once after k deltas
+  double resume_delay_ms = 0;  // a resume waits a random time up to this
+  double read_delay_ms = 0;    // slow reader: pause before every read, small socket buffer
+  std::optional<std::pair<unsigned, unsigned>> expect_text;  // fake upstream's chunks, size
+  std::uint64_t seed = 1;  // draws each stream's disconnect point and resume delays
 };
 
 struct usage_error : std::runtime_error {

@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -15,7 +16,9 @@ namespace streamgate::loadgen {
 struct run_context {
   explicit run_context(const options& o);
   const options& opts;
-  std::string chat_body;  // JSON chat request with stream: true
+  std::string chat_body;      // JSON chat request with stream: true
+  std::string expected_text;  // --expect-text: the fake upstream's whole answer
+  mutable std::atomic<std::uint64_t> next_index{0};  // each stream's draws are its own
 };
 
 // Starts one stream on `ioc` over the run's protocol; `done` is called exactly once, on the
@@ -48,5 +51,7 @@ bool sse_has_content(std::string_view payload);
 // call's fragment), not a choice's bare end.
 bool message_has_output(const std::string& content, bool has_delta_members);
 std::string sse_error_code(std::string_view payload);
+// The `code` of an OpenAI error body `{"error":{"code":...}}`, empty when it has none.
+std::string body_error_code(const std::string& body);
 
 }  // namespace streamgate::loadgen

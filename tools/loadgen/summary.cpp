@@ -42,13 +42,25 @@ nlohmann::json json_of(const distribution& d) {
 
 nlohmann::json summary::to_json() const {
   std::vector<double> ttft, gaps, duration, ack;
-  std::map<std::string, unsigned> errors;
-  unsigned ok = 0;
+  std::map<std::string, unsigned> errors, outcomes;
+  unsigned ok = 0, multiple = 0, resumed = 0, resumes = 0, seq_errors = 0, checked = 0,
+           mismatches = 0;
+  auto problems = nlohmann::json::array();
   for (auto& r : results_) {
+    ++outcomes[r.outcome.empty() ? "no_terminal" : r.outcome];
+    multiple += r.terminals > 1;
+    resumed += r.resumes > 0;
+    resumes += r.resumes;
+    seq_errors += r.seq_errors;
+    checked += r.text_checked;
+    if (r.text_checked && !r.text_ok) {
+      ++mismatches;
+      if (problems.size() < 5) problems.push_back(r.text_problem);
+    }
     if (r.ok)
       ++ok;
     else
-      ++errors[r.error.empty() ? "unknown" : r.error];
+      ++errors[!r.error.empty() ? r.error : !r.outcome.empty() ? r.outcome : "unknown"];
     if (r.ttft_ms >= 0) ttft.push_back(r.ttft_ms);
     gaps.insert(gaps.end(), r.gaps_ms.begin(), r.gaps_ms.end());
     if (r.ok && r.duration_ms >= 0 && !r.cancel_sent) duration.push_back(r.duration_ms);
@@ -62,7 +74,15 @@ nlohmann::json summary::to_json() const {
           {"gap_ms", json_of(distribution_of(gaps))},
           {"duration_ms", json_of(distribution_of(duration))},
           {"cancel_ack_ms", json_of(distribution_of(ack))},
-          {"cancel_upstream_ms", json_of(distribution_of(cancel_upstream_ms_))}};
+          {"cancel_upstream_ms", json_of(distribution_of(cancel_upstream_ms_))},
+          {"outcomes", outcomes},
+          {"multiple_terminals", multiple},
+          {"resumed_streams", resumed},
+          {"resumes", resumes},
+          {"seq_errors", seq_errors},
+          {"text_checked", checked},
+          {"text_mismatches", mismatches},
+          {"text_problems", problems}};
 }
 
 std::string summary::table() const {

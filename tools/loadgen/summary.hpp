@@ -22,6 +22,18 @@ struct stream_result {
   bool cancel_sent = false;
   clock_type::time_point cancel_at;
   unsigned deltas = 0;
+  // How the stream ended, as the client saw it: `done`, `cancelled`, the code of a terminal
+  // error or of a refusal (docs/protocol.md), or what the client met instead of a terminal
+  // event: `no_terminal` (the stream ended or broke without one, resumes used up),
+  // `connect_failed`, `timeout` (--timeout-s), `abandoned` (--max-duration-s), or
+  // `http_<status>` / `closed_<ws code>` when the server's answer named no code.
+  std::string outcome;
+  unsigned terminals = 0;  // terminal events seen: more than one is a broken promise
+  unsigned resumes = 0;
+  unsigned seq_errors = 0;  // events whose seq was not above the last one seen
+  bool text_checked = false;
+  bool text_ok = true;
+  std::string text_problem;  // the session and where the text first differs
 };
 
 // p50, p90, p99, p99.9 and max of a sample set (nearest rank), plus count and mean.
@@ -39,7 +51,9 @@ class summary {
   const std::vector<stream_result>& results() const { return results_; }
 
   // Fields the bench scripts read: ok, failed, errors, ttft_ms, gap_ms, duration_ms,
-  // cancel_ack_ms, cancel_upstream_ms (each {n, mean, p50, p90, p99, p99_9, max}).
+  // cancel_ack_ms, cancel_upstream_ms (each {n, mean, p50, p90, p99, p99_9, max}); and the
+  // chaos script's: outcomes (by code), multiple_terminals, resumed_streams, resumes,
+  // seq_errors, text_checked, text_mismatches, text_problems (the first few).
   nlohmann::json to_json() const;
   std::string table() const;
 

@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include <list>
+#include <memory>
+#include <vector>
 
 namespace streamgate::loadgen {
 
@@ -25,61 +27,106 @@ using ws_type = websocket::stream<beast::tcp_stream>;
 
 namespace {
 
-// Connects and upgrades; `then(ec)` runs on the stream's strand.
+// Connects and upgrades; `then(ec, upgrading)` runs on the stream's strand (`upgrading`: the
+// TCP connection was made). With `res`, a declined upgrade's response is kept there.
 template <class F>
-void open_websocket(ws_type& ws, const endpoint& target, clock_type::time_point deadline, F then) {
+void open_websocket(ws_type& ws, const endpoint& target, clock_type::time_point deadline, F then,
+                    websocket::response_type* res = nullptr) {
   beast::get_lowest_layer(ws).expires_at(deadline);
   beast::get_lowest_layer(ws).async_connect(
-      endpoint_of(target), [&ws, target, then](beast::error_code ec) mutable {
-        if (ec) return then(ec);
+      endpoint_of(target), [&ws, target, then, res](beast::error_code ec) mutable {
+        if (ec) return then(ec, false);
         // From here the WebSocket's own timeouts apply; the caller bounds the whole stream.
         beast::get_lowest_layer(ws).expires_never();
         ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
-        ws.async_handshake(target.host + ":" + std::to_string(target.port), target.path + "/v1/ws",
-                           std::move(then));
+        auto host = target.host + ":" + std::to_string(target.port);
+        auto done = [then](beast::error_code ec) mutable { then(ec, true); };
+        if (res)
+          ws.async_handshake(*res, host, target.path + "/v1/ws", std::move(done));
+        else
+          ws.async_handshake(host, target.path + "/v1/ws", std::move(done));
       });
 }
 
+// One stream on its own socket. With --resume a lost socket is replaced by a new one that
+// sends `resume` with the session and the last seq seen. Handlers carry the socket's
+// generation, so those of a socket left behind do nothing.
 class ws_stream : public stream_base, public std::enable_shared_from_this<ws_stream> {
  public:
   ws_stream(net::io_context& ioc, const run_context& ctx, std::function<void(stream_result)> done)
-      : stream_base(ctx, std::move(done)), ws_(net::make_strand(ioc)), timer_(ws_.get_executor()) {}
+      : stream_base(ctx, std::move(done)),
+        strand_(net::make_strand(ioc)),
+        timer_(strand_),
+        pause_(strand_) {}
 
   void run() {
     timer_.expires_at(deadline_);
     timer_.async_wait([w = weak_from_this()](beast::error_code ec) {
-      if (auto self = w.lock(); self && !ec) self->finish(false, "timeout");
+      if (auto self = w.lock(); self && !ec) self->finish(false, "timeout", "timeout");
     });
-    open_websocket(
-        ws_, ctx_.opts.target, deadline_, [self = shared_from_this()](beast::error_code ec) {
-          if (ec) return self->fail("handshake", ec);
-          self->ws_.text(true);
-          self->send(R"({"type":"start","id":"1","request":)" + self->ctx_.chat_body + "}");
-          self->read();
-        });
+    open(R"({"type":"start","id":"1","request":)" + ctx_.chat_body + "}");
   }
 
  private:
+  // A new socket whose first message is `first` (start or resume).
+  void open(std::string first) {
+    if (ws_) old_.push_back(std::move(ws_));
+    ws_ = std::make_unique<ws_type>(strand_);
+    out_.clear();
+    res_ = {};
+    in_.consume(in_.size());
+    auto gen = ++gen_;
+    prepare_socket(beast::get_lowest_layer(*ws_).socket(), ctx_.opts);
+    open_websocket(
+        *ws_, ctx_.opts.target, deadline_,
+        [self = shared_from_this(), gen, first](beast::error_code ec, bool upgrading) {
+          if (gen != self->gen_) return;
+          if (ec && upgrading && ec == websocket::error::upgrade_declined) {
+            // A refusal over plain HTTP (a limit, a drain): its body names it.
+            auto status = self->res_.result_int();
+            auto code = body_error_code(self->res_.body());
+            self->on_terminal(code.empty() ? "http_" + std::to_string(status) : code);
+            return self->finish(false, "upgrade: http " + std::to_string(status));
+          }
+          if (ec) return self->lost(upgrading ? "handshake" : "connect", ec, gen);
+          self->ws_->text(true);
+          self->send(first);
+          self->read();
+        },
+        &res_);
+  }
+
   void send(std::string frame) {
-    // One stream per socket sends at most two frames (start, cancel): queue them in order.
+    // A stream sends few frames (start or resume, cancel, a last ping): queue them in order.
     out_.push_back(std::move(frame));
     if (out_.size() == 1) write_next();
   }
 
   void write_next() {
-    ws_.async_write(net::buffer(out_.front()),
-                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                      if (ec) return self->fail("write", ec);
-                      self->out_.pop_front();
-                      if (!self->out_.empty()) self->write_next();
-                    });
+    ws_->async_write(net::buffer(out_.front()),
+                     [self = shared_from_this(), gen = gen_](beast::error_code ec, std::size_t) {
+                       if (gen != self->gen_) return;
+                       if (ec) return self->lost("write", ec, gen);
+                       self->out_.pop_front();
+                       if (!self->out_.empty()) self->write_next();
+                     });
   }
 
+  // A slow reader pauses before every read.
   void read() {
-    ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return self->fail("read", ec);
-      self->on_frame();
+    if (ctx_.opts.read_delay_ms <= 0) return read_frame();
+    wait_then(pause_, read_delay(), [self = shared_from_this(), gen = gen_] {
+      if (gen == self->gen_) self->read_frame();
     });
+  }
+
+  void read_frame() {
+    ws_->async_read(in_,
+                    [self = shared_from_this(), gen = gen_](beast::error_code ec, std::size_t) {
+                      if (gen != self->gen_) return;
+                      if (ec) return self->lost("read", ec, gen);
+                      self->on_frame();
+                    });
   }
 
   void on_frame() {
@@ -88,35 +135,86 @@ class ws_stream : public stream_base, public std::enable_shared_from_this<ws_str
     in_.consume(in_.size());
     if (!frame.is_object()) return finish(false, "frame is not a JSON object");
     auto type = frame.value("type", "");
-    if (type == "delta") {
+    bool has_seq = frame.contains("seq");
+    bool fresh = !has_seq || accept_seq(frame.value("seq", std::uint64_t{0}));
+    if (type == "started") {
+      if (session_.empty()) session_ = frame.value("session", "");
+    } else if (type == "delta") {
+      if (!fresh || r_.terminals > 0) return read();
+      if (frame.value("choice", 0) == 0) text_ += frame.value("content", "");
       if (!message_has_output(frame.value("content", ""), frame.contains("delta"))) return read();
       on_delta(now);
       if (cancel_due()) {
         mark_cancel();
         send(R"({"type":"cancel","id":"1"})");
+      } else if (disconnect_due()) {
+        disconnected_ = true;
+        return lost("disconnect", {}, gen_);
       }
-    } else if (type == "done") {
-      return finish(!r_.cancel_sent, r_.cancel_sent ? "done after cancel" : "");
-    } else if (type == "cancelled") {
-      if (!r_.cancel_sent) return finish(false, "cancelled by the server");
-      r_.cancel_ack_ms = ms_since(r_.cancel_at, now);
-      return finish(true);
+    } else if (type == "done" || type == "cancelled" || (type == "error" && has_seq)) {
+      if (type == "cancelled" && r_.cancel_sent && r_.terminals == 0)
+        r_.cancel_ack_ms = ms_since(r_.cancel_at, now);
+      bool first = r_.terminals == 0;
+      on_terminal(type == "error" ? frame.value("code", "error") : type);
+      if (first) {
+        if (type == "error") r_.error = "error event: " + frame.value("code", "");
+        if (type == "cancelled" && !r_.cancel_sent) r_.error = "cancelled by the server";
+        if (type == "done" && r_.cancel_sent) r_.error = "done after cancel";
+        // A ping behind the terminal: whatever comes for this stream before its pong is a
+        // second terminal event the server should not have sent.
+        send(R"({"type":"ping","data":"last"})");
+      }
     } else if (type == "error") {
-      return finish(false, "error event: " + frame.value("code", ""));
+      // A refusal of our start or resume (no seq): the stream's only answer.
+      if (r_.terminals == 0) {
+        on_terminal(frame.value("code", "error"));
+        return finish(false, "refused: " + frame.value("code", ""));
+      }
+    } else if (type == "pong" && r_.terminals > 0) {
+      return finish(r_.outcome == "done" || (r_.outcome == "cancelled" && r_.cancel_sent));
     }
     read();
   }
 
-  void close_socket() override {
-    timer_.cancel();
-    beast::error_code ec;
-    beast::get_lowest_layer(ws_).socket().close(ec);
+  // The socket is gone (or left on purpose) before the terminal event: resume on a new one
+  // when allowed. A close the server sent before the stream started names the refusal.
+  void lost(const char* stage, beast::error_code ec, unsigned gen) {
+    if (gen != gen_ || finished()) return;
+    if (r_.terminals > 0) return finish(r_.outcome == "done");
+    if (ec == websocket::error::closed && session_.empty()) {
+      auto code = ws_->reason().code;
+      if (code == websocket::close_code::try_again_later)
+        on_terminal("too_many_connections");
+      else if (code == websocket::close_code::going_away)
+        on_terminal("server_shutting_down");
+      return finish(false, "closed " + std::to_string(code), "no_terminal");
+    }
+    if (!begin_resume(stage, ec)) return;
+    ++gen_;  // handlers of this socket do nothing from here on
+    beast::error_code ignored;
+    beast::get_lowest_layer(*ws_).socket().close(ignored);
+    wait_then(pause_, resume_delay(), [self = shared_from_this()] {
+      self->open(R"({"type":"resume","id":"1","session":")" + self->session_ + R"(","after":)" +
+                 std::to_string(self->last_seq_) + "}");
+    });
   }
 
-  ws_type ws_;
+  void close_socket() override {
+    timer_.cancel();
+    pause_.cancel();
+    beast::error_code ec;
+    if (ws_) beast::get_lowest_layer(*ws_).socket().close(ec);
+  }
+
+  net::strand<net::io_context::executor_type> strand_;
   net::steady_timer timer_;
+  net::steady_timer pause_;
+  std::unique_ptr<ws_type> ws_;
+  std::vector<std::unique_ptr<ws_type>> old_;  // left sockets, kept until their handlers ran
+  unsigned gen_ = 0;
   beast::flat_buffer in_;
   std::list<std::string> out_;
+  websocket::response_type res_;
 };
 
 // Keeps a read pending so the server's pings are answered while the socket idles.
@@ -161,7 +259,7 @@ void idle_pool::open_one(std::function<void(bool)> opened) {
                                                });
     return;
   }
-  open_websocket(*ws, impl_->ctx.opts.target, deadline, [ws, opened](beast::error_code ec) {
+  open_websocket(*ws, impl_->ctx.opts.target, deadline, [ws, opened](beast::error_code ec, bool) {
     opened(!ec);
     if (!ec) drain(ws, std::make_shared<beast::flat_buffer>());
   });
