@@ -15,7 +15,7 @@ std::string excerpt(std::string_view client_text) {
 
 int http_status_for(std::string_view code) {
   namespace ec = error_code;
-  static constexpr std::array<std::pair<std::string_view, int>, 25> table{{
+  static constexpr std::array<std::pair<std::string_view, int>, 35> table{{
       {ec::invalid_json, 400},
       {ec::invalid_request, 400},
       {ec::model_not_found, 404},
@@ -23,6 +23,16 @@ int http_status_for(std::string_view code) {
       {ec::method_not_allowed, 405},
       {ec::not_found, 404},
       {ec::session_not_found, 404},
+      {ec::invalid_api_key, 401},
+      {ec::model_not_allowed, 403},
+      {ec::origin_not_allowed, 403},
+      {ec::unsupported_media_type, 415},
+      {ec::rate_limited, 429},
+      {ec::token_limit, 429},
+      {ec::stream_limit, 429},
+      {ec::connection_limit, 429},
+      {ec::client_rate_limited, 429},
+      {ec::client_connection_limit, 429},
       {ec::quota_exhausted, 429},
       {ec::too_many_sessions, 503},
       {ec::too_many_connections, 503},

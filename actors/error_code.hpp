@@ -22,6 +22,20 @@ inline constexpr std::string_view session_not_found = "session_not_found";
 inline constexpr std::string_view duplicate_stream = "duplicate_stream";
 inline constexpr std::string_view stream_not_found = "stream_not_found";
 inline constexpr std::string_view session_ended = "session_ended";
+// Access control (docs/security.md): no or a wrong gateway key; what the key may not use; a
+// browser page from an origin the gateway does not serve; a JSON endpoint sent something else.
+inline constexpr std::string_view invalid_api_key = "invalid_api_key";
+inline constexpr std::string_view model_not_allowed = "model_not_allowed";
+inline constexpr std::string_view origin_not_allowed = "origin_not_allowed";
+inline constexpr std::string_view unsupported_media_type = "unsupported_media_type";
+// A key's or a client address's own limits (429, with Retry-After): sessions per minute,
+// tokens per minute, streams at once, connections at once.
+inline constexpr std::string_view rate_limited = "rate_limited";
+inline constexpr std::string_view token_limit = "token_limit";
+inline constexpr std::string_view stream_limit = "stream_limit";
+inline constexpr std::string_view connection_limit = "connection_limit";
+inline constexpr std::string_view client_rate_limited = "client_rate_limited";
+inline constexpr std::string_view client_connection_limit = "client_connection_limit";
 // Capacity.
 inline constexpr std::string_view quota_exhausted = "quota_exhausted";
 inline constexpr std::string_view too_many_sessions = "too_many_sessions";

@@ -108,6 +108,7 @@ event_log::appended event_log::append_locked(stream_event&& ev, clock::time_poin
     bytes_ += ptr->text.size();
     if (opts_.bytes) opts_.bytes->inc(ptr->text.size());
   }
+  if (opts_.observer) opts_.observer->deliver(ptr);
   bool dropped = false;
   for (auto it = sinks_.begin(); it != sinks_.end();) {
     if ((*it)->deliver(ptr)) {

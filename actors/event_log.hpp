@@ -36,6 +36,7 @@ class event_log {
 
   struct options {
     sink_ptr first_sink;  // may be null
+    sink_ptr observer;    // sees every logged event; not a client (session_service.hpp)
     clock::time_point started_at;
     std::function<clock::time_point()> now;
     // Called (outside the lock, on the upstream's thread) when the lane logged the first

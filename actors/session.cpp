@@ -257,6 +257,7 @@ session_impl::behavior_type session_behavior(session_pointer self, session_init 
   lo.gap = &ss.chunk_gap.with({st.transport, st.request.model});
   lo.bytes = &ss.bytes.with({st.transport, st.request.model});
   lo.first_sink = std::move(init.first_sink);
+  lo.observer = std::move(init.observer);
   bool attached = lo.first_sink != nullptr;
   st.log = std::make_shared<event_log>(std::move(lo));
   if (!attached) session_ops{self}.arm_expiry();  // nobody attached yet: the window runs

@@ -36,6 +36,7 @@ struct session_init {
   std::string id;
   chat_request request;
   sink_ptr first_sink;                 // may be null
+  sink_ptr observer;                   // may be null (start_options::observer)
   std::string transport = "embedded";  // for logs and metrics: sse, ws, poll, http, embedded
   bool cancel_on_detach = false;
   std::shared_ptr<router_ref> router;    // the engine's: it follows the router's restarts

@@ -18,7 +18,21 @@ struct start_outcome {
   std::string session_id;  // empty on refusal
   std::string error_code;  // set on refusal: model_not_found, too_many_sessions, ...
   std::string message;
+  std::uint32_t retry_after_s = 0;  // a refusal by a rate: when to try again
   bool ok() const { return !session_id.empty(); }
+};
+
+// How a session is started, besides its request.
+struct start_options {
+  sink_ptr sink;  // the first client; may be null: attach later
+  const char* transport = "embedded";  // for logs and metrics: sse, ws, poll, http, embedded
+  // Losing the last client cancels at once instead of waiting for the resume window (OpenAI
+  // semantics for a closed /v1/chat/completions connection).
+  bool cancel_on_detach = false;
+  // Sees every event the session logs, in order, on the logging thread, and is let go when
+  // the session is; not a client (it keeps no session alive, and its `deliver` result is
+  // ignored). Per-key accounting (access/) counts tokens and ends with it.
+  sink_ptr observer;
 };
 
 // Counters the engine keeps so tests and operators can see that nothing leaks.
@@ -40,11 +54,8 @@ class session_service {
 
   virtual std::vector<model_info> models() const = 0;
 
-  // Creates a session for `req` and attaches `sink` (may be null: attach later). With
-  // `cancel_on_detach`, losing the last client cancels at once instead of waiting for the
-  // resume window (OpenAI semantics for a closed /v1/chat/completions connection).
-  virtual start_outcome start(chat_request req, sink_ptr sink, const char* transport,
-                              bool cancel_on_detach) = 0;
+  // Creates a session for `req`, as `opts` says.
+  virtual start_outcome start(chat_request req, start_options opts) = 0;
 
   // Replays the events after `after_seq`, then streams live. False if the id is unknown.
   virtual bool attach(const std::string& session_id, std::uint64_t after_seq, sink_ptr sink) = 0;

@@ -24,6 +24,9 @@ void read_http(object_reader& r, http_options& h) {
   r.integer("max_connections", h.max_connections, 1, 1000000);
   r.integer("max_pending_bytes", h.max_pending_bytes, 4096, 256LL << 20);
   r.millis("idle_timeout_ms", h.idle_timeout);
+  r.millis("header_timeout_ms", h.header_timeout);
+  if (h.header_timeout.count() <= 0)
+    throw config_error(r.at("header_timeout_ms") + ": must be at least 1");
   r.millis("sse_keepalive_ms", h.sse_keepalive);
   r.millis("write_timeout_ms", h.write_timeout);
   r.string("web_root", h.web_root);
@@ -254,6 +257,91 @@ void read_routes(object_reader& r, gateway_config& g) {
   });
 }
 
+// The key itself, from an environment variable or a file, hashed at once: only its digest is
+// kept. Short keys are refused: a gateway key must not be guessable.
+key_digest read_key_source(object_reader& k, const std::string& env, const std::string& file) {
+  std::string key;
+  if (!env.empty()) {
+    const char* value = std::getenv(env.c_str());
+    if (value == nullptr || *value == '\0')
+      throw config_error(k.at("key_env") + ": environment variable '" + env + "' is not set");
+    key = value;
+  } else {
+    std::ifstream in{file, std::ios::binary};
+    if (!in) throw config_error(k.at("key_file") + ": cannot read '" + file + "'");
+    std::string text(4097, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    if (text.size() > 4096) throw config_error(k.at("key_file") + ": larger than 4096 bytes");
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    key = std::move(text);
+  }
+  if (key.size() < 16) throw config_error(k.where() + ": the key is shorter than 16 characters");
+  return sha256(key);
+}
+
+gateway_key read_key(const json& j, const std::string& path) {
+  object_reader k{j, path};
+  gateway_key key;
+  k.string("name", key.name);
+  if (key.name.empty()) throw config_error(k.at("name") + ": required");
+  if (key.name.size() > 64 || key.name.find_first_of("\"\\\n{}=,") != std::string::npos)
+    throw config_error(k.at("name") + ": at most 64 characters, none of \" \\ { } = ,");
+  std::string hex, env, file;
+  k.string("sha256", hex);
+  k.string("key_env", env);
+  k.string("key_file", file);
+  if (int(!hex.empty()) + int(!env.empty()) + int(!file.empty()) != 1)
+    throw config_error(k.where() + ": give exactly one of sha256, key_env, key_file");
+  if (!hex.empty()) {
+    if (!parse_hex_digest(hex, key.digest))
+      throw config_error(k.at("sha256") + ": expected 64 hexadecimal digits");
+  } else {
+    key.digest = read_key_source(k, env, file);
+  }
+  auto& l = key.limits;
+  k.integer("rpm", l.rpm, 0, 10000000);
+  k.integer("max_streams", l.max_streams, 0, 10000000);
+  k.integer("tpm", l.tpm, 0, 1LL << 40);
+  k.integer("max_connections", l.max_connections, 0, 10000000);
+  k.integer("ws_streams_per_socket", l.streams_per_socket, 0, 100000);
+  k.string_list("models", l.models);
+  k.boolean("admin", key.admin);
+  k.finish();
+  return key;
+}
+
+void read_auth(object_reader& r, access_config& a) {
+  r.boolean("disabled", a.disabled);
+  if (auto* v = r.field("keys")) {
+    if (!v->is_array()) throw config_error(r.at("keys") + ": expected array");
+    if (v->size() > 10000) throw config_error(r.at("keys") + ": at most 10000 keys");
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      auto path = r.at("keys") + "[" + std::to_string(i) + "]";
+      auto key = read_key((*v)[i], path);
+      for (auto& other : a.keys) {
+        if (other.name == key.name)
+          throw config_error(path + ".name: duplicate key name '" + key.name + "'");
+        if (digests_equal(other.digest, key.digest))
+          throw config_error(path + ": the same key as '" + other.name + "'");
+      }
+      a.keys.push_back(std::move(key));
+    }
+  }
+  r.string_list("ws_origins", a.ws_origins);
+  r.string_list("cors_origins", a.cors_origins);
+  r.object("per_client", [&](object_reader& c) {
+    auto& p = a.per_client;
+    c.integer("max_connections", p.max_connections, 0, 10000000);
+    c.integer("session_rpm", p.session_rpm, 0, 10000000);
+    c.boolean("exempt_loopback", p.exempt_loopback);
+  });
+}
+
+bool is_loopback_host(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
 }  // namespace
 
 void parse_listen(const std::string& value, const std::string& what, http_options& out) {
@@ -291,6 +379,8 @@ void apply_config_json(const std::string& text, app_config& cfg) {
     l.string("file", cfg.log_file);
   });
   r.object("http", [&](object_reader& h) { read_http(h, cfg.http); });
+  r.object("auth", [&](object_reader& a) { read_auth(a, cfg.http.access); });
+  r.string("admin_listen", cfg.admin_listen);
   r.object("sessions", [&](object_reader& s) { read_sessions(s, cfg.gateway); });
   r.object("shutdown", [&](object_reader& s) { s.millis("drain_ms", cfg.drain); });
   r.integer("actor_threads", cfg.actor_threads, 1, 64);
@@ -321,13 +411,16 @@ std::string usage_text() {
          "  --log-level LEVEL    trace, debug, info, warn, error or off (default info)\n"
          "  --web-root DIR       serve the browser page from DIR at /\n"
          "  --admin              enable /admin/* (provider view, chaos crash endpoint)\n"
+         "  --admin-listen HOST:PORT|off\n"
+         "                       the operator's listener: /metrics, /admin/*, health\n"
+         "                       (default 127.0.0.1, the public port + 1)\n"
          "  --help               this text\n"
          "Without --config, the built-in mock provider serves model \"mock\".\n";
 }
 
 cli_result parse_command_line(const std::vector<std::string>& args) {
   cli_result out;
-  std::string config_file, listen, level, web_root;
+  std::string config_file, listen, level, web_root, admin_listen;
   bool admin = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     auto& a = args[i];
@@ -346,6 +439,8 @@ cli_result parse_command_line(const std::vector<std::string>& args) {
       level = value("--log-level");
     } else if (a == "--admin") {
       admin = true;
+    } else if (a == "--admin-listen") {
+      admin_listen = value("--admin-listen");
     } else if (a == "--web-root") {
       web_root = value("--web-root");
     } else {
@@ -365,7 +460,37 @@ cli_result parse_command_line(const std::vector<std::string>& args) {
     throw config_error("--log-level: unknown level '" + level + "'");
   if (!web_root.empty()) out.config.http.web_root = web_root;
   if (admin) out.config.http.admin = true;
+  if (!admin_listen.empty()) out.config.admin_listen = admin_listen;
+  check_exposure(out.config);
   return out;
+}
+
+void check_exposure(const app_config& cfg) {
+  http_options check;
+  if (cfg.admin_listen != "off" && !cfg.admin_listen.empty())
+    parse_listen(cfg.admin_listen, "admin_listen", check);
+  auto& access = cfg.http.access;
+  if (!is_loopback_host(cfg.http.host) && !access.requires_key() && !access.disabled)
+    throw config_error("listen: " + cfg.http.host +
+                       " is not a loopback address, and no gateway key is configured: anyone "
+                       "who can reach it would spend the providers' quota. Configure auth.keys, "
+                       "or set auth.disabled: true to serve it open (docs/security.md)");
+}
+
+bool admin_options(const app_config& cfg, http_options& out) {
+  if (cfg.admin_listen == "off") return false;
+  out = cfg.http;
+  out.serves = http_options::role::admin;
+  out.web_root.clear();
+  out.access = {};
+  out.access.disabled = true;
+  if (cfg.admin_listen.empty()) {
+    out.host = "127.0.0.1";
+    out.port = cfg.http.port == 0 ? 0 : static_cast<std::uint16_t>(cfg.http.port + 1);
+  } else {
+    parse_listen(cfg.admin_listen, "admin_listen", out);
+  }
+  return true;
 }
 
 }  // namespace streamgate

@@ -19,6 +19,9 @@ struct app_config {
   std::string log_file;
   std::chrono::milliseconds drain{5000};
   unsigned actor_threads = 2;
+  // The operator's listener (/metrics, /admin/*, health): HOST:PORT, or "off". Empty: on
+  // loopback at the public port + 1 (an ephemeral one when the public port is 0).
+  std::string admin_listen;
 };
 
 // A configuration mistake; the message starts with the offending key's path.
@@ -37,8 +40,17 @@ struct cli_result {
   app_config config;
 };
 
-// --config FILE, --listen HOST:PORT, --log-level LEVEL, --web-root DIR, --help.
+// --config FILE, --listen HOST:PORT, --admin-listen HOST:PORT|off, --log-level LEVEL,
+// --web-root DIR, --help. Refuses a configuration that would serve a non-loopback address
+// without gateway keys, unless auth.disabled says so.
 cli_result parse_command_line(const std::vector<std::string>& args);
+
+// Throws config_error when the configuration would serve a non-loopback address without
+// gateway keys (unless auth.disabled), or names an unusable admin_listen.
+void check_exposure(const app_config& cfg);
+
+// The admin listener's options, derived from the public ones; false when it is off.
+bool admin_options(const app_config& cfg, http_options& out);
 
 std::string usage_text();
 

@@ -75,6 +75,16 @@ int serve(const app_config& cfg) {
   gateway engine{system, gateway_cfg};
   http_server server{engine, cfg.http, &engine, io};
   server.start();
+  // The operator's surface on a listener of its own (loopback by default), never on the
+  // public one unless an admin key asks there (docs/security.md).
+  std::unique_ptr<http_server> admin_server;
+  http_options admin_http;
+  if (admin_options(cfg, admin_http)) {
+    admin_http.threads = 1;  // its own: stopping it must not stop the clients' io_context
+    admin_server = std::make_unique<http_server>(engine, admin_http, &engine);
+    admin_server->drop_clients_of(server);
+    admin_server->start();
+  }
   log::info("listening", {{"address", cfg.http.host + ":" + std::to_string(server.port())},
                           {"models", [&] {
                              nlohmann::json m = nlohmann::json::array();
@@ -83,6 +93,12 @@ int serve(const app_config& cfg) {
                            }()}});
   std::cout << "streamgate listening on http://" << cfg.http.host << ":" << server.port()
             << std::endl;
+  if (admin_server) {
+    log::info("admin_listening",
+              {{"address", admin_http.host + ":" + std::to_string(admin_server->port())}});
+    std::cout << "streamgate admin on http://" << admin_http.host << ":" << admin_server->port()
+              << std::endl;
+  }
 
   engine.on_engine_down([](const std::string&) {
     engine_down = true;
@@ -94,6 +110,7 @@ int serve(const app_config& cfg) {
   if (engine_down) {
     // Nothing can be served any more: streams end as at shutdown, but at once.
     log::error("exiting", {{"reason", "engine_down"}, {"status", engine_down_status}});
+    if (admin_server) admin_server->stop();
     server.stop_accepting();
     engine.shutdown();
     wait_until([&] { return server.streaming_connections() == 0; }, std::chrono::seconds(2));
@@ -112,6 +129,7 @@ int serve(const app_config& cfg) {
   engine.shutdown();
   wait_until([&] { return server.streaming_connections() == 0; }, std::chrono::seconds(2));
   server.stop();
+  if (admin_server) admin_server->stop();
   log::info("shutdown_complete", {{"drained", drained}});
   return 0;
 }

@@ -49,7 +49,8 @@ def http(port, method, path, body=None):
 
 
 def metrics(port):
-    _, text = http(port, "GET", "/metrics")
+    # /metrics is on the admin listener: by default the public port + 1, on loopback.
+    _, text = http(port + 1, "GET", "/metrics")
     out = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):

@@ -41,6 +41,7 @@ gateway_status status_of(gateway_actor_pointer self) {
   s.active_upstreams = c.active_upstreams;
   s.receivers = st.receivers.size();
   s.http_port = st.server ? st.server->port() : 0;
+  s.admin_port = st.admin ? st.admin->port() : 0;
   s.shutting_down = st.draining;
   for (auto& m : st.engine->models()) s.models.push_back(m.id);
   return s;
@@ -86,7 +87,7 @@ template <class MakeSink>
 caf::typed_response_promise<start_result> start(gateway_actor_pointer self, chat_request& req,
                                                 MakeSink make_sink) {
   auto rp = self->make_response_promise<start_result>();
-  auto out = self->state.engine->start(std::move(req), nullptr, "embedded", false);
+  auto out = self->state.engine->start(std::move(req), start_options{});
   rp.deliver(start_result{out.session_id, out.error_code, out.message});
   if (out.ok()) {
     auto sink = make_sink(out.session_id);
@@ -110,6 +111,7 @@ std::shared_ptr<receiver_sink> find_sink(gateway_actor_pointer self, const std::
 gateway_actor_state::gateway_actor_state() = default;
 
 gateway_actor_state::~gateway_actor_state() {
+  admin.reset();
   server.reset();  // closes every connection and joins the I/O threads
   engine.reset();  // waits for the sessions and upstream streams to end
   if (on_destroyed) on_destroyed();
@@ -120,6 +122,7 @@ gateway_actor_impl::behavior_type gateway_actor_behavior(gateway_actor_pointer s
   auto& st = self->state;
   st.engine = std::move(parts.engine);
   st.server = std::move(parts.server);
+  st.admin = std::move(parts.admin);
   st.on_destroyed = std::move(parts.on_destroyed);
   // An engine that cannot recover takes the gateway actor down with an error, so that the
   // application's monitor or link hears it instead of talking to a gateway that cannot serve.

@@ -23,6 +23,7 @@ class http_server;
 struct gateway_parts {
   std::shared_ptr<gateway> engine;
   std::shared_ptr<http_server> server;  // serve_http only
+  std::shared_ptr<http_server> admin;   // serve_http, unless admin_listen is "off"
   // Runs once both are gone (spawn_gateway lets the next gateway start).
   std::function<void()> on_destroyed;
 };
@@ -39,6 +40,7 @@ struct gateway_actor_state {
   static inline const char* name = "streamgate.gateway";
   std::shared_ptr<gateway> engine;
   std::shared_ptr<http_server> server;
+  std::shared_ptr<http_server> admin;
   // The application's receivers, monitored: one that dies is detached from its sessions,
   // which go on and keep their resume window.
   std::map<caf::actor_addr, std::vector<std::shared_ptr<receiver_sink>>> receivers;

@@ -27,6 +27,7 @@ caf::expected<gateway_actor> spawn_gateway(caf::actor_system& system, gateway_op
   app_config cfg;
   try {
     if (!options.config_json.empty()) apply_config_json(options.config_json, cfg);
+    check_exposure(cfg);
   } catch (const std::exception& e) {
     return caf::make_error(caf::sec::invalid_argument,
                            std::string{"invalid gateway configuration: "} + e.what());
@@ -54,8 +55,16 @@ caf::expected<gateway_actor> spawn_gateway(caf::actor_system& system, gateway_op
     if (options.serve_http) {
       parts.server = std::make_shared<http_server>(*parts.engine, cfg.http, parts.engine.get(), io);
       parts.server->start();
+      http_options admin_http;
+      if (admin_options(cfg, admin_http)) {
+        admin_http.threads = 1;
+        parts.admin = std::make_shared<http_server>(*parts.engine, admin_http, parts.engine.get());
+        parts.admin->drop_clients_of(*parts.server);
+        parts.admin->start();
+      }
     }
   } catch (const std::exception& e) {
+    parts.admin.reset();
     parts.server.reset();
     parts.engine.reset();
     g_gateway_running = false;

@@ -183,8 +183,7 @@ std::vector<model_info> gateway::models() const {
   return impl_->models;
 }
 
-start_outcome gateway::start(chat_request req, sink_ptr sink, const char* transport,
-                             bool cancel_on_detach) {
+start_outcome gateway::start(chat_request req, start_options opts) {
   auto& d = *impl_;
   if (d.shutting_down.load())
     return {"", std::string{error_code::server_shutting_down}, "the server is shutting down"};
@@ -197,9 +196,10 @@ start_outcome gateway::start(chat_request req, sink_ptr sink, const char* transp
   session_init init;
   init.id = session_registry::new_id();
   init.request = std::move(req);
-  init.first_sink = std::move(sink);
-  init.transport = transport;
-  init.cancel_on_detach = cancel_on_detach;
+  init.first_sink = std::move(opts.sink);
+  init.observer = std::move(opts.observer);
+  init.transport = opts.transport;
+  init.cancel_on_detach = opts.cancel_on_detach;
   init.router = d.links.router;
   init.health = d.engine;
   init.registry = &d.registry;
@@ -210,7 +210,7 @@ start_outcome gateway::start(chat_request req, sink_ptr sink, const char* transp
                                 [&] { return d.system.spawn(session_behavior, std::move(init)); });
   if (!spawned) {
     stats::limits().rejected.with({"max_sessions"}).inc();
-    log::warn("limit_refusal", {{"limit", "max_sessions"}, {"transport", transport}});
+    log::warn("limit_refusal", {{"limit", "max_sessions"}, {"transport", opts.transport}});
     return {"", std::string{error_code::too_many_sessions},
             "the server has reached its session limit; retry shortly"};
   }

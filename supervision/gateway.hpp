@@ -23,8 +23,7 @@ class gateway final : public session_service, public admin_service {
   gateway& operator=(const gateway&) = delete;
 
   std::vector<model_info> models() const override;
-  start_outcome start(chat_request req, sink_ptr sink, const char* transport,
-                      bool cancel_on_detach) override;
+  start_outcome start(chat_request req, start_options opts) override;
   bool attach(const std::string& session_id, std::uint64_t after_seq, sink_ptr sink) override;
   void detach(const std::string& session_id, const sink_ptr& sink) override;
   bool cancel(const std::string& session_id) override;

@@ -133,6 +133,23 @@ http_stats& http() {
   return s;
 }
 
+access_stats& access() {
+  static access_stats s{
+      reg().add_counter("streamgate_key_sessions_total",
+                        "Session starts by gateway key name: started, or the refusal's code",
+                        {"key", "outcome"}),
+      reg().add_gauge("streamgate_key_streams", "Sessions running, by gateway key name", {"key"}),
+      reg().add_counter("streamgate_key_tokens_total",
+                        "Tokens by gateway key name: usage, estimated while streaming", {"key"}),
+      reg().add_gauge("streamgate_key_connections",
+                      "Client connections that showed a gateway key, by key name", {"key"}),
+      reg().add_counter("streamgate_auth_failures_total",
+                        "Requests refused before any work: missing_key, invalid_key, origin",
+                        {"reason"}),
+  };
+  return s;
+}
+
 void declare_all() {
   session();
   limits();
@@ -142,6 +159,7 @@ void declare_all() {
   quota();
   clients();
   http();
+  access();
 }
 
 }  // namespace streamgate::stats

@@ -80,6 +80,16 @@ struct http_stats {
 };
 http_stats& http();
 
+// Gateway keys (labelled by the key's configured name, never the key) and client addresses.
+struct access_stats {
+  metrics::counter_family& sessions;       // {key, outcome}: started, or the refusal's code
+  metrics::gauge_family& streams;          // {key}: sessions running
+  metrics::counter_family& tokens;         // {key}: usage, estimated while streaming
+  metrics::gauge_family& connections;      // {key}: connections that showed the key
+  metrics::counter_family& auth_failures;  // {reason}: missing_key, invalid_key, origin
+};
+access_stats& access();
+
 // Declares every area at once, so a scrape lists each family (with its HELP and TYPE) even
 // before anything has happened.
 void declare_all();

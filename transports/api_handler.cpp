@@ -1,6 +1,7 @@
 #include "transports/api_handler.hpp"
 
 #include "actors/error_code.hpp"
+#include "telemetry/stats.hpp"
 #include "transports/openai_format.hpp"
 #include "transports/ws_frame.hpp"
 
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -68,7 +70,8 @@ api_action method_not_allowed(const http_request& req, const char* allow) {
 
 api_action models(const http_request& req, const api_context& ctx) {
   json data = json::array();
-  for (auto& m : ctx.service.models())
+  auto list = ctx.access && ctx.caller ? ctx.access->models(*ctx.caller) : ctx.service.models();
+  for (auto& m : list)
     data.push_back({{"id", m.id}, {"object", "model"}, {"created", 0}, {"owned_by", m.owned_by}});
   return respond(json_response(req.version(), req.keep_alive(), http::status::ok,
                                json{{"object", "list"}, {"data", data}}.dump()));
@@ -98,7 +101,7 @@ api_action readyz(const http_request& req, const api_context& ctx) {
                                body.dump()));
 }
 
-api_action metrics(const http_request& req, const api_context& ctx) {
+api_action metrics_page(const http_request& req, const api_context& ctx) {
   http_response res{http::status::ok, req.version()};
   res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   res.keep_alive(req.keep_alive());
@@ -203,6 +206,95 @@ api_action admin(const http_request& req, std::string_view path) {
   return no_such_endpoint(req, path);
 }
 
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// A body a browser may send cross-site without asking first (text/plain, a form) must not
+// start a session: only application/json, which needs a CORS preflight, is taken.
+bool is_json(const http_request& req) {
+  auto type = req[http::field::content_type];
+  return iequals(trim(type.substr(0, type.find(';'))), "application/json");
+}
+
+api_action unsupported_media_type(const http_request& req) {
+  return error(req, error_code::unsupported_media_type,
+               "the body must be sent as Content-Type: application/json");
+}
+
+bool listed(const std::vector<std::string>& list, std::string_view origin) {
+  for (auto& o : list) {
+    if (o == "*" || iequals(o, origin)) return true;
+  }
+  return false;
+}
+
+// Same host: the Origin's host[:port] is the Host the request was sent to. What a page
+// served by this gateway sends; a page anywhere else does not.
+bool same_host(const http_request& req, std::string_view origin) {
+  auto scheme_end = origin.find("://");
+  if (scheme_end == std::string_view::npos) return false;
+  auto host = req[http::field::host];
+  return !host.empty() && iequals(origin.substr(scheme_end + 3), host);
+}
+
+bool origin_allowed(const http_request& req, const http_options& o) {
+  auto origin = req[http::field::origin];
+  if (origin.empty()) return true;  // not a browser: Origin is what browsers always send
+  auto& allowed = o.access.ws_origins;
+  return allowed.empty() ? same_host(req, origin) : listed(allowed, origin);
+}
+
+bool cors_allowed(const http_request& req, const http_options& o) {
+  auto origin = req[http::field::origin];
+  return !origin.empty() && listed(o.access.cors_origins, origin);
+}
+
+// A CORS preflight: allowed origins hear which methods and headers they may use; others are
+// refused, and a browser then sends nothing.
+api_action preflight(const http_request& req, const http_options& o) {
+  if (!cors_allowed(req, o)) {
+    stats::access().auth_failures.with({"origin"}).inc();
+    return error(req, error_code::origin_not_allowed, "this origin may not use the API");
+  }
+  http_response res{http::status::no_content, req.version()};
+  res.keep_alive(req.keep_alive());
+  res.set(http::field::access_control_allow_methods, "GET, POST");
+  res.set(http::field::access_control_allow_headers, "Authorization, Content-Type, Last-Event-ID");
+  res.set(http::field::access_control_max_age, "600");
+  res.prepare_payload();
+  return respond(std::move(res));
+}
+
+api_action unauthorized(const http_request& req) {
+  bool shown = !credential_of(req).empty();
+  stats::access().auth_failures.with({shown ? "invalid_key" : "missing_key"}).inc();
+  auto message = shown ? "the gateway key is not valid"
+                       : "a gateway key is required: Authorization: Bearer KEY";
+  if (path_of(req.target()) == "/v1/ws" && boost::beast::websocket::is_upgrade(req) &&
+      req[http::field::sec_websocket_version] == "13" &&
+      ws::valid_client_key(req[http::field::sec_websocket_key])) {
+    // Taken, then closed with 4401: a browser's WebSocket sees close codes, not statuses.
+    api_action a;
+    a.what = api_action::kind::websocket;
+    a.ws_close = static_cast<std::uint16_t>(ws::close_code::invalid_api_key);
+    a.ws_reason = std::string{error_code::invalid_api_key};
+    return a;
+  }
+  auto a = error(req, error_code::invalid_api_key, message);
+  a.response.set(http::field::www_authenticate, "Bearer realm=\"streamgate\"");
+  return a;
+}
+
 const char* content_type_for(std::string_view path) {
   auto ends = [&](std::string_view ext) {
     return path.size() >= ext.size() && path.substr(path.size() - ext.size()) == ext;
@@ -253,15 +345,64 @@ http_response error_response(unsigned version, bool keep_alive, std::string_view
   return res;
 }
 
+std::string_view credential_of(const http_request& req) {
+  auto authorization = req[http::field::authorization];
+  if (!authorization.empty()) return access_control::bearer_token(authorization);
+  constexpr std::string_view prefix = "bearer.";
+  std::string_view protocols = req[http::field::sec_websocket_protocol];
+  while (!protocols.empty()) {
+    auto comma = protocols.find(',');
+    auto p = trim(protocols.substr(0, comma));
+    if (p.size() > prefix.size() && iequals(p.substr(0, prefix.size()), prefix))
+      return p.substr(prefix.size());
+    if (comma == std::string_view::npos) break;
+    protocols.remove_prefix(comma + 1);
+  }
+  return {};
+}
+
+std::string cors_headers(const http_request& req, const http_options& options) {
+  if (!cors_allowed(req, options)) return {};
+  return "Access-Control-Allow-Origin: " + std::string{req[http::field::origin]} +
+         "\r\nVary: Origin\r\nAccess-Control-Expose-Headers: X-Streamgate-Session, "
+         "Retry-After\r\n";
+}
+
+void add_cors_headers(http_response& res, std::string_view lines) {
+  while (!lines.empty()) {
+    auto end = lines.find("\r\n");
+    auto line = lines.substr(0, end);
+    auto colon = line.find(':');
+    res.set(line.substr(0, colon), trim(line.substr(colon + 1)));
+    if (end == std::string_view::npos) break;
+    lines.remove_prefix(end + 2);
+  }
+}
+
 api_action dispatch(const http_request& req, const api_context& ctx) {
   auto path = path_of(req.target());
   auto method = req.method();
+  using role = http_options::role;
+  bool operator_path = path == "/metrics" || path.substr(0, 7) == "/admin/";
+  bool health = path == "/healthz" || path == "/readyz";
+  if (ctx.options.serves == role::admin && !operator_path && !health)
+    return no_such_endpoint(req, path);  // the admin listener serves nothing of the API
+  if (method == http::verb::options && !req[http::field::access_control_request_method].empty())
+    return preflight(req, ctx.options);
+  if (operator_path && ctx.options.serves == role::api &&
+      !(ctx.access && ctx.caller && ctx.access->config().requires_key() &&
+        ctx.access->is_admin(*ctx.caller)))
+    return no_such_endpoint(req, path);  // no oracle: the operator's surface is elsewhere
+  bool api = path.substr(0, 4) == "/v1/";
+  if (api && ctx.access && !ctx.caller) return unauthorized(req);
   if (path == "/v1/chat/completions") {
     if (method != http::verb::post) return method_not_allowed(req, "POST");
+    if (!is_json(req)) return unsupported_media_type(req);
     return chat_completions(req);
   }
   if (path == "/v1/sessions") {
     if (method != http::verb::post) return method_not_allowed(req, "POST");
+    if (!is_json(req)) return unsupported_media_type(req);
     api_action a;
     if (!parse_body(req, a)) return a;
     a.what = api_action::kind::session_create;
@@ -281,13 +422,21 @@ api_action dispatch(const http_request& req, const api_context& ctx) {
     if (!ws::valid_client_key(req[http::field::sec_websocket_key]))
       return error(req, error_code::invalid_request,
                    "Sec-WebSocket-Key must be the base64 of 16 bytes");
+    if (!origin_allowed(req, ctx.options)) {
+      // Cross-site WebSocket hijacking: a page elsewhere gets no socket at all.
+      stats::access().auth_failures.with({"origin"}).inc();
+      return error(req, error_code::origin_not_allowed,
+                   "WebSocket connections from this origin are not allowed");
+    }
     api_action a;
     a.what = api_action::kind::websocket;
     return a;
   }
   using handler = api_action (*)(const http_request&, const api_context&);
-  static const std::pair<std::string_view, handler> gets[] = {
-      {"/v1/models", models}, {"/healthz", healthz}, {"/readyz", readyz}, {"/metrics", metrics}};
+  static const std::pair<std::string_view, handler> gets[] = {{"/v1/models", models},
+                                                              {"/healthz", healthz},
+                                                              {"/readyz", readyz},
+                                                              {"/metrics", metrics_page}};
   for (auto& [p, h] : gets) {
     if (path != p) continue;
     if (method != http::verb::get && method != http::verb::head)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "access/access_control.hpp"
 #include "actors/admin_service.hpp"
 #include "actors/session_service.hpp"
 #include "transports/http_options.hpp"
@@ -43,15 +44,34 @@ struct api_action {
   std::uint32_t wait_ms = 0;
   bool sse = false;
   crash_target crash = crash_target::provider;
+  // websocket: the upgrade is taken, then closed at once with this code and `ws_reason`
+  // (a browser sees a close code, never an HTTP status); 0: served.
+  std::uint16_t ws_close = 0;
+  std::string ws_reason;
 };
 
 struct api_context {
   const session_service& service;
   const http_options& options;
   std::function<std::string()> metrics_text;  // Prometheus exposition for GET /metrics
+  // Who the request's credential names (access_control::authenticate); null: nobody, which
+  // is refused where a key is required. `access` null: no access control at all (routing
+  // tests).
+  const access_control* access = nullptr;
+  const key_account* caller = nullptr;
 };
 
 api_action dispatch(const http_request& req, const api_context& ctx);
+
+// The gateway key a request shows: `Authorization: Bearer KEY`, or for a WebSocket upgrade
+// the `bearer.KEY` entry of Sec-WebSocket-Protocol (the one header a browser's WebSocket
+// can set). Empty: none.
+std::string_view credential_of(const http_request& req);
+
+// The CORS headers an answer to `req` carries ("Name: value\r\n" lines): none unless CORS
+// is configured and the request's Origin is allowed.
+std::string cors_headers(const http_request& req, const http_options& options);
+void add_cors_headers(http_response& res, std::string_view lines);
 
 // An OpenAI-shaped error response with the status our code maps to.
 http_response error_response(unsigned version, bool keep_alive, std::string_view code,

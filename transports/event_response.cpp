@@ -176,6 +176,7 @@ void event_response::write_headers_if_needed() {
   std::string h = version_ == 10 ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.1 200 OK\r\n";
   h += "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n";
   if (version_ != 10) h += "Transfer-Encoding: chunked\r\n";
+  h += extra_headers_;
   h += "X-Streamgate-Session: ";
   h += session_id_;
   h += keep_alive_ ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";

@@ -39,6 +39,8 @@ class event_response {
   bool done() const { return done_; }
   // Some of the response reached the writer: from now on only closing can end it early.
   bool started() const { return headers_sent_; }
+  // Header lines ("Name: value\r\n") the SSE head carries besides its own (CORS).
+  void extra_headers(std::string lines) { extra_headers_ = std::move(lines); }
 
   // Renders one event. When the event ends the exchange with a whole response instead of
   // streamed bytes (a non-streamed answer, or an SSE error before anything was sent, which
@@ -85,6 +87,7 @@ class event_response {
   bool include_usage_ = false;
   std::vector<bool> role_sent_;  // by choice
   bool headers_sent_ = false;
+  std::string extra_headers_;
   bool done_ = false;
   std::string pending_;           // SSE: rendered bytes not yet taken
   completion_builder collected_;  // stream: false

@@ -22,11 +22,12 @@ namespace net = boost::asio;
 using json = nlohmann::json;
 
 http_connection::http_connection(net::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx,
-                                 bool over_limit)
+                                 client_identity who, bool over_limit)
     : stream_(std::move(socket)),
       ctx_(std::move(ctx)),
       timer_(stream_.get_executor()),
-      over_limit_(over_limit) {
+      over_limit_(over_limit),
+      who_(std::move(who)) {
   // No synchronous call on a client socket may wait (asio's blocking mode would poll until
   // the peer sends): it would hold the connection's strand and an I/O thread.
   beast::error_code ec;
@@ -57,10 +58,47 @@ void http_connection::do_read() {
   parser_.emplace();
   parser_->body_limit(ctx_->options.max_body_bytes);
   parser_->header_limit(static_cast<std::uint32_t>(ctx_->options.max_header_bytes));
+  if (first_request_ || buffer_.size() > 0) {
+    read_request();
+    return;
+  }
+  // A kept-alive connection may stay quiet up to the idle timeout; its next request's headers
+  // are then due within header_timeout of their first byte.
+  stream_.expires_after(ctx_->options.idle_timeout);
+  stream_.async_read_some(buffer_.prepare(4096),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                            auto lk = self->guard();
+                            self->buffer_.commit(n);
+                            if (ec || self->closed_) {
+                              self->close();
+                              return;
+                            }
+                            self->read_request();
+                          });
+}
+
+void http_connection::read_request() {
+  first_request_ = false;
   // A refused client gets a short while to say what it wanted.
-  stream_.expires_after(over_limit_ ? std::min<std::chrono::milliseconds>(
-                                          ctx_->options.idle_timeout, std::chrono::seconds(2))
-                                    : ctx_->options.idle_timeout);
+  auto deadline = ctx_->options.header_timeout;
+  if (over_limit_)
+    deadline = std::min<std::chrono::milliseconds>(deadline, std::chrono::seconds(2));
+  stream_.expires_after(deadline);
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+}
+
+void http_connection::on_header(beast::error_code ec) {
+  if (ec) {
+    if (ec == beast::error::timeout) log::info("client_dropped", {{"reason", "header_timeout"}});
+    on_read(ec, 0);
+    return;
+  }
+  auto lk = guard();
+  if (closed_) return;
+  // The body may take as long as a quiet client may (max_body_bytes bounds its size).
+  stream_.expires_after(ctx_->options.idle_timeout);
   http::async_read(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
@@ -96,10 +134,23 @@ void http_connection::on_read(beast::error_code ec, std::size_t) {
   handle(parser_->release());
 }
 
+// The key a request shows becomes the connection's: counted against that key's connections
+// (a connection shows one key at a time). False: the key has no connection to spare.
+bool http_connection::show_key(const key_account* key) {
+  if (key == nullptr || key == who_.key) return true;
+  auto ticket = ctx_->access.bind_connection(*key);
+  if (!ticket) return false;
+  who_.key = key;
+  who_.key_ticket = std::move(ticket);
+  return true;
+}
+
 void http_connection::handle(http_request req) {
   version_ = req.version();
-  api_context actx{ctx_->service, ctx_->options, ctx_->metrics_text};
+  const key_account* key = ctx_->access.authenticate(credential_of(req));
+  api_context actx{ctx_->service, ctx_->options, ctx_->metrics_text, &ctx_->access, key};
   auto action = dispatch(req, actx);
+  cors_ = cors_headers(req, ctx_->options);
   using k = api_action::kind;
   // While the server drains, connections close after their response; except a long poll's:
   // its session may still run, and the client's next poll would need a new connection, which
@@ -109,12 +160,23 @@ void http_connection::handle(http_request req) {
   if (over_limit_) {
     log::warn("limit_refusal", {{"limit", "max_connections"}});
     if (action.what == k::websocket) {
-      hand_over_websocket(req, true);
+      hand_over_websocket(req, true, {});
       return;
     }
     send(error_response(version_, false, error_code::too_many_connections,
                         "the server has reached its connection limit; retry shortly"));
     return;
+  }
+  if (!show_key(key)) {
+    if (action.what == k::websocket) {
+      action.ws_close = static_cast<std::uint16_t>(ws::close_code::connection_limit);
+      action.ws_reason = std::string{error_code::connection_limit};
+    } else {
+      keep_alive_ = false;
+      send(error_response(version_, false, error_code::connection_limit,
+                          "this key has no connection to spare; close one and retry", 1));
+      return;
+    }
   }
   switch (action.what) {
     case k::respond:
@@ -127,9 +189,10 @@ void http_connection::handle(http_request req) {
       return;
     case k::session_create: {
       auto model = action.request.model;
-      auto out = ctx_->service.start(std::move(action.request), nullptr, "poll", false);
+      auto out = ctx_->access.start(*who_.key, who_.from, std::move(action.request),
+                                    {nullptr, "poll", false, nullptr});
       if (!out.ok()) {
-        send(error_response(version_, keep_alive_, out.error_code, out.message));
+        send(error_response(version_, keep_alive_, out.error_code, out.message, out.retry_after_s));
         return;
       }
       auto res = json_response(version_, keep_alive_, http::status::created,
@@ -139,7 +202,7 @@ void http_connection::handle(http_request req) {
       return;
     }
     case k::session_cancel: {
-      if (!ctx_->service.cancel(action.session_id)) {
+      if (!ctx_->access.cancel(*who_.key, action.session_id)) {
         send(error_response(version_, keep_alive_, error_code::session_not_found,
                             "no such session (it may have expired)"));
         return;
@@ -157,18 +220,20 @@ void http_connection::handle(http_request req) {
       admin(action);
       return;
     case k::websocket:
-      hand_over_websocket(req, false);
+      hand_over_websocket(req, false, {action.ws_close, std::move(action.ws_reason)});
       return;
   }
 }
 
 // The WebSocket transport takes the socket over, with whatever the client sent after its
 // upgrade request; this object is done with it.
-void http_connection::hand_over_websocket(const http_request& upgrade, bool over_limit) {
+void http_connection::hand_over_websocket(const http_request& upgrade, bool over_limit,
+                                          ws_refusal refusal) {
   closed_ = true;
   auto early = beast::buffers_to_string(buffer_.data());
   buffer_.consume(buffer_.size());
-  start_websocket(stream_.release_socket(), upgrade, std::move(early), ctx_, over_limit);
+  start_websocket(stream_.release_socket(), upgrade, std::move(early), ctx_, over_limit,
+                  std::move(who_), std::move(refusal));
 }
 
 void http_connection::admin(const api_action& action) {
@@ -184,7 +249,8 @@ void http_connection::admin(const api_action& action) {
   };
   if (action.what == api_action::kind::admin_drop) {
     // Like a network failure: the sockets close without a goodbye; sessions stay resumable.
-    auto n = ctx_->close_all(server_context::farewell::drop);
+    auto n = ctx_->drop_clients ? ctx_->drop_clients()
+                                : ctx_->close_all(server_context::farewell::drop);
     log::info("admin_drop", {{"connections", n}});
     send(json_response(version_, keep_alive_, http::status::ok, json{{"dropped", n}}.dump()));
     return;
@@ -209,6 +275,7 @@ void http_connection::admin(const api_action& action) {
 }
 
 void http_connection::send(http_response res) {
+  if (!cors_.empty()) add_cors_headers(res, cors_);
   response_ = std::make_shared<http_response>(std::move(res));
   bool keep = response_->keep_alive();
   stream_.expires_after(std::chrono::seconds(30));
@@ -248,7 +315,7 @@ void http_connection::close() {
   closed_ = true;
   timer_.cancel();
   if (sink_ && !body_.done() && !body_.session().empty())
-    ctx_->service.detach(body_.session(), sink_);
+    ctx_->access.detach(body_.session(), sink_);
   sink_.reset();
   leave_stream();
   beast::error_code ec;
@@ -267,6 +334,7 @@ void http_connection::begin(kind k, const std::string& session_id, std::string m
                             bool include_usage, std::uint64_t after_seq) {
   leave_stream();
   body_.start(k, session_id, std::move(model), include_usage, version_, keep_alive_, after_seq);
+  body_.extra_headers(cors_);
   keep_alive_ = body_.keep_alive();  // an HTTP/1.0 stream ends with the connection
   ctx_->streams.fetch_add(1, std::memory_order_relaxed);
   // Only an operator's drop needs a streaming HTTP connection in the registry: at the server's
@@ -292,10 +360,11 @@ void http_connection::start_chat(api_action& action) {
   auto model = action.request.model;
   bool usage = action.request.include_usage;
   // Closing a /v1/chat/completions connection stops the answer, as it does at OpenAI.
-  auto out = ctx_->service.start(std::move(action.request), sink_, sink_->transport(), true);
+  auto out = ctx_->access.start(*who_.key, who_.from, std::move(action.request),
+                                {sink_, sink_->transport(), true, nullptr});
   if (!out.ok()) {
     sink_.reset();
-    send(error_response(version_, keep_alive_, out.error_code, out.message));
+    send(error_response(version_, keep_alive_, out.error_code, out.message, out.retry_after_s));
     return;
   }
   begin(streaming ? kind::sse : kind::collect, out.session_id, std::move(model), usage);
@@ -325,7 +394,7 @@ bool http_connection::attach_after(std::uint64_t after) {
       body_.current() == kind::sse ? "sse" : "poll", true);
   replaying_ = true;
   paused_after_.reset();
-  return ctx_->service.attach(body_.session(), after, sink_);
+  return ctx_->access.attach(*who_.key, body_.session(), after, sink_);
 }
 
 // A replay fills at most half of the client's budget, leaving room for keep-alives; it goes
@@ -337,7 +406,7 @@ void http_connection::pause_replay(std::uint64_t after) {
   }
   if (paused_after_) return;
   paused_after_ = after;
-  ctx_->service.detach(body_.session(), sink_);  // the log may have finished and attached it
+  ctx_->access.detach(body_.session(), sink_);  // the log may have finished and attached it
 }
 
 void http_connection::continue_replay() {
@@ -469,7 +538,7 @@ void http_connection::finish_poll() {
   if (body_.current() != kind::poll) return;
   leave_stream();
   timer_.cancel();
-  if (!body_.poll_ended()) ctx_->service.detach(body_.session(), sink_);
+  if (!body_.poll_ended()) ctx_->access.detach(body_.session(), sink_);
   sink_.reset();
   send(body_.poll_page());
 }

@@ -22,6 +22,7 @@ namespace streamgate {
 
 template <class>
 class strand_sink;
+struct ws_refusal;
 enum class inline_delivery;
 
 // One client TCP connection speaking HTTP/1.1: keep-alive requests, and responses that stream
@@ -34,8 +35,9 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
  public:
   // `over_limit`: the server is at max_connections; this connection only reads one request
   // to refuse it in that request's own terms (503, or WebSocket close 1013).
+  // `who`: where it comes from, and its place in that address's connection count.
   http_connection(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx,
-                  bool over_limit = false);
+                  client_identity who, bool over_limit = false);
   ~http_connection();
 
   void run();
@@ -57,10 +59,13 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   using kind = event_response::kind;
 
   void do_read();
+  void read_request();
+  void on_header(boost::beast::error_code ec);
   void on_read(boost::beast::error_code ec, std::size_t);
   void handle(http_request req);
+  bool show_key(const key_account* key);
   void admin(const api_action& action);
-  void hand_over_websocket(const http_request& upgrade, bool over_limit);
+  void hand_over_websocket(const http_request& upgrade, bool over_limit, ws_refusal refusal);
   void send(http_response res);
   void on_sent(bool keep_alive, boost::beast::error_code ec);
   void close();
@@ -118,6 +123,9 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   bool watching_ = false;
   bool read_after_watch_ = false;  // resume_reading ran while the watch was pending
   bool over_limit_ = false;
+  bool first_request_ = true;  // a new connection's request: header_timeout from the start
+  client_identity who_;
+  std::string cors_;  // CORS header lines for the current request's answers (api_handler)
 };
 
 }  // namespace streamgate

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "access/access_config.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -19,8 +21,11 @@ struct http_options {
   // cores it saves ~17 % CPU per stream at 100 streams but leaves one thread doing all
   // the I/O, which saturates near 1,000 (docs/benchmarks.md).
   bool upstream_on_io_threads = false;
-  std::size_t max_pending_bytes = 1 << 20;         // per streaming client: slow consumer above
-  std::chrono::milliseconds idle_timeout{60000};   // keep-alive connection with no request
+  std::size_t max_pending_bytes = 1 << 20;        // per streaming client: slow consumer above
+  std::chrono::milliseconds idle_timeout{60000};  // keep-alive connection with no request
+  // From a request's first byte (a new connection's opening) to the end of its headers: a
+  // client that trickles its headers is dropped at this, well before the idle timeout.
+  std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds sse_keepalive{15000};  // comment line on an idle SSE stream
   // A streaming client (SSE, WebSocket) that has not taken a write this long is dropped.
   std::chrono::milliseconds write_timeout{30000};
@@ -32,6 +37,12 @@ struct http_options {
                                                      // dropped; a ping goes out at half of it
   std::chrono::milliseconds ws_heartbeat{15000};     // app-level heartbeat message interval
   bool admin = false;  // /admin/* endpoints (provider view, chaos crash); off by default
+  // What this listener serves: the client API (/v1/*, the web page, health), the operator's
+  // surface (/metrics, /admin/*, health: the admin_listen address), or both (one port, for
+  // tests). On the api listener, /metrics and /admin/* answer only an admin key.
+  enum class role { api, admin, both };
+  role serves = role::api;
+  access_config access;  // gateway keys, origins, CORS, per-client limits (docs/security.md)
 };
 
 }  // namespace streamgate

@@ -30,16 +30,37 @@ using tcp = net::ip::tcp;
 
 namespace {
 
+std::string refusal(const char* status, std::string_view body) {
+  return std::string{"HTTP/1.1 "} + status +
+         "\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
+         "Content-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + std::string{body};
+}
+
 // The answer to a connection over the limit, or taken at the descriptor limit.
 const std::string& refusal_bytes() {
-  static const std::string bytes = [] {
-    std::string body =
-        R"({"error":{"message":"the server has reached its connection limit","type":"server_error","code":"too_many_connections"}})";
-    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-           "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
-           std::to_string(body.size()) + "\r\n\r\n" + body;
-  }();
+  static const std::string bytes = refusal(
+      "503 Service Unavailable",
+      R"({"error":{"message":"the server has reached its connection limit","type":"server_error","code":"too_many_connections"}})");
   return bytes;
+}
+
+// The answer to a connection from an address that holds per_client.max_connections.
+const std::string& client_refusal_bytes() {
+  static const std::string bytes = refusal(
+      "429 Too Many Requests",
+      R"({"error":{"message":"this address holds as many connections as it may","type":"rate_limit_error","code":"client_connection_limit"}})");
+  return bytes;
+}
+
+client_address address_of(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (ec) return {};
+  auto a = ep.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    a = net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6());
+  return {a.to_string(), a.is_loopback()};
 }
 
 // A descriptor held in reserve: at the limit, closing it makes room to accept one waiting
@@ -105,13 +126,23 @@ struct http_server::impl {
   void admit(tcp::socket socket) {
     boost::system::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
+    client_identity who;
+    who.from = address_of(socket);
     if (static_cast<std::size_t>(ctx->connections.load()) < ctx->options.max_connections) {
-      std::make_shared<http_connection>(std::move(socket), ctx)->run();
+      who.address_ticket = ctx->access.open_connection(who.from);
+      if (!who.address_ticket) {
+        log::warn("limit_refusal", {{"limit", "client_connections"}});
+        refuse(std::move(socket), client_refusal_bytes());
+        return;
+      }
+      std::make_shared<http_connection>(std::move(socket), ctx, std::move(who))->run();
     } else if (ctx->refusing.load() < max_refusing) {
       // Read the request to refuse it in its own terms (503, or WebSocket 1013).
-      std::make_shared<http_connection>(std::move(socket), ctx, true)->run();
+      std::make_shared<http_connection>(std::move(socket), ctx, std::move(who), true)->run();
     } else {
-      refuse(std::move(socket));
+      stats::limits().rejected.with({"max_connections"}).inc();
+      log::warn("limit_refusal", {{"limit", "max_connections"}});
+      refuse(std::move(socket), refusal_bytes());
     }
   }
 
@@ -157,15 +188,12 @@ struct http_server::impl {
   static constexpr std::int64_t max_refusing = 64;
 
   // Over the connection limit: a clear 503 instead of slowing everybody down.
-  void refuse(tcp::socket socket) {
-    stats::limits().rejected.with({"max_connections"}).inc();
-    log::warn("limit_refusal", {{"limit", "max_connections"}});
+  void refuse(tcp::socket socket, const std::string& bytes) {
     auto sock = std::make_shared<tcp::socket>(std::move(socket));
-    net::async_write(*sock, net::buffer(refusal_bytes()),
-                     [sock](boost::system::error_code, std::size_t) {
-                       boost::system::error_code ignored;
-                       sock->shutdown(tcp::socket::shutdown_both, ignored);
-                     });
+    net::async_write(*sock, net::buffer(bytes), [sock](boost::system::error_code, std::size_t) {
+      boost::system::error_code ignored;
+      sock->shutdown(tcp::socket::shutdown_both, ignored);
+    });
   }
 
   // Lowers max_connections to what the descriptor limit allows, so that it, and not
@@ -210,13 +238,15 @@ void http_server::start() {
   d.spare_fd = open_spare_descriptor();
   d.fit_connections_to_descriptors();
   auto& m = metrics::registry::global();
-  d.gauges = {
-      m.add_callback_gauge("streamgate_http_connections_open", "Open client connections",
-                           [c = d.ctx] { return static_cast<double>(c->connections.load()); }),
-      m.add_callback_gauge("streamgate_http_streams_active",
-                           "Client connections with a streaming response (SSE, long poll)",
-                           [c = d.ctx] { return static_cast<double>(c->streams.load()); }),
-  };
+  // The operator's listener is not what these count.
+  if (d.ctx->options.serves != http_options::role::admin)
+    d.gauges = {
+        m.add_callback_gauge("streamgate_http_connections_open", "Open client connections",
+                             [c = d.ctx] { return static_cast<double>(c->connections.load()); }),
+        m.add_callback_gauge("streamgate_http_streams_active",
+                             "Client connections with a streaming response (SSE, long poll)",
+                             [c = d.ctx] { return static_cast<double>(c->streams.load()); }),
+    };
   d.work.emplace(d.ioc.get_executor());
   d.accept();
   for (unsigned i = 0; i < std::max(1u, d.ctx->options.threads); ++i)
@@ -229,6 +259,12 @@ std::uint16_t http_server::port() const {
 
 void http_server::set_metrics_text(std::function<std::string()> fn) {
   impl_->ctx->metrics_text = std::move(fn);
+}
+
+void http_server::drop_clients_of(http_server& clients) {
+  impl_->ctx->drop_clients = [c = clients.impl_->ctx] {
+    return c->close_all(server_context::farewell::drop);
+  };
 }
 
 void http_server::stop_accepting() {

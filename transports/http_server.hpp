@@ -37,6 +37,10 @@ class http_server {
 
   void set_metrics_text(std::function<std::string()> fn);
 
+  // POST /admin/connections/drop here cuts `clients`' streaming connections: how the admin
+  // listener acts on the public one. Before start().
+  void drop_clients_of(http_server& clients);
+
   // Stops accepting; open connections go on until their streams end.
   void stop_accepting();
   std::int64_t open_connections() const;

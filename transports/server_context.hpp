@@ -1,5 +1,6 @@
 #pragma once
 
+#include "access/access_control.hpp"
 #include "actors/admin_service.hpp"
 #include "actors/session_service.hpp"
 #include "transports/http_options.hpp"
@@ -16,13 +17,27 @@
 
 namespace streamgate {
 
+// Who is on one client connection, as access control sees it: the address it came from and
+// its place in that address's count, and the key it showed (anonymous without keys) and its
+// place in that key's. Handed from the HTTP connection to the WebSocket that takes it over.
+struct client_identity {
+  client_address from;
+  std::shared_ptr<void> address_ticket;
+  const key_account* key = nullptr;
+  std::shared_ptr<void> key_ticket;
+};
+
 // What every connection of one server shares. Owned by http_server; outlives connections
 // (they hold it by shared_ptr).
 struct server_context {
   session_service& service;
   admin_service* admin = nullptr;  // set when the operator enabled /admin
   http_options options;
+  access_control access;  // every session operation of a client goes through it
   std::function<std::string()> metrics_text;
+  // What POST /admin/connections/drop cuts: on the admin listener, the public one's clients
+  // (http_server::drop_clients_of); empty: this server's own.
+  std::function<std::size_t()> drop_clients;
   std::atomic<std::int64_t> connections{0};
   std::atomic<std::int64_t> streams{0};   // connections with a response still streaming
   std::atomic<std::int64_t> refusing{0};  // over-limit connections being told so
@@ -89,7 +104,8 @@ struct server_context {
     return websockets_gone_.wait_for(lk, limit, [&] { return websockets_.load() == 0; });
   }
 
-  server_context(session_service& s, http_options o) : service(s), options(std::move(o)) {}
+  server_context(session_service& s, http_options o)
+      : service(s), options(std::move(o)), access(options.access, s) {}
 
  private:
   std::atomic<std::int64_t> websockets_{0};

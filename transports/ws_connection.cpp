@@ -17,10 +17,31 @@ namespace net = boost::asio;
 using sys_error = boost::system::error_code;
 
 void start_websocket(net::ip::tcp::socket&& socket, const http_request& upgrade, std::string early,
-                     std::shared_ptr<server_context> ctx, bool over_limit) {
+                     std::shared_ptr<server_context> ctx, bool over_limit, client_identity who,
+                     ws_refusal refusal) {
   std::make_shared<ws_connection>(std::move(socket), std::move(ctx), over_limit)
-      ->run(upgrade, std::move(early));
+      ->run(upgrade, std::move(early), std::move(who), std::move(refusal));
 }
+
+namespace {
+
+// The subprotocol the handshake names: "streamgate" when the client offers it. A browser
+// that sends its key as a `bearer.KEY` subprotocol must offer "streamgate" too, since the
+// answer must name one it offered, and echoing the key back is not an option.
+bool offers_streamgate(std::string_view protocols) {
+  while (!protocols.empty()) {
+    auto comma = protocols.find(',');
+    auto p = protocols.substr(0, comma);
+    while (!p.empty() && p.front() == ' ') p.remove_prefix(1);
+    while (!p.empty() && p.back() == ' ') p.remove_suffix(1);
+    if (p == "streamgate") return true;
+    if (comma == std::string_view::npos) break;
+    protocols.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+}  // namespace
 
 ws_connection::ws_connection(net::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx,
                              bool over_limit)
@@ -52,12 +73,22 @@ void ws_connection::post_guarded(Fn fn) {
 }
 
 // Runs on the strand: http_connection hands the socket over from its read handler.
-void ws_connection::run(const http_request& upgrade, std::string early) {
+void ws_connection::run(const http_request& upgrade, std::string early, client_identity who,
+                        ws_refusal refusal) {
   auto lk = guard();
+  who_ = std::move(who);
   pending_ =
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Accept: " +
-      ws::accept_key(upgrade[http::field::sec_websocket_key]) + "\r\nServer: streamgate\r\n\r\n";
+      ws::accept_key(upgrade[http::field::sec_websocket_key]) + "\r\nServer: streamgate\r\n";
+  if (offers_streamgate(upgrade[http::field::sec_websocket_protocol]))
+    pending_ += "Sec-WebSocket-Protocol: streamgate\r\n";
+  pending_ += "\r\n";
+  if (refusal.code != 0) {
+    close_with(static_cast<ws::close_code>(refusal.code), refusal.reason.c_str());
+    do_read();
+    return;
+  }
   if (over_limit_ || ctx_->stopping.load()) {
     // 1013 "try again later", which a browser's WebSocket shows (an HTTP 503 it hides).
     close_with(ws::close_code::try_again_later,
@@ -186,11 +217,11 @@ bool ws_connection::admit(const std::string& id) {
                    "stream id '" + id + "' is already in use on this socket"));
     return false;
   }
-  if (streams_.size() >= ctx_->options.ws_max_streams) {
+  auto limit = ctx_->access.streams_per_socket(*who_.key, ctx_->options.ws_max_streams);
+  if (streams_.size() >= limit) {
     log::warn("limit_refusal", {{"limit", "ws_max_streams"}, {"transport", "ws"}});
     send(ws::error(id, error_code::too_many_streams,
-                   "at most " + std::to_string(ctx_->options.ws_max_streams) +
-                       " concurrent streams per socket"));
+                   "at most " + std::to_string(limit) + " concurrent streams per socket"));
     return false;
   }
   return true;
@@ -217,7 +248,7 @@ bool ws_connection::attach_stream(const std::string& id, std::uint64_t after) {
   ids_[s.sink.get()] = &entry;
   s.replaying = true;
   s.paused_after.reset();
-  return ctx_->service.attach(s.session, after, s.sink);
+  return ctx_->access.attach(*who_.key, s.session, after, s.sink);
 }
 
 // A replay fills at most half of the client's budget, leaving the rest for live frames; it
@@ -225,7 +256,7 @@ bool ws_connection::attach_stream(const std::string& id, std::uint64_t after) {
 void ws_connection::pause_replay(stream& s, std::uint64_t after) {
   if (s.paused_after) return;
   s.paused_after = after;
-  ctx_->service.detach(s.session, s.sink);  // the log may have finished and attached it
+  ctx_->access.detach(s.session, s.sink);  // the log may have finished and attached it
 }
 
 void ws_connection::continue_replays() {
@@ -255,7 +286,8 @@ void ws_connection::start(ws::command& cmd) {
   // follow this handler, and the `started` frame it sends.
   auto sink = add_stream(cmd.id, {});
   // No cancel on detach: a dropped socket leaves the session running for a resume.
-  auto out = ctx_->service.start(std::move(cmd.request), sink, "ws", false);
+  auto out = ctx_->access.start(*who_.key, who_.from, std::move(cmd.request),
+                                {sink, "ws", false, nullptr});
   if (!out.ok()) {
     end_stream(cmd.id);
     send(ws::error(cmd.id, out.error_code, out.message));
@@ -283,7 +315,7 @@ void ws_connection::cancel(const std::string& id) {
     return;
   }
   // Acknowledged by the session's `cancelled` event once the upstream is stopped.
-  if (!ctx_->service.cancel(it->second.session)) {
+  if (!ctx_->access.cancel(*who_.key, it->second.session)) {
     end_stream(id);
     send(ws::error(id, error_code::session_not_found, "the session has expired"));
   }
@@ -503,7 +535,7 @@ void ws_connection::release() {
   heartbeat_.cancel();
   ctx_->remove_closable(this);
   for (auto& [id, s] : streams_) {
-    if (!s.session.empty()) ctx_->service.detach(s.session, s.sink);
+    if (!s.session.empty()) ctx_->access.detach(s.session, s.sink);
   }
   ctx_->streams.fetch_sub(static_cast<std::int64_t>(streams_.size()), std::memory_order_relaxed);
   streams_.clear();

@@ -31,8 +31,14 @@ struct command;
 // (docs/protocol.md): many streams per socket, cancel, resume, heartbeats. `upgrade` is a
 // valid handshake (api_handler checked it); `early` holds bytes the client sent after it.
 // With `over_limit` it completes the handshake only to close with 1013 (try again later).
+// With `refusal` (a close code and its reason) it completes the handshake only to close so.
+struct ws_refusal {
+  std::uint16_t code = 0;
+  std::string reason;
+};
 void start_websocket(boost::asio::ip::tcp::socket&& socket, const http_request& upgrade,
-                     std::string early, std::shared_ptr<server_context> ctx, bool over_limit);
+                     std::string early, std::shared_ptr<server_context> ctx, bool over_limit,
+                     client_identity who, ws_refusal refusal = {});
 
 // One WebSocket client. Each of its streams is a session with its own sink. Every frame
 // (a token, a pong, a close) goes out through one byte queue, in the order it was queued.
@@ -46,7 +52,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
                 bool over_limit);
   ~ws_connection();
 
-  void run(const http_request& upgrade, std::string early);
+  void run(const http_request& upgrade, std::string early, client_identity who, ws_refusal refusal);
 
   // The strand its sinks post to.
   boost::asio::any_io_executor executor() { return socket_.get_executor(); }
@@ -116,6 +122,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   ws::frame_parser parser_;
   std::shared_ptr<server_context> ctx_;
   const bool over_limit_;
+  client_identity who_;  // set by run, before any message is read
   std::map<std::string, stream> streams_;
   // Which stream a sink feeds: looked up for every token, on sockets of up to
   // ws_max_streams streams. A map's entries stay where they are until erased, and

@@ -27,6 +27,10 @@ enum class close_code : std::uint16_t {
   bad_payload = 1007,
   too_big = 1009,
   try_again_later = 1013,
+  // Application codes (docs/protocol.md): no or a wrong gateway key; the key's connections
+  // or the client address's are used up.
+  invalid_api_key = 4401,
+  connection_limit = 4429,
 };
 
 // Whether `key` is a client's Sec-WebSocket-Key: base64 of 16 bytes.

@@ -65,6 +65,8 @@ struct gateway_status {
   // detaches one that dies from its sessions.
   std::uint64_t receivers = 0;
   std::uint16_t http_port = 0;  // where serve_http listens; 0: not serving
+  // The operator's listener (/metrics, /admin/*; docs/security.md); 0: none.
+  std::uint16_t admin_port = 0;
   bool shutting_down = false;
   std::vector<std::string> models;  // the model names start accepts
 };
@@ -134,7 +136,7 @@ typename Inspector::result_type inspect(Inspector& f, start_result& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, gateway_status& x) {
   return f(caf::meta::type_name("streamgate::gateway_status"), x.active_sessions, x.live_sessions,
-           x.active_upstreams, x.receivers, x.http_port, x.shutting_down, x.models);
+           x.active_upstreams, x.receivers, x.http_port, x.admin_port, x.shutting_down, x.models);
 }
 
 }  // namespace streamgate

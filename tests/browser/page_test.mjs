@@ -12,7 +12,7 @@ import { startStreamgate } from '../support/streamgate_process.mjs';
 const [binary, webRoot, outDir] = process.argv.slice(2);
 mkdirSync(outDir, { recursive: true });
 
-const { server, port } = await startStreamgate(binary, ['--web-root', webRoot, '--admin']);
+const { server, port, adminPort } = await startStreamgate(binary, ['--web-root', webRoot, '--admin']);
 const profile = mkdtempSync(join(tmpdir(), 'sg-chromium-'));
 let context;
 const killTimer = setTimeout(() => {
@@ -22,8 +22,8 @@ const killTimer = setTimeout(() => {
 }, 200000);
 const base = `http://127.0.0.1:${port}`;
 
-async function json(path, init) {
-  const r = await fetch(base + path, init);
+async function json(path, init, at = base) {
+  const r = await fetch(at + path, init);
   return { status: r.status, body: await r.json() };
 }
 
@@ -263,7 +263,8 @@ for (const transport of ['ws', 'sse', 'poll']) {
     // A long poll has a connection in flight only while it waits, so the cut may find none
     // at a given instant: cut again until one was really dropped.
     await waitFor(async () => {
-      const cut = await json('/admin/connections/drop', { method: 'POST' });
+      const cut = await json('/admin/connections/drop', { method: 'POST' },
+        `http://127.0.0.1:${adminPort}`);
       assert.equal(cut.status, 200);
       return cut.body.dropped >= 1;
     }, 'a connection to cut');

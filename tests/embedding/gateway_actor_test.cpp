@@ -424,7 +424,7 @@ TEST_F(gateway_actor_test, an_engine_past_its_restart_budget_takes_the_gateway_d
   auto g = spawn_gateway(system_, opts);
   ASSERT_TRUE(g) << system_.render(g.error());
   gateway_ = *g;
-  auto port = status().http_port;
+  auto port = status().admin_port;
   self_->monitor(gateway_);
   auto answer = http_exchange(
       port, "POST /admin/router/crash HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");

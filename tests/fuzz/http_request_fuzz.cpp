@@ -26,7 +26,7 @@ using namespace streamgate;
 class fake_service final : public session_service {
  public:
   std::vector<model_info> models() const override { return {{"mock", "streamgate"}}; }
-  start_outcome start(chat_request, sink_ptr, const char*, bool) override { return {}; }
+  start_outcome start(chat_request, start_options) override { return {}; }
   bool attach(const std::string&, std::uint64_t, sink_ptr) override { return false; }
   void detach(const std::string&, const sink_ptr&) override {}
   bool cancel(const std::string&) override { return false; }

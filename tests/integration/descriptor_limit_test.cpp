@@ -145,6 +145,7 @@ TEST(descriptor_limit, out_of_descriptors_the_listener_backs_off_and_answers_503
   child_process p{STREAMGATE_BIN, {"--listen", "127.0.0.1:0"}};
   auto port = child_process::port_of(p.wait_for_line("streamgate listening on"));
   ASSERT_NE(port, 0) << p.stderr_text();
+  auto admin_port = child_process::port_of(p.wait_for_line("streamgate admin on"));
   rlimit lim{};
   ASSERT_EQ(::prlimit(p.pid(), RLIMIT_NOFILE, nullptr, &lim), 0);
   lim.rlim_cur = open_descriptors(p.pid()) + 8;
@@ -161,7 +162,7 @@ TEST(descriptor_limit, out_of_descriptors_the_listener_backs_off_and_answers_503
   }
   // The clients gone, their descriptors are the server's again, under the same limit.
   ASSERT_TRUE(serves_again(port)) << p.stderr_text().substr(0, 2000);
-  http_client c{port};
+  http_client c{admin_port};
   auto metrics = c.request("GET", "/metrics").body;
   EXPECT_EQ(metrics.find("streamgate_http_accept_failures_total 0"), std::string::npos);
   EXPECT_NE(metrics.find("streamgate_http_accept_failures_total "), std::string::npos);

@@ -58,6 +58,9 @@ TEST(upstream_secret, a_failing_auth_run_never_shows_the_key) {
   ASSERT_FALSE(line.empty()) << server.stderr_text();
   std::string seen = line + "\n";
   auto port = child_process::port_of(line);
+  auto admin_line = server.wait_for_line("streamgate admin on");
+  seen += admin_line + "\n";
+  auto admin_port = child_process::port_of(admin_line);
 
   for (bool stream : {true, false}) {
     http_client c{port};
@@ -74,7 +77,7 @@ TEST(upstream_secret, a_failing_auth_run_never_shows_the_key) {
     for (auto& [k, v] : r.headers) seen += k + ": " + v + "\n";
   }
   {
-    http_client c{port};
+    http_client c{admin_port};
     seen += c.request("GET", "/admin/providers").body + "\n";
     auto metrics = c.request("GET", "/metrics").body;
     // The failed attempts are in the metrics under the provider's name, never with its key.

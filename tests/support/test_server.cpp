@@ -29,6 +29,9 @@ http_options test_server::default_options() {
   o.host = "127.0.0.1";
   o.port = 0;
   o.threads = 1;
+  // One port for the API and the operator's surface, so that tests read /metrics where they
+  // stream; the split listeners of the program have tests of their own (access_test).
+  o.serves = http_options::role::both;
   return o;
 }
 

@@ -27,7 +27,8 @@ struct ws_client::impl {
   bool open = true;
 };
 
-ws_client::ws_client(std::uint16_t port, std::chrono::milliseconds timeout, int receive_buffer)
+ws_client::ws_client(std::uint16_t port, std::chrono::milliseconds timeout, int receive_buffer,
+                     const std::map<std::string, std::string>& headers)
     : impl_(std::make_unique<impl>()) {
   auto& sock = impl_->ws.next_layer();
   sock.open(tcp::v4());
@@ -40,6 +41,10 @@ ws_client::ws_client(std::uint16_t port, std::chrono::milliseconds timeout, int 
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   sock.connect({net::ip::make_address("127.0.0.1"), port});
+  impl_->ws.set_option(
+      beast::websocket::stream_base::decorator([headers](beast::websocket::request_type& req) {
+        for (auto& [k, v] : headers) req.set(k, v);
+      }));
   impl_->ws.handshake("127.0.0.1:" + std::to_string(port), "/v1/ws");
   impl_->ws.text(true);
 }

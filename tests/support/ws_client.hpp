@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,9 +17,11 @@ namespace streamgate::test {
 class ws_client {
  public:
   // `receive_buffer` > 0 shrinks the socket's receive buffer (slow-consumer tests).
+  // `headers` go into the upgrade request (a key, an Origin, a subprotocol).
   explicit ws_client(std::uint16_t port,
                      std::chrono::milliseconds timeout = std::chrono::seconds(10),
-                     int receive_buffer = 0);
+                     int receive_buffer = 0,
+                     const std::map<std::string, std::string>& headers = {});
   ~ws_client();
   ws_client(const ws_client&) = delete;
   ws_client& operator=(const ws_client&) = delete;

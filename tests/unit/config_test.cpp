@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
+
+#include <unistd.h>
 
 namespace streamgate {
 namespace {
@@ -348,6 +351,141 @@ TEST(config_errors, an_unknown_log_level_flag_is_refused_and_a_known_one_overrid
   auto r = parse_command_line({"--log-level", "trace", "--web-root", "/srv/page"});
   EXPECT_EQ(r.config.log_level, log::level::trace);
   EXPECT_EQ(r.config.http.web_root, "/srv/page");
+}
+
+}  // namespace
+}  // namespace streamgate
+
+namespace streamgate {
+namespace {
+
+std::string cli_error(const std::vector<std::string>& args) {
+  try {
+    parse_command_line(args);
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+std::string write_file(const std::string& text) {
+  char path[] = "/tmp/sg_config_test_XXXXXX";
+  int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fd);
+  return path;
+}
+
+TEST(config, reads_gateway_keys_from_a_digest_the_environment_or_a_file) {
+  setenv("SG_CONFIG_TEST_KEY", "sk-from-the-environment-1234", 1);
+  auto file = write_file("sk-from-a-file-0123456789\n");
+  app_config cfg;
+  apply_config_json(R"({"auth": {"keys": [
+      {"name": "a", "sha256": ")" +
+                        to_hex(sha256("sk-from-a-digest-0123")) + R"(",
+       "rpm": 60, "max_streams": 4, "tpm": 1000, "max_connections": 8,
+       "ws_streams_per_socket": 2, "models": ["mock"], "admin": true},
+      {"name": "b", "key_env": "SG_CONFIG_TEST_KEY"},
+      {"name": "c", "key_file": ")" +
+                        file + R"("}],
+    "ws_origins": ["https://app.example"], "cors_origins": ["*"],
+    "per_client": {"max_connections": 10, "session_rpm": 20, "exempt_loopback": false}}})",
+                    cfg);
+  auto& a = cfg.http.access;
+  ASSERT_EQ(a.keys.size(), 3u);
+  EXPECT_TRUE(digests_equal(a.keys[0].digest, sha256("sk-from-a-digest-0123")));
+  EXPECT_TRUE(digests_equal(a.keys[1].digest, sha256("sk-from-the-environment-1234")));
+  EXPECT_TRUE(digests_equal(a.keys[2].digest, sha256("sk-from-a-file-0123456789")));
+  EXPECT_EQ(a.keys[0].limits.rpm, 60u);
+  EXPECT_EQ(a.keys[0].limits.max_streams, 4u);
+  EXPECT_EQ(a.keys[0].limits.tpm, 1000u);
+  EXPECT_EQ(a.keys[0].limits.max_connections, 8u);
+  EXPECT_EQ(a.keys[0].limits.streams_per_socket, 2u);
+  EXPECT_EQ(a.keys[0].limits.models, std::vector<std::string>{"mock"});
+  EXPECT_TRUE(a.keys[0].admin);
+  EXPECT_FALSE(a.keys[1].admin);
+  EXPECT_EQ(a.ws_origins, std::vector<std::string>{"https://app.example"});
+  EXPECT_EQ(a.cors_origins, std::vector<std::string>{"*"});
+  EXPECT_EQ(a.per_client.max_connections, 10u);
+  EXPECT_EQ(a.per_client.session_rpm, 20u);
+  EXPECT_FALSE(a.per_client.exempt_loopback);
+  std::remove(file.c_str());
+}
+
+TEST(config, refuses_bad_keys_without_showing_them) {
+  setenv("SG_CONFIG_TEST_SHORT", "sk-short", 1);
+  auto e = error_of(R"({"auth": {"keys": [{"name": "a", "key_env": "SG_CONFIG_TEST_SHORT"}]}})");
+  EXPECT_NE(e.find("auth.keys[0]: the key is shorter than 16 characters"), std::string::npos) << e;
+  EXPECT_EQ(e.find("sk-short"), std::string::npos);
+  EXPECT_NE(error_of(R"({"auth": {"keys": [{"name": "a"}]}})")
+                .find("give exactly one of sha256, key_env, key_file"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"auth": {"keys": [{"name": "a", "sha256": "abc", "key_env": "X"}]}})")
+                .find("exactly one"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"auth": {"keys": [{"name": "a", "sha256": "xyz"}]}})")
+                .find("auth.keys[0].sha256: expected 64 hexadecimal digits"),
+            std::string::npos);
+  auto d = to_hex(sha256("sk-same-key-0123456789"));
+  auto dup = error_of(R"({"auth": {"keys": [{"name": "a", "sha256": ")" + d +
+                      R"("}, {"name": "b", "sha256": ")" + d + R"("}]}})");
+  EXPECT_NE(dup.find("the same key as 'a'"), std::string::npos) << dup;
+  EXPECT_NE(error_of(R"({"auth": {"keys": [{"name": "a", "sha256": ")" + d +
+                     R"("}, {"name": "a", "sha256": ")" + to_hex(sha256("other-key-0123456789")) +
+                     R"("}]}})")
+                .find("duplicate key name 'a'"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"auth": {"keys": [{"name": "a{b", "sha256": ")" + d + R"("}]}})")
+                .find("auth.keys[0].name"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"auth": {"keys": [{"name": "a", "key_file": "/nonexistent/k"}]}})")
+                .find("cannot read"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"auth": {"key": []}})").find("auth.key"), std::string::npos);
+}
+
+TEST(config, a_public_address_without_keys_does_not_start_unless_said_so) {
+  auto e = cli_error({"--listen", "0.0.0.0:8080"});
+  EXPECT_NE(e.find("0.0.0.0 is not a loopback address, and no gateway key is configured"),
+            std::string::npos)
+      << e;
+  auto open = write_file(R"({"auth": {"disabled": true}})");
+  EXPECT_EQ(cli_error({"--listen", "0.0.0.0:8080", "--config", open}), "no error");
+  auto keyed = write_file(R"({"auth": {"keys": [{"name": "a", "sha256": ")" +
+                          to_hex(sha256("sk-some-key-0123456789")) + R"("}]}})");
+  EXPECT_EQ(cli_error({"--listen", "0.0.0.0:8080", "--config", keyed}), "no error");
+  EXPECT_EQ(cli_error({"--listen", "127.0.0.1:8080"}), "no error");
+  std::remove(open.c_str());
+  std::remove(keyed.c_str());
+}
+
+TEST(config, the_admin_listener_is_on_loopback_next_to_the_public_port_by_default) {
+  auto cli = parse_command_line({"--listen", "127.0.0.1:9000"});
+  http_options admin;
+  ASSERT_TRUE(admin_options(cli.config, admin));
+  EXPECT_EQ(admin.host, "127.0.0.1");
+  EXPECT_EQ(admin.port, 9001);
+  EXPECT_EQ(admin.serves, http_options::role::admin);
+  EXPECT_TRUE(admin.access.disabled);
+  auto ephemeral = parse_command_line({"--listen", "127.0.0.1:0"});
+  ASSERT_TRUE(admin_options(ephemeral.config, admin));
+  EXPECT_EQ(admin.port, 0);
+  auto chosen = parse_command_line({"--admin-listen", "10.0.0.5:9100"});
+  ASSERT_TRUE(admin_options(chosen.config, admin));
+  EXPECT_EQ(admin.host, "10.0.0.5");
+  EXPECT_EQ(admin.port, 9100);
+  EXPECT_FALSE(admin_options(parse_command_line({"--admin-listen", "off"}).config, admin));
+  EXPECT_NE(cli_error({"--admin-listen", "nonsense"}).find("admin_listen"), std::string::npos);
+  EXPECT_EQ(parse_command_line({}).config.http.serves, http_options::role::api);
+}
+
+TEST(config, reads_the_header_timeout) {
+  app_config cfg;
+  apply_config_json(R"({"http": {"header_timeout_ms": 2500}})", cfg);
+  EXPECT_EQ(cfg.http.header_timeout, std::chrono::milliseconds(2500));
+  EXPECT_NE(error_of(R"({"http": {"header_timeout_ms": 0}})").find("header_timeout_ms"),
+            std::string::npos);
 }
 
 }  // namespace

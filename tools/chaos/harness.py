@@ -80,25 +80,31 @@ def parse_metrics(text):
     return out
 
 
-def read_port(proc, what, timeout_s):
-    """Reads the 'listening on ...:PORT' line a server prints on stdout."""
+def read_ports(proc, what, timeout_s, marks=("listening on",)):
+    """Reads the '<mark> ...:PORT' lines a server prints on stdout, one port per mark."""
     result = {}
 
     def reader():
         for line in proc.stdout:
-            if "listening on" in line:
-                result["port"] = int(line.strip().rsplit(":", 1)[1])
+            for mark in marks:
+                if mark in line and mark not in result:
+                    result[mark] = int(line.strip().rsplit(":", 1)[1])
+            if len(result) == len(marks):
                 break
 
     t = threading.Thread(target=reader, daemon=True)
     t.start()
     t.join(timeout_s)
-    if "port" not in result:
+    if len(result) != len(marks):
         proc.kill()
-        raise ChaosError(f"{what} printed no listening line within {timeout_s} s")
+        raise ChaosError(f"{what} printed no {', '.join(marks)} line within {timeout_s} s")
     # Keep draining stdout so the process never blocks on a full pipe.
     threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-    return result["port"]
+    return [result[m] for m in marks]
+
+
+def read_port(proc, what, timeout_s):
+    return read_ports(proc, what, timeout_s)[0]
 
 
 class FakeUpstream:
@@ -171,7 +177,7 @@ class Gateway:
 
     def __init__(self, binary, config_path, workdir):
         self.binary, self.config_path, self.workdir = binary, config_path, workdir
-        self.proc, self.port = None, 0
+        self.proc, self.port, self.admin_port = None, 0, 0
         self.exit_code = None
         self.stderr_path = os.path.join(workdir, "streamgate.stderr")
 
@@ -180,10 +186,13 @@ class Gateway:
         self.proc = subprocess.Popen(
             [self.binary, "--config", self.config_path, "--admin", "--log-level", "warn"],
             stdout=subprocess.PIPE, stderr=err, text=True)
-        self.port = read_port(self.proc, "streamgate", timeout_s)
+        # The operator's endpoints (/metrics, /admin/*) are on a listener of their own.
+        self.port, self.admin_port = read_ports(self.proc, "streamgate", timeout_s,
+                                                ("listening on", "admin on"))
 
     def url(self, path=""):
-        return f"http://127.0.0.1:{self.port}{path}"
+        operator = path.startswith("/admin/") or path == "/metrics"
+        return f"http://127.0.0.1:{self.admin_port if operator else self.port}{path}"
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
