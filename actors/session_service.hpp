@@ -24,7 +24,7 @@ struct start_outcome {
 
 // How a session is started, besides its request.
 struct start_options {
-  sink_ptr sink;  // the first client; may be null: attach later
+  sink_ptr sink;                       // the first client; may be null: attach later
   const char* transport = "embedded";  // for logs and metrics: sse, ws, poll, http, embedded
   // Losing the last client cancels at once instead of waiting for the resume window (OpenAI
   // semantics for a closed /v1/chat/completions connection).

@@ -249,8 +249,8 @@ void http_connection::admin(const api_action& action) {
   };
   if (action.what == api_action::kind::admin_drop) {
     // Like a network failure: the sockets close without a goodbye; sessions stay resumable.
-    auto n = ctx_->drop_clients ? ctx_->drop_clients()
-                                : ctx_->close_all(server_context::farewell::drop);
+    auto n =
+        ctx_->drop_clients ? ctx_->drop_clients() : ctx_->close_all(server_context::farewell::drop);
     log::info("admin_drop", {{"connections", n}});
     send(json_response(version_, keep_alive_, http::status::ok, json{{"dropped", n}}.dump()));
     return;
