@@ -224,6 +224,26 @@ for p in ["ws", "sse", "poll"]:
     v = pct(r, "cancel_upstream_ms", "p99")
     if v is not None:
         rows.append((f"Cancel latency p99 ≤ 5 ms ({p}, to upstream close)", fmt(v), verdict(at_most(v, 5))))
+# Access control's share of a stream (issue 21: at most 2 %): the micro-benchmark of all it
+# does for one keyed stream, against the gateway's CPU per stream measured in this run.
+accounting = None
+access_path = os.path.join(results_dir, "micro-bench_access.json")
+if os.path.exists(access_path):
+    try:
+        for b in json.load(open(access_path)).get("benchmarks", []):
+            if b["name"] == "BM_stream_accounting":
+                scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0}[b["time_unit"]]
+                accounting = b["cpu_time"] * scale  # ms
+    except (ValueError, KeyError):
+        pass
+for p in ["sse", "ws"]:
+    for c in [100, 1000]:
+        g = cpu(f"streamgate-{p}", c)
+        if accounting is not None and g:
+            share = accounting / g
+            rows.append((f"Key check and per-key accounting ≤ 2 % of CPU per stream at {c} ({p})",
+                         f"{accounting * 1000:.1f} µs of {g:.2f} ms = {100 * share:.2f} %",
+                         verdict(share <= 0.02)))
 if idle and idle.get("open"):
     mib = (idle["rss_peak_kib"] - idle["rss_before_kib"]) / 1024 * idle["sockets"] / idle["open"]
     rows.append(("10,000 idle WebSockets in ≤ 300 MiB", f"{mib:.0f} MiB (+{idle['rss_before_kib'] / 1024:.0f} base)",

@@ -5,7 +5,10 @@
 //
 // Properties: dispatch never throws; a response is a complete HTTP answer, a JSON one a
 // JSON object; a session id is one path segment; a resume cursor is never below a valid
-// Last-Event-ID; a long-poll wait is within its documented bound.
+// Last-Event-ID; a long-poll wait is within its documented bound. With gateway keys
+// required (access/): no session is started, read or cancelled without the key (the
+// corpus' "Authorization: Bearer sk-fuzz-key-0123456789" is it), and CORS header lines are
+// well formed.
 #include "tests/fuzz/fuzz_support.hpp"
 #include "transports/api_handler.hpp"
 
@@ -48,8 +51,13 @@ bool one_segment(const std::string& id) {
   return !id.empty() && id.find_first_of("/?") == std::string::npos;
 }
 
-void check(const http_request& req, const api_action& a) {
+void check(const http_request& req, const api_action& a, bool has_key) {
   using kind = api_action::kind;
+  bool session_work = a.what == kind::chat_stream || a.what == kind::chat_complete ||
+                      a.what == kind::session_create || a.what == kind::session_events ||
+                      a.what == kind::session_cancel ||
+                      (a.what == kind::websocket && a.ws_close == 0);
+  if (session_work) SG_FUZZ_CHECK(has_key);
   switch (a.what) {
     case kind::respond: {
       auto status = a.response.result_int();
@@ -84,10 +92,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const http_options options = [] {
     http_options o;
     o.admin = true;  // route /admin/* too; nothing there acts during dispatch
+    o.serves = http_options::role::both;
+    gateway_key k;
+    k.name = "fuzz";
+    k.digest = sha256("sk-fuzz-key-0123456789");
+    k.admin = true;
+    o.access.keys = {k};
+    o.access.cors_origins = {"https://app.example"};
     return o;
   }();
   static fake_service service;
-  api_context ctx{service, options, [] { return std::string{"# metrics\n"}; }};
+  static access_control access{options.access, service};
 
   std::string_view bytes{reinterpret_cast<const char*>(data), size};
   for (int i = 0; i < 4 && !bytes.empty(); ++i) {
@@ -100,7 +115,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (ec || !parser.is_done()) return 0;
     bytes.remove_prefix(used);
     auto req = parser.release();
-    check(req, dispatch(req, ctx));
+    auto* caller = access.authenticate(credential_of(req));
+    api_context ctx{service, options, [] { return std::string{"# metrics\n"}; }, &access, caller};
+    check(req, dispatch(req, ctx), caller != nullptr);
+    auto cors = cors_headers(req, options);
+    SG_FUZZ_CHECK(cors.empty() || cors.substr(cors.size() - 2) == "\r\n");
   }
   return 0;
 }

@@ -176,8 +176,12 @@ for i, text in enumerate([
     write("ws_command", "%02d" % i, text)
 
 # --- HTTP requests -----------------------------------------------------------------------
-def req(method, target, headers=(), body=""):
-    h = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1"] + list(headers)
+# The fuzz target requires this gateway key (tests/fuzz/http_request_fuzz.cpp).
+KEY = "Authorization: Bearer sk-fuzz-key-0123456789"
+
+
+def req(method, target, headers=(), body="", key=True):
+    h = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1"] + ([KEY] if key else []) + list(headers)
     if body:
         h.append(f"Content-Length: {len(body.encode())}")
         h.append("Content-Type: application/json")
@@ -208,6 +212,20 @@ for i, text in enumerate([
         "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
         "5\r\n{\"mod\r\n0\r\n\r\n",
         "GET /v1/models HTTP/1.0\r\n\r\n",
+        req("POST", "/v1/chat/completions", body=chat, key=False),
+        req("POST", "/v1/sessions", ["Authorization: Bearer sk-wrong"], body=chat, key=False),
+        req("GET", "/v1/ws", ["Connection: Upgrade", "Upgrade: websocket",
+                              "Sec-WebSocket-Version: 13", "Origin: http://127.0.0.1",
+                              "Sec-WebSocket-Protocol: streamgate, bearer.sk-fuzz-key-0123456789",
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="], key=False),
+        req("GET", "/v1/ws", ["Connection: Upgrade", "Upgrade: websocket",
+                              "Sec-WebSocket-Version: 13", "Origin: https://evil.example",
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="]),
+        req("OPTIONS", "/v1/chat/completions", ["Origin: https://app.example",
+                                                "Access-Control-Request-Method: POST"], key=False),
+        req("GET", "/v1/models", ["Origin: https://app.example"]),
+        "POST /v1/sessions HTTP/1.1\r\nHost: x\r\n" + KEY + "\r\nContent-Type: text/plain\r\n"
+        "Content-Length: 2\r\n\r\n{}",
 ]):
     write("http_request", "%02d" % i, text)
 
@@ -235,5 +253,12 @@ for i, text in enumerate([
         '{"listen":"host:99999"}', '{"listen":":80"}', '{"http":{"threads":0}}',
         '{"breaker":{"failure_rate":"high"}}', '{"unknown":1}', '[]', '{"upstream_threads":2,'
         '"http":{"upstream_on_io_threads":true}}',
+        '{"admin_listen":"127.0.0.1:9001","http":{"header_timeout_ms":500},"auth":{"keys":['
+        '{"name":"a","sha256":"' + "ab" * 32 + '","rpm":60,"max_streams":2,"tpm":1000,'
+        '"max_connections":3,"ws_streams_per_socket":1,"models":["mock"],"admin":true},'
+        '{"name":"b","key_env":"NOT_SET_ANYWHERE"}],"ws_origins":["*"],"cors_origins":['
+        '"https://a.example"],"per_client":{"max_connections":1,"session_rpm":0,'
+        '"exempt_loopback":false}}}',
+        '{"auth":{"disabled":true,"keys":[{"name":"a","sha256":"zz"}]}}',
 ]):
     write("config", "%02d" % i, text)

@@ -35,6 +35,9 @@ app_config example_against(std::uint16_t fake_port) {
   }
   for (auto var : {"NVIDIA_API_KEY_1", "NVIDIA_API_KEY_2", "ZHIPU_API_KEY", "HUNYUAN_API_KEY"})
     ::setenv(var, "test-key-not-secret", 1);
+  // Gateway keys must differ from each other.
+  for (auto var : {"STREAMGATE_KEY_CHAT_APP", "STREAMGATE_KEY_BATCH"})
+    ::setenv(var, (std::string{"test-gateway-key-"} + var).c_str(), 1);
   app_config cfg;
   apply_config_json(j.dump(), cfg);
   return cfg;
@@ -44,6 +47,7 @@ TEST(example_config, a_thousand_requests_with_one_provider_failing_and_one_crash
   fake::fake_server upstream{fake::server_options{}};
   upstream.start();
   auto cfg = example_against(upstream.port());
+  EXPECT_EQ(cfg.http.access.keys.size(), 2u);  // the gateway keys it ships with
   cfg.gateway.restarts.backoff_initial = 50ms;
   test_server server{cfg.gateway, test_server::admin_options()};
 
