@@ -18,6 +18,12 @@ function mockShape() {
   return Object.keys(shape).length ? shape : undefined;
 }
 
+// A gateway key, when the gateway asks for one: from the page's fragment (#key=...), which
+// the browser never sends to a server, so it stays out of access logs.
+function gatewayKey() {
+  return new URLSearchParams(location.hash.slice(1)).get('key') || undefined;
+}
+
 function setState(s) {
   $('state').textContent = s;
   document.body.dataset.state = s;
@@ -121,6 +127,7 @@ function ask(prompt) {
   $('stop').disabled = false;
   const answer = new StreamgateAnswer(request, {
     transport: params.get('transport') || undefined,
+    key: gatewayKey(),
     wsUrl: params.get('ws_url') || undefined,
   }, {
     transport: (t) => { $('transport').textContent = t; document.body.dataset.transport = t; },

@@ -22,7 +22,12 @@ class StreamgateAnswer {
     this.base = options.base || '';
     this.wsUrl = options.wsUrl ||
       (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/v1/ws';
+    // A gateway key (docs/security.md): an Authorization header on fetch, a `bearer.KEY`
+    // subprotocol on the WebSocket. EventSource cannot send either, so with a key the SSE
+    // step of the fallback is left out.
+    this.key = options.key || '';
     this.order = options.transport ? [options.transport] : SG_TRANSPORTS.slice();
+    if (this.key) this.order = this.order.filter((t) => t !== 'sse');
     this.session = null;
     this.lastSeq = 0;
     this.ended = false;
@@ -106,7 +111,8 @@ class StreamgateAnswer {
     if (this.transport === 'ws' && this.ws && this.ws.readyState === 1 /* OPEN */) {
       this.ws.send(JSON.stringify({ type: 'cancel', id: this.streamId }));
     } else if (this.session) {
-      fetch(`${this.base}/v1/sessions/${this.session}/cancel`, { method: 'POST' });
+      fetch(`${this.base}/v1/sessions/${this.session}/cancel`,
+        { method: 'POST', headers: this.authHeaders() });
     }
     // The `cancelled` event ends the answer once the server has stopped the upstream.
   }
@@ -118,7 +124,8 @@ class StreamgateAnswer {
     try {
       // ReferenceError when there is no WebSocket at all; a constructor may throw too (a
       // blocked scheme, a policy, a broken polyfill): both are a transport that cannot connect.
-      ws = new WebSocket(this.wsUrl);
+      ws = this.key ? new WebSocket(this.wsUrl, ['streamgate', 'bearer.' + this.key])
+                    : new WebSocket(this.wsUrl);
     } catch (e) {
       return setTimeout(() => this.dropped(false), 0);
     }
@@ -152,10 +159,15 @@ class StreamgateAnswer {
       }
       this.event(msg, false);
     };
-    ws.onclose = () => {
+    ws.onclose = (e) => {
       clearTimeout(timer);
       clearTimeout(this.watchdog);
       if (this.ws === ws) this.ws = null;
+      // The gateway refused the key (4401) or its connections are used up (4429): another
+      // transport or a reconnect would hear the same.
+      if (e && (e.code === 4401 || e.code === 4429)) {
+        return this.fail({ code: e.reason || 'invalid_api_key', message: 'the gateway refused the key' });
+      }
       this.dropped(opened);
     };
   }
@@ -210,7 +222,7 @@ class StreamgateAnswer {
   async createSession() {
     try {
       const r = await fetch(`${this.base}/v1/sessions`, {
-        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        method: 'POST', headers: { 'Content-Type': 'application/json', ...this.authHeaders() },
         body: JSON.stringify(this.request),
       });
       const body = await r.json();
@@ -227,6 +239,10 @@ class StreamgateAnswer {
     }
   }
 
+  authHeaders() {
+    return this.key ? { Authorization: 'Bearer ' + this.key } : {};
+  }
+
   // --- Long polling ----------------------------------------------------------------------
   async poll() {
     if (!this.session && !(await this.createSession())) return;
@@ -236,7 +252,7 @@ class StreamgateAnswer {
       try {
         const r = await fetch(
           `${this.base}/v1/sessions/${this.session}/events?after=${this.lastSeq}&wait_ms=25000`,
-          { signal: this.pollAbort.signal, cache: 'no-store' });
+          { signal: this.pollAbort.signal, cache: 'no-store', headers: this.authHeaders() });
         body = await r.json();
         if (!r.ok) return this.fail(body.error);
       } catch (e) {

@@ -1,8 +1,9 @@
 // The browser page (web/) in headless Chromium against a real streamgate process:
 // tokens stream in, Stop cancels the upstream, forced SSE and polling work, the page falls
-// back by itself, and a server-side cut mid-answer still ends with the full text exactly once.
+// back by itself, a server-side cut mid-answer still ends with the full text exactly once, and
+// against a gateway with keys it streams with the key from its fragment.
 // Usage: node page_test.mjs <streamgate binary> <web root> <output dir>
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -13,6 +14,13 @@ const [binary, webRoot, outDir] = process.argv.slice(2);
 mkdirSync(outDir, { recursive: true });
 
 const { server, port, adminPort } = await startStreamgate(binary, ['--web-root', webRoot, '--admin']);
+// A second gateway that asks for a key (docs/security.md): the page takes it from #key=.
+const PAGE_KEY = 'sk-page-test-0123456789abcdef';
+process.env.SG_PAGE_TEST_KEY = PAGE_KEY;
+const keyedConfig = join(mkdtempSync(join(tmpdir(), 'sg-keyed-')), 'keyed.json');
+writeFileSync(keyedConfig, JSON.stringify(
+  { auth: { keys: [{ name: 'page', key_env: 'SG_PAGE_TEST_KEY' }] } }));
+const keyed = await startStreamgate(binary, ['--web-root', webRoot, '--config', keyedConfig]);
 const profile = mkdtempSync(join(tmpdir(), 'sg-chromium-'));
 let context;
 const killTimer = setTimeout(() => {
@@ -49,11 +57,11 @@ async function waitFor(cond, what, ms = 15000) {
 }
 
 // `init`: a script that runs in the page before its own (page.addInitScript).
-async function openPage(query, init) {
+async function openPage(query, init, at = base, fragment = '') {
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error('page error:', e.message));
   if (init) await page.addInitScript(init);
-  await page.goto(`${base}/?${query}`);
+  await page.goto(`${at}/?${query}${fragment}`);
   return page;
 }
 
@@ -278,6 +286,34 @@ for (const transport of ['ws', 'sse', 'poll']) {
   };
 }
 
+// With keys: the page sends its key by subprotocol (WebSocket) and header (poll), leaves out
+// EventSource (which cannot send one), and shows a refused key as an error, not a retry loop.
+const keyedBase = `http://127.0.0.1:${keyed.port}`;
+for (const transport of ['ws', 'poll']) {
+  tests[`a_keyed_gateway_streams_over_${transport}_with_the_key_from_the_fragment`] = async () => {
+    const page = await openPage(`transport=${transport}&tokens=12&interval=5`, undefined,
+      keyedBase, `#key=${PAGE_KEY}`);
+    await send(page);
+    const info = await finished(page);
+    assert.equal(info.transport, transport);
+    assert.equal(await answerText(page), mockText(12));
+  };
+  tests[`a_keyed_gateway_refuses_the_page_with_a_wrong_key_over_${transport}`] = async () => {
+    const page = await openPage(`transport=${transport}&tokens=12`, undefined, keyedBase,
+      '#key=sk-wrong-key');
+    await page.click('#send');
+    await finished(page, 'error');
+    assert.match(await page.textContent('.assistant .outcome'), /^\[error: invalid_api_key\]/);
+  };
+}
+tests.a_keyed_page_falls_back_from_websocket_to_poll_not_to_event_source = async () => {
+  const page = await openPage('ws_url=ws://127.0.0.1:9/v1/ws&tokens=10&interval=5', undefined,
+    keyedBase, `#key=${PAGE_KEY}`);
+  await send(page);
+  const info = await finished(page);
+  assert.equal(info.transport, 'poll');
+};
+
 let failed = 0;
 try {
   context = await chromium.launchPersistentContext(profile, {
@@ -298,6 +334,7 @@ try {
 } finally {
   if (context) await context.close();
   server.kill('SIGTERM');
+  keyed.server.kill('SIGTERM');
   rmSync(profile, { recursive: true, force: true });
   clearTimeout(killTimer);
 }

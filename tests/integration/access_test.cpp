@@ -123,6 +123,45 @@ TEST(access, a_key_over_its_rate_gets_429_with_retry_after) {
             200u);
 }
 
+TEST(access, a_keys_streams_per_socket_and_connections_are_bounded) {
+  key_limits l;
+  l.streams_per_socket = 1;
+  l.max_connections = 2;
+  test_server server{gateway_config::with_mock_provider(), keyed(l)};
+  {
+    ws_client ws{server.port(), 10s, 0, bearer(key_a)};
+    ws.send({{"type", "start"}, {"id", "1"}, {"request", mock_request(200, 20)}});
+    ws.send({{"type", "start"}, {"id", "2"}, {"request", mock_request(2)}});
+    std::optional<json> refusal;
+    while (auto m = ws.next()) {
+      if ((*m)["type"] == "error" && (*m)["id"] == "2") {
+        refusal = *m;
+        break;
+      }
+    }
+    ASSERT_TRUE(refusal);
+    EXPECT_EQ((*refusal)["code"], "too_many_streams");
+    // Two connections carry the key (this socket and the next); a third gets 429 or 4429.
+    http_client second{server.port()};
+    EXPECT_EQ(second.request("GET", "/v1/models", {}, bearer(key_a)).status, 200u);
+    http_client third{server.port()};
+    auto refused = third.request("GET", "/v1/models", {}, bearer(key_a));
+    EXPECT_EQ(refused.status, 429u);
+    EXPECT_EQ(json::parse(refused.body)["error"]["code"], "connection_limit");
+    ws_client fourth{server.port(), 10s, 0, bearer(key_a)};
+    EXPECT_FALSE(fourth.next());
+    EXPECT_EQ(fourth.close_code(), 4429u);
+    // Another key is not bounded by it.
+    http_client other{server.port()};
+    EXPECT_EQ(other.request("GET", "/v1/models", {}, bearer(key_b)).status, 200u);
+  }
+  // Its connections closed, the key's count comes back down.
+  EXPECT_TRUE(eventually([&] {
+    http_client again{server.port()};
+    return again.request("GET", "/v1/models", {}, bearer(key_a)).status == 200u;
+  }));
+}
+
 TEST(access, no_key_shows_in_responses_logs_or_metrics) {
   std::mutex mu;
   std::string logs;
