@@ -124,7 +124,9 @@ TEST(quota, two_hundred_concurrent_requests_through_a_pool_of_ten_all_complete) 
       std::vector<std::unique_ptr<http_client>> cs;
       for (int i = 0; i < clients / 8; ++i) {
         cs.push_back(std::make_unique<http_client>(server.port(), 60s));
-        cs.back()->open_stream("POST", "/v1/chat/completions", mock_body(true, 5, 5));
+        // 100 ms a stream: long enough that more than 10 are open at once even when a
+        // loaded machine opens the connections slowly (at 25 ms one run saw no queueing).
+        cs.back()->open_stream("POST", "/v1/chat/completions", mock_body(true, 5, 20));
       }
       for (auto& c : cs) {
         std::string last;
