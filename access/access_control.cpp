@@ -96,10 +96,17 @@ struct access_control::state {
     return it != owners.end() && it->second == &who;
   }
 
-  void prune_clients(clock_type::time_point now) {
-    for (auto it = clients.begin(); it != clients.end();)
-      it = it->second.connections == 0 ? clients.erase(it) : std::next(it);
-    (void)now;
+  // The entry of `ip`, made when new; clients_mu held. A full table first drops the
+  // addresses with no open connection (their session-start history goes with them).
+  client_entry& client(const std::string& ip, clock_type::time_point now) {
+    auto it = clients.find(ip);
+    if (it != clients.end()) return it->second;
+    if (clients.size() >= max_client_entries) {
+      for (auto c = clients.begin(); c != clients.end();)
+        c = c->second.connections == 0 ? clients.erase(c) : std::next(c);
+    }
+    return clients.emplace(ip, client_entry{0, rate_window{cfg.per_client.session_rpm, now}})
+        .first->second;
   }
 };
 
@@ -221,18 +228,12 @@ std::shared_ptr<void> access_control::open_connection(const client_address& from
   auto limit = st_->cfg.per_client.max_connections;
   if (limit == 0 || !st_->limited(from)) return free_ticket();
   std::lock_guard<std::mutex> lock{st_->clients_mu};
-  auto now = clock_type::now();
-  if (st_->clients.size() >= max_client_entries) st_->prune_clients(now);
-  auto it = st_->clients.find(from.ip);
-  if (it == st_->clients.end())
-    it = st_->clients
-             .emplace(from.ip, client_entry{0, rate_window{st_->cfg.per_client.session_rpm, now}})
-             .first;
-  if (it->second.connections >= limit) {
+  auto& entry = st_->client(from.ip, clock_type::now());
+  if (entry.connections >= limit) {
     stats::limits().rejected.with({"client_connections"}).inc();
     return nullptr;
   }
-  ++it->second.connections;
+  ++entry.connections;
   return std::shared_ptr<void>(st_.get(), [st = st_, ip = from.ip](void*) {
     std::lock_guard<std::mutex> lock{st->clients_mu};
     auto it = st->clients.find(ip);
@@ -275,17 +276,11 @@ start_outcome access_control::start(const key_account& who, const client_address
   auto now = clock_type::now();
   if (st_->cfg.per_client.session_rpm > 0 && st_->limited(from)) {
     std::lock_guard<std::mutex> lock{st_->clients_mu};
-    auto it = st_->clients.find(from.ip);
-    if (it == st_->clients.end()) {
-      if (st_->clients.size() >= max_client_entries) st_->prune_clients(now);
-      it = st_->clients
-               .emplace(from.ip, client_entry{0, rate_window{st_->cfg.per_client.session_rpm, now}})
-               .first;
-    }
-    if (!it->second.starts.take(now))
+    auto& starts = st_->client(from.ip, now).starts;
+    if (!starts.take(now))
       return refuse(error_code::client_rate_limited,
                     "this address starts sessions faster than the gateway allows",
-                    it->second.starts.retry_after_s(now));
+                    starts.retry_after_s(now));
   }
   {
     std::lock_guard<std::mutex> lock{k.mu};
