@@ -39,6 +39,7 @@ run: build
 	@echo "    -d '{\"model\":\"mock\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'"
 	@echo ""
 	@echo "or open http://$(LISTEN)/ in a browser. Ctrl-C stops the server gracefully."
+	@echo "Metrics and /admin are on the admin listener, http://127.0.0.1:$$(( $(lastword $(subst :, ,$(LISTEN))) + 1 ))/metrics"
 	@echo ""
 	@exec $(BUILD_DIR)/streamgate --listen $(LISTEN) --web-root web
 
