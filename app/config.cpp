@@ -12,6 +12,8 @@
 #include <optional>
 #include <sstream>
 
+#include <sys/stat.h>
+
 namespace streamgate {
 namespace {
 
@@ -267,6 +269,10 @@ key_digest read_key_source(object_reader& k, const std::string& env, const std::
       throw config_error(k.at("key_env") + ": environment variable '" + env + "' is not set");
     key = value;
   } else {
+    // A regular file only: a FIFO or a device (/dev/stdin) would block the start-up.
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+      throw config_error(k.at("key_file") + ": cannot read '" + file + "' (a regular file)");
     std::ifstream in{file, std::ios::binary};
     if (!in) throw config_error(k.at("key_file") + ": cannot read '" + file + "'");
     std::string text(4097, '\0');

@@ -443,6 +443,9 @@ TEST(config, refuses_bad_keys_without_showing_them) {
   EXPECT_NE(error_of(R"({"auth": {"keys": [{"name": "a", "key_file": "/nonexistent/k"}]}})")
                 .find("cannot read"),
             std::string::npos);
+  EXPECT_NE(error_of(R"({"auth": {"keys": [{"name": "a", "key_file": "/dev/stdin"}]}})")
+                .find("(a regular file)"),
+            std::string::npos);
   EXPECT_NE(error_of(R"({"auth": {"key": []}})").find("auth.key"), std::string::npos);
 }
 
