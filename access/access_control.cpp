@@ -10,6 +10,7 @@
 #include <cctype>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 
 namespace streamgate {
 
@@ -54,11 +55,6 @@ struct client_entry {
 // Entries of addresses with no open connection go once there are this many: the table
 // stays bounded whatever addresses a flood comes from.
 constexpr std::size_t max_client_entries = 65536;
-
-std::shared_ptr<void> free_ticket() {
-  static const auto ticket = std::make_shared<int>(0);
-  return ticket;
-}
 
 }  // namespace
 
@@ -224,40 +220,64 @@ const std::string& access_control::name_of(const key_account& who) const {
   return who.key.name;
 }
 
-std::shared_ptr<void> access_control::open_connection(const client_address& from) {
-  auto limit = st_->cfg.per_client.max_connections;
-  if (limit == 0 || !st_->limited(from)) return free_ticket();
-  std::lock_guard<std::mutex> lock{st_->clients_mu};
-  auto& entry = st_->client(from.ip, clock_type::now());
-  if (entry.connections >= limit) {
-    stats::limits().rejected.with({"client_connections"}).inc();
-    return nullptr;
-  }
-  ++entry.connections;
-  return std::shared_ptr<void>(st_.get(), [st = st_, ip = from.ip](void*) {
-    std::lock_guard<std::mutex> lock{st->clients_mu};
-    auto it = st->clients.find(ip);
-    if (it == st->clients.end()) return;
-    if (--it->second.connections == 0 && it->second.starts.full(clock_type::now()))
-      st->clients.erase(it);
-  });
+access_ticket& access_ticket::operator=(access_ticket&& o) noexcept {
+  if (this == &o) return *this;
+  release();
+  st_ = std::exchange(o.st_, nullptr);
+  key_ = std::exchange(o.key_, nullptr);
+  ip_ = std::move(o.ip_);
+  o.ip_.clear();
+  return *this;
 }
 
-std::shared_ptr<void> access_control::bind_connection(const key_account& who) {
+void access_ticket::release() {
+  if (st_ == nullptr) return;
+  if (key_ != nullptr) {
+    std::lock_guard<std::mutex> lock{key_->mu};
+    --key_->connections;
+    key_->connections_gauge.dec();
+  } else if (!ip_.empty()) {
+    std::lock_guard<std::mutex> lock{st_->clients_mu};
+    auto it = st_->clients.find(ip_);
+    if (it != st_->clients.end() && --it->second.connections == 0 &&
+        it->second.starts.full(clock_type::now()))
+      st_->clients.erase(it);
+  }
+  st_ = nullptr;
+  key_ = nullptr;
+}
+
+access_ticket access_control::open_connection(const client_address& from) {
+  access_ticket t;
+  auto limit = st_->cfg.per_client.max_connections;
+  if (limit != 0 && st_->limited(from) && !from.ip.empty()) {
+    std::lock_guard<std::mutex> lock{st_->clients_mu};
+    auto& entry = st_->client(from.ip, clock_type::now());
+    if (entry.connections >= limit) {
+      stats::limits().rejected.with({"client_connections"}).inc();
+      return t;
+    }
+    ++entry.connections;
+    t.ip_ = from.ip;
+  }
+  t.st_ = st_.get();
+  return t;
+}
+
+access_ticket access_control::bind_connection(const key_account& who) {
+  access_ticket t;
   auto& k = const_cast<key_account&>(who);
   auto limit = k.key.limits.max_connections;
   std::lock_guard<std::mutex> lock{k.mu};
   if (limit != 0 && k.connections >= limit) {
     stats::limits().rejected.with({"key_connections"}).inc();
-    return nullptr;
+    return t;
   }
   ++k.connections;
   k.connections_gauge.inc();
-  return std::shared_ptr<void>(&k, [st = st_, &k](void*) {
-    std::lock_guard<std::mutex> lock{k.mu};
-    --k.connections;
-    k.connections_gauge.dec();
-  });
+  t.st_ = st_.get();
+  t.key_ = &k;
+  return t;
 }
 
 start_outcome access_control::start(const key_account& who, const client_address& from,

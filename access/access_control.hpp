@@ -12,6 +12,7 @@
 namespace streamgate {
 
 class key_account;  // one configured key's limits and counters (access_control.cpp)
+class access_ticket;
 
 // Where a client connects from, as the per-client limits see it.
 struct client_address {
@@ -48,11 +49,11 @@ class access_control {
   bool is_admin(const key_account& who) const;
   const std::string& name_of(const key_account& who) const;
 
-  // A connection's place in the per-client count while the ticket lives; null: that address
-  // already holds per_client.max_connections.
-  std::shared_ptr<void> open_connection(const client_address& from);
+  // A connection's place in the per-client count while the ticket lives; an empty ticket:
+  // that address already holds per_client.max_connections.
+  access_ticket open_connection(const client_address& from);
   // The same for a key's max_connections, once a connection has shown its key.
-  std::shared_ptr<void> bind_connection(const key_account& who);
+  access_ticket bind_connection(const key_account& who);
 
   // The engine's session operations, as `who` may use them. A session belongs to the key
   // that started it: another key's id is not found (404 session_not_found, no oracle).
@@ -72,6 +73,32 @@ class access_control {
 
  private:
   std::shared_ptr<state> st_;  // shared with the sessions' meters, which may outlive this
+};
+
+// A connection's place in a count (its address's, or its key's connections), given back when
+// the ticket goes. Its access_control must outlive it: connections hold their server's
+// context, which owns the access_control. A plain object on purpose: releasing a ticket makes
+// no virtual call (no shared_ptr control block of its own), which UBSan's vptr check would
+// have to verify with a pipe: in a process at its descriptor limit that fails and reads as
+// an error (docs/testing.md).
+class access_ticket {
+ public:
+  access_ticket() = default;
+  access_ticket(access_ticket&& o) noexcept { *this = std::move(o); }
+  access_ticket& operator=(access_ticket&& o) noexcept;
+  access_ticket(const access_ticket&) = delete;
+  access_ticket& operator=(const access_ticket&) = delete;
+  ~access_ticket() { release(); }
+
+  explicit operator bool() const { return st_ != nullptr; }
+
+ private:
+  friend class access_control;
+  void release();
+
+  access_control::state* st_ = nullptr;
+  key_account* key_ = nullptr;  // a key's connection, or
+  std::string ip_;              // an address's; neither: admitted without counting
 };
 
 }  // namespace streamgate

@@ -22,9 +22,9 @@ namespace streamgate {
 // place in that key's. Handed from the HTTP connection to the WebSocket that takes it over.
 struct client_identity {
   client_address from;
-  std::shared_ptr<void> address_ticket;
+  access_ticket address_ticket;
   const key_account* key = nullptr;
-  std::shared_ptr<void> key_ticket;
+  access_ticket key_ticket;
 };
 
 // What every connection of one server shares. Owned by http_server; outlives connections
