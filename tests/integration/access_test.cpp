@@ -174,7 +174,11 @@ TEST(access, no_key_shows_in_responses_logs_or_metrics) {
     key_limits l;
     l.rpm = 1;
     l.models = {"mock"};
-    test_server server{gateway_config::with_mock_provider(), keyed(l)};
+    // Names of its own: the metrics registry is the process's, and other tests of this binary
+    // count under team-a.
+    auto o = test_server::default_options();
+    o.access.keys = {key("leak-check-a", key_a, l), key("leak-check-b", key_b)};
+    test_server server{gateway_config::with_mock_provider(), o};
     http_client c{server.port()};
     const std::string guess = "sk-attacker-guess-77777777";
     for (auto& k : {key_a, key_a, guess, key_b}) {
@@ -183,15 +187,16 @@ TEST(access, no_key_shows_in_responses_logs_or_metrics) {
       for (auto& [n, v] : r.headers) seen += n + ": " + v + "\n";
     }
     auto m = c.request("GET", "/metrics").body;
-    EXPECT_NE(m.find(R"(streamgate_key_sessions_total{key="team-a",outcome="started"} 1)"),
+    EXPECT_NE(m.find(R"(streamgate_key_sessions_total{key="leak-check-a",outcome="started"} 1)"),
               std::string::npos);
-    EXPECT_NE(m.find(R"(streamgate_key_sessions_total{key="team-a",outcome="rate_limited"} 1)"),
-              std::string::npos);
+    EXPECT_NE(
+        m.find(R"(streamgate_key_sessions_total{key="leak-check-a",outcome="rate_limited"} 1)"),
+        std::string::npos);
     EXPECT_NE(m.find(R"(streamgate_auth_failures_total{reason="invalid_key"})"), std::string::npos);
     seen += m;
     // A failure names which key leaked, never the key: test output is output too.
     const std::pair<const char*, std::string> keys[] = {
-        {"team-a", key_a}, {"team-b", key_b}, {"the guess", guess}};
+        {"leak-check-a", key_a}, {"leak-check-b", key_b}, {"the guess", guess}};
     for (auto& [name, k] : keys) {
       EXPECT_EQ(seen.find(k), std::string::npos) << name;
       EXPECT_EQ(seen.find(k.substr(3, 12)), std::string::npos) << name;
