@@ -186,10 +186,6 @@ const access_config& access_control::config() const {
   return st_->cfg;
 }
 
-session_service& access_control::engine() const {
-  return st_->engine;
-}
-
 std::string_view access_control::bearer_token(std::string_view authorization) {
   constexpr std::string_view scheme = "bearer ";
   if (authorization.size() <= scheme.size()) return {};

@@ -20,14 +20,6 @@ struct client_address {
   bool loopback = false;
 };
 
-// A refusal by access control: a stable error code (docs/security.md), its message, and for a
-// rate, when to try again.
-struct access_refusal {
-  std::string_view code;
-  std::string message;
-  std::uint32_t retry_after_s = 0;
-};
-
 // The gate between the transports and the engine (Envoy's filter idea, as one object): who a
 // caller is (gateway keys), what that key may still do (its rates, streams and models), whose
 // session an id is, and how much one client address may take. Transports call the engine's
@@ -66,8 +58,6 @@ class access_control {
   std::vector<model_info> models(const key_account& who) const;
   // WebSocket streams `who` may run on one socket.
   std::size_t streams_per_socket(const key_account& who, std::size_t server_limit) const;
-
-  session_service& engine() const;
 
   struct state;  // opaque: access_control.cpp
 

@@ -349,14 +349,20 @@ std::string_view credential_of(const http_request& req) {
   auto authorization = req[http::field::authorization];
   if (!authorization.empty()) return access_control::bearer_token(authorization);
   constexpr std::string_view prefix = "bearer.";
-  std::string_view protocols = req[http::field::sec_websocket_protocol];
-  while (!protocols.empty()) {
-    auto comma = protocols.find(',');
-    auto p = trim(protocols.substr(0, comma));
-    if (p.size() > prefix.size() && iequals(p.substr(0, prefix.size()), prefix))
-      return p.substr(prefix.size());
+  auto p = find_item(req[http::field::sec_websocket_protocol], [&](std::string_view item) {
+    return item.size() > prefix.size() && iequals(item.substr(0, prefix.size()), prefix);
+  });
+  return p.empty() ? p : p.substr(prefix.size());
+}
+
+std::string_view find_item(std::string_view list,
+                           const std::function<bool(std::string_view)>& match) {
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    auto item = trim(list.substr(0, comma));
+    if (match(item)) return item;
     if (comma == std::string_view::npos) break;
-    protocols.remove_prefix(comma + 1);
+    list.remove_prefix(comma + 1);
   }
   return {};
 }

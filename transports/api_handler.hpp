@@ -68,6 +68,11 @@ api_action dispatch(const http_request& req, const api_context& ctx);
 // can set). Empty: none.
 std::string_view credential_of(const http_request& req);
 
+// The first item of a comma-separated header value (items trimmed of blanks) that `match`
+// accepts; empty when none does. Sec-WebSocket-Protocol is such a list.
+std::string_view find_item(std::string_view list,
+                           const std::function<bool(std::string_view)>& match);
+
 // The CORS headers an answer to `req` carries ("Name: value\r\n" lines): none unless CORS
 // is configured and the request's Origin is allowed.
 std::string cors_headers(const http_request& req, const http_options& options);

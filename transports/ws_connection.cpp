@@ -29,16 +29,7 @@ namespace {
 // that sends its key as a `bearer.KEY` subprotocol must offer "streamgate" too, since the
 // answer must name one it offered, and echoing the key back is not an option.
 bool offers_streamgate(std::string_view protocols) {
-  while (!protocols.empty()) {
-    auto comma = protocols.find(',');
-    auto p = protocols.substr(0, comma);
-    while (!p.empty() && p.front() == ' ') p.remove_prefix(1);
-    while (!p.empty() && p.back() == ' ') p.remove_suffix(1);
-    if (p == "streamgate") return true;
-    if (comma == std::string_view::npos) break;
-    protocols.remove_prefix(comma + 1);
-  }
-  return false;
+  return !find_item(protocols, [](std::string_view p) { return p == "streamgate"; }).empty();
 }
 
 }  // namespace

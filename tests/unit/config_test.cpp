@@ -443,6 +443,11 @@ TEST(config, refuses_bad_keys_without_showing_them) {
   EXPECT_NE(error_of(R"({"auth": {"keys": [{"name": "a", "key_file": "/nonexistent/k"}]}})")
                 .find("cannot read"),
             std::string::npos);
+  auto big = write_file(std::string(5000, 'k'));
+  EXPECT_NE(error_of(R"({"auth": {"keys": [{"name": "a", "key_file": ")" + big + R"("}]}})")
+                .find("larger than 4096 bytes"),
+            std::string::npos);
+  std::remove(big.c_str());
   EXPECT_NE(error_of(R"({"auth": {"keys": [{"name": "a", "key_file": "/dev/stdin"}]}})")
                 .find("(a regular file)"),
             std::string::npos);
