@@ -67,11 +67,12 @@ int serve(const app_config& cfg) {
               caf::timespan{std::chrono::milliseconds(100)});
   caf::actor_system system{caf_cfg};
 
-  // One io_context for client connections and upstream transfers: a streamed chunk is read
-  // from the provider and written to its client on the same thread.
-  auto io = std::make_shared<boost::asio::io_context>(static_cast<int>(cfg.http.threads));
+  // The I/O lanes (one io_context and thread each) for client connections and, by default,
+  // upstream transfers: a streamed chunk is read from the provider and written to its client
+  // on its client's lane.
+  auto io = make_io_lanes(cfg.http.threads);
   auto gateway_cfg = cfg.gateway;
-  if (cfg.http.upstream_on_io_threads) gateway_cfg.upstream_io = io;
+  if (cfg.http.upstream_on_io_threads) gateway_cfg.upstream_lanes = io;
   gateway engine{system, gateway_cfg};
   http_server server{engine, cfg.http, &engine, io};
   server.start();

@@ -22,6 +22,9 @@ info = json.load(open(info_path)) if os.path.exists(info_path) else {}
 
 targets = ["direct", "nginx", "curl-relay", "streamgate-sse", "streamgate-ws", "streamgate-poll"]
 concurrencies = sorted({c for (t, c) in runs if t in targets})
+# The same references and transports with each client reusing its connection (--keep-alive).
+ka_targets = ["ka-direct", "ka-nginx", "ka-curl-relay", "ka-streamgate-sse", "ka-streamgate-ws"]
+ka_concurrencies = sorted({c for (t, c) in runs if t in ka_targets})
 
 
 def pct(r, metric, p):
@@ -66,7 +69,8 @@ lines = ["# Benchmarks", "",
          "the same concurrency in the same run; *nginx* is nginx-light as a streaming reverse "
          "proxy, the pass-through floor; *curl-relay* (tools/curl_relay) relays the same stream "
          "through libcurl and nothing else, on one thread: the floor of any gateway built on "
-         "libcurl, as streamgate is. Each stream opens its own client connection. "
+         "libcurl, as streamgate is. Each stream opens its own client connection, except in "
+         "the keep-alive section. "
          "Runs of 100 streams or more are closed loops whose first streams start evenly over "
          f"{info.get('ramp_s', '?')} s (one stream's length; each slot then restarts when its "
          "stream ends), the steady state of that many users; the *start-up storm* section "
@@ -111,6 +115,23 @@ def run_table(title, names, c, ref):
 
 for c in concurrencies:
     lines += run_table(f"## Concurrency {c}", targets, c, "direct")
+
+if ka_concurrencies:
+    lines += ["## Keep-alive connections reused", "",
+              "The same closed loops with `loadgen --keep-alive`: each client sends its next "
+              "request on the connection of its last, as the openai SDKs do (SSE: HTTP/1.1 "
+              "keep-alive once the chunked body has ended; WebSocket: the next `start` on the "
+              "same socket). TTFT then counts from the request's write, with no connect in it. "
+              "*Added* figures are against *ka-direct* at the same concurrency; *connections* is "
+              "how many each run opened (one per client when every connection was kept).", ""]
+    for c in ka_concurrencies:
+        table = run_table(f"### Concurrency {c}", ka_targets, c, "ka-direct")
+        opened = [f"{t} {r['connections_opened']}" for t in ka_targets
+                  if (r := runs.get((t, c))) and "connections_opened" in r]
+        if opened:
+            table.insert(-1, "")
+            table.insert(-1, f"Connections opened for {c} clients: " + ", ".join(opened) + ".")
+        lines += table
 
 # CPU per stream as ratios to both pass-through references.
 def cpu(t, c):
@@ -215,6 +236,16 @@ for p in ["sse", "ws"]:
             rows.append((f"CPU per stream ≤ nginx's at {c} ({p})",
                          f"{g['gateway_cpu_ms_per_stream']:.2f} vs {n['gateway_cpu_ms_per_stream']:.2f} ms{floor}",
                          verdict(g["gateway_cpu_ms_per_stream"] <= n["gateway_cpu_ms_per_stream"])))
+# Issue 22: at 1 and 100 streams, added TTFT p99 at most nginx's + 0.5 ms, on fresh connections
+# and on kept ones, each against its own mode's direct run.
+for mode, prefix in [("fresh connections", ""), ("keep-alive", "ka-")]:
+    for c in [1, 100]:
+        n = added(f"{prefix}nginx", c, "ttft_ms", "p99", f"{prefix}direct")
+        for p in ["sse", "ws"]:
+            a = added(f"{prefix}streamgate-{p}", c, "ttft_ms", "p99", f"{prefix}direct")
+            rows.append((f"Added TTFT p99 at {c} ≤ nginx's + 0.5 ms ({p}, {mode})",
+                         f"{fmt(a)} vs {fmt(n)} + 0.5",
+                         verdict(at_most(a, None if n is None else n + 0.5))))
 for p in ["ws", "poll"]:
     r = runs.get((f"cancel-{p}", 100))
     v = pct(r, "cancel_ack_ms", "p99")

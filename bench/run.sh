@@ -4,8 +4,10 @@
 #   nginx       loadgen -> nginx-light (proxy_buffering off, keep-alive upstream) -> fake upstream
 #   curl-relay  loadgen -> tools/curl_relay (libcurl and nothing else) -> fake upstream
 #   streamgate  loadgen -> streamgate (SSE, WebSocket, long-poll) -> fake upstream
-# at concurrency 1, 100 and 1000, plus cancel latency, memory per idle WebSocket and the
-# micro-benchmarks. Loopback only; bounded in time (a few minutes on 2 cores).
+# at concurrency 1, 100 and 1000, again at 1 and 100 with each client reusing its connection
+# (keep-alive), plus cancel latency, memory per idle WebSocket and the micro-benchmarks.
+# Loopback only; bounded in time (a few minutes on 2 cores). An empty STORM, PLACEMENT or
+# KEEPALIVE leaves that phase out.
 set -euo pipefail
 
 BUILD=${1:-build}
@@ -23,10 +25,13 @@ PROTOCOLS=${PROTOCOLS:-"sse ws poll"}
 # length (then each slot restarts when its stream ends): the steady state of that many
 # users. The start-up storm (all streams in the same instant) is measured on its own.
 RAMP_S=${RAMP_S:-$(awk "BEGIN{print $CHUNKS * $INTERVAL_MS / 1000}")}
-STORM=${STORM:-1000}
+STORM=${STORM-1000}
 # Concurrencies at which the curl driver on the I/O thread (http.upstream_on_io_threads) is
 # measured against the default, its own thread.
-PLACEMENT=${PLACEMENT:-"100 1000"}
+PLACEMENT=${PLACEMENT-"100 1000"}
+# Concurrencies measured again with --keep-alive: each client sends its next request on the
+# connection of its last (HTTP/1.1 keep-alive, or its WebSocket), as the openai SDKs do.
+KEEPALIVE=${KEEPALIVE-"1 100"}
 mkdir -p "$OUT"
 rm -f "$OUT"/*.json "$OUT"/*.txt
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -203,7 +208,8 @@ t = r.get("ttft_ms") or {}
 g = r.get("gap_ms") or {}
 print(f"  {r['target']} c={r['concurrency']}: ok {r['ok']}/{r['requests']}  ttft p50 {t.get('p50', '-')}"
       f" p99 {t.get('p99', '-')}  gap p99 {g.get('p99', '-')}  gw cpu {r['gateway_cpu_ms_per_stream']:.2f} ms/stream"
-      f"  errors {r.get('errors') or '-'}")
+      f"  errors {r.get('errors') or '-'}"
+      + (f"  connections {r['connections_opened']}" if "connections_opened" in r else ""))
 PY
 }
 
@@ -213,6 +219,18 @@ for c in $CONCURRENCIES; do
   measure nginx sse "http://127.0.0.1:$NGINX_PORT" "$c"
   measure curl-relay sse "http://127.0.0.1:$RELAY_PORT" "$c"
   for p in $PROTOCOLS; do measure "streamgate-$p" "$p" "http://127.0.0.1:$GW_PORT" "$c"; done
+done
+
+# ka-* names keep their reference's suffix, so measure() finds each gateway's pid as above.
+for c in $KEEPALIVE; do
+  echo "bench: concurrency $c, keep-alive connections"
+  measure ka-direct sse "http://127.0.0.1:$FAKE_PORT" "$c" --keep-alive
+  measure ka-nginx sse "http://127.0.0.1:$NGINX_PORT" "$c" --keep-alive
+  measure ka-curl-relay sse "http://127.0.0.1:$RELAY_PORT" "$c" --keep-alive
+  for p in $PROTOCOLS; do
+    [ "$p" = poll ] && continue  # its polls already share a connection within each stream
+    measure "ka-streamgate-$p" "$p" "http://127.0.0.1:$GW_PORT" "$c" --keep-alive
+  done
 done
 
 if [ -n "$STORM" ]; then

@@ -46,10 +46,10 @@ caf::expected<gateway_actor> spawn_gateway(caf::actor_system& system, gateway_op
       log::route_to(cfg.log_level, std::move(options.log_line));
     else
       log::init(cfg.log_level, cfg.log_file);
-    std::shared_ptr<boost::asio::io_context> io;
+    http_server::lanes io;
     if (options.serve_http) {
-      io = std::make_shared<boost::asio::io_context>(static_cast<int>(cfg.http.threads));
-      if (cfg.http.upstream_on_io_threads) cfg.gateway.upstream_io = io;
+      io = make_io_lanes(cfg.http.threads);
+      if (cfg.http.upstream_on_io_threads) cfg.gateway.upstream_lanes = io;
     }
     parts.engine = std::make_shared<gateway>(system, cfg.gateway);
     if (options.serve_http) {

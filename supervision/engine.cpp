@@ -87,10 +87,9 @@ void start_provider(engine_pointer self, supervised_provider& p) {
     p.handle = self->spawn<caf::linked>(mock_provider, p.entry.mock, upstreams);
   } else {
     if (!st.driver)
-      st.driver = st.config.upstream_io
-                      ? std::shared_ptr<transfer_runner>(
-                            std::make_shared<curl_driver>(st.config.upstream_io))
-                      : std::make_shared<curl_driver_pool>(st.config.upstream_threads);
+      st.driver = st.config.upstream_lanes.empty()
+                      ? std::make_shared<curl_driver_pool>(st.config.upstream_threads)
+                      : std::make_shared<curl_driver_pool>(st.config.upstream_lanes);
     auto http = p.entry.http;
     http.name = p.entry.name;  // one name in routes, logs and the admin view
     p.handle = self->spawn<caf::linked>(http_provider, std::move(http), st.driver, upstreams);

@@ -2,8 +2,9 @@
 
 #include "transports/api_handler.hpp"
 #include "transports/event_response.hpp"
+#include "transports/guarded_connection.hpp"
 #include "transports/server_context.hpp"
-#include "transports/socket_writer.hpp"
+#include "transports/stream_feed.hpp"
 
 #include <streamgate/event_sink.hpp>
 
@@ -14,7 +15,6 @@
 #include <boost/beast/http/parser.hpp>
 
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
@@ -28,10 +28,13 @@ enum class inline_delivery;
 // One client TCP connection speaking HTTP/1.1: keep-alive requests, and responses that stream
 // a session's events (SSE), wait for them (long poll) or collect them (stream: false); what
 // those responses say is event_response's, when and how they are written is this class's.
-// Lifetime by shared_from_this. Every member runs on the connection's strand with `mu_` held,
-// except deliver_now, which a session's delivering thread calls: it writes a streamed token
-// itself when `mu_` is free, and otherwise leaves the token to be posted.
-class http_connection : public std::enable_shared_from_this<http_connection> {
+// Requests and plain responses are in http_connection.cpp, streaming responses in
+// http_connection_stream.cpp. Lifetime by shared_from_this. Every member runs on the
+// connection's strand under the guard (guarded_connection), except deliver_now, which a
+// session's delivering thread calls: it writes a streamed token itself when the guard is
+// free, and otherwise leaves the token to be posted.
+class http_connection : public std::enable_shared_from_this<http_connection>,
+                        private guarded_connection<http_connection> {
  public:
   // `over_limit`: the server is at max_connections; this connection only reads one request
   // to refuse it in that request's own terms (503, or WebSocket close 1013).
@@ -56,8 +59,24 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   void on_replay_paused(const event_sink* from, std::uint64_t last_seq);
 
  private:
+  friend class guarded_connection<http_connection>;
   using kind = event_response::kind;
 
+  // Where the connection is in its life.
+  enum class phase {
+    opening,   // accepted: its first request's headers are due within header_timeout
+    idle,      // kept alive between requests: it may stay quiet up to idle_timeout
+    exchange,  // a request is read and answered (a streaming answer: body_.current())
+    gone,      // closed, or handed over to a WebSocket: every later handler does nothing
+  };
+  // The peer watch: a pending wait that notices a streaming response's client leaving.
+  enum class watch {
+    off,
+    on,
+    on_then_read,  // resume_reading ran while it was pending: it reads the next request
+  };
+
+  // Requests and plain responses (http_connection.cpp).
   void do_read();
   void read_request();
   void on_header(boost::beast::error_code ec);
@@ -70,11 +89,12 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   void on_sent(bool keep_alive, boost::beast::error_code ec);
   void close();
   void resume_reading();
-  void leave_stream();
+  bool gone() const { return phase_ == phase::gone; }
 
-  // Streaming responses: body_ renders, these do the I/O.
+  // Streaming responses (http_connection_stream.cpp): body_ renders, these do the I/O.
   void begin(kind k, const std::string& session_id, std::string model, bool include_usage,
              std::uint64_t after_seq = 0);
+  void leave_stream();
   void start_chat(api_action& action);
   void resume_events(api_action& action);
   bool attach_after(std::uint64_t after);
@@ -84,11 +104,9 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   http_response session_not_found() const;
   void finish_poll();
   bool over_pending_limit() const;
-  std::size_t unsent() const { return body_.pending_size() + writer_.in_flight(); }
+  std::size_t unsent() const { return body_.pending_size() + in_flight(); }
   void flush_sse();
   void flush(bool on_strand = true);
-  void write_in_flight();
-  void on_flushed(boost::beast::error_code ec, std::size_t);
   void end_stream();
   void watch_peer();
   void on_peer_watched(boost::beast::error_code ec);
@@ -96,36 +114,30 @@ class http_connection : public std::enable_shared_from_this<http_connection> {
   peer_bytes take_peer_bytes();
   void arm_keepalive();
 
-  std::unique_lock<std::mutex> guard() { return std::unique_lock<std::mutex>(mu_); }
-  // Runs `fn` on the strand, under the guard.
-  template <class Fn>
-  void post_guarded(Fn fn);
+  // What guarded_connection asks of a connection.
+  boost::asio::ip::tcp::socket& socket() { return stream_.socket(); }
+  void on_write_failed() { close(); }
+  void on_write_timeout();
+  void on_written() { flush(); }
 
-  std::mutex mu_;  // held by every handler, and by deliver_now (see above)
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<server_context> ctx_;
   std::shared_ptr<http_response> response_;  // kept alive across an async write
+  const int lane_;                           // the server's I/O lane it lives on
+  phase phase_ = phase::opening;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;  // the exchange's: the connection carries another request after it
+  const bool over_limit_;
+  client_identity who_;
+  std::string cors_;  // CORS header lines for the current request's answers (api_handler)
 
   event_response body_;  // the streaming response, if any
   std::shared_ptr<strand_sink<http_connection>> sink_;
-  unsigned version_ = 11;
-  bool keep_alive_ = true;
-  socket_writer writer_;  // SSE bytes: sent at once, or in flight
-  bool closed_ = false;
-  bool poll_attached_ = false;  // the replay of the log is complete
-  bool replaying_ = false;      // a resume's log replay is arriving
-  // The SSE replay stopped after this seq with the client's budget half used; it goes on
-  // with a new sink once the client has read (flush). The old sink's later events are stale.
-  std::optional<std::uint64_t> paused_after_;
+  stream_feed feed_;                 // a resume's replay, or live
   boost::asio::steady_timer timer_;  // SSE keep-alive or long-poll wait
-  bool watching_ = false;
-  bool read_after_watch_ = false;  // resume_reading ran while the watch was pending
-  bool over_limit_ = false;
-  bool first_request_ = true;  // a new connection's request: header_timeout from the start
-  client_identity who_;
-  std::string cors_;  // CORS header lines for the current request's answers (api_handler)
+  watch watch_ = watch::off;
 };
 
 }  // namespace streamgate

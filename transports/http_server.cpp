@@ -95,10 +95,17 @@ bool out_of_descriptors(const boost::system::error_code& ec) {
 
 }  // namespace
 
+std::vector<std::shared_ptr<net::io_context>> make_io_lanes(unsigned n) {
+  std::vector<std::shared_ptr<net::io_context>> lanes(std::max(1u, n));
+  for (auto& l : lanes) l = std::make_shared<net::io_context>(1);
+  return lanes;
+}
+
 struct http_server::impl {
-  std::shared_ptr<net::io_context> io;
-  net::io_context& ioc;
+  lanes io;
+  net::io_context& ioc;  // the first lane's: it runs the accept chain
   std::shared_ptr<server_context> ctx;
+  std::size_t next_lane = 0;  // the accept strand's
   // The accept chain (acceptor, retry timer, backoff, spare descriptor) runs on one strand.
   net::strand<net::io_context::executor_type> accept_strand{ioc.get_executor()};
   tcp::acceptor acceptor{accept_strand};
@@ -107,15 +114,14 @@ struct http_server::impl {
   int spare_fd = -1;
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
   std::vector<std::uint64_t> gauges;  // scrape-time gauges reading `ctx`
 
-  impl(session_service& s, http_options o, admin_service* admin,
-       std::shared_ptr<net::io_context> shared)
-      : io(shared ? std::move(shared)
-                  : std::make_shared<net::io_context>(static_cast<int>(o.threads))),
-        ioc(*io),
+  impl(session_service& s, http_options o, admin_service* admin, lanes shared)
+      : io(shared.empty() ? make_io_lanes(o.threads) : std::move(shared)),
+        ioc(*io.front()),
         ctx(std::make_shared<server_context>(s, std::move(o))) {
+    for (auto& l : io) ctx->lanes.push_back(static_cast<net::execution_context*>(l.get()));
     if (ctx->options.admin) ctx->admin = admin;
     ctx->metrics_text = [] { return metrics::registry::global().expose(); };
   }
@@ -123,8 +129,13 @@ struct http_server::impl {
     if (spare_fd >= 0) ::close(spare_fd);
   }
 
+  // A connection lives on one lane: its reads, its writes and (with the curl drivers on the
+  // lanes) its upstream transfers run on that lane's thread, without a hand-over per token.
+  // Round-robin, like the kernel's SO_REUSEPORT spread, without a listening socket per lane.
+  net::io_context& take_lane() { return *io[next_lane++ % io.size()]; }
+
   void accept() {
-    acceptor.async_accept(net::make_strand(ioc),
+    acceptor.async_accept(net::make_strand(take_lane()),
                           [this](boost::system::error_code ec, tcp::socket socket) {
                             if (!ec) {
                               backoff.succeeded();
@@ -231,7 +242,7 @@ struct http_server::impl {
 };
 
 http_server::http_server(session_service& service, http_options options, admin_service* admin,
-                         std::shared_ptr<boost::asio::io_context> io)
+                         lanes io)
     : impl_(std::make_unique<impl>(service, std::move(options), admin, std::move(io))) {}
 
 http_server::~http_server() {
@@ -266,10 +277,9 @@ void http_server::start() {
                              "Client connections with a streaming response (SSE, long poll)",
                              [c = d.ctx] { return static_cast<double>(c->streams.load()); }),
     };
-  d.work.emplace(d.ioc.get_executor());
+  for (auto& l : d.io) d.work.push_back(net::make_work_guard(*l));
   d.accept();
-  for (unsigned i = 0; i < std::max(1u, d.ctx->options.threads); ++i)
-    d.threads.emplace_back([&d] { d.ioc.run(); });
+  for (auto& l : d.io) d.threads.emplace_back([l] { l->run(); });
 }
 
 std::uint16_t http_server::port() const {
@@ -330,8 +340,8 @@ void http_server::stop() {
   // moment to answer it; a client that does not is cut when the I/O threads stop.
   d.ctx->close_all(server_context::farewell::going_away);
   d.ctx->wait_for_websockets(std::chrono::seconds(1));
-  d.work.reset();
-  d.ioc.stop();
+  d.work.clear();
+  for (auto& l : d.io) l->stop();
   for (auto& t : d.threads) t.join();
   d.threads.clear();
   // Sessions may outlive this server: from now on their events go nowhere.

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace boost::asio {
 class io_context;
@@ -16,15 +17,21 @@ class io_context;
 namespace streamgate {
 
 // The client-facing server: one listening socket for HTTP, SSE, long-poll and WebSocket,
-// run by its own I/O threads. Never blocks an I/O thread; talks to the engine only through
-// session_service.
+// run by its I/O lanes: one io_context and one thread per lane, each accepted connection
+// placed on one lane for its whole life (round-robin). Never blocks an I/O thread; talks to
+// the engine only through session_service.
+// `n` io_contexts, one per I/O lane (each is run by one thread: its concurrency hint says so).
+std::vector<std::shared_ptr<boost::asio::io_context>> make_io_lanes(unsigned n);
+
 class http_server {
  public:
-  // `admin` serves /admin/* when options.admin is set. `io`: the io_context its threads run,
-  // shared with the upstream curl driver (gateway_config::upstream_io) so that an upstream
-  // chunk is read and written on one thread; null: one of its own.
+  using lanes = std::vector<std::shared_ptr<boost::asio::io_context>>;
+  // `admin` serves /admin/* when options.admin is set. `io`: the lanes' io_contexts (see
+  // make_io_lanes), shared with the upstream curl drivers (gateway_config::upstream_lanes) so
+  // that an upstream chunk is read and written to its client on one thread; empty: as many
+  // of its own as options.threads says.
   http_server(session_service& service, http_options options, admin_service* admin = nullptr,
-              std::shared_ptr<boost::asio::io_context> io = nullptr);
+              lanes io = {});
   ~http_server();  // stops and joins
 
   http_server(const http_server&) = delete;

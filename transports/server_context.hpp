@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace streamgate {
 
@@ -35,6 +36,15 @@ struct server_context {
   http_options options;
   access_control access;  // every session operation of a client goes through it
   std::function<std::string()> metrics_text;
+  // The server's I/O lanes (http_server): a session started from lane i asks for its
+  // upstream transfer on lane i (chat_request::io_lane).
+  // Each is an io_context as its execution_context (the connections' executors say that).
+  std::vector<const void*> lanes;
+  int lane_of(const void* execution_context) const {
+    for (std::size_t i = 0; i < lanes.size(); ++i)
+      if (lanes[i] == execution_context) return static_cast<int>(i);
+    return -1;
+  }
   // What POST /admin/connections/drop cuts: on the admin listener, the public one's clients
   // (http_server::drop_clients_of); empty: this server's own.
   std::function<std::size_t()> drop_clients;

@@ -5,7 +5,9 @@
 #include "transports/connection_sink.hpp"
 #include "transports/ws_protocol.hpp"
 
+#include <boost/asio/execution/context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/query.hpp>
 #include <boost/asio/write.hpp>
 
 #include <algorithm>
@@ -36,13 +38,15 @@ bool offers_streamgate(std::string_view protocols) {
 
 ws_connection::ws_connection(net::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx,
                              bool over_limit)
-    : socket_(std::move(socket)),
+    : guarded_connection(socket.get_executor()),
+      socket_(std::move(socket)),
       parser_(ctx->options.ws_max_message_bytes),
       ctx_(std::move(ctx)),
+      lane_(ctx_->lane_of(&net::query(socket_.get_executor(), net::execution::context))),
       over_limit_(over_limit),
       heartbeat_(socket_.get_executor()),
-      ping_(socket_.get_executor()),
-      write_deadline_(socket_.get_executor()) {
+      ping_(socket_.get_executor()) {
+  set_write_timeout(ctx_->options.write_timeout);
   sys_error ec;
   socket_.non_blocking(true, ec);  // sends never wait, on the strand or off it
   (over_limit_ ? ctx_->refusing : ctx_->connections).fetch_add(1, std::memory_order_relaxed);
@@ -53,14 +57,6 @@ ws_connection::~ws_connection() {
   release();
   if (!over_limit_) ctx_->websocket_closed();
   (over_limit_ ? ctx_->refusing : ctx_->connections).fetch_sub(1, std::memory_order_relaxed);
-}
-
-template <class Fn>
-void ws_connection::post_guarded(Fn fn) {
-  net::post(socket_.get_executor(), [self = shared_from_this(), fn = std::move(fn)]() mutable {
-    auto lk = self->guard();
-    fn(*self);
-  });
 }
 
 // Runs on the strand: http_connection hands the socket over from its read handler.
@@ -108,14 +104,14 @@ void ws_connection::run(const http_request& upgrade, std::string early, client_i
 }
 
 void ws_connection::do_read() {
-  if (closed_) return;
+  if (gone()) return;
   socket_.async_wait(net::socket_base::wait_read,
                      [self = shared_from_this()](sys_error ec) { self->on_readable(ec); });
 }
 
 void ws_connection::on_readable(sys_error ec) {
   auto lk = guard();
-  if (closed_) return;
+  if (gone()) return;
   if (ec) {
     drop(nullptr);
     return;
@@ -136,15 +132,15 @@ void ws_connection::on_readable(sys_error ec) {
 }
 
 void ws_connection::on_bytes(const char* data, std::size_t size) {
-  heard_ = true;
-  if (peer_closed_) return;  // nothing may follow a close frame
+  liveness_ = liveness::heard;
+  if (phase_ == phase::echoing) return;  // nothing may follow a close frame
   parser_.feed(data, size);
   while (auto m = parser_.next()) {
     on_message(*m);
-    if (closed_) return;
+    if (gone()) return;
   }
   auto& bad = parser_.failure();
-  if (bad && !closing_) {
+  if (bad && phase_ == phase::open) {
     log::info(
         "client_dropped",
         {{"transport", "ws"},
@@ -157,24 +153,24 @@ void ws_connection::on_bytes(const char* data, std::size_t size) {
 void ws_connection::on_message(ws::client_message& m) {
   switch (m.what) {
     case ws::opcode::text:
-      if (!released_) handle(ws::parse_command(m.payload));
+      if (phase_ == phase::open) handle(ws::parse_command(m.payload));
       return;
     case ws::opcode::binary:
       send(ws::error({}, error_code::invalid_request,
                      "binary frames are not supported: send JSON text frames"));
       return;
     case ws::opcode::ping:
-      if (!closing_) queue_frame(ws::opcode::pong, m.payload);
+      if (phase_ == phase::open) queue_frame(ws::opcode::pong, m.payload);
       return;
     case ws::opcode::close:
       // The client's streams stay resumable, as after a network drop. Our echo is the last
       // frame; the server then closes the TCP connection (RFC 6455 section 7.1.1).
-      peer_closed_ = true;
-      if (closing_) {
+      if (phase_ == phase::closing) {
         drop(nullptr);  // it answered ours
         return;
       }
-      close_with(m.code == 1005 ? ws::close_code::normal : static_cast<ws::close_code>(m.code), "");
+      close_with(m.code == 1005 ? ws::close_code::normal : static_cast<ws::close_code>(m.code), "",
+                 phase::echoing);
       return;
     default:  // a pong: hearing it was the point
       return;
@@ -203,7 +199,7 @@ void ws_connection::handle(ws::command cmd) {
 }
 
 bool ws_connection::admit(const std::string& id) {
-  if (streams_.count(id)) {
+  if (streams_.contains(id)) {
     send(ws::error(id, error_code::duplicate_stream,
                    "stream id '" + id + "' is already in use on this socket"));
     return false;
@@ -218,43 +214,31 @@ bool ws_connection::admit(const std::string& id) {
   return true;
 }
 
-std::shared_ptr<ws_connection::sink_type> ws_connection::add_stream(const std::string& id,
-                                                                    const std::string& session) {
-  auto sink = std::make_shared<sink_type>(weak_from_this(), ctx_->gate,
-                                          ctx_->options.max_pending_bytes, "ws");
-  auto& entry = *streams_.insert_or_assign(id, stream{session, sink, false, std::nullopt}).first;
-  ids_[sink.get()] = &entry;
-  ctx_->streams.fetch_add(1, std::memory_order_relaxed);
-  return sink;
+std::shared_ptr<ws_connection::sink_type> ws_connection::new_sink(bool replay) {
+  return std::make_shared<sink_type>(weak_from_this(), ctx_->gate, ctx_->options.max_pending_bytes,
+                                     "ws", replay);
 }
 
 // Attaches stream `id` to its session after `after`, through a new sink: whatever the
 // previous one still has on its way to the strand is then recognisably stale.
 bool ws_connection::attach_stream(const std::string& id, std::uint64_t after) {
-  auto& entry = *streams_.try_emplace(id).first;
-  auto& s = entry.second;
-  ids_.erase(s.sink.get());
-  s.sink = std::make_shared<sink_type>(weak_from_this(), ctx_->gate,
-                                       ctx_->options.max_pending_bytes, "ws", true);
-  ids_[s.sink.get()] = &entry;
-  s.replaying = true;
-  s.paused_after.reset();
+  auto& s = streams_.feed_from(id, new_sink(true)).second;
+  s.feed.replay();
   return ctx_->access.attach(*who_.key, s.session, after, s.sink);
 }
 
 // A replay fills at most half of the client's budget, leaving the rest for live frames; it
 // goes on once the client has read (continue_replays).
 void ws_connection::pause_replay(stream& s, std::uint64_t after) {
-  if (s.paused_after) return;
-  s.paused_after = after;
+  if (!s.feed.pause(after)) return;
   ctx_->access.detach(s.session, s.sink);  // the log may have finished and attached it
 }
 
 void ws_connection::continue_replays() {
-  if (released_ || unsent() > ctx_->options.max_pending_bytes / 4) return;
+  if (phase_ != phase::open || unsent() > ctx_->options.max_pending_bytes / 4) return;
   std::vector<std::string> ended;
   for (auto& [id, s] : streams_) {
-    if (s.paused_after && !attach_stream(id, *s.paused_after)) ended.push_back(id);
+    if (s.feed.paused() && !attach_stream(id, s.feed.paused_after())) ended.push_back(id);
   }
   for (auto& id : ended) {
     end_stream(id);
@@ -263,19 +247,18 @@ void ws_connection::continue_replays() {
 }
 
 void ws_connection::end_stream(const std::string& id) {
-  auto it = streams_.find(id);
-  if (it == streams_.end()) return;
-  ids_.erase(it->second.sink.get());
-  streams_.erase(it);
-  ctx_->streams.fetch_sub(1, std::memory_order_relaxed);
+  if (streams_.erase(id)) ctx_->streams.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void ws_connection::start(ws::command& cmd) {
   if (!admit(cmd.id)) return;
   auto model = cmd.request.model;
-  // The stream is registered before the session exists; its events wait for `mu_`, so they
-  // follow this handler, and the `started` frame it sends.
-  auto sink = add_stream(cmd.id, {});
+  cmd.request.io_lane = lane_;
+  // The stream is registered before the session exists; its events wait for the guard, so
+  // they follow this handler, and the `started` frame it sends.
+  auto sink = new_sink(false);
+  streams_.add(cmd.id, {}, sink);
+  ctx_->streams.fetch_add(1, std::memory_order_relaxed);
   // No cancel on detach: a dropped socket leaves the session running for a resume.
   auto out = ctx_->access.start(*who_.key, who_.from, std::move(cmd.request),
                                 {sink, "ws", false, nullptr});
@@ -284,13 +267,14 @@ void ws_connection::start(ws::command& cmd) {
     send(ws::error(cmd.id, out.error_code, out.message));
     return;
   }
-  streams_[cmd.id].session = out.session_id;
+  streams_.find(cmd.id)->session = out.session_id;
   send(ws::started(cmd.id, out.session_id, model, false, 0));
 }
 
 void ws_connection::resume(ws::command& cmd) {
   if (!admit(cmd.id)) return;
-  add_stream(cmd.id, cmd.session);
+  streams_.add(cmd.id, cmd.session, nullptr);
+  ctx_->streams.fetch_add(1, std::memory_order_relaxed);
   if (!attach_stream(cmd.id, cmd.after)) {
     end_stream(cmd.id);
     send(ws::error(cmd.id, error_code::session_not_found, "no such session (it may have expired)"));
@@ -300,30 +284,25 @@ void ws_connection::resume(ws::command& cmd) {
 }
 
 void ws_connection::cancel(const std::string& id) {
-  auto it = streams_.find(id);
-  if (it == streams_.end()) {
+  auto* s = streams_.find(id);
+  if (!s) {
     send(ws::error(id, error_code::stream_not_found, "no stream '" + id + "' on this socket"));
     return;
   }
   // Acknowledged by the session's `cancelled` event once the upstream is stopped.
-  if (!ctx_->access.cancel(*who_.key, it->second.session)) {
+  if (!ctx_->access.cancel(*who_.key, s->session)) {
     end_stream(id);
     send(ws::error(id, error_code::session_not_found, "the session has expired"));
   }
 }
 
-ws_connection::stream_entry* ws_connection::stream_of(const event_sink* sink) const {
-  auto it = ids_.find(sink);
-  return it == ids_.end() ? nullptr : it->second;
-}
-
 inline_delivery ws_connection::deliver_now(const event_sink* from, const event_ptr& ev) {
   // A terminal event ends the stream (its id is free again): strand work.
   if (ev->terminal()) return inline_delivery::busy;
-  std::unique_lock<std::mutex> lk(mu_, std::try_to_lock);
+  auto lk = try_guard();
   if (!lk) return inline_delivery::busy;
-  auto* found = stream_of(from);  // none once released (a close releases first)
-  if (!found || found->second.paused_after) return inline_delivery::busy;  // on_event drops it
+  auto* found = streams_.of(from);  // none once released (a close releases first)
+  if (!found || found->second.feed.paused()) return inline_delivery::busy;  // on_event drops it
   if (ev->kind == event_kind::heartbeat) return inline_delivery::written;  // the socket has its own
   scratch_.clear();  // kept for its capacity: a token's text costs no allocation
   ws::append_event(scratch_, found->first, *ev);
@@ -336,15 +315,15 @@ inline_delivery ws_connection::deliver_now(const event_sink* from, const event_p
 
 void ws_connection::on_event(const event_sink* from, const event_ptr& ev) {
   auto lk = guard();
-  auto* found = stream_of(from);
+  auto* found = streams_.of(from);
   if (!found || ev->kind == event_kind::heartbeat) return;
   auto id = found->first;
   auto& s = found->second;
-  if (s.paused_after) return;  // the next attach brings it again
+  if (s.feed.paused()) return;  // the next attach brings it again
   ws::append_frame(pending_, ws::opcode::text, ws::event(id, *ev));
   if (ev->terminal()) {
     end_stream(id);  // the session forgets its sinks once it ended: the id is free again
-  } else if (s.replaying && unsent() > ctx_->options.max_pending_bytes / 2) {
+  } else if (s.feed.replaying() && unsent() > ctx_->options.max_pending_bytes / 2) {
     pause_replay(s, ev->seq);
   }
   if (within_budget()) flush();
@@ -352,7 +331,7 @@ void ws_connection::on_event(const event_sink* from, const event_ptr& ev) {
 
 void ws_connection::on_replay_paused(const event_sink* from, std::uint64_t last_seq) {
   auto lk = guard();
-  auto* found = stream_of(from);
+  auto* found = streams_.of(from);
   if (!found) return;
   // Every event up to last_seq reached the strand before this: go on once they are read.
   pause_replay(found->second, last_seq);
@@ -361,9 +340,9 @@ void ws_connection::on_replay_paused(const event_sink* from, std::uint64_t last_
 
 void ws_connection::on_attached(const event_sink* from, std::uint64_t last_seq, bool ended) {
   auto lk = guard();
-  auto* found = stream_of(from);
-  if (!found || found->second.paused_after) return;
-  found->second.replaying = false;
+  auto* found = streams_.of(from);
+  if (!found || found->second.feed.paused()) return;
+  found->second.feed.go_live();
   if (!ended) return;
   // Ended, and the terminal event was not after the resume point: nothing will follow.
   auto id = found->first;
@@ -374,7 +353,7 @@ void ws_connection::on_attached(const event_sink* from, std::uint64_t last_seq, 
 
 void ws_connection::on_detached(const event_sink* from, detach_reason why) {
   auto lk = guard();
-  auto* found = stream_of(from);
+  auto* found = streams_.of(from);
   if (!found) return;
   if (why == detach_reason::slow_consumer) {
     ctx_->count_drop("ws", server_context::drop_reason::slow_consumer);
@@ -393,7 +372,7 @@ void ws_connection::on_detached(const event_sink* from, detach_reason why) {
 
 // A text frame from the strand.
 void ws_connection::send(const std::string& message) {
-  if (released_) return;  // also once closing: a close releases first
+  if (phase_ != phase::open) return;  // a close releases the streams first
   queue_frame(ws::opcode::text, message);
 }
 
@@ -420,32 +399,15 @@ bool ws_connection::over_pending_limit() const {
 }
 
 // Writes what the socket takes at once: usually everything, with one send and no completion
-// to run. The rest goes out with an async write, started on the strand.
+// to run (guarded_connection). Off the strand nothing closes: deliver_now never queues a
+// close frame.
 void ws_connection::flush(bool on_strand) {
-  if (closed_) return;
-  switch (writer_.send(socket_, pending_)) {
-    case socket_writer::outcome::failed:
-      if (on_strand)
-        drop(nullptr);
-      else
-        post_guarded([](ws_connection& c) { c.drop(nullptr); });
-      return;
-    case socket_writer::outcome::started:
-      if (on_strand)
-        write_in_flight();
-      else
-        post_guarded([](ws_connection& c) { c.write_in_flight(); });
-      return;
-    case socket_writer::outcome::idle:
-      break;
-  }
-  if (on_strand) continue_replays();
-  // Off the strand nothing closes: deliver_now never queues a close frame.
-  if (on_strand && closing_ && !writer_.writing()) {
-    if (peer_closed_) {
-      drop(nullptr);
-      return;
-    }
+  if (gone() || !send_pending(pending_, on_strand) || !on_strand) return;
+  continue_replays();
+  if (writing()) return;
+  if (phase_ == phase::echoing) {
+    drop(nullptr);  // our echo of the client's close is out
+  } else if (phase_ == phase::closing) {
     // Our close is out: the client answers with its own, then we close (on_message), or the
     // bound armed in close_with runs out.
     sys_error ignored;
@@ -453,47 +415,15 @@ void ws_connection::flush(bool on_strand) {
   }
 }
 
-void ws_connection::write_in_flight() {
-  if (closed_) return;
-  arm_write_timeout();
-  writer_.write_rest(socket_, [self = shared_from_this()](sys_error ec, std::size_t n) {
-    self->on_flushed(ec, n);
-  });
+void ws_connection::on_write_timeout() {
+  ctx_->count_drop("ws", server_context::drop_reason::write_timeout);
+  log::info("client_dropped", {{"transport", "ws"}, {"reason", "write_timeout"}});
 }
 
-// A client that takes none of a write for write_timeout is not reading at all: dropped,
-// so its socket does not outlive its sessions.
-void ws_connection::arm_write_timeout() {
-  if (ctx_->options.write_timeout.count() <= 0) return;
-  write_deadline_.expires_after(ctx_->options.write_timeout);
-  write_deadline_.async_wait([self = shared_from_this()](sys_error ec) {
-    auto lk = self->guard();
-    auto& c = *self;
-    // The write completed, and perhaps a later one re-armed it: this expiry is stale.
-    if (ec || c.closed_ || !c.writer_.writing() ||
-        c.write_deadline_.expiry() > std::chrono::steady_clock::now())
-      return;
-    c.ctx_->count_drop("ws", server_context::drop_reason::write_timeout);
-    c.drop("write_timeout");
-  });
-}
-
-void ws_connection::on_flushed(sys_error ec, std::size_t) {
-  auto lk = guard();
-  writer_.finished();
-  write_deadline_.cancel();
-  if (closed_) return;
-  if (ec) {
-    drop(nullptr);
-    return;
-  }
-  flush();
-}
-
-void ws_connection::close_with(ws::close_code code, const char* reason) {
+void ws_connection::close_with(ws::close_code code, const char* reason, phase next) {
+  if (phase_ != phase::open) return;
   release();
-  if (closing_ || closed_) return;
-  closing_ = true;
+  phase_ = next;
   ws::append_close(pending_, code, reason);
   if (!within_budget()) return;
   // A client that never answers the close is let go after a while: 5 s, or sooner when a
@@ -510,27 +440,26 @@ void ws_connection::close_with(ws::close_code code, const char* reason) {
 }
 
 void ws_connection::drop(const char* reason) {
-  if (closed_) return;
+  if (gone()) return;
   if (reason) log::info("client_dropped", {{"transport", "ws"}, {"reason", reason}});
   release();
-  closed_ = true;
+  phase_ = phase::closed;
   ping_.cancel();
-  write_deadline_.cancel();
+  cancel_write_deadline();
   sys_error ec;
   socket_.close(ec);
 }
 
+// Lets go of every stream (their sessions stay resumable) and of the server's registry: the
+// connection is closing. Safe to repeat.
 void ws_connection::release() {
-  if (released_) return;
-  released_ = true;
   heartbeat_.cancel();
   ctx_->remove_closable(this);
-  for (auto& [id, s] : streams_) {
+  auto all = streams_.take_all();
+  for (auto& [id, s] : all) {
     if (!s.session.empty()) ctx_->access.detach(s.session, s.sink);
   }
-  ctx_->streams.fetch_sub(static_cast<std::int64_t>(streams_.size()), std::memory_order_relaxed);
-  streams_.clear();
-  ids_.clear();
+  ctx_->streams.fetch_sub(static_cast<std::int64_t>(all.size()), std::memory_order_relaxed);
 }
 
 void ws_connection::arm_heartbeat() {
@@ -538,7 +467,7 @@ void ws_connection::arm_heartbeat() {
   heartbeat_.expires_after(ctx_->options.ws_heartbeat);
   heartbeat_.async_wait([self = shared_from_this()](sys_error ec) {
     auto lk = self->guard();
-    if (ec || self->released_) return;
+    if (ec || self->phase_ != phase::open) return;
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
@@ -556,13 +485,13 @@ void ws_connection::arm_ping() {
   ping_.async_wait([self = shared_from_this()](sys_error ec) {
     auto lk = self->guard();
     auto& c = *self;
-    if (ec || c.closed_ || c.closing_) return;
-    if (c.heard_) {
-      c.heard_ = c.pinged_ = false;
-    } else if (!c.pinged_) {
-      c.pinged_ = true;
+    if (ec || c.phase_ != phase::open) return;
+    if (c.liveness_ == liveness::heard) {
+      c.liveness_ = liveness::silent;
+    } else if (c.liveness_ == liveness::silent) {
+      c.liveness_ = liveness::pinged;
       c.queue_frame(ws::opcode::ping, {});
-      if (c.closed_) return;
+      if (c.gone()) return;
     } else {
       c.ctx_->count_drop("ws", server_context::drop_reason::ping_timeout);
       c.drop("ping_timeout");

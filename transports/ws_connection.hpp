@@ -1,21 +1,18 @@
 #pragma once
 
 #include "transports/api_handler.hpp"
+#include "transports/guarded_connection.hpp"
 #include "transports/server_context.hpp"
-#include "transports/socket_writer.hpp"
 #include "transports/ws_frame_parser.hpp"
+#include "transports/ws_stream_table.hpp"
 
 #include <streamgate/event_sink.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <map>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
-#include <unordered_map>
 
 namespace streamgate {
 
@@ -40,12 +37,14 @@ void start_websocket(boost::asio::ip::tcp::socket&& socket, const http_request& 
                      std::string early, std::shared_ptr<server_context> ctx, bool over_limit,
                      client_identity who, ws_refusal refusal = {});
 
-// One WebSocket client. Each of its streams is a session with its own sink. Every frame
-// (a token, a pong, a close) goes out through one byte queue, in the order it was queued.
-// Lifetime by shared_from_this. Every member runs on the connection's strand with `mu_` held,
-// except deliver_now, which a session's delivering thread calls: it frames and sends a
-// token itself when `mu_` is free, and otherwise leaves the token to be posted.
-class ws_connection : public std::enable_shared_from_this<ws_connection> {
+// One WebSocket client. Each of its streams is a session with its own sink (ws_stream_table).
+// Every frame (a token, a pong, a close) goes out through one byte queue, in the order it was
+// queued. Lifetime by shared_from_this. Every member runs on the connection's strand under
+// the guard (guarded_connection), except deliver_now, which a session's delivering thread
+// calls: it frames and sends a token itself when the guard is free, and otherwise leaves the
+// token to be posted.
+class ws_connection : public std::enable_shared_from_this<ws_connection>,
+                      private guarded_connection<ws_connection> {
  public:
   // An `over_limit` connection only says 1013 and goes: it counts as refusing, not as open.
   ws_connection(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<server_context> ctx,
@@ -67,14 +66,22 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   void on_replay_paused(const event_sink* from, std::uint64_t last_seq);
 
  private:
+  friend class guarded_connection<ws_connection>;
   using sink_type = strand_sink<ws_connection>;
-  struct stream {
-    std::string session;
-    std::shared_ptr<sink_type> sink;
-    bool replaying = false;  // a resume's log replay is still arriving
-    // The replay stopped after this seq with the client's budget half used; it goes on with
-    // a new attach once the client has read (flush). The sink's later events are stale.
-    std::optional<std::uint64_t> paused_after;
+  using stream = ws_stream_table::stream;
+
+  // Where the connection is in its life (RFC 6455's closing handshake).
+  enum class phase {
+    open,
+    closing,  // our close frame is queued, nothing follows it; the client's answer ends it
+    echoing,  // the client's close came first: our echo is queued, then the socket closes
+    closed,   // every later handler does nothing
+  };
+  // What the client's silence means (arm_ping).
+  enum class liveness {
+    heard,   // bytes arrived since the last ping tick
+    silent,  // none since: a ping goes out at the next tick
+    pinged,  // a ping is unanswered: gone at the next tick
   };
 
   // Reading: frames in, commands out.
@@ -86,7 +93,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
 
   // Streams.
   bool admit(const std::string& id);
-  std::shared_ptr<sink_type> add_stream(const std::string& id, const std::string& session);
+  std::shared_ptr<sink_type> new_sink(bool replay);
   bool attach_stream(const std::string& id, std::uint64_t after);
   void pause_replay(stream& s, std::uint64_t after);
   void continue_replays();
@@ -94,52 +101,40 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   void start(ws::command& cmd);
   void resume(ws::command& cmd);
   void cancel(const std::string& id);
-  using stream_entry = std::map<std::string, stream>::value_type;
-  stream_entry* stream_of(const event_sink* sink) const;
 
-  // Writing: frames queue in pending_, and writer_ sends them.
+  // Writing: frames queue in pending_, and guarded_connection sends them.
   void send(const std::string& message);
   void queue_frame(ws::opcode op, std::string_view payload);
   bool within_budget();
   bool over_pending_limit() const;
-  std::size_t unsent() const { return pending_.size() + writer_.in_flight(); }
+  std::size_t unsent() const { return pending_.size() + in_flight(); }
   void flush(bool on_strand = true);
-  void write_in_flight();
-  void on_flushed(boost::system::error_code ec, std::size_t);
-  void arm_write_timeout();
-  void close_with(ws::close_code code, const char* reason);
+  void close_with(ws::close_code code, const char* reason, phase next = phase::closing);
   void drop(const char* reason);
   void release();
   void arm_heartbeat();
   void arm_ping();
 
-  std::unique_lock<std::mutex> guard() { return std::unique_lock<std::mutex>(mu_); }
-  template <class Fn>
-  void post_guarded(Fn fn);
+  // What guarded_connection asks of a connection.
+  boost::asio::ip::tcp::socket& socket() { return socket_; }
+  bool gone() const { return phase_ == phase::closed; }
+  void on_write_failed() { drop(nullptr); }
+  void on_write_timeout();
+  void on_written() { flush(); }
 
-  std::mutex mu_;  // held by every handler, and by deliver_now (see above)
   boost::asio::ip::tcp::socket socket_;
   ws::frame_parser parser_;
   std::shared_ptr<server_context> ctx_;
+  const int lane_;  // the server's I/O lane it lives on
   const bool over_limit_;
   client_identity who_;  // set by run, before any message is read
-  std::map<std::string, stream> streams_;
-  // Which stream a sink feeds: looked up for every token, on sockets of up to
-  // ws_max_streams streams. A map's entries stay where they are until erased, and
-  // end_stream and release forget a sink here first.
-  std::unordered_map<const event_sink*, stream_entry*> ids_;
-  std::string pending_;  // framed, not yet handed to the socket
-  std::string scratch_;  // a token's text before it is framed (deliver_now)
-  socket_writer writer_;
-  bool closing_ = false;                 // our close frame is queued: nothing follows it
-  bool peer_closed_ = false;             // the client's close frame arrived
-  bool released_ = false;                // the streams are let go
-  bool closed_ = false;                  // the socket is closed
-  bool heard_ = true;                    // bytes arrived since the last ping tick
-  bool pinged_ = false;                  // a ping is unanswered
+  phase phase_ = phase::open;
+  liveness liveness_ = liveness::heard;
+  ws_stream_table streams_;
+  std::string pending_;                  // framed, not yet handed to the socket
+  std::string scratch_;                  // a token's text before it is framed (deliver_now)
   boost::asio::steady_timer heartbeat_;  // app-level heartbeat frames
   boost::asio::steady_timer ping_;       // protocol pings, and the bound on a closing handshake
-  boost::asio::steady_timer write_deadline_;  // the write under way must complete by then
 };
 
 }  // namespace streamgate

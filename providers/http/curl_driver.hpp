@@ -15,6 +15,8 @@ class io_context;
 
 namespace streamgate {
 
+class curl_loop;
+
 // Receives one transfer's stream events on the driver thread, in order. It must not block
 // (the provider's appends deltas to the session's event_log, whose sinks only post, and
 // sends the terminal event with caf::anon_send). Exactly one terminal event ends a transfer,
@@ -57,13 +59,8 @@ class curl_driver final : public transfer_runner {
   void cancel(transfer_id id) override;
 
  private:
-  struct impl;
-  struct command;
-  class loop;
-  class own_loop;
-  class asio_loop;
   std::atomic<transfer_id> next_id_{1};
-  std::shared_ptr<loop> loop_;
+  std::shared_ptr<curl_loop> loop_;
 };
 
 }  // namespace streamgate

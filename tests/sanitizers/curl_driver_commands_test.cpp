@@ -5,6 +5,7 @@
 // answer and one terminal event, a cancelled one delivers nothing after a terminal event.
 
 #include "providers/http/curl_driver.hpp"
+#include "tests/sanitizers/curl_driver_outcomes.hpp"
 #include "tools/fake_upstream/fake_server.hpp"
 
 #include <gtest/gtest.h>
@@ -12,54 +13,19 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include <condition_variable>
-#include <mutex>
 #include <string>
 #include <thread>
-#include <variant>
 #include <vector>
 
-namespace streamgate {
+namespace streamgate::test {
 namespace {
 
 constexpr int threads = 4;
 constexpr int per_thread = 10;  // half of them are cancelled at once
 constexpr std::uint32_t chunks = 40;
 
-// What each transfer delivered, written on the driver's thread, read on the test's.
-struct outcomes {
-  std::mutex mu;
-  std::condition_variable changed;
-  std::vector<std::string> text;
-  std::vector<int> terminals;
-  std::vector<int> after_terminal;
-  std::vector<event_kind> last;
-  int ended = 0;
-
-  explicit outcomes(std::size_t n) : text(n), terminals(n), after_terminal(n), last(n) {}
-
-  transfer_callback for_transfer(std::size_t i) {
-    return [this, i](stream_event ev) {
-      std::lock_guard<std::mutex> lock{mu};
-      if (terminals[i] > 0) ++after_terminal[i];
-      if (ev.kind == event_kind::delta) text[i] += ev.text;
-      if (ev.terminal()) {
-        ++terminals[i];
-        last[i] = ev.kind;
-        ++ended;
-        changed.notify_all();
-      }
-    };
-  }
-};
-
 void start_and_cancel_from_many_threads(transfer_runner& driver, std::uint16_t port) {
-  http_provider_config cfg;
-  cfg.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
-  auto req = std::get<chat_request>(
-      parse_chat_request(R"({"model":"fake@chunks=)" + std::to_string(chunks) +
-                         R"(,chunk_size=8,interval_ms=1",)"
-                         R"("stream":true,"messages":[{"role":"user","content":"hi"}]})"));
+  auto model = "fake@chunks=" + std::to_string(chunks) + ",chunk_size=8,interval_ms=1";
 
   constexpr int n = threads * per_thread;
   outcomes out(n);
@@ -68,7 +34,7 @@ void start_and_cancel_from_many_threads(transfer_runner& driver, std::uint16_t p
     callers.emplace_back([&, t] {
       for (int k = 0; k < per_thread; ++k) {
         auto i = static_cast<std::size_t>(t * per_thread + k);
-        auto id = driver.start(build_request(cfg, req, 0), out.for_transfer(i));
+        auto id = driver.start(fake_request(port, model), out.for_transfer(i));
         if (k % 2 == 1) driver.cancel(id);
       }
     });
@@ -76,13 +42,12 @@ void start_and_cancel_from_many_threads(transfer_runner& driver, std::uint16_t p
   for (auto& c : callers) c.join();
 
   // Every transfer left alone ends; a cancelled one may have ended before its cancel ran.
-  std::unique_lock<std::mutex> lock{out.mu};
-  auto left_alone_ended = [&] {
+  ASSERT_TRUE(out.await([&] {
     for (int i = 0; i < n; ++i)
       if (i % 2 == 0 && out.terminals[i] == 0) return false;
     return true;
-  };
-  ASSERT_TRUE(out.changed.wait_for(lock, std::chrono::seconds(60), left_alone_ended));
+  }));
+  std::lock_guard<std::mutex> lock{out.mu};
   auto whole = fake::full_text(chunks, 8);
   for (int i = 0; i < n; ++i) {
     EXPECT_LE(out.terminals[i], 1) << i;
@@ -119,4 +84,4 @@ TEST_F(curl_driver_commands, on_an_io_context_run_by_two_threads) {
 }
 
 }  // namespace
-}  // namespace streamgate
+}  // namespace streamgate::test

@@ -58,6 +58,28 @@ TEST(curl_relay, relays_every_chunk_of_the_stream) {
   EXPECT_EQ(f.upstream.counters().peak_open_connections.load(), 1);
 }
 
+// HTTP/1.1 keep-alive, as nginx in front of the same upstream: loadgen --keep-alive sends its
+// next request on the connection once the chunked body has ended.
+TEST(curl_relay, answers_sequential_requests_on_one_connection) {
+  relay_fixture f{4};
+  test::http_client c{f.relay->port()};
+  for (int round = 0; round < 3; ++round) {
+    auto head = c.open_stream("POST", "/v1/chat/completions", chat);
+    ASSERT_EQ(head.status, 200u) << round;
+    EXPECT_EQ(head.header("connection"), "");
+    bool done = false;
+    while (auto ev = c.next_event()) done = done || ev->data == "[DONE]";
+    EXPECT_TRUE(done) << round;
+  }
+  EXPECT_TRUE(test::eventually([&] { return f.upstream.counters().streams_completed == 3u; }));
+  // A client that asks to close is answered, then closed.
+  auto head = c.open_stream("POST", "/v1/chat/completions", chat, {{"Connection", "close"}});
+  EXPECT_EQ(head.header("connection"), "close");
+  while (c.next_event()) {
+  }
+  EXPECT_TRUE(test::eventually([&] { return c.peer_closed(); }));
+}
+
 TEST(curl_relay, refuses_what_it_cannot_relay) {
   relay_fixture f{1};
   auto refused = [&](const std::string& raw, const std::string& why) {

@@ -1,10 +1,12 @@
 // loadgen: its option checks and statistics as functions, then the program itself against the
-// fake upstream and the real server over SSE and long-poll, with and without cancels.
+// fake upstream and the real server over SSE and long-poll, with and without cancels, on new
+// connections and on kept ones (--keep-alive).
 
 #include "tests/integration/upstream_fixture.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/test_server.hpp"
 #include "tests/tools/paced_upstream.hpp"
+#include "tools/curl_relay/curl_relay.hpp"
 #include "tools/fake_upstream/fake_server.hpp"
 #include "tools/loadgen/options.hpp"
 #include "tools/loadgen/stream_client.hpp"
@@ -56,6 +58,31 @@ TEST(loadgen_options, parses_the_chaos_flags) {
   EXPECT_EQ(o.seed, 7u);
   EXPECT_EQ(parse({"--url", "http://127.0.0.1:1", "--disconnect-after", "4"}).disconnect_after,
             (std::pair<unsigned, unsigned>{4, 4}));
+}
+
+TEST(loadgen_options, keep_alive_is_a_closed_loop_flag) {
+  EXPECT_FALSE(parse({"--url", "http://127.0.0.1:1"}).keep_alive);
+  for (auto* proto : {"sse", "ws", "poll"}) {
+    auto o = parse({"--url", "http://127.0.0.1:1", "--protocol", proto, "--keep-alive",
+                    "--concurrency", "4", "--ramp-s", "1", "--cancel-after", "2"});
+    EXPECT_TRUE(o.keep_alive) << proto;
+  }
+  EXPECT_NE(usage_text().find("--keep-alive"), std::string::npos);
+  for (std::vector<std::string> extra : {std::vector<std::string>{"--rate", "5"},
+                                         {"--resume"},
+                                         {"--disconnect-after", "3"},
+                                         {"--idle-connections", "10"}}) {
+    std::vector<std::string> args{"--url", "http://127.0.0.1:1", "--keep-alive"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    try {
+      parse_options(args);
+      ADD_FAILURE() << "accepted --keep-alive with " << extra[0];
+    } catch (const usage_error& e) {
+      EXPECT_NE(std::string{e.what()}.find("--keep-alive: only with --concurrency"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 TEST(loadgen_options, bad_input_gets_a_clear_error) {
@@ -193,6 +220,41 @@ TEST(loadgen_program, a_ramp_spreads_the_first_streams_over_its_length) {
   EXPECT_LE(up.server.counters().peak_active_streams.load(), 3);
 }
 
+// Two clients, three streams each, every one on its client's first connection; the fake's own
+// count of connections agrees.
+TEST(loadgen_program, keep_alive_reuses_each_clients_connection) {
+  paced_upstream up{8, 2};
+  auto j = run_loadgen({"--url", up.url, "--model", "fake", "--concurrency", "2", "--requests", "6",
+                        "--keep-alive"});
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j["ok"], 6) << j.dump();
+  EXPECT_EQ(j["failed"], 0);
+  EXPECT_EQ(j["ttft_ms"]["n"], 6);
+  EXPECT_EQ(j["gap_ms"]["n"], 6 * 7);
+  EXPECT_EQ(j["connections_opened"], 2);
+  EXPECT_LE(up.server.counters().peak_open_connections.load(), 2);
+  EXPECT_TRUE(
+      test::eventually([&] { return up.server.counters().streams_completed.load() == 6u; }));
+  // Without the flag the summary is what it always was.
+  auto fresh =
+      run_loadgen({"--url", up.url, "--model", "fake", "--concurrency", "2", "--requests", "2"});
+  EXPECT_EQ(fresh["ok"], 2);
+  EXPECT_FALSE(fresh.contains("connections_opened"));
+}
+
+// A server that closes its connection after a response (curl-relay's 502 says
+// `Connection: close`) gets a new one for the next stream, and each is counted.
+TEST(loadgen_program, keep_alive_reopens_a_connection_the_server_closed) {
+  relay::relay_options ro;
+  ro.upstream = "http://127.0.0.1:1";  // nothing listens on port 1
+  relay::curl_relay relay{ro};
+  relay.start();
+  auto url = "http://127.0.0.1:" + std::to_string(relay.port());
+  auto j = run_loadgen({"--url", url, "--model", "fake", "--requests", "3", "--keep-alive"}, 3);
+  EXPECT_EQ(j["errors"]["http 502"], 3) << j.dump();
+  EXPECT_EQ(j["connections_opened"], 3);
+}
+
 TEST(loadgen_program, reports_failures_and_exits_non_zero) {
   fake::fake_server upstream{fake::server_options{}};
   upstream.start();
@@ -257,6 +319,31 @@ TEST(loadgen_program, drives_the_gateway_over_websocket_with_cancels_and_idle_so
       {"--protocol", "ws", "--url", url, "--idle-connections", "50", "--hold-s", "0.2"});
   EXPECT_EQ(idle["open"], 50) << idle.dump();
   EXPECT_EQ(idle["failed"], 0);
+}
+
+// Against the gateway every transport keeps its connection: SSE and long-poll as HTTP/1.1
+// keep-alive, WebSocket by starting the next stream on the same socket; with cancels too.
+TEST(loadgen_program, keep_alive_drives_the_gateway_over_every_transport) {
+  test::test_server server;
+  auto url = "http://127.0.0.1:" + std::to_string(server.port());
+  for (auto* proto : {"sse", "ws", "poll"}) {
+    for (bool cancel : {false, true}) {
+      auto args = gateway_run(proto, url, cancel);
+      args.push_back("--keep-alive");
+      auto j = run_loadgen(args);
+      ASSERT_TRUE(j.is_object()) << proto;
+      EXPECT_EQ(j["ok"], 6) << proto << " cancel " << cancel << ": " << j.dump();
+      EXPECT_EQ(j["multiple_terminals"], 0) << proto;
+      if (!cancel) {
+        EXPECT_EQ(j["ttft_ms"]["n"], 6) << proto;
+      }
+      // Closing an SSE response is its cancel: that connection cannot be kept.
+      if (cancel && std::string{proto} == "sse")
+        EXPECT_EQ(j["connections_opened"], 6) << j.dump();
+      else
+        EXPECT_EQ(j["connections_opened"], 3) << proto << " cancel " << cancel << ": " << j.dump();
+    }
+  }
 }
 
 // The chaos clients (docs/chaos.md): every stream vanishes once at a random point, resumes on

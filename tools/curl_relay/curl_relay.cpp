@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -43,17 +44,22 @@ std::uint64_t tag(kind k, int fd) {
 constexpr std::size_t max_request_bytes = 1u << 20;
 
 struct client {
-  client() {
-    parser.eager(true);  // the body with the header, in one put
-    parser.body_limit(max_request_bytes);
+  client() { next_request(); }
+  // Ready for the connection's next request (a Beast parser reads one message).
+  void next_request() {
+    parser.emplace();
+    parser->eager(true);  // the body with the header, in one put
+    parser->body_limit(max_request_bytes);
+    head_sent = false;
   }
   void* owner = nullptr;  // the relay
   int fd = -1;
-  http::request_parser<http::string_body> parser;
-  std::string in;       // request bytes read, not yet taken by the parser
-  std::string body;     // the request body, alive while curl sends it
-  std::string pending;  // response bytes the socket has not taken yet
-  std::string frame;    // reused per body piece
+  std::optional<http::request_parser<http::string_body>> parser;
+  bool keep_alive = false;  // the request allows the connection's reuse (HTTP/1.1 keep-alive)
+  std::string in;           // request bytes read, not yet taken by the parser
+  std::string body;         // the request body, alive while curl sends it
+  std::string pending;      // response bytes the socket has not taken yet
+  std::string frame;        // reused per body piece
   CURL* easy = nullptr;
   bool head_sent = false;
   bool broken = false;   // a send failed, or too much is queued: abort the transfer
@@ -72,8 +78,8 @@ struct parsed_request {
 parsed_request parse_request(client& c) {
   parsed_request r;
   beast::error_code ec;
-  while (!c.parser.is_done() && !c.in.empty()) {
-    auto used = c.parser.put(boost::asio::buffer(c.in), ec);
+  while (!c.parser->is_done() && !c.in.empty()) {
+    auto used = c.parser->put(boost::asio::buffer(c.in), ec);
     c.in.erase(0, used);
     if (ec == http::error::need_more || (!ec && used == 0)) return r;
     if (ec) {
@@ -81,13 +87,14 @@ parsed_request parse_request(client& c) {
       return r;
     }
   }
-  if (!c.parser.is_done()) return r;
-  auto& req = c.parser.get();
+  if (!c.parser->is_done()) return r;
+  auto& req = c.parser->get();
   if (req.method() != http::verb::post) {
     r.error = "expected POST TARGET HTTP/1.1";
     return r;
   }
   r.target = std::string{req.target()};
+  c.keep_alive = req.keep_alive();
   c.body = std::move(req.body());
   r.complete = true;
   return r;
@@ -195,8 +202,8 @@ struct curl_relay::impl {
       long code = 0;
       curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
       c->frame = "HTTP/1.1 " + std::to_string(code) +
-                 " \r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
-                 "Connection: close\r\n\r\n";
+                 " \r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n" +
+                 (c->keep_alive ? "\r\n" : "Connection: close\r\n\r\n");
       c->head_sent = true;
     }
     char hex[16];
@@ -285,12 +292,19 @@ struct curl_relay::impl {
     for (;;) {
       auto n = ::recv(fd, buf, sizeof buf, 0);
       if (n > 0) {
-        if (!c.easy && !c.closing) c.in.append(buf, static_cast<std::size_t>(n));
+        // Bytes during a response are the client's next request (pipelined): kept for then.
+        if (!c.closing) c.in.append(buf, static_cast<std::size_t>(n));
         continue;
       }
       if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return drop(c);
       break;
     }
+    if (c.easy && c.in.size() > max_request_bytes) return drop(c);
+    serve(c);
+  }
+
+  // Starts the request the bytes read so far make, if they make one and none is running.
+  void serve(client& c) {
     if (c.easy || c.closing) return;
     auto req = parse_request(c);
     if (!req.error.empty()) {
@@ -339,6 +353,12 @@ struct curl_relay::impl {
         send_to(*c, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
       } else if (ok) {
         send_to(*c, "0\r\n\r\n");
+        if (c->keep_alive && !c->broken) {
+          // The connection stays for the client's next request, as nginx's would.
+          c->next_request();
+          serve(*c);
+          continue;
+        }
       } else {
         c->broken = true;  // a cut-off body: the client must not take it as complete
       }

@@ -21,7 +21,8 @@ struct relay_options {
 // body piece libcurl hands over written to its client at once as an HTTP chunk. No parsing,
 // no actors, no metrics, easy handles reused. It is the reference that separates what
 // libcurl itself costs from what streamgate adds on top (bench/notes.md). Not a product
-// component: requests are POSTs with a body of at most 1 MiB, one per connection.
+// component: requests are POSTs with a body of at most 1 MiB, one after another on a
+// connection (HTTP/1.1 keep-alive) unless the client asks to close.
 class curl_relay {
  public:
   explicit curl_relay(relay_options options);

@@ -13,8 +13,8 @@ const char* usage =
     "usage: curl-relay --upstream http://HOST:PORT [--listen HOST:PORT]\n"
     "  --listen HOST:PORT    default 127.0.0.1:0 (port 0: ephemeral, printed on stdout)\n"
     "  --upstream URL        base URL; each request's target is appended to it\n"
-    "Relays POST requests (body up to 1 MiB), one per connection, and streams the\n"
-    "upstream's body back chunk by chunk.\n";
+    "Relays POST requests (body up to 1 MiB), one after another on a keep-alive\n"
+    "connection, and streams the upstream's body back chunk by chunk.\n";
 
 }  // namespace
 

@@ -78,16 +78,20 @@ class stream_runner {
   }
 
  private:
-  void launch() {
+  // `slot` (--keep-alive): the connection of the closed-loop client whose stream just ended;
+  // a new client gets a new one.
+  void launch(std::shared_ptr<kept_connection> slot = nullptr) {
     {
       std::lock_guard<std::mutex> guard{mutex_};
       if (stopping_ || started_ >= o_.requests) return;
       ++started_;
     }
-    start_stream(ioc_, ctx_, [this](stream_result r) { on_done(std::move(r)); });
+    if (o_.keep_alive && !slot) slot = make_kept_connection();
+    start_stream(
+        ioc_, ctx_, [this, slot](stream_result r) { on_done(std::move(r), slot); }, slot);
   }
 
-  void on_done(stream_result r) {
+  void on_done(stream_result r, std::shared_ptr<kept_connection> slot) {
     bool all_done = false;
     {
       std::lock_guard<std::mutex> guard{mutex_};
@@ -96,7 +100,7 @@ class stream_runner {
       all_done = ++finished_ == o_.requests;
     }
     if (all_done) return stop(false);
-    if (o_.rate == 0) launch();
+    if (o_.rate == 0) launch(std::move(slot));
   }
 
   // Stream i of `count` starts at t0 + i * interval whatever happened to the earlier ones
@@ -218,6 +222,12 @@ int main(int argc, char** argv) {
     auto sum = runner.run();
     out = sum.to_json();
     std::cout << sum.table();
+    if (opts.keep_alive) {
+      // Reuse shows as fewer connections than streams: one per slot when the server kept each.
+      out["connections_opened"] = sum.connections_opened();
+      std::cout << "connections opened " << sum.connections_opened() << " for "
+                << sum.results().size() << " streams (--keep-alive)\n";
+    }
   }
   out["protocol"] = to_string(opts.proto);
   out["concurrency"] = opts.concurrency;

@@ -135,6 +135,8 @@ options parse_options(const std::vector<std::string>& args) {
       o.threads = std::max(1u, count(64));
     } else if (a == "--json") {
       o.json_file = value();
+    } else if (a == "--keep-alive") {
+      o.keep_alive = true;
     } else if (a == "--allow-remote") {
       o.allow_remote = true;
     } else if (a == "--resume") {
@@ -166,6 +168,12 @@ options parse_options(const std::vector<std::string>& args) {
   if (o.resume && o.cancel_after)
     throw usage_error("--cancel-after: not with --resume or --disconnect-after");
   if (o.ramp_s > 0 && o.rate > 0) throw usage_error("--ramp-s: only with --concurrency");
+  // A connection belongs to a closed-loop slot; an open loop has none, a resume replaces its
+  // connection by design, and idle mode holds sockets without streams.
+  if (o.keep_alive && (o.rate > 0 || o.resume || o.idle_connections > 0))
+    throw usage_error(
+        "--keep-alive: only with --concurrency (not --rate, --resume, --disconnect-after or "
+        "--idle-connections)");
   if (!o.allow_remote) {
     if (!is_loopback(o.target.host) || (o.upstream_stats && !is_loopback(o.upstream_stats->host)))
       throw usage_error("--url: only loopback addresses unless --allow-remote");
@@ -184,6 +192,10 @@ std::string usage_text() {
          "  --ramp-s S              closed loop: start the first N streams evenly over S seconds\n"
          "                          (each slot then restarts when its stream ends)\n"
          "  --requests N            streams in all (default 1)\n"
+         "  --keep-alive            closed loop: each slot reuses its connection for its next\n"
+         "                          stream (HTTP/1.1 keep-alive; WS: the next start on the same\n"
+         "                          socket); a connection the server closed is reopened, and the\n"
+         "                          summary counts connections_opened\n"
          "  --timeout-s S           per stream (default 30)\n"
          "  --max-duration-s S      whole run bound; streams still open are abandoned (120)\n"
          "  --cancel-after K        cancel each stream after K deltas\n"

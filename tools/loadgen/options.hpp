@@ -32,6 +32,9 @@ struct options {
   std::optional<unsigned> cancel_after;    // cancel each stream after k deltas
   std::optional<endpoint> upstream_stats;  // fake upstream's GET /stats, for cancel timing
   unsigned idle_connections = 0;           // idle mode: open this many sockets and hold them
+  // Closed loop: each client slot reuses its connection for its next stream (HTTP/1.1
+  // keep-alive, or the same WebSocket), as SDK clients do, instead of one per stream.
+  bool keep_alive = false;
   double hold_s = 3;
   unsigned threads = 1;
   std::string json_file;

@@ -4,12 +4,17 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket/stream.hpp>
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
+#include <utility>
 
 // Internal to loadgen: what every protocol's stream shares.
 namespace streamgate::loadgen {
@@ -35,6 +40,17 @@ inline void prepare_socket(boost::asio::ip::tcp::socket& s, const options& o) {
   s.open(boost::asio::ip::tcp::v4(), ec);
   s.set_option(boost::asio::socket_base::receive_buffer_size(4096), ec);
 }
+
+using ws_type = boost::beast::websocket::stream<boost::beast::tcp_stream>;
+
+// --keep-alive: what a slot keeps between two of its streams. The read buffer goes with the
+// connection: whatever was read past one response belongs to the next.
+struct kept_connection {
+  std::unique_ptr<boost::beast::tcp_stream> http;  // SSE, long-poll
+  boost::beast::flat_buffer buf;
+  std::unique_ptr<ws_type> ws;
+  unsigned ws_streams = 0;  // streams started on `ws`, which numbers their ids
+};
 
 // Runs `f` after `d` on `timer`, unless the wait is cancelled (the stream finished).
 template <class Timer, class F>
@@ -170,7 +186,16 @@ class stream_base {
                       std::to_string(at);
   }
 
+  // --keep-alive: the stream's first request went on its slot's kept connection, which the
+  // server may have closed while it idled (a keep-alive timeout). A failure before any answer
+  // is then not the stream's: the request goes again, once, on a new connection.
+  bool retry_on_new_connection() { return std::exchange(on_kept_, false); }
+
   const run_context& ctx_;
+  // The stream's start, from which TTFT and duration count: everything this request costs
+  // its client up to the first token. On a new connection that includes the connect (and the
+  // WebSocket handshake); on a kept one (--keep-alive) the request is written at once, so it
+  // is the moment of that write.
   clock_type::time_point t0_;
   clock_type::time_point deadline_;
   clock_type::time_point last_delta_;
@@ -181,7 +206,9 @@ class stream_base {
   bool disconnected_ = false;  // the one forced disconnect happened
   std::uint64_t last_seq_ = 0;
   std::string session_;
-  std::string text_;  // choice 0's content, across resumes
+  std::string text_;       // choice 0's content, across resumes
+  bool on_kept_ = false;   // the request is on a kept connection, and nothing came back yet
+  bool reusable_ = false;  // the last response ended cleanly on a connection that stays open
 };
 
 }  // namespace streamgate::loadgen

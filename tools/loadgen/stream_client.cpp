@@ -64,6 +64,10 @@ std::string sse_error_code(std::string_view p) {
   return std::string{p.substr(at + key.size(), end - at - key.size())};
 }
 
+std::shared_ptr<kept_connection> make_kept_connection() {
+  return std::make_shared<kept_connection>();
+}
+
 namespace {
 
 void close_tcp(beast::tcp_stream& s) {
@@ -85,15 +89,26 @@ std::string choice0_content(std::string_view payload) {
   return {};
 }
 
+// The slot's kept connection, or a new one on a strand of its own.
+std::unique_ptr<beast::tcp_stream> take_or_make(net::io_context& ioc, kept_connection* keep) {
+  if (keep && keep->http) return std::move(keep->http);
+  return std::make_unique<beast::tcp_stream>(net::make_strand(ioc));
+}
+
 // POST /v1/chat/completions with stream: true, then the SSE body as it arrives. With --resume:
 // POST /v1/sessions, then GET /v1/sessions/{id}/events as SSE, again with Last-Event-ID after
 // a lost connection (closing a chat-completions response would cancel its session).
 class sse_stream : public stream_base, public std::enable_shared_from_this<sse_stream> {
  public:
-  sse_stream(net::io_context& ioc, const run_context& ctx, std::function<void(stream_result)> done)
+  sse_stream(net::io_context& ioc, const run_context& ctx, std::function<void(stream_result)> done,
+             std::shared_ptr<kept_connection> keep)
       : stream_base(ctx, std::move(done)),
-        stream_(net::make_strand(ioc)),
-        pause_(stream_.get_executor()) {}
+        keep_(std::move(keep)),
+        tcp_(take_or_make(ioc, keep_.get())),
+        stream_(*tcp_),
+        pause_(stream_.get_executor()) {
+    if (keep_) buf_ = std::move(keep_->buf);
+  }
 
   void run() {
     auto& o = ctx_.opts;
@@ -102,23 +117,32 @@ class sse_stream : public stream_base, public std::enable_shared_from_this<sse_s
                "\r\nContent-Type: application/json\r\nAccept: " +
                "text/event-stream\r\nContent-Length: " + std::to_string(ctx_.chat_body.size()) +
                "\r\n\r\n" + ctx_.chat_body;
-    connect_and_send();
+    on_kept_ = stream_.socket().is_open();
+    send_request();
   }
 
  private:
   void connect_and_send() {
     arm();
+    ++r_.connections;
     prepare_socket(stream_.socket(), ctx_.opts);
     stream_.async_connect(endpoint_of(ctx_.opts.target),
                           [self = shared_from_this()](beast::error_code ec) {
                             if (ec) return self->lost("connect", ec);
-                            self->arm();
-                            net::async_write(self->stream_, net::buffer(self->request_),
-                                             [self](beast::error_code ec, std::size_t) {
-                                               if (ec) return self->lost("write", ec);
-                                               self->read_header();
-                                             });
+                            self->send_request();
                           });
+  }
+
+  // The request on the open connection (a kept one, or the session's after its creation),
+  // else on a new one.
+  void send_request() {
+    if (!stream_.socket().is_open()) return connect_and_send();
+    arm();
+    net::async_write(stream_, net::buffer(request_),
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) return self->lost("write", ec);
+                       self->read_header();
+                     });
   }
 
   // The events of the session, after the last seq seen, as SSE.
@@ -130,16 +154,7 @@ class sse_stream : public stream_base, public std::enable_shared_from_this<sse_s
                "\r\n\r\n";
     line_.clear();
     streaming_ = true;
-    if (stream_.socket().is_open()) {
-      arm();
-      net::async_write(stream_, net::buffer(request_),
-                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                         if (ec) return self->lost("write", ec);
-                         self->read_header();
-                       });
-      return;
-    }
-    connect_and_send();
+    send_request();
   }
 
   void read_header() {
@@ -148,6 +163,7 @@ class sse_stream : public stream_base, public std::enable_shared_from_this<sse_s
     http::async_read_header(
         stream_, buf_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
           if (ec) return self->lost("read", ec);
+          self->on_kept_ = false;
           auto& res = self->parser_->get();
           if (auto id = res["X-Streamgate-Session"]; !id.empty() && self->session_.empty())
             self->session_ = std::string{id};
@@ -174,6 +190,7 @@ class sse_stream : public stream_base, public std::enable_shared_from_this<sse_s
                        }
                        auto code = body_error_code(body);
                        self->on_terminal(code.empty() ? "http_" + std::to_string(status) : code);
+                       self->reusable_ = self->whole_->keep_alive();
                        self->finish(false, "http " + std::to_string(status));
                      });
   }
@@ -202,6 +219,8 @@ class sse_stream : public stream_base, public std::enable_shared_from_this<sse_s
     auto now = clock_type::now();
     if (!consume(std::string_view{chunk_, n}, now)) return;
     if (parser_->is_done()) {
+      // The terminating chunk is read: the connection is at a message boundary.
+      reusable_ = parser_->keep_alive();
       if (r_.terminals > 0) return finish(r_.outcome == "done");
       return lost("stream ended without [DONE]", {});
     }
@@ -264,6 +283,11 @@ class sse_stream : public stream_base, public std::enable_shared_from_this<sse_s
   // allowed, else the stream ends here.
   void lost(const char* stage, beast::error_code ec) {
     if (finished()) return;
+    if (retry_on_new_connection()) {
+      close_tcp(stream_);
+      buf_.consume(buf_.size());
+      return connect_and_send();
+    }
     if (r_.terminals > 0) return finish(r_.outcome == "done");
     if (!begin_resume(stage, ec)) return;
     close_tcp(stream_);
@@ -274,10 +298,17 @@ class sse_stream : public stream_base, public std::enable_shared_from_this<sse_s
   void arm() { stream_.expires_at(deadline_); }
   void close_socket() override {
     pause_.cancel();
+    if (keep_ && reusable_) {
+      keep_->http = std::move(tcp_);
+      keep_->buf = std::move(buf_);
+      return;
+    }
     close_tcp(stream_);
   }
 
-  beast::tcp_stream stream_;
+  std::shared_ptr<kept_connection> keep_;  // --keep-alive: the slot's
+  std::unique_ptr<beast::tcp_stream> tcp_;
+  beast::tcp_stream& stream_;  // *tcp_, handed to the slot only once the stream has finished
   net::steady_timer pause_;
   bool streaming_ = false;  // the session's events are being read (resume mode)
   std::string request_;
@@ -293,21 +324,29 @@ class sse_stream : public stream_base, public std::enable_shared_from_this<sse_s
 // connection is a new connection and the same poll.
 class poll_stream : public stream_base, public std::enable_shared_from_this<poll_stream> {
  public:
-  poll_stream(net::io_context& ioc, const run_context& ctx, std::function<void(stream_result)> done)
+  poll_stream(net::io_context& ioc, const run_context& ctx, std::function<void(stream_result)> done,
+              std::shared_ptr<kept_connection> keep)
       : stream_base(ctx, std::move(done)),
-        stream_(net::make_strand(ioc)),
-        pause_(stream_.get_executor()) {}
+        keep_(std::move(keep)),
+        tcp_(take_or_make(ioc, keep_.get())),
+        stream_(*tcp_),
+        pause_(stream_.get_executor()) {
+    if (keep_) buf_ = std::move(keep_->buf);
+  }
 
   void run() {
-    connect([self = shared_from_this()] {
-      self->send(http::verb::post, "/v1/sessions", self->ctx_.chat_body);
-    });
+    on_kept_ = stream_.socket().is_open();
+    if (on_kept_) return create_session();
+    connect([self = shared_from_this()] { self->create_session(); });
   }
 
  private:
+  void create_session() { send(http::verb::post, "/v1/sessions", ctx_.chat_body); }
+
   template <class F>
   void connect(F then) {
     arm();
+    ++r_.connections;
     prepare_socket(stream_.socket(), ctx_.opts);
     stream_.async_connect(endpoint_of(ctx_.opts.target),
                           [self = shared_from_this(), then](beast::error_code ec) {
@@ -322,6 +361,7 @@ class poll_stream : public stream_base, public std::enable_shared_from_this<poll
     if (verb == http::verb::post) req_.set(http::field::content_type, "application/json");
     req_.body() = std::move(body);
     req_.prepare_payload();
+    reusable_ = false;  // until its response is read whole
     arm();
     http::async_write(stream_, req_,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -337,6 +377,8 @@ class poll_stream : public stream_base, public std::enable_shared_from_this<poll
 
   void on_response() {
     auto now = clock_type::now();
+    on_kept_ = false;
+    reusable_ = res_.keep_alive();
     auto status = res_.result_int();
     auto body = json::parse(res_.body(), nullptr, false);
     if (r_.cancel_sent) {
@@ -391,6 +433,11 @@ class poll_stream : public stream_base, public std::enable_shared_from_this<poll
   // A poll's connection broke (or was left): poll again with the same `after` on a new one.
   void lost(const char* stage, beast::error_code ec) {
     if (finished()) return;
+    if (retry_on_new_connection()) {
+      close_tcp(stream_);
+      buf_.consume(buf_.size());
+      return connect([self = shared_from_this()] { self->create_session(); });
+    }
     if (!begin_resume(stage, ec)) return;  // (--cancel-after excludes --resume)
     close_tcp(stream_);
     buf_.consume(buf_.size());
@@ -407,10 +454,17 @@ class poll_stream : public stream_base, public std::enable_shared_from_this<poll
   void arm() { stream_.expires_at(deadline_); }
   void close_socket() override {
     pause_.cancel();
+    if (keep_ && reusable_) {
+      keep_->http = std::move(tcp_);
+      keep_->buf = std::move(buf_);
+      return;
+    }
     close_tcp(stream_);
   }
 
-  beast::tcp_stream stream_;
+  std::shared_ptr<kept_connection> keep_;  // --keep-alive: the slot's
+  std::unique_ptr<beast::tcp_stream> tcp_;
+  beast::tcp_stream& stream_;  // *tcp_, handed to the slot only once the stream has finished
   net::steady_timer pause_;
   beast::flat_buffer buf_;
   http::request<http::string_body> req_;
@@ -421,16 +475,16 @@ class poll_stream : public stream_base, public std::enable_shared_from_this<poll
 }  // namespace
 
 void start_stream(net::io_context& ioc, const run_context& ctx,
-                  std::function<void(stream_result)> done) {
+                  std::function<void(stream_result)> done, std::shared_ptr<kept_connection> keep) {
   switch (ctx.opts.proto) {
     case protocol::sse:
-      std::make_shared<sse_stream>(ioc, ctx, std::move(done))->run();
+      std::make_shared<sse_stream>(ioc, ctx, std::move(done), std::move(keep))->run();
       return;
     case protocol::poll:
-      std::make_shared<poll_stream>(ioc, ctx, std::move(done))->run();
+      std::make_shared<poll_stream>(ioc, ctx, std::move(done), std::move(keep))->run();
       return;
     case protocol::ws:
-      start_websocket_stream(ioc, ctx, std::move(done));
+      start_websocket_stream(ioc, ctx, std::move(done), std::move(keep));
       return;
   }
 }

@@ -21,14 +21,23 @@ struct run_context {
   mutable std::atomic<std::uint64_t> next_index{0};  // each stream's draws are its own
 };
 
+// --keep-alive: one closed-loop slot's connection (stream_base.hpp), handed from each of its
+// streams to the next. Empty at first, and again after a connection that cannot be reused.
+struct kept_connection;
+std::shared_ptr<kept_connection> make_kept_connection();
+
 // Starts one stream on `ioc` over the run's protocol; `done` is called exactly once, on the
-// I/O thread, with what it measured. Every wait is bounded by --timeout-s.
+// I/O thread, with what it measured. Every wait is bounded by --timeout-s. With `keep`, the
+// stream runs on the slot's connection when it has one and, when it ends with its connection
+// fit for another request, leaves it there before `done` runs.
 void start_stream(boost::asio::io_context& ioc, const run_context& ctx,
-                  std::function<void(stream_result)> done);
+                  std::function<void(stream_result)> done,
+                  std::shared_ptr<kept_connection> keep = nullptr);
 
 // The WebSocket protocol's stream (ws_stream.cpp); start_stream picks it for --protocol ws.
 void start_websocket_stream(boost::asio::io_context& ioc, const run_context& ctx,
-                            std::function<void(stream_result)> done);
+                            std::function<void(stream_result)> done,
+                            std::shared_ptr<kept_connection> keep);
 
 // Idle mode: opens one connection (a WebSocket handshake for ws, a plain TCP connection
 // otherwise) and keeps it open until `close_all` runs. `opened(ok)` reports the outcome.

@@ -30,6 +30,12 @@ void summary::add(stream_result r) {
   results_.push_back(std::move(r));
 }
 
+unsigned summary::connections_opened() const {
+  unsigned n = 0;
+  for (auto& r : results_) n += r.connections;
+  return n;
+}
+
 namespace {
 
 nlohmann::json json_of(const distribution& d) {

@@ -30,7 +30,8 @@ struct stream_result {
   std::string outcome;
   unsigned terminals = 0;  // terminal events seen: more than one is a broken promise
   unsigned resumes = 0;
-  unsigned seq_errors = 0;  // events whose seq was not above the last one seen
+  unsigned connections = 0;  // connections this stream opened (--keep-alive: 0 on a kept one)
+  unsigned seq_errors = 0;   // events whose seq was not above the last one seen
   bool text_checked = false;
   bool text_ok = true;
   std::string text_problem;  // the session and where the text first differs
@@ -49,6 +50,7 @@ class summary {
   void add(stream_result r);
   void add_cancel_upstream_ms(double ms) { cancel_upstream_ms_.push_back(ms); }
   const std::vector<stream_result>& results() const { return results_; }
+  unsigned connections_opened() const;
 
   // Fields the bench scripts read: ok, failed, errors, ttft_ms, gap_ms, duration_ms,
   // cancel_ack_ms, cancel_upstream_ms (each {n, mean, p50, p90, p99, p99_9, max}); and the

@@ -1,5 +1,5 @@
-// The WebSocket side of loadgen (docs/protocol.md, `GET /v1/ws`): one stream per socket
-// (start, deltas, done; cancel acknowledged by `cancelled`), and idle sockets for the
+// The WebSocket side of loadgen (docs/protocol.md, `GET /v1/ws`): one stream per socket at a
+// time (start, deltas, done; cancel acknowledged by `cancelled`), and idle sockets for the
 // memory-per-connection figure.
 
 #include "tools/loadgen/stream_base.hpp"
@@ -23,7 +23,6 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using json = nlohmann::json;
-using ws_type = websocket::stream<beast::tcp_stream>;
 
 namespace {
 
@@ -48,29 +47,46 @@ void open_websocket(ws_type& ws, const endpoint& target, clock_type::time_point 
       });
 }
 
-// One stream on its own socket. With --resume a lost socket is replaced by a new one that
-// sends `resume` with the session and the last seq seen. Handlers carry the socket's
-// generation, so those of a socket left behind do nothing.
+// One stream on its own socket, or with --keep-alive on its slot's socket once the previous
+// stream there ended. With --resume a lost socket is replaced by a new one that sends `resume`
+// with the session and the last seq seen. Handlers carry the socket's generation, so those of
+// a socket left behind do nothing.
 class ws_stream : public stream_base, public std::enable_shared_from_this<ws_stream> {
  public:
-  ws_stream(net::io_context& ioc, const run_context& ctx, std::function<void(stream_result)> done)
+  ws_stream(net::io_context& ioc, const run_context& ctx, std::function<void(stream_result)> done,
+            std::shared_ptr<kept_connection> keep)
       : stream_base(ctx, std::move(done)),
-        strand_(net::make_strand(ioc)),
+        keep_(std::move(keep)),
+        // A kept socket's handlers run on its strand: the stream's timers join it.
+        strand_(keep_ && keep_->ws ? keep_->ws->get_executor()
+                                   : net::any_io_executor{net::make_strand(ioc)}),
         timer_(strand_),
-        pause_(strand_) {}
+        pause_(strand_) {
+    if (!keep_) return;
+    ws_ = std::move(keep_->ws);
+    if (!ws_) keep_->ws_streams = 0;
+    // A new id per stream on the socket, though the server frees an ended stream's id: a
+    // frame of the previous stream could then never pass for one of this stream.
+    id_ = std::to_string(++keep_->ws_streams);
+  }
 
   void run() {
     timer_.expires_at(deadline_);
     timer_.async_wait([w = weak_from_this()](beast::error_code ec) {
       if (auto self = w.lock(); self && !ec) self->finish(false, "timeout", "timeout");
     });
-    open(R"({"type":"start","id":"1","request":)" + ctx_.chat_body + "}");
+    start_ = R"({"type":"start","id":")" + id_ + R"(","request":)" + ctx_.chat_body + "}";
+    if (!ws_) return open(start_);
+    on_kept_ = true;
+    send(start_);
+    read();
   }
 
  private:
   // A new socket whose first message is `first` (start or resume).
   void open(std::string first) {
     if (ws_) old_.push_back(std::move(ws_));
+    ++r_.connections;
     ws_ = std::make_unique<ws_type>(strand_);
     out_.clear();
     res_ = {};
@@ -131,6 +147,7 @@ class ws_stream : public stream_base, public std::enable_shared_from_this<ws_str
 
   void on_frame() {
     auto now = clock_type::now();
+    on_kept_ = false;
     auto frame = json::parse(beast::buffers_to_string(in_.data()), nullptr, false);
     in_.consume(in_.size());
     if (!frame.is_object()) return finish(false, "frame is not a JSON object");
@@ -146,7 +163,7 @@ class ws_stream : public stream_base, public std::enable_shared_from_this<ws_str
       on_delta(now);
       if (cancel_due()) {
         mark_cancel();
-        send(R"({"type":"cancel","id":"1"})");
+        send(R"({"type":"cancel","id":")" + id_ + R"("})");
       } else if (disconnect_due()) {
         disconnected_ = true;
         return lost("disconnect", {}, gen_);
@@ -171,6 +188,9 @@ class ws_stream : public stream_base, public std::enable_shared_from_this<ws_str
         return finish(false, "refused: " + frame.value("code", ""));
       }
     } else if (type == "pong" && r_.terminals > 0) {
+      // Nothing of this stream is left on the socket; with a write still in flight the next
+      // stream's could not start, so such a socket is not kept.
+      reusable_ = out_.empty();
       return finish(r_.outcome == "done" || (r_.outcome == "cancelled" && r_.cancel_sent));
     }
     read();
@@ -180,6 +200,12 @@ class ws_stream : public stream_base, public std::enable_shared_from_this<ws_str
   // when allowed. A close the server sent before the stream started names the refusal.
   void lost(const char* stage, beast::error_code ec, unsigned gen) {
     if (gen != gen_ || finished()) return;
+    if (retry_on_new_connection()) {
+      ++gen_;
+      beast::error_code ignored;
+      beast::get_lowest_layer(*ws_).socket().close(ignored);
+      return open(start_);
+    }
     if (r_.terminals > 0) return finish(r_.outcome == "done");
     if (ec == websocket::error::closed && session_.empty()) {
       auto code = ws_->reason().code;
@@ -202,11 +228,16 @@ class ws_stream : public stream_base, public std::enable_shared_from_this<ws_str
   void close_socket() override {
     timer_.cancel();
     pause_.cancel();
+    if (keep_ && reusable_ && ws_) {
+      keep_->ws = std::move(ws_);
+      return;
+    }
     beast::error_code ec;
     if (ws_) beast::get_lowest_layer(*ws_).socket().close(ec);
   }
 
-  net::strand<net::io_context::executor_type> strand_;
+  std::shared_ptr<kept_connection> keep_;  // --keep-alive: the slot's
+  net::any_io_executor strand_;
   net::steady_timer timer_;
   net::steady_timer pause_;
   std::unique_ptr<ws_type> ws_;
@@ -215,6 +246,8 @@ class ws_stream : public stream_base, public std::enable_shared_from_this<ws_str
   beast::flat_buffer in_;
   std::list<std::string> out_;
   websocket::response_type res_;
+  std::string id_ = "1";
+  std::string start_;
 };
 
 // Keeps a read pending so the server's pings are answered while the socket idles.
@@ -229,8 +262,9 @@ void drain(std::shared_ptr<ws_type> ws, std::shared_ptr<beast::flat_buffer> buf)
 }  // namespace
 
 void start_websocket_stream(net::io_context& ioc, const run_context& ctx,
-                            std::function<void(stream_result)> done) {
-  std::make_shared<ws_stream>(ioc, ctx, std::move(done))->run();
+                            std::function<void(stream_result)> done,
+                            std::shared_ptr<kept_connection> keep) {
+  std::make_shared<ws_stream>(ioc, ctx, std::move(done), std::move(keep))->run();
 }
 
 struct idle_pool::impl {
