@@ -2,7 +2,7 @@
 
 #include "supervision/gateway_config.hpp"
 #include "telemetry/log.hpp"
-#include "transports/http_options.hpp"
+#include "transports/server/http_options.hpp"
 
 #include <chrono>
 #include <stdexcept>

@@ -5,7 +5,7 @@
 #include "app/config.hpp"
 #include "supervision/gateway.hpp"
 #include "telemetry/log.hpp"
-#include "transports/http_server.hpp"
+#include "transports/server/http_server.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -67,12 +67,12 @@ int serve(const app_config& cfg) {
               caf::timespan{std::chrono::milliseconds(100)});
   caf::actor_system system{caf_cfg};
 
-  // The I/O lanes (one io_context and thread each) for client connections and, by default,
+  // The I/O loops (one io_context and thread each) for client connections and, by default,
   // upstream transfers: a streamed chunk is read from the provider and written to its client
-  // on its client's lane.
-  auto io = make_io_lanes(cfg.http.threads);
+  // on its client's loop.
+  auto io = make_io_loops(cfg.http.threads);
   auto gateway_cfg = cfg.gateway;
-  if (cfg.http.upstream_on_io_threads) gateway_cfg.upstream_lanes = io;
+  if (cfg.http.upstream_on_io_threads) gateway_cfg.upstream_loops = io;
   gateway engine{system, gateway_cfg};
   http_server server{engine, cfg.http, &engine, io};
   server.start();

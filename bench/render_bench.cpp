@@ -2,9 +2,9 @@
 // HTTP chunk framing, as the SSE transport writes it (event_response), and a WebSocket JSON
 // text frame, as ws_connection writes it.
 
-#include "transports/event_response.hpp"
-#include "transports/ws_frame.hpp"
-#include "transports/ws_protocol.hpp"
+#include "transports/http/event_response.hpp"
+#include "transports/ws/ws_frame.hpp"
+#include "transports/ws/ws_protocol.hpp"
 
 #include <benchmark/benchmark.h>
 

@@ -243,10 +243,13 @@ fi
 # A second gateway per placement of the curl driver, measured against the default (one driver
 # on a thread of its own) in the same run: "shared" on the I/O threads, "drivers2" as two
 # drivers on two threads. name | extra top-level JSON | extra "http" JSON
-VARIANTS=("shared||, \"upstream_on_io_threads\": true" "drivers2|, \"upstream_threads\": 2|")
+VARIANTS=("shared||, \"upstream_on_io_threads\": true" "drivers2|, \"upstream_threads\": 2|"
+  "loops2||, \"threads\": 2, \"upstream_on_io_threads\": true")
+# VARIANTS_ONLY="a b": just these.
 if [ -n "$PLACEMENT" ] && [ "$GATEWAY_UPSTREAM" = fake-upstream ]; then
   for v in "${VARIANTS[@]}"; do
     IFS='|' read -r vname vtop vhttp <<< "$v"
+    if [ -n "${VARIANTS_ONLY:-}" ] && [[ " $VARIANTS_ONLY " != *" $vname "* ]]; then continue; fi
     echo "bench: a second gateway, $vname (where the curl driver runs)"
     gateway_config "{\"name\": \"fake\", \"kind\": \"custom\", \"models\": [\"fake\"],
       \"base_url\": \"http://127.0.0.1:$FAKE_PORT/v1\"}" "$vhttp" "$vtop" > "$WORK/$vname.json"

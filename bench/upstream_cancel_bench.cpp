@@ -14,7 +14,7 @@
 #include "telemetry/log.hpp"
 #include "tests/support/http_client.hpp"
 #include "tools/fake_upstream/fake_server.hpp"
-#include "transports/http_server.hpp"
+#include "transports/server/http_server.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>

@@ -2,7 +2,7 @@
 
 #include "actors/session_registry.hpp"
 #include "supervision/gateway.hpp"
-#include "transports/http_server.hpp"
+#include "transports/server/http_server.hpp"
 
 #include <caf/typed_response_promise.hpp>
 

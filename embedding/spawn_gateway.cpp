@@ -4,7 +4,7 @@
 #include "embedding/gateway_actor_impl.hpp"
 #include "supervision/gateway.hpp"
 #include "telemetry/log.hpp"
-#include "transports/http_server.hpp"
+#include "transports/server/http_server.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -46,10 +46,10 @@ caf::expected<gateway_actor> spawn_gateway(caf::actor_system& system, gateway_op
       log::route_to(cfg.log_level, std::move(options.log_line));
     else
       log::init(cfg.log_level, cfg.log_file);
-    http_server::lanes io;
+    http_server::loops io;
     if (options.serve_http) {
-      io = make_io_lanes(cfg.http.threads);
-      if (cfg.http.upstream_on_io_threads) cfg.gateway.upstream_lanes = io;
+      io = make_io_loops(cfg.http.threads);
+      if (cfg.http.upstream_on_io_threads) cfg.gateway.upstream_loops = io;
     }
     parts.engine = std::make_shared<gateway>(system, cfg.gateway);
     if (options.serve_http) {

@@ -87,9 +87,9 @@ void start_provider(engine_pointer self, supervised_provider& p) {
     p.handle = self->spawn<caf::linked>(mock_provider, p.entry.mock, upstreams);
   } else {
     if (!st.driver)
-      st.driver = st.config.upstream_lanes.empty()
+      st.driver = st.config.upstream_loops.empty()
                       ? std::make_shared<curl_driver_pool>(st.config.upstream_threads)
-                      : std::make_shared<curl_driver_pool>(st.config.upstream_lanes);
+                      : std::make_shared<curl_driver_pool>(st.config.upstream_loops);
     auto http = p.entry.http;
     http.name = p.entry.name;  // one name in routes, logs and the admin view
     p.handle = self->spawn<caf::linked>(http_provider, std::move(http), st.driver, upstreams);

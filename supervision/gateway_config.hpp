@@ -61,11 +61,11 @@ struct gateway_config {
   // are evicted as actors/log_budget.hpp says (sessions.log_budget_bytes).
   std::uint64_t log_budget_bytes = std::uint64_t{256} << 20;
   restart_options restarts;
-  // Where the curl drivers run: one on each of the HTTP server's I/O lanes (http_server's
-  // `io`), a transfer on the lane of the client it streams to, so that an upstream chunk is
+  // Where the curl drivers run: one on each of the HTTP server's I/O loops (http_server's
+  // `io`), a transfer on the loop of the client it streams to, so that an upstream chunk is
   // read and written to its client on one thread; empty: threads of their own.
-  std::vector<std::shared_ptr<boost::asio::io_context>> upstream_lanes;
-  // Without upstream_lanes: how many curl drivers, each on a thread of its own. A driver's
+  std::vector<std::shared_ptr<boost::asio::io_context>> upstream_loops;
+  // Without upstream_loops: how many curl drivers, each on a thread of its own. A driver's
   // thread also writes its tokens (SSE and WebSocket) to their clients, so one thread caps the
   // tokens per second.
   std::size_t upstream_threads = 1;

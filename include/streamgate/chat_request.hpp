@@ -38,9 +38,9 @@ struct chat_request {
   mock_shape mock;
   std::uint32_t prompt_tokens = 0;  // rough estimate for the mock's usage figures
   nlohmann::json body;              // the client's request, for providers to forward
-  // Not from the client: the I/O lane its connection lives on (the HTTP server's), where the
+  // Not from the client: the I/O loop its connection lives on (the HTTP server's), where the
   // upstream transfer is placed so that a token is read and written on one thread. -1: any.
-  int io_lane = -1;
+  int io_loop = -1;
 };
 
 // Longer model names are refused (400 invalid_request): no provider has one, and the name is

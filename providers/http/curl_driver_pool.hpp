@@ -19,11 +19,11 @@ class curl_driver_pool final : public transfer_runner {
  public:
   // Each driver a libcurl multi loop on a thread of its own; transfers go round-robin.
   explicit curl_driver_pool(std::size_t threads);
-  // One driver on each of the HTTP server's lanes (its io_contexts): a transfer with a lane
-  // goes to driver `lane % lanes.size()`, so that its chunks are read on the thread that
+  // One driver on each of the HTTP server's loops (its io_contexts): a transfer with a loop
+  // goes to driver `loop % loops.size()`, so that its chunks are read on the thread that
   // writes them to its client; one without goes round-robin. Throws std::invalid_argument
-  // for no lanes.
-  explicit curl_driver_pool(std::vector<std::shared_ptr<boost::asio::io_context>> lanes);
+  // for no loops.
+  explicit curl_driver_pool(std::vector<std::shared_ptr<boost::asio::io_context>> loops);
 
   transfer_id start(upstream_request request, transfer_callback on_event) override;
   void cancel(transfer_id id) override;

@@ -97,7 +97,7 @@ upstream_request build_request(const http_provider_config& cfg, const chat_reque
   out.key = cfg.api_key;
   out.ca_file = cfg.ca_file;
   out.provider = cfg.name;
-  out.lane = req.io_lane;
+  out.io_loop = req.io_loop;
   auto it = cfg.models.find(req.model);
   auto model = it == cfg.models.end() || it->second.empty() ? req.model : it->second;
 

@@ -78,10 +78,10 @@ struct upstream_request {
   std::string ca_file;
   secret key;            // only so that error text echoed from the provider can be scrubbed of it
   std::string provider;  // the configured provider's name: the metrics' label
-  // The I/O lane of the client connection this transfer streams to (http_server runs one
-  // io_context per lane); -1: no preference. A transfer on its client's lane is read and
+  // The I/O loop of the client connection this transfer streams to (http_server runs one
+  // io_context per loop); -1: no preference. A transfer on its client's loop is read and
   // written to the client on one thread.
-  int lane = -1;
+  int io_loop = -1;
 };
 
 // The provider's request for a client request: model renamed, streaming forced, usage asked

@@ -7,7 +7,7 @@
 #include "providers/answer_request.hpp"
 #include "providers/http/provider_config.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
-#include "transports/openai_format.hpp"
+#include "transports/openai/openai_format.hpp"
 
 #include <streamgate/chat_request.hpp>
 

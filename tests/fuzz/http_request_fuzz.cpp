@@ -1,5 +1,5 @@
 // A client's HTTP bytes, parsed as the connection parses them (Beast's request_parser with
-// the default limits), then routed by dispatch (transports/api_handler.cpp): the resume
+// the default limits), then routed by dispatch (transports/http/api_handler.cpp): the resume
 // inputs (session ids in the path, ?after, Last-Event-ID, ?wait_ms) and every other route.
 // Up to four pipelined requests per input.
 //
@@ -10,7 +10,7 @@
 // corpus' "Authorization: Bearer sk-fuzz-key-0123456789" is it), and CORS header lines are
 // well formed.
 #include "tests/fuzz/fuzz_support.hpp"
-#include "transports/api_handler.hpp"
+#include "transports/http/api_handler.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/parser.hpp>

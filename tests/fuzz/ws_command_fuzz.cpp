@@ -1,10 +1,10 @@
-// A WebSocket client's text message, through the command parser (transports/ws_protocol.cpp).
+// A WebSocket client's text message, through the command parser (transports/ws/ws_protocol.cpp).
 //
 // Properties: a refusal has a code and a message; a command that needs an id has one of
 // 1 to max_stream_id bytes; a start carries an accepted chat request (non-empty model);
 // every reply the server renders for the command (started, pong, error) is a JSON object.
 #include "tests/fuzz/fuzz_support.hpp"
-#include "transports/ws_protocol.hpp"
+#include "transports/ws/ws_protocol.hpp"
 
 #include <nlohmann/json.hpp>
 

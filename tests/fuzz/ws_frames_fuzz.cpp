@@ -1,5 +1,5 @@
 // A WebSocket client's bytes after the handshake, in reads cut anywhere, through the frame
-// parser (transports/ws_frame_parser.cpp).
+// parser (transports/ws/ws_frame_parser.cpp).
 //
 // Input: [message bound][seed x4][max piece] then the bytes; the bound is 16 << n bytes
 // (n = 7: the production default, 1 MiB).
@@ -9,7 +9,7 @@
 // and close reasons are valid UTF-8 (Beast's checker, used by the parser, against ours);
 // a close code is one a peer may send, or 1005.
 #include "tests/fuzz/fuzz_support.hpp"
-#include "transports/ws_frame_parser.hpp"
+#include "transports/ws/ws_frame_parser.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -3,7 +3,7 @@
 #include "providers/mock_provider.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/test_server.hpp"
-#include "transports/http_server.hpp"
+#include "transports/server/http_server.hpp"
 
 #include <streamgate/chat_request.hpp>
 

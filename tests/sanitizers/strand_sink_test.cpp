@@ -4,7 +4,7 @@
 // test-tsan) sees strand_sink's byte count and hand-over here; the assertion is its rule:
 // the connection gets every event once, in the log's order, whichever way it came.
 
-#include "transports/connection_sink.hpp"
+#include "transports/connection/connection_sink.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 
 #include "tests/support/http_client.hpp"
 #include "tests/support/ws_client.hpp"
-#include "transports/http_server.hpp"
+#include "transports/server/http_server.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <caf/actor_system.hpp>
@@ -47,8 +47,8 @@ test_server::test_server(gateway_config gateway_cfg, http_options options)
   impl_->cfg.set("logger.verbosity", caf::atom("quiet"));
   impl_->system = std::make_unique<caf::actor_system>(impl_->cfg);
   // Wired as the streamgate program does (app/main.cpp).
-  auto io = make_io_lanes(options.threads);
-  if (options.upstream_on_io_threads) gateway_cfg.upstream_lanes = io;
+  auto io = make_io_loops(options.threads);
+  if (options.upstream_on_io_threads) gateway_cfg.upstream_loops = io;
   impl_->engine = std::make_unique<gateway>(*impl_->system, std::move(gateway_cfg));
   impl_->server =
       std::make_unique<http_server>(*impl_->engine, std::move(options), impl_->engine.get(), io);

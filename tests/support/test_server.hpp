@@ -1,8 +1,8 @@
 #pragma once
 
 #include "supervision/gateway.hpp"
-#include "transports/http_options.hpp"
-#include "transports/http_server.hpp"
+#include "transports/server/http_options.hpp"
+#include "transports/server/http_server.hpp"
 
 #include <nlohmann/json.hpp>
 

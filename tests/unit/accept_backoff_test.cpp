@@ -1,7 +1,7 @@
 // The listener's answer to accept() failures at the descriptor limit: a growing wait, a log
 // line now and then, and a max_connections that fits the descriptors.
 
-#include "transports/accept_backoff.hpp"
+#include "transports/server/accept_backoff.hpp"
 
 #include <gtest/gtest.h>
 

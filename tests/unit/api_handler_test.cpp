@@ -1,6 +1,6 @@
 // Routing and validation as a pure function of the request: no sockets.
 
-#include "transports/api_handler.hpp"
+#include "transports/http/api_handler.hpp"
 
 #include "actors/error_code.hpp"
 

@@ -1,6 +1,6 @@
 // The non-streaming answer (`stream: false`) assembled from a session's pieces, as OpenAI's
 // SDKs assemble a stream.
-#include "transports/completion_builder.hpp"
+#include "transports/openai/completion_builder.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -1,7 +1,7 @@
 // What a session's events become on an HTTP/1.1 connection, without a socket: the chunked SSE
 // body, the non-streamed answer and the long-poll page.
 
-#include "transports/event_response.hpp"
+#include "transports/http/event_response.hpp"
 
 #include "actors/error_code.hpp"
 

@@ -1,6 +1,6 @@
 // The per-token JSON string writer against nlohmann::json, which renders everything else.
 
-#include "transports/json_string.hpp"
+#include "transports/openai/json_string.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -5,7 +5,7 @@
 #include "actors/session.hpp"
 #include "supervision/circuit_breaker.hpp"
 #include "telemetry/log.hpp"
-#include "transports/server_context.hpp"
+#include "transports/server/server_context.hpp"
 
 #include <streamgate/stream_event.hpp>
 

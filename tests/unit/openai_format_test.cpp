@@ -1,4 +1,4 @@
-#include "transports/openai_format.hpp"
+#include "transports/openai/openai_format.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

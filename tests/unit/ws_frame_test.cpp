@@ -1,9 +1,9 @@
 // RFC 6455 framing as the server speaks it: the frames it writes, and the parser that reads
 // a client's bytes, fed whole, byte by byte, and as random garbage.
 
-#include "transports/ws_frame.hpp"
+#include "transports/ws/ws_frame.hpp"
 #include "tests/support/ws_wire.hpp"
-#include "transports/ws_frame_parser.hpp"
+#include "transports/ws/ws_frame_parser.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The WebSocket protocol's pure half: parsing client frames and rendering server frames.
 
-#include "transports/ws_protocol.hpp"
+#include "transports/ws/ws_protocol.hpp"
 
 #include "actors/json_input.hpp"
 

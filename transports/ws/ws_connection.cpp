@@ -1,9 +1,9 @@
-#include "transports/ws_connection.hpp"
+#include "transports/ws/ws_connection.hpp"
 
 #include "actors/error_code.hpp"
 #include "telemetry/log.hpp"
-#include "transports/connection_sink.hpp"
-#include "transports/ws_protocol.hpp"
+#include "transports/connection/connection_sink.hpp"
+#include "transports/ws/ws_protocol.hpp"
 
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/post.hpp>
@@ -42,7 +42,7 @@ ws_connection::ws_connection(net::ip::tcp::socket&& socket, std::shared_ptr<serv
       socket_(std::move(socket)),
       parser_(ctx->options.ws_max_message_bytes),
       ctx_(std::move(ctx)),
-      lane_(ctx_->lane_of(&net::query(socket_.get_executor(), net::execution::context))),
+      loop_(ctx_->loop_of(&net::query(socket_.get_executor(), net::execution::context))),
       over_limit_(over_limit),
       heartbeat_(socket_.get_executor()),
       ping_(socket_.get_executor()) {
@@ -253,7 +253,7 @@ void ws_connection::end_stream(const std::string& id) {
 void ws_connection::start(ws::command& cmd) {
   if (!admit(cmd.id)) return;
   auto model = cmd.request.model;
-  cmd.request.io_lane = lane_;
+  cmd.request.io_loop = loop_;
   // The stream is registered before the session exists; its events wait for the guard, so
   // they follow this handler, and the `started` frame it sends.
   auto sink = new_sink(false);

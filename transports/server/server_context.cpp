@@ -1,4 +1,4 @@
-#include "transports/server_context.hpp"
+#include "transports/server/server_context.hpp"
 
 #include "telemetry/stats.hpp"
 

@@ -1,6 +1,6 @@
-#include "transports/completion_builder.hpp"
+#include "transports/openai/completion_builder.hpp"
 
-#include "transports/event_json.hpp"
+#include "transports/openai/event_json.hpp"
 
 namespace streamgate {
 namespace {

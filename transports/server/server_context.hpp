@@ -3,8 +3,8 @@
 #include "access/access_control.hpp"
 #include "actors/admin_service.hpp"
 #include "actors/session_service.hpp"
-#include "transports/http_options.hpp"
-#include "transports/post_gate.hpp"
+#include "transports/server/http_options.hpp"
+#include "transports/server/post_gate.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -36,13 +36,13 @@ struct server_context {
   http_options options;
   access_control access;  // every session operation of a client goes through it
   std::function<std::string()> metrics_text;
-  // The server's I/O lanes (http_server): a session started from lane i asks for its
-  // upstream transfer on lane i (chat_request::io_lane).
+  // The server's I/O loops (http_server): a session started from loop i asks for its
+  // upstream transfer on loop i (chat_request::io_loop).
   // Each is an io_context as its execution_context (the connections' executors say that).
-  std::vector<const void*> lanes;
-  int lane_of(const void* execution_context) const {
-    for (std::size_t i = 0; i < lanes.size(); ++i)
-      if (lanes[i] == execution_context) return static_cast<int>(i);
+  std::vector<const void*> loops;
+  int loop_of(const void* execution_context) const {
+    for (std::size_t i = 0; i < loops.size(); ++i)
+      if (loops[i] == execution_context) return static_cast<int>(i);
     return -1;
   }
   // What POST /admin/connections/drop cuts: on the admin listener, the public one's clients

@@ -1,7 +1,7 @@
-#include "transports/event_json.hpp"
+#include "transports/openai/event_json.hpp"
 
-#include "transports/json_string.hpp"
-#include "transports/openai_format.hpp"
+#include "transports/openai/json_string.hpp"
+#include "transports/openai/openai_format.hpp"
 
 namespace streamgate {
 namespace {

@@ -1,4 +1,4 @@
-#include "transports/ws_stream_table.hpp"
+#include "transports/ws/ws_stream_table.hpp"
 
 #include <utility>
 

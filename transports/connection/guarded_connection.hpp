@@ -1,6 +1,6 @@
 #pragma once
 
-#include "transports/socket_writer.hpp"
+#include "transports/connection/socket_writer.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/post.hpp>

@@ -1,10 +1,10 @@
-#include "transports/http_server.hpp"
+#include "transports/server/http_server.hpp"
 
 #include "actors/error_code.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/stats.hpp"
-#include "transports/accept_backoff.hpp"
-#include "transports/http_connection.hpp"
+#include "transports/http/http_connection.hpp"
+#include "transports/server/accept_backoff.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -95,17 +95,17 @@ bool out_of_descriptors(const boost::system::error_code& ec) {
 
 }  // namespace
 
-std::vector<std::shared_ptr<net::io_context>> make_io_lanes(unsigned n) {
-  std::vector<std::shared_ptr<net::io_context>> lanes(std::max(1u, n));
-  for (auto& l : lanes) l = std::make_shared<net::io_context>(1);
-  return lanes;
+std::vector<std::shared_ptr<net::io_context>> make_io_loops(unsigned n) {
+  std::vector<std::shared_ptr<net::io_context>> loops(std::max(1u, n));
+  for (auto& l : loops) l = std::make_shared<net::io_context>(1);
+  return loops;
 }
 
 struct http_server::impl {
-  lanes io;
-  net::io_context& ioc;  // the first lane's: it runs the accept chain
+  loops io;
+  net::io_context& ioc;  // the first loop's: it runs the accept chain
   std::shared_ptr<server_context> ctx;
-  std::size_t next_lane = 0;  // the accept strand's
+  std::size_t next_loop = 0;  // the accept strand's
   // The accept chain (acceptor, retry timer, backoff, spare descriptor) runs on one strand.
   net::strand<net::io_context::executor_type> accept_strand{ioc.get_executor()};
   tcp::acceptor acceptor{accept_strand};
@@ -117,11 +117,11 @@ struct http_server::impl {
   std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
   std::vector<std::uint64_t> gauges;  // scrape-time gauges reading `ctx`
 
-  impl(session_service& s, http_options o, admin_service* admin, lanes shared)
-      : io(shared.empty() ? make_io_lanes(o.threads) : std::move(shared)),
+  impl(session_service& s, http_options o, admin_service* admin, loops shared)
+      : io(shared.empty() ? make_io_loops(o.threads) : std::move(shared)),
         ioc(*io.front()),
         ctx(std::make_shared<server_context>(s, std::move(o))) {
-    for (auto& l : io) ctx->lanes.push_back(static_cast<net::execution_context*>(l.get()));
+    for (auto& l : io) ctx->loops.push_back(static_cast<net::execution_context*>(l.get()));
     if (ctx->options.admin) ctx->admin = admin;
     ctx->metrics_text = [] { return metrics::registry::global().expose(); };
   }
@@ -129,13 +129,13 @@ struct http_server::impl {
     if (spare_fd >= 0) ::close(spare_fd);
   }
 
-  // A connection lives on one lane: its reads, its writes and (with the curl drivers on the
-  // lanes) its upstream transfers run on that lane's thread, without a hand-over per token.
-  // Round-robin, like the kernel's SO_REUSEPORT spread, without a listening socket per lane.
-  net::io_context& take_lane() { return *io[next_lane++ % io.size()]; }
+  // A connection lives on one loop: its reads, its writes and (with the curl drivers on the
+  // loops) its upstream transfers run on that loop's thread, without a hand-over per token.
+  // Round-robin, like the kernel's SO_REUSEPORT spread, without a listening socket per loop.
+  net::io_context& take_loop() { return *io[next_loop++ % io.size()]; }
 
   void accept() {
-    acceptor.async_accept(net::make_strand(take_lane()),
+    acceptor.async_accept(net::make_strand(take_loop()),
                           [this](boost::system::error_code ec, tcp::socket socket) {
                             if (!ec) {
                               backoff.succeeded();
@@ -242,7 +242,7 @@ struct http_server::impl {
 };
 
 http_server::http_server(session_service& service, http_options options, admin_service* admin,
-                         lanes io)
+                         loops io)
     : impl_(std::make_unique<impl>(service, std::move(options), admin, std::move(io))) {}
 
 http_server::~http_server() {

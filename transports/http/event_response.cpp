@@ -1,7 +1,7 @@
-#include "transports/event_response.hpp"
+#include "transports/http/event_response.hpp"
 
 #include "actors/error_code.hpp"
-#include "transports/event_json.hpp"
+#include "transports/openai/event_json.hpp"
 
 #include <nlohmann/json.hpp>
 

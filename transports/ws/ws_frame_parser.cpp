@@ -1,4 +1,4 @@
-#include "transports/ws_frame_parser.hpp"
+#include "transports/ws/ws_frame_parser.hpp"
 
 #include <boost/beast/websocket/detail/utf8_checker.hpp>
 

@@ -1,4 +1,4 @@
-#include "transports/json_string.hpp"
+#include "transports/openai/json_string.hpp"
 
 #include "actors/utf8.hpp"
 

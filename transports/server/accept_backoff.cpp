@@ -1,4 +1,4 @@
-#include "transports/accept_backoff.hpp"
+#include "transports/server/accept_backoff.hpp"
 
 #include <algorithm>
 

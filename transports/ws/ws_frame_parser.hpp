@@ -1,6 +1,6 @@
 #pragma once
 
-#include "transports/ws_frame.hpp"
+#include "transports/ws/ws_frame.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,10 +1,10 @@
-#include "transports/http_connection.hpp"
+#include "transports/http/http_connection.hpp"
 
 #include "actors/error_code.hpp"
 #include "telemetry/log.hpp"
-#include "transports/connection_sink.hpp"
-#include "transports/openai_format.hpp"
-#include "transports/ws_connection.hpp"
+#include "transports/connection/connection_sink.hpp"
+#include "transports/openai/openai_format.hpp"
+#include "transports/ws/ws_connection.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution/context.hpp>
@@ -28,7 +28,7 @@ http_connection::http_connection(net::ip::tcp::socket&& socket, std::shared_ptr<
     : guarded_connection(socket.get_executor()),
       stream_(std::move(socket)),
       ctx_(std::move(ctx)),
-      lane_(ctx_->lane_of(&net::query(stream_.get_executor(), net::execution::context))),
+      loop_(ctx_->loop_of(&net::query(stream_.get_executor(), net::execution::context))),
       over_limit_(over_limit),
       who_(std::move(who)),
       timer_(stream_.get_executor()) {
@@ -187,7 +187,7 @@ void http_connection::handle(http_request req) {
       return;
     case k::session_create: {
       auto model = action.request.model;
-      action.request.io_lane = lane_;
+      action.request.io_loop = loop_;
       auto out = ctx_->access.start(*who_.key, who_.from, std::move(action.request),
                                     {nullptr, "poll", false, nullptr});
       if (!out.ok()) {

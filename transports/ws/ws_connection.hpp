@@ -1,10 +1,10 @@
 #pragma once
 
-#include "transports/api_handler.hpp"
-#include "transports/guarded_connection.hpp"
-#include "transports/server_context.hpp"
-#include "transports/ws_frame_parser.hpp"
-#include "transports/ws_stream_table.hpp"
+#include "transports/connection/guarded_connection.hpp"
+#include "transports/http/api_handler.hpp"
+#include "transports/server/server_context.hpp"
+#include "transports/ws/ws_frame_parser.hpp"
+#include "transports/ws/ws_stream_table.hpp"
 
 #include <streamgate/event_sink.hpp>
 
@@ -125,7 +125,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection>,
   boost::asio::ip::tcp::socket socket_;
   ws::frame_parser parser_;
   std::shared_ptr<server_context> ctx_;
-  const int lane_;  // the server's I/O lane it lives on
+  const int loop_;  // the server's I/O loop it lives on
   const bool over_limit_;
   client_identity who_;  // set by run, before any message is read
   phase phase_ = phase::open;

@@ -1,8 +1,8 @@
-#include "transports/http_connection.hpp"
+#include "transports/http/http_connection.hpp"
 
 #include "actors/error_code.hpp"
 #include "telemetry/log.hpp"
-#include "transports/connection_sink.hpp"
+#include "transports/connection/connection_sink.hpp"
 
 #include <boost/beast/core/error.hpp>
 
@@ -51,7 +51,7 @@ void http_connection::start_chat(api_action& action) {
       weak_from_this(), ctx_->gate, ctx_->options.max_pending_bytes, streaming ? "sse" : "http");
   auto model = action.request.model;
   bool usage = action.request.include_usage;
-  action.request.io_lane = lane_;
+  action.request.io_loop = loop_;
   // Closing a /v1/chat/completions connection stops the answer, as it does at OpenAI.
   auto out = ctx_->access.start(*who_.key, who_.from, std::move(action.request),
                                 {sink_, sink_->transport(), true, nullptr});

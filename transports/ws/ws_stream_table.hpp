@@ -1,6 +1,6 @@
 #pragma once
 
-#include "transports/stream_feed.hpp"
+#include "transports/connection/stream_feed.hpp"
 
 #include <streamgate/event_sink.hpp>
 

@@ -1,7 +1,7 @@
-#include "transports/openai_format.hpp"
+#include "transports/openai/openai_format.hpp"
 
 #include "actors/error_code.hpp"
-#include "transports/json_string.hpp"
+#include "transports/openai/json_string.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -1,9 +1,9 @@
-#include "transports/api_handler.hpp"
+#include "transports/http/api_handler.hpp"
 
 #include "actors/error_code.hpp"
 #include "telemetry/stats.hpp"
-#include "transports/openai_format.hpp"
-#include "transports/ws_frame.hpp"
+#include "transports/openai/openai_format.hpp"
+#include "transports/ws/ws_frame.hpp"
 
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>

@@ -2,7 +2,7 @@
 
 #include "actors/admin_service.hpp"
 #include "actors/session_service.hpp"
-#include "transports/http_options.hpp"
+#include "transports/server/http_options.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -17,21 +17,21 @@ class io_context;
 namespace streamgate {
 
 // The client-facing server: one listening socket for HTTP, SSE, long-poll and WebSocket,
-// run by its I/O lanes: one io_context and one thread per lane, each accepted connection
-// placed on one lane for its whole life (round-robin). Never blocks an I/O thread; talks to
+// run by its I/O loops: one io_context and one thread per loop, each accepted connection
+// placed on one loop for its whole life (round-robin). Never blocks an I/O thread; talks to
 // the engine only through session_service.
-// `n` io_contexts, one per I/O lane (each is run by one thread: its concurrency hint says so).
-std::vector<std::shared_ptr<boost::asio::io_context>> make_io_lanes(unsigned n);
+// `n` io_contexts, one per I/O loop (each is run by one thread: its concurrency hint says so).
+std::vector<std::shared_ptr<boost::asio::io_context>> make_io_loops(unsigned n);
 
 class http_server {
  public:
-  using lanes = std::vector<std::shared_ptr<boost::asio::io_context>>;
-  // `admin` serves /admin/* when options.admin is set. `io`: the lanes' io_contexts (see
-  // make_io_lanes), shared with the upstream curl drivers (gateway_config::upstream_lanes) so
+  using loops = std::vector<std::shared_ptr<boost::asio::io_context>>;
+  // `admin` serves /admin/* when options.admin is set. `io`: the loops' io_contexts (see
+  // make_io_loops), shared with the upstream curl drivers (gateway_config::upstream_loops) so
   // that an upstream chunk is read and written to its client on one thread; empty: as many
   // of its own as options.threads says.
   http_server(session_service& service, http_options options, admin_service* admin = nullptr,
-              lanes io = {});
+              loops io = {});
   ~http_server();  // stops and joins
 
   http_server(const http_server&) = delete;

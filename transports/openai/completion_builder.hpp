@@ -1,6 +1,6 @@
 #pragma once
 
-#include "transports/openai_format.hpp"
+#include "transports/openai/openai_format.hpp"
 
 #include <streamgate/stream_event.hpp>
 

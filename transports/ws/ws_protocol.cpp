@@ -1,9 +1,9 @@
-#include "transports/ws_protocol.hpp"
+#include "transports/ws/ws_protocol.hpp"
 
 #include "actors/error_code.hpp"
 #include "actors/json_input.hpp"
-#include "transports/event_json.hpp"
-#include "transports/json_string.hpp"
+#include "transports/openai/event_json.hpp"
+#include "transports/openai/json_string.hpp"
 
 namespace streamgate::ws {
 namespace {

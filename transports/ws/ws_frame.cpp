@@ -1,4 +1,4 @@
-#include "transports/ws_frame.hpp"
+#include "transports/ws/ws_frame.hpp"
 
 #include <boost/beast/websocket/detail/hybi13.hpp>
 

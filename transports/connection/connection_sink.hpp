@@ -1,6 +1,6 @@
 #pragma once
 
-#include "transports/post_gate.hpp"
+#include "transports/server/post_gate.hpp"
 
 #include <streamgate/event_sink.hpp>
 

@@ -3,7 +3,7 @@
 #include "access/access_control.hpp"
 #include "actors/admin_service.hpp"
 #include "actors/session_service.hpp"
-#include "transports/http_options.hpp"
+#include "transports/server/http_options.hpp"
 
 #include <streamgate/chat_request.hpp>
 

@@ -1,10 +1,10 @@
 #pragma once
 
-#include "transports/api_handler.hpp"
-#include "transports/event_response.hpp"
-#include "transports/guarded_connection.hpp"
-#include "transports/server_context.hpp"
-#include "transports/stream_feed.hpp"
+#include "transports/connection/guarded_connection.hpp"
+#include "transports/connection/stream_feed.hpp"
+#include "transports/http/api_handler.hpp"
+#include "transports/http/event_response.hpp"
+#include "transports/server/server_context.hpp"
 
 #include <streamgate/event_sink.hpp>
 
@@ -125,7 +125,7 @@ class http_connection : public std::enable_shared_from_this<http_connection>,
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<server_context> ctx_;
   std::shared_ptr<http_response> response_;  // kept alive across an async write
-  const int lane_;                           // the server's I/O lane it lives on
+  const int loop_;                           // the server's I/O loop it lives on
   phase phase_ = phase::opening;
   unsigned version_ = 11;
   bool keep_alive_ = true;  // the exchange's: the connection carries another request after it

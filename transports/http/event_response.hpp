@@ -1,8 +1,8 @@
 #pragma once
 
-#include "transports/api_handler.hpp"
-#include "transports/completion_builder.hpp"
-#include "transports/openai_format.hpp"
+#include "transports/http/api_handler.hpp"
+#include "transports/openai/completion_builder.hpp"
+#include "transports/openai/openai_format.hpp"
 
 #include <streamgate/stream_event.hpp>
 
