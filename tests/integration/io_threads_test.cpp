@@ -1,6 +1,8 @@
-// The server with two I/O threads (http.threads: 2): a connection's handlers then run on
-// either thread, so orders that one thread never produces do happen. Many keep-alive clients
-// long-poll and stream at once; every answer must arrive whole and none may hang.
+// The server with two I/O loops (http.threads: 2): connections are spread over two threads,
+// and a session's events reach a connection from threads other than its own (the mock
+// provider's CAF workers), so orders that one thread never produces do happen. Many
+// keep-alive clients long-poll and stream at once; every answer must arrive whole and none
+// may hang.
 //
 // Regression: the peer watch of a streaming response peeked at its socket with a blocking
 // receive. With two threads the reactor can report a readable edge whose bytes a read has

@@ -117,7 +117,8 @@ TEST_P(upstream_cancel, many_disconnects_close_as_many_upstream_sockets) {
 INSTANTIATE_TEST_SUITE_P(driver, upstream_cancel,
                          ::testing::Values(driver_placement::own_thread,
                                            driver_placement::io_threads,
-                                           driver_placement::two_threads),
+                                           driver_placement::two_threads,
+                                           driver_placement::two_io_loops),
                          [](const auto& info) { return to_string(info.param); });
 
 }  // namespace

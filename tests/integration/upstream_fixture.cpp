@@ -17,6 +17,8 @@ const char* to_string(driver_placement p) {
       return "on_io_threads";
     case driver_placement::two_threads:
       return "two_threads";
+    case driver_placement::two_io_loops:
+      return "two_io_loops";
   }
   return "?";
 }
@@ -51,7 +53,9 @@ upstream_fixture::upstream_fixture(const std::map<std::string, std::string>& mod
   if (driver == driver_placement::two_threads) g.upstream_threads = 2;
   if (gateway_tweak) gateway_tweak(g);
   auto http = test_server::default_options();
-  http.upstream_on_io_threads = driver == driver_placement::io_threads;
+  http.upstream_on_io_threads =
+      driver == driver_placement::io_threads || driver == driver_placement::two_io_loops;
+  if (driver == driver_placement::two_io_loops) http.threads = 2;
   server_ = std::make_unique<test_server>(g, http);
 }
 

@@ -31,8 +31,9 @@ struct client_outcome {
 };
 
 // Where the gateway's curl driver runs: a thread of its own (the default), the server's I/O
-// threads (http.upstream_on_io_threads), or two drivers on two threads (upstream_threads).
-enum class driver_placement { own_thread, io_threads, two_threads };
+// loop (http.upstream_on_io_threads), two drivers on two threads (upstream_threads), or one
+// driver on each of two I/O loops, a transfer on its client's loop (http.threads: 2 too).
+enum class driver_placement { own_thread, io_threads, two_threads, two_io_loops };
 const char* to_string(driver_placement p);
 
 class upstream_fixture {

@@ -59,6 +59,10 @@ TEST(upstream_stream, concurrent_streams_spread_over_two_driver_threads) {
   expect_concurrent_streams_complete(driver_placement::two_threads);
 }
 
+TEST(upstream_stream, concurrent_streams_run_on_their_clients_io_loops) {
+  expect_concurrent_streams_complete(driver_placement::two_io_loops);
+}
+
 // The gateway shuts down in the middle of streams: it returns, and every upstream connection
 // it had is closed (the fake upstream counts them), wherever the curl driver ran.
 void expect_shutdown_closes_every_upstream(driver_placement driver) {
@@ -87,6 +91,10 @@ TEST(upstream_stream, a_shutdown_mid_stream_closes_every_upstream_of_the_io_thre
 
 TEST(upstream_stream, a_shutdown_mid_stream_closes_every_upstream_of_two_driver_threads) {
   expect_shutdown_closes_every_upstream(driver_placement::two_threads);
+}
+
+TEST(upstream_stream, a_shutdown_mid_stream_closes_every_upstream_of_two_io_loops) {
+  expect_shutdown_closes_every_upstream(driver_placement::two_io_loops);
 }
 
 TEST(upstream_stream, usage_reaches_a_client_that_asked_for_it) {
