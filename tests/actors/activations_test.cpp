@@ -49,6 +49,15 @@ provider_health_actor::behavior_type health_counter(provider_health_actor::point
   return {[outcomes](outcome_atom, const std::string&, bool) { ++*outcomes; }};
 }
 
+// CAF 0.17.6's mailbox peek casts a queue's sentinel node to a message before it checks for
+// the end, which UBSan reports (a vptr downcast inside CAF's task_queue): the sanitizer build
+// names the actors only. The counts do not depend on it.
+#ifdef __SANITIZE_ADDRESS__
+constexpr bool peek_messages = false;
+#else
+constexpr bool peek_messages = true;
+#endif
+
 // One job the coordinator ran: which actor, and what it handled.
 struct hop {
   std::string actor;
@@ -105,6 +114,7 @@ class activations_test : public test::session_fixture {
     auto label = labels.find(a->address());
     hop h{label != labels.end() ? label->second : std::string{a->name()}, ""};
     if (!a->getf(caf::abstract_actor::is_initialized_flag)) h.message = "(spawned)";
+    if (!peek_messages) return h;
     auto* e = a->mailbox().peek();
     if (e == nullptr) return h;
     if (!h.message.empty()) h.message += " + ";
