@@ -116,9 +116,10 @@ class stream_base {
   }
 
   // Whether a lost connection may be resumed (`session_` must be known too).
-  bool can_resume() const {
-    return ctx_.opts.resume && !session_.empty() && r_.resumes < ctx_.opts.max_resumes &&
-           clock_type::now() < deadline_;
+  bool can_resume() const { return !session_.empty() && restart_allowed(); }
+  // A lost connection may be replaced (--resume), within the stream's budget of resumes.
+  bool restart_allowed() const {
+    return ctx_.opts.resume && r_.resumes < ctx_.opts.max_resumes && clock_type::now() < deadline_;
   }
 
   // A connection lost before the terminal event: true when the stream resumes (counted; the

@@ -215,6 +215,18 @@ class ws_stream : public stream_base, public std::enable_shared_from_this<ws_str
         on_terminal("server_shutting_down");
       return finish(false, "closed " + std::to_string(code), "no_terminal");
     }
+    if (session_.empty() && restart_allowed()) {
+      // Lost before `started`: there is no session to resume, and the server may never have
+      // read the start (a socket closed with unread bytes is reset, and they go with it). A
+      // client starts again on a new socket; at worst the first session runs unheard until
+      // its resume window ends.
+      ++r_.resumes;
+      ++gen_;
+      beast::error_code ignored;
+      beast::get_lowest_layer(*ws_).socket().close(ignored);
+      wait_then(pause_, resume_delay(), [self = shared_from_this()] { self->open(self->start_); });
+      return;
+    }
     if (!begin_resume(stage, ec)) return;
     ++gen_;  // handlers of this socket do nothing from here on
     beast::error_code ignored;
