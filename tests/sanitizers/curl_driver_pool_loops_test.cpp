@@ -4,6 +4,7 @@
 
 #include "providers/http/curl_driver_pool.hpp"
 #include "tests/sanitizers/curl_driver_outcomes.hpp"
+#include "tests/support/eventually.hpp"
 #include "tools/fake_upstream/fake_server.hpp"
 
 #include <gtest/gtest.h>
@@ -50,17 +51,6 @@ class running_loops {
   std::vector<net::executor_work_guard<net::io_context::executor_type>> guards_;
   std::vector<std::thread> threads_;
 };
-
-// The fake upstream counts a client that left without telling anyone: its counter is polled,
-// bounded, as the integration tests' eventually() does.
-bool reaches(const std::atomic<std::uint64_t>& counter, std::uint64_t value) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (counter.load() != value) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
 
 constexpr std::uint32_t chunks = 5;
 const std::string short_answer = "fake@chunks=5,chunk_size=8";
@@ -121,7 +111,9 @@ TEST_F(curl_driver_pool_loops, cancel_closes_a_loop_placed_transfers_upstream_co
   start(out, 1, endless, 0);
   ASSERT_TRUE(out.await([&] { return !out.text[0].empty() && !out.text[1].empty(); }));
   pool.cancel(id);
-  EXPECT_TRUE(reaches(upstream.counters().client_aborts, 1));
+  // The fake upstream counts a client that left without telling anyone: no callback to await.
+  EXPECT_TRUE(eventually([&] { return upstream.counters().client_aborts.load() == 1; },
+                         std::chrono::seconds(10)));
   std::size_t received = 0;
   {
     std::lock_guard<std::mutex> lock{out.mu};

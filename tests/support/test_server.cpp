@@ -80,15 +80,6 @@ std::map<std::string, nlohmann::json> providers_by_name(gateway& g) {
   return out;
 }
 
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
-
 double metric(std::uint16_t port, const std::string& series) {
   http_client c{port};
   std::istringstream in{c.request("GET", "/metrics").body};

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "supervision/gateway.hpp"
+#include "tests/support/eventually.hpp"
 #include "transports/server/http_options.hpp"
 #include "transports/server/http_server.hpp"
 
@@ -33,11 +34,6 @@ class test_server {
   struct impl;
   std::unique_ptr<impl> impl_;
 };
-
-// Waits for a condition that an event elsewhere will make true, checking often, bounded by
-// `limit`: the tests' way to await what has no callback (counters in another process/thread).
-bool eventually(const std::function<bool()>& condition,
-                std::chrono::milliseconds limit = std::chrono::seconds(5));
 
 // The admin view (what GET /admin/providers shows) by provider name, from the engine directly.
 std::map<std::string, nlohmann::json> providers_by_name(gateway& g);

@@ -294,12 +294,13 @@ struct curl_relay::impl {
       if (n > 0) {
         // Bytes during a response are the client's next request (pipelined): kept for then.
         if (!c.closing) c.in.append(buf, static_cast<std::size_t>(n));
+        // One request, waiting whole behind a response, is the most a client may send ahead.
+        if (c.in.size() > 2 * max_request_bytes) return drop(c);
         continue;
       }
       if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return drop(c);
       break;
     }
-    if (c.easy && c.in.size() > max_request_bytes) return drop(c);
     serve(c);
   }
 
