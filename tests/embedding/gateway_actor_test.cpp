@@ -276,9 +276,14 @@ TEST_F(gateway_actor_test, shutdown_ends_running_streams_and_refuses_new_ones) {
   auto r = start(mock_request(100000, 2), me());
   ASSERT_TRUE(r.ok());
   self_->send(gateway_, shutdown_atom::value);
-  // Processed after the shutdown: refused.
+  // Processed after the shutdown: refused. The drain ends as soon as the running stream has
+  // (no HTTP clients to wait for), so a slow test thread may find the gateway already gone.
+  // Either way no session starts (server_limits_test checks what a draining engine answers).
   auto refused = start(mock_request(5, 0), me());
-  EXPECT_EQ(refused.error_code, "server_shutting_down");
+  EXPECT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.error_code == "server_shutting_down" ||
+              refused.error_code == "system_error(request_receiver_down)")
+      << refused.error_code;
   auto events = collect(1)[r.session_id];
   EXPECT_EQ(events.back().kind, event_kind::error);
   EXPECT_EQ(events.back().code, "server_shutting_down");
