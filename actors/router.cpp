@@ -48,8 +48,21 @@ namespace {
 
 route_candidate candidate_of(router_state& st, const std::string& name) {
   auto pool = st.config.pools.find(name);
+  auto opener = st.openers.find(name);
   return {name, st.providers[name],
-          pool == st.config.pools.end() ? quota_pool_actor{} : pool->second};
+          pool == st.config.pools.end() ? quota_pool_actor{} : pool->second,
+          opener == st.openers.end() ? nullptr : opener->second};
+}
+
+// A null handle means the provider is down (restarting or given up).
+void set_provider(router_state& st, std::string name, provider_actor handle,
+                  upstream_opener_ptr opener) {
+  if (handle) st.down.erase(name);
+  if (handle && opener)
+    st.openers[name] = std::move(opener);
+  else
+    st.openers.erase(name);
+  st.providers[name] = std::move(handle);
 }
 
 }  // namespace
@@ -106,13 +119,16 @@ router_actor::behavior_type router_behavior(router_pointer self, router_config c
         }
         return plan;
       },
-      // A null handle means the provider is down (restarting or given up).
       [self](provider_atom, std::string& name, provider_actor& handle) {
-        if (handle) self->state.down.erase(name);
-        self->state.providers[name] = std::move(handle);
+        set_provider(self->state, std::move(name), std::move(handle), nullptr);
+      },
+      [self](provider_atom, std::string& name, provider_actor& handle,
+             upstream_opener_ptr& opener) {
+        set_provider(self->state, std::move(name), std::move(handle), std::move(opener));
       },
       [self](provider_atom, std::string& name) {
         self->state.providers[name] = nullptr;
+        self->state.openers.erase(name);
         self->state.down.insert(std::move(name));
       },
       [self](pool_atom, std::string& name, quota_pool_actor& pool) {

@@ -22,8 +22,9 @@ struct router_config {
 struct router_state {
   static inline const char* name = "router";
   router_config config;
-  std::map<std::string, provider_actor> providers;  // null handle: down or restarting
-  std::set<std::string> down;                       // gave up restarting
+  std::map<std::string, provider_actor> providers;     // null handle: down or restarting
+  std::map<std::string, upstream_opener_ptr> openers;  // of the current handle, where it has one
+  std::set<std::string> down;                          // gave up restarting
   // Circuit breakers as the engine reports them: plans that may still include the provider
   // (absent: closed, no limit).
   std::map<std::string, std::uint32_t> admits;

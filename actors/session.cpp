@@ -137,6 +137,16 @@ void session_ops::stop_upstream(std::string_view outcome) {
     st_.stopping_provider = st_.provider;
     st_.upstream = nullptr;
   }
+  if (st_.transfer) {
+    // The session's part ends when the cancel is handed to the driver, which closes the
+    // socket on its thread (streamgate_upstream_cancel_latency_seconds times that part).
+    auto asked = self_->clock().now();
+    st_.transfer->cancel();
+    st_.transfer.reset();
+    stats::session()
+        .cancel_latency.with({st_.provider})
+        .observe(seconds_d(self_->clock().now() - asked).count());
+  }
 }
 
 // Counts the current attempt's outcome once, however it ended.
@@ -159,6 +169,7 @@ void session_ops::on_upstream_event(std::uint32_t attempt, stream_event ev) {
   if (ev.terminal()) {
     if (st_.upstream) self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.upstream));
     st_.upstream = nullptr;
+    st_.transfer.reset();  // ended already: nothing to cancel
     end_attempt("ok");
   }
   emit(std::move(ev));

@@ -74,7 +74,10 @@ struct session_state {
   std::vector<std::uint32_t> refused_for_ms;  // per candidate: its pool's last retry-after
   std::uint32_t attempt = 0;                  // number of the current upstream attempt, 1-based
   bool outcome_reported = false;              // for the current attempt, to the circuit breakers
+  // The current attempt's upstream: an actor (opened through the provider's actor), or a
+  // transfer the session started itself (through the provider's opener), or neither.
   upstream_actor upstream;
+  std::unique_ptr<upstream_transfer> transfer;
   std::string provider;       // of the current attempt
   stream_event last_failure;  // why the previous attempt failed, for the final error
   // The quota lease of the current attempt (id 0: none held).

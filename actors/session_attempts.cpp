@@ -180,6 +180,10 @@ void session_ops::open_candidate(std::size_t pos, std::uint64_t lease_id) {
   auto provider_name = candidate.provider;
   st_.provider = provider_name;
   st_.log->open_lane(attempt);
+  if (candidate.opener) {
+    open_directly(pos);
+    return;
+  }
   self_
       ->request(candidate.handle, st_.options.open_timeout, open_atom::value, st_.request,
                 upstream_target{session_actor{self_}, attempt, st_.log})
@@ -207,10 +211,29 @@ void session_ops::open_candidate(std::size_t pos, std::uint64_t lease_id) {
           });
 }
 
+void session_ops::open_directly(std::size_t pos) {
+  auto attempt = st_.attempt;
+  auto& candidate = st_.plan.candidates[pos];
+  st_.transfer = candidate.opener->open(
+      st_.request, {attempt, st_.log, [session = session_actor{self_}, attempt](stream_event ev) {
+                      caf::anon_send(session, upstream_atom::value, attempt, std::move(ev));
+                    }});
+  if (st_.transfer) return;
+  // Its provider has just gone down; it may have been restarted since the plan was made.
+  if (!st_.plan_refreshed) {
+    refresh_and_reopen(pos);
+    return;
+  }
+  attempt_failed(stream_event::make_error(
+      std::string{error_code::upstream_error},
+      "provider '" + candidate.provider + "' could not open a stream: it is stopping"));
+}
+
 // An attempt ended in error: before the first token another provider may take over.
 void session_ops::attempt_failed(stream_event ev) {
   st_.log->close_lane();
   st_.upstream = nullptr;
+  st_.transfer.reset();
   end_attempt(ev.code);
   log::info("attempt_failed", {{"session", st_.id},
                                {"provider", st_.provider},

@@ -53,6 +53,8 @@ class session_ops {
   // Out of candidates, attempts or time: the client gets one explicit error.
   void give_up();
   void open_candidate(std::size_t pos, std::uint64_t lease_id);
+  // The candidate's provider has an opener: the session starts the transfer itself.
+  void open_directly(std::size_t pos);
   void refresh_and_reopen(std::size_t pos);
   // An attempt ended in error: before the first token another provider may take over.
   void attempt_failed(stream_event ev);

@@ -1,22 +1,19 @@
 #pragma once
 
 #include "actors/provider_actor.hpp"
-#include "providers/http/provider_config.hpp"
 
-#include <atomic>
-#include <cstdint>
 #include <memory>
 
 namespace streamgate {
 
-class transfer_runner;
+class http_upstream;
 
-// A provider reached over HTTP (OpenAI-compatible or an older adapter): each open spawns an
-// upstream_stream actor that owns one transfer on the shared driver (the process's curl
-// driver). `upstreams` counts streams alive (the engine's active-upstream gauge).
+// A provider reached over HTTP (OpenAI-compatible or an older adapter). Sessions whose route
+// carries its opener (`upstream`) start their transfers themselves; this actor supervises
+// them: when it ends with an error (a crash), every transfer it started ends too, and
+// sessions fail over. An open_atom still works: the transfer is then held by an
+// upstream_stream actor.
 provider_actor::behavior_type http_provider(provider_actor::pointer self,
-                                            http_provider_config config,
-                                            std::shared_ptr<transfer_runner> driver,
-                                            std::atomic<std::int64_t>* upstreams);
+                                            std::shared_ptr<http_upstream> upstream);
 
 }  // namespace streamgate

@@ -6,6 +6,7 @@
 #include "providers/http/curl_driver.hpp"
 #include "providers/http/curl_driver_pool.hpp"
 #include "providers/http_provider.hpp"
+#include "providers/http_upstream.hpp"
 #include "providers/mock_provider.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/stats.hpp"
@@ -78,6 +79,15 @@ void breaker_changed(engine_pointer self, const std::string& name, supervised_pr
   publish_vitals(self->state);
 }
 
+// The provider's current handle (null while restarting), with its opener if it has one.
+void tell_router(engine_pointer self, const std::string& name, const supervised_provider& p) {
+  auto& router = self->state.router;
+  if (p.handle && p.opener)
+    self->send(router, provider_atom::value, name, p.handle, p.opener);
+  else
+    self->send(router, provider_atom::value, name, p.handle);
+}
+
 // Spawns the provider's actor linked to the engine: the engine traps its exit to restart it,
 // and the provider goes down with the engine.
 void start_provider(engine_pointer self, supervised_provider& p) {
@@ -92,10 +102,12 @@ void start_provider(engine_pointer self, supervised_provider& p) {
                       : std::make_shared<curl_driver_pool>(st.config.upstream_loops);
     auto http = p.entry.http;
     http.name = p.entry.name;  // one name in routes, logs and the admin view
-    p.handle = self->spawn<caf::linked>(http_provider, std::move(http), st.driver, upstreams);
+    auto upstream = std::make_shared<http_upstream>(std::move(http), st.driver, upstreams);
+    p.opener = upstream;
+    p.handle = self->spawn<caf::linked>(http_provider, std::move(upstream));
   }
   // At start the router comes after the providers, and start_router briefs it.
-  if (st.router) self->send(st.router, provider_atom::value, p.entry.name, p.handle);
+  if (st.router) tell_router(self, p.entry.name, p);
   publish_vitals(st);
 }
 
@@ -106,7 +118,7 @@ void brief_router(engine_state& st, engine_pointer self) {
     if (p.down)
       self->send(st.router, provider_atom::value, name);
     else
-      self->send(st.router, provider_atom::value, name, p.handle);  // null while restarting
+      tell_router(self, name, p);
     if (p.breaker.state() != breaker_state::closed)
       self->send(st.router, health_atom::value, name, admits_of(p.breaker));
   }
@@ -163,6 +175,7 @@ void on_provider_exit(engine_pointer self, const std::string& name, supervised_p
                       const caf::exit_msg& em) {
   auto& st = self->state;
   p.handle = nullptr;
+  p.opener = nullptr;
   auto delay = note_crash(self, p.record, em);
   stats::provider().crashes.with({name}).inc();
   // Sessions stop routing here at once; queued work waits in the quota pools.

@@ -61,6 +61,7 @@ struct engine_pool {
 struct supervised_provider {
   provider_entry entry;
   provider_actor handle;
+  upstream_opener_ptr opener;  // an HTTP provider's, for sessions to start transfers with
   restart_record record;
   bool down = false;  // gave up restarting
   circuit_breaker breaker;

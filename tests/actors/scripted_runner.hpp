@@ -5,6 +5,10 @@
 // cancel, as the real driver may until it takes the cancel command).
 
 #include "providers/http/curl_driver.hpp"
+#include "providers/http_provider.hpp"
+#include "providers/http_upstream.hpp"
+
+#include <caf/all.hpp>
 
 #include <map>
 #include <vector>
@@ -26,5 +30,18 @@ class scripted_runner : public transfer_runner {
   std::map<transfer_id, transfer_callback> callbacks;
   std::vector<transfer_id> cancels;
 };
+
+// An HTTP provider as the engine makes one: its opener, and its actor supervising it.
+struct http_provider_parts {
+  provider_actor handle;
+  std::shared_ptr<http_upstream> opener;
+};
+
+inline http_provider_parts spawn_http_provider(caf::actor_system& sys, http_provider_config pc,
+                                               std::shared_ptr<transfer_runner> runner,
+                                               std::atomic<std::int64_t>* upstreams) {
+  auto opener = std::make_shared<http_upstream>(std::move(pc), std::move(runner), upstreams);
+  return {sys.spawn(http_provider, opener), opener};
+}
 
 }  // namespace streamgate::test

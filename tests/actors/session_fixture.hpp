@@ -12,6 +12,7 @@
 #include "tests/support/test_coordinator_fixture.hpp"
 
 #include <array>
+#include <map>
 
 namespace streamgate::test {
 
@@ -41,6 +42,9 @@ class session_fixture : public coordinator_fixture {
     quota_pool_actor pool = {};
   };
 
+  // Providers whose sessions start transfers themselves, as the engine routes HTTP providers.
+  std::map<std::string, upstream_opener_ptr> openers;
+
   // Routes model "m" to the given providers, in order.
   void route(std::vector<route_entry> providers) {
     router_config rc;
@@ -49,8 +53,13 @@ class session_fixture : public coordinator_fixture {
       if (p.pool) rc.pools[p.name] = p.pool;
     }
     router = keep(sys->spawn(router_behavior, rc));
-    for (auto& p : providers)
-      caf::anon_send(router, provider_atom::value, p.name, keep(p.provider));
+    for (auto& p : providers) {
+      auto opener = openers.find(p.name);
+      if (opener != openers.end())
+        caf::anon_send(router, provider_atom::value, p.name, keep(p.provider), opener->second);
+      else
+        caf::anon_send(router, provider_atom::value, p.name, keep(p.provider));
+    }
     sched->run();
   }
 

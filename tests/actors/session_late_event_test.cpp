@@ -6,7 +6,6 @@
 
 #include "actors/event_log.hpp"
 #include "actors/quota_pool.hpp"
-#include "providers/http_provider.hpp"
 #include "tests/actors/scripted_runner.hpp"
 #include "tests/actors/session_fixture.hpp"
 
@@ -22,7 +21,9 @@ class session_late_event_test : public test::session_fixture {
     http_provider_config pc;
     pc.name = name;
     pc.base_url = "http://" + name + ".test/v1";
-    return sys->spawn(http_provider, pc, runner, &registry.upstreams);
+    auto parts = test::spawn_http_provider(*sys, pc, runner, &registry.upstreams);
+    openers[name] = parts.opener;
+    return parts.handle;
   }
 
   // What the driver thread does: hand transfer `id`'s next event to its owner.

@@ -20,6 +20,7 @@ router_actor::behavior_type failing_router(router_actor::pointer, route_plan pla
         return route_plan{};
       },
       [](provider_atom, std::string&, provider_actor&) {},
+      [](provider_atom, std::string&, provider_actor&, upstream_opener_ptr&) {},
       [](provider_atom, std::string&) {},
       [](pool_atom, std::string&, quota_pool_actor&) {},
       [](health_atom, std::string&, std::uint32_t) {},
@@ -61,7 +62,7 @@ class session_routing_errors : public session_fixture {
     caf::anon_send_exit(dead, caf::exit_reason::kill);
     sched->run();
     route_plan plan;
-    plan.candidates.push_back({"gone", dead, {}});
+    plan.candidates.push_back({"gone", dead, {}, nullptr});
     return plan;
   }
 };

@@ -5,7 +5,6 @@
 
 #include "actors/error_code.hpp"
 #include "actors/event_log.hpp"
-#include "providers/http_provider.hpp"
 #include "tests/actors/scripted_runner.hpp"
 #include "tests/support/recording_sink.hpp"
 #include "tests/support/test_coordinator_fixture.hpp"
@@ -47,7 +46,9 @@ class upstream_stream_test : public test::coordinator_fixture {
     pc.name = "p";
     pc.base_url = "http://upstream.test/v1";
     pc.models["client-model"] = "provider-model";
-    provider = keep(sys->spawn(http_provider, pc, runner, &upstreams));
+    auto parts = test::spawn_http_provider(*sys, pc, runner, &upstreams);
+    provider = keep(parts.handle);
+    opener = parts.opener;
     session = keep(sys->spawn(recording_session, &log));
     sched->run();
   }
@@ -88,6 +89,7 @@ class upstream_stream_test : public test::coordinator_fixture {
     return std::make_shared<event_log>(std::move(o));
   }();
   provider_actor provider;
+  std::shared_ptr<http_upstream> opener;
   session_actor session;
 };
 
