@@ -3,6 +3,7 @@
 // reported to the circuit breakers.
 
 #include "actors/error_code.hpp"
+#include "actors/route_table.hpp"
 #include "actors/session_ops.hpp"
 #include "actors/session_registry.hpp"
 #include "telemetry/log.hpp"
@@ -16,17 +17,14 @@ namespace streamgate {
 
 void session_ops::route() {
   if (st_.ended()) return;
+  if (auto table = st_.router->table()) {
+    follow(table->plan(st_.request.model));
+    return;
+  }
   self_->request(st_.router->get(), st_.options.open_timeout, route_atom::value, st_.request.model)
       .then(
           [self = self_](route_plan& plan) {
-            auto& st = self->state;
-            session_ops ops{self};
-            if (st.ended()) return;
-            if (plan.candidates.empty() && plan.restarting && ops.route_again_soon()) return;
-            st.plan = std::move(plan);
-            st.tried.assign(st.plan.candidates.size(), false);
-            st.refused_for_ms.assign(st.plan.candidates.size(), 0);
-            ops.try_next_candidate();
+            if (!self->state.ended()) session_ops{self}.follow(std::move(plan));
           },
           [self = self_](caf::error& err) {
             session_ops ops{self};
@@ -35,6 +33,14 @@ void session_ops::route() {
             if (err == caf::sec::request_receiver_down && ops.route_again_soon()) return;
             ops.fail(error_code::internal_error, "routing failed: " + self->system().render(err));
           });
+}
+
+void session_ops::follow(route_plan plan) {
+  if (plan.candidates.empty() && plan.restarting && route_again_soon()) return;
+  st_.plan = std::move(plan);
+  st_.tried.assign(st_.plan.candidates.size(), false);
+  st_.refused_for_ms.assign(st_.plan.candidates.size(), 0);
+  try_next_candidate();
 }
 
 // Its providers, or the router itself, are being restarted: ask again shortly, within the
@@ -334,28 +340,14 @@ std::chrono::milliseconds session_ops::remaining() const {
 // provider again with the lease already held.
 void session_ops::refresh_and_reopen(std::size_t pos) {
   st_.plan_refreshed = true;
+  if (auto table = st_.router->table()) {
+    reopen_with(pos, table->lookup(st_.request.model));
+    return;
+  }
   self_->request(st_.router->get(), st_.options.open_timeout, lookup_atom::value, st_.request.model)
       .then(
           [self = self_, pos](route_plan& fresh) {
-            auto& st = self->state;
-            if (st.ended()) return;
-            bool found = false;
-            for (auto& f : fresh.candidates) {
-              for (auto& c : st.plan.candidates) {
-                if (c.provider != f.provider) continue;
-                c.handle = f.handle;
-                found = found || &c == &st.plan.candidates[pos];
-              }
-            }
-            session_ops ops{self};
-            if (!found) {
-              ops.attempt_failed(stream_event::make_error(
-                  std::string{error_code::upstream_error},
-                  "provider '" + st.plan.candidates[pos].provider + "' is restarting"));
-              return;
-            }
-            --st.attempt;  // a stale handle is not an attempt on the provider
-            ops.open_candidate(pos, st.lease_id);
+            if (!self->state.ended()) session_ops{self}.reopen_with(pos, fresh);
           },
           [self = self_](caf::error& err) {
             if (self->state.ended()) return;
@@ -363,6 +355,26 @@ void session_ops::refresh_and_reopen(std::size_t pos) {
                 stream_event::make_error(std::string{error_code::upstream_error},
                                          "routing failed: " + self->system().render(err)));
           });
+}
+
+void session_ops::reopen_with(std::size_t pos, const route_plan& fresh) {
+  bool found = false;
+  for (auto& f : fresh.candidates) {
+    for (auto& c : st_.plan.candidates) {
+      if (c.provider != f.provider) continue;
+      c.handle = f.handle;
+      c.opener = f.opener;
+      found = found || &c == &st_.plan.candidates[pos];
+    }
+  }
+  if (!found) {
+    attempt_failed(stream_event::make_error(
+        std::string{error_code::upstream_error},
+        "provider '" + st_.plan.candidates[pos].provider + "' is restarting"));
+    return;
+  }
+  --st_.attempt;  // a stale handle is not an attempt on the provider
+  open_candidate(pos, st_.lease_id);
 }
 
 }  // namespace streamgate

@@ -39,6 +39,8 @@ class session_ops {
   void end_attempt(std::string_view outcome);
   // Asks the router for the candidates, again later while they are all restarting.
   void route();
+  // The plan to follow: its first candidate with room, or routing again while all restart.
+  void follow(route_plan plan);
   bool route_again_soon();
   // The next attempt: the first untried candidate whose pool has room now, else a wait in
   // the queue of the pool that expects room soonest; bounded by max_attempts and the deadline.
@@ -56,6 +58,8 @@ class session_ops {
   // The candidate's provider has an opener: the session starts the transfer itself.
   void open_directly(std::size_t pos);
   void refresh_and_reopen(std::size_t pos);
+  // The current handles are in: the same provider again with the lease held, if it is up.
+  void reopen_with(std::size_t pos, const route_plan& fresh);
   // An attempt ended in error: before the first token another provider may take over.
   void attempt_failed(stream_event ev);
   void report_outcome(bool ok);

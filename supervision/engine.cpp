@@ -64,9 +64,9 @@ void publish_vitals(engine_state& st) {
 void breaker_changed(engine_pointer self, const std::string& name, supervised_provider& p,
                      bool moved = true) {
   auto& b = p.breaker;
-  // The router first: once the gauge shows the new state, a request routed after that is
-  // routed by it (the router's mailbox has the news ahead of that request).
-  self->send(self->state.router, health_atom::value, name, admits_of(b));
+  // The route table first: once the gauge shows the new state, a request routed after that is
+  // routed by it.
+  self->state.routes->set_admits(name, admits_of(b));
   if (moved) stats::provider().breaker_transitions.with({name, to_string(b.state())}).inc();
   stats::provider().breaker_state.with({name}).set(breaker_level(b.state()));
   log::warn(
@@ -80,12 +80,11 @@ void breaker_changed(engine_pointer self, const std::string& name, supervised_pr
 }
 
 // The provider's current handle (null while restarting), with its opener if it has one.
-void tell_router(engine_pointer self, const std::string& name, const supervised_provider& p) {
-  auto& router = self->state.router;
-  if (p.handle && p.opener)
-    self->send(router, provider_atom::value, name, p.handle, p.opener);
+void publish_route(engine_state& st, const std::string& name, const supervised_provider& p) {
+  if (p.down)
+    st.routes->set_down(name);
   else
-    self->send(router, provider_atom::value, name, p.handle);
+    st.routes->set_provider(name, p.handle, p.opener);
 }
 
 // Spawns the provider's actor linked to the engine: the engine traps its exit to restart it,
@@ -106,31 +105,26 @@ void start_provider(engine_pointer self, supervised_provider& p) {
     p.opener = upstream;
     p.handle = self->spawn<caf::linked>(http_provider, std::move(upstream));
   }
-  // At start the router comes after the providers, and start_router briefs it.
-  if (st.router) tell_router(self, p.entry.name, p);
+  // At start the route table comes after the providers, and start_router fills it.
+  if (st.routes) publish_route(st, p.entry.name, p);
   publish_vitals(st);
 }
 
-// Tells the router what the engine knows of every provider: a restarted router starts from
-// this instead of from nothing. A half-open breaker's probes are handed out afresh.
-void brief_router(engine_state& st, engine_pointer self) {
-  for (auto& [name, p] : st.providers) {
-    if (p.down)
-      self->send(st.router, provider_atom::value, name);
-    else
-      tell_router(self, name, p);
-    if (p.breaker.state() != breaker_state::closed)
-      self->send(st.router, health_atom::value, name, admits_of(p.breaker));
-  }
-}
-
-// At start, and again after a crash. Published only once briefed: a session that reads the
-// new handle finds the briefing ahead of its request in the router's mailbox.
+// The routes, written by the engine as things change and read by sessions (route_table.hpp).
+// Made once, from what the engine knows of every provider: it outlives the router actor's
+// restarts, so a restarted router routes by the same table.
 void start_router(engine_pointer self) {
   auto& st = self->state;
-  st.router = self->spawn<caf::linked>(router_behavior, router_config_of(st));
-  brief_router(st, self);
-  st.links.router->set(st.router);
+  if (!st.routes) {
+    st.routes = std::make_shared<route_table>(router_config_of(st));
+    for (auto& [name, p] : st.providers) {
+      publish_route(st, name, p);
+      if (p.breaker.state() != breaker_state::closed)
+        st.routes->set_admits(name, admits_of(p.breaker));
+    }
+  }
+  st.router = self->spawn<caf::linked>(router_behavior, st.routes);
+  st.links.router->set(st.router, st.routes);
 }
 
 // A restarted pool starts from what its predecessor last published (quota_carry), so the
@@ -147,7 +141,7 @@ void restart_pool(engine_pointer self, const std::string& name, engine_pool& poo
   auto old = pool.handle;
   pool.handle = self->spawn<caf::linked>(restarted_quota_pool, name, g.limits, pool.gauges, carry);
   for (auto& [provider, p] : st.providers) {
-    if (p.entry.pool == name) self->send(st.router, pool_atom::value, provider, pool.handle);
+    if (p.entry.pool == name) st.routes->set_pool(provider, pool.handle);
   }
   for (auto& s : st.links.registry->all()) self->send(s, pool_atom::value, old, pool.handle);
   log::info("quota_pool_restarted", {{"pool", name},
@@ -179,11 +173,11 @@ void on_provider_exit(engine_pointer self, const std::string& name, supervised_p
   auto delay = note_crash(self, p.record, em);
   stats::provider().crashes.with({name}).inc();
   // Sessions stop routing here at once; queued work waits in the quota pools.
-  self->send(st.router, provider_atom::value, name, provider_actor{});
+  st.routes->set_provider(name, provider_actor{}, nullptr);
   publish_vitals(st);
   if (!delay) {
     p.down = true;
-    self->send(st.router, provider_atom::value, name);
+    st.routes->set_down(name);
     log::error(
         "provider_down",
         {{"provider", name}, {"reason", p.record.last_exit}, {"restarts", p.record.restarts}});

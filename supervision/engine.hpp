@@ -3,6 +3,7 @@
 #include "actors/provider_actor.hpp"
 #include "actors/quota_options.hpp"
 #include "actors/quota_pool_actor.hpp"
+#include "actors/route_table.hpp"
 #include "actors/router_ref.hpp"
 #include "supervision/circuit_breaker.hpp"
 #include "supervision/engine_actor.hpp"
@@ -74,6 +75,7 @@ struct engine_state {
   gateway_config config;
   engine_links links;
   router_actor router;
+  std::shared_ptr<route_table> routes;  // what the router and the sessions route by
   restart_record router_record;
   std::map<std::string, supervised_provider> providers;
   std::map<std::string, engine_pool> pools;  // by pool name

@@ -1,5 +1,5 @@
 // Actor activations per stream (issue 22), counted on CAF's deterministic test coordinator in
-// the production shape: a router with one route to an HTTP provider (its driver thread played
+// the production shape: a route table with one route to an HTTP provider (its driver thread played
 // by a scripted transfer_runner) that has a quota pool, and a health actor standing in for the
 // engine's circuit breakers. An activation is one job the coordinator runs (one resume of one
 // actor: its initialization, or one message). Three phases of one stream are counted:
@@ -32,12 +32,12 @@ using namespace std::chrono_literals;
 using test::recording_sink;
 
 // The bounds are the counts measured at this commit: lower them as hops are removed from the
-// path (issue 22); a count above its bound is a regression. Before the session started its
-// transfer itself (through the provider's opener) they were 7, 8, 2 and 4: the provider's
-// open_atom, the upstream stream actor's start and its reply, and at the end that actor's
-// relay of the terminal event are gone.
-constexpr std::size_t max_setup_to_transfer = 5;  // (a): spawn until the transfer started
-constexpr std::size_t max_setup = 5;              // (a): spawn until the set-up path is quiet
+// path (issue 22); a count above its bound is a regression. They were 7, 8, 2 and 4 before
+// the session read its plan from the route table (no route_atom to the router, no reply) and
+// started its transfer itself through the provider's opener (no open_atom to the provider, no
+// upstream stream actor to start, no reply, and at the end no relay of the terminal event).
+constexpr std::size_t max_setup_to_transfer = 3;  // (a): spawn until the transfer started
+constexpr std::size_t max_setup = 3;              // (a): spawn until the set-up path is quiet
 constexpr std::size_t max_first_token = 2;        // (b)
 constexpr std::size_t max_end = 2;                // (c)
 // (d): the stream's timers, afterwards. The three requests' stale timeouts reach the session
@@ -148,7 +148,7 @@ class activations_test : public test::session_fixture {
     init.request.model = "m";
     init.request.body = {{"messages", nlohmann::json::array()}};
     init.first_sink = std::move(sink);
-    router_slot->set(router);
+    router_slot->set(router, table);
     init.router = router_slot;
     init.health = health;
     init.registry = &registry;

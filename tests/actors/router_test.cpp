@@ -50,7 +50,7 @@ class router_test : public test::coordinator_fixture {
   void start(route_config route) {
     router_config rc;
     rc.routes["m"] = std::move(route);
-    router = keep(sys->spawn(router_behavior, rc));
+    router = keep(sys->spawn(router_behavior, std::make_shared<route_table>(rc)));
     for (auto name : {"a", "b", "c"}) {
       caf::anon_send(router, provider_atom::value, std::string{name},
                      keep(sys->spawn(idle_provider)));
@@ -139,7 +139,7 @@ TEST_F(router_test, a_lookup_gives_current_handles_without_moving_the_round_robi
     EXPECT_EQ(lookup_names(), "abc");  // configured order, whoever leads next
   }
   EXPECT_EQ(leaders, "aabacaa");  // the same smooth sequence as without lookups
-  EXPECT_EQ(coordinator_fixture::state_of<router_state>(router).plans, 7u);
+  EXPECT_EQ(coordinator_fixture::state_of<router_state>(router).table->plans(), 7u);
 }
 
 TEST_F(router_test, a_lookup_takes_no_half_open_probe_and_skips_providers_that_are_down) {

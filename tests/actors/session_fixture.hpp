@@ -52,7 +52,8 @@ class session_fixture : public coordinator_fixture {
       rc.routes["m"].targets.push_back({p.name, 1});
       if (p.pool) rc.pools[p.name] = p.pool;
     }
-    router = keep(sys->spawn(router_behavior, rc));
+    table = std::make_shared<route_table>(rc);
+    router = keep(sys->spawn(router_behavior, table));
     for (auto& p : providers) {
       auto opener = openers.find(p.name);
       if (opener != openers.end())
@@ -92,7 +93,8 @@ class session_fixture : public coordinator_fixture {
     init.request = std::move(request);
     init.first_sink = sink;
     init.cancel_on_detach = cancel_on_detach;
-    router_slot->set(router);  // as the engine publishes it; a test may replace it later
+    // As the engine publishes it; a test may replace it later.
+    router_slot->set(router, route_by_table ? table : nullptr);
     init.router = router_slot;
     init.health = health;
     init.registry = &registry;
@@ -112,6 +114,10 @@ class session_fixture : public coordinator_fixture {
   std::shared_ptr<log_budget> budget;  // null: the logs are not bounded
   router_actor router;
   std::shared_ptr<router_ref> router_slot = std::make_shared<router_ref>();
+  // Sessions read their plans from the router's table, as in the engine; false: they ask the
+  // router actor.
+  std::shared_ptr<route_table> table;
+  bool route_by_table = true;
   provider_health_actor health;
   session_options options = [] {
     session_options o;
