@@ -295,6 +295,19 @@ if idle and idle.get("open"):
     mib = (idle["rss_peak_kib"] - idle["rss_before_kib"]) / 1024 * idle["sockets"] / idle["open"]
     rows.append(("10,000 idle WebSockets in ≤ 300 MiB", f"{mib:.0f} MiB (+{idle['rss_before_kib'] / 1024:.0f} base)",
                  verdict(idle["rss_peak_kib"] / 1024 <= 300)))
+# Issue 22: actor activations to set a stream up, halved from the 8 counted before it.
+activations_path = os.path.join(results_dir, "activations.json")
+if os.path.exists(activations_path):
+    counted = {}
+    for suite in json.load(open(activations_path)).get("testsuites", []):
+        for case in suite.get("testsuite", []):
+            counted.update({k: v for k, v in case.items() if k.endswith("_activations")})
+    setup = counted.get("setup_activations")
+    if setup is not None:
+        whole = sum(int(counted.get(k, 0)) for k in
+                    ["setup_activations", "first_token_activations", "end_activations", "timer_activations"])
+        rows.append(("Actor activations to set a stream up ≤ half of 8 (before issue 22)",
+                     f"{setup} (the whole stream: {whole}, was 17)", verdict(int(setup) <= 4)))
 lines += ["", "## Targets", "", "| target | this run | verdict |", "|---|---|---|"]
 lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
 

@@ -314,6 +314,14 @@ for b in "$BUILD"/bench/bench_*; do
     2> /dev/null || echo "  $(basename "$b") failed"
 done
 
+# Actor activations per stream: counted (not timed) on CAF's deterministic test coordinator.
+ACTIVATIONS=$BUILD/tests/actors/actors_activations_test
+if [ -x "$ACTIVATIONS" ]; then
+  echo "bench: actor activations per stream"
+  "$ACTIVATIONS" --gtest_output="json:$OUT/activations.json" > /dev/null 2>&1 \
+    || echo "  activations_test failed"
+fi
+
 python3 - "$OUT/run-info.json" "$GATEWAY_UPSTREAM" "$T_START" "$CHUNKS" "$INTERVAL_MS" "$RAMP_S" <<'PY'
 import json, subprocess, sys, time
 dst, upstream, t0, chunks, interval, ramp = sys.argv[1:]
