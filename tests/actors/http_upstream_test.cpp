@@ -18,11 +18,7 @@ using test::scripted_runner;
 class http_upstream_test : public ::testing::Test {
  protected:
   http_upstream_test() {
-    http_provider_config pc;
-    pc.name = "p";
-    pc.base_url = "http://upstream.test/v1";
-    pc.models["client-model"] = "provider-model";
-    opener = std::make_shared<http_upstream>(pc, runner, &upstreams);
+    opener = std::make_shared<http_upstream>(test::test_provider_config(), runner, &upstreams);
     events->open_lane(1);
   }
 
@@ -40,12 +36,7 @@ class http_upstream_test : public ::testing::Test {
   std::atomic<std::int64_t> upstreams{0};
   std::shared_ptr<http_upstream> opener;
   std::shared_ptr<recording_sink> sink = std::make_shared<recording_sink>();
-  std::shared_ptr<event_log> events = [this] {
-    event_log::options o;
-    o.first_sink = sink;
-    o.now = [] { return event_log::clock::now(); };
-    return std::make_shared<event_log>(std::move(o));
-  }();
+  std::shared_ptr<event_log> events = test::log_into(sink);
   std::vector<stream_event> terminals;
   std::vector<std::int64_t> upstreams_at_terminal;
 };

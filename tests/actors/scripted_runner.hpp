@@ -4,6 +4,7 @@
 // transfer's callback, so the test can act as the driver thread by invoking it (also after a
 // cancel, as the real driver may until it takes the cancel command).
 
+#include "actors/event_log.hpp"
 #include "providers/http/curl_driver.hpp"
 #include "providers/http_provider.hpp"
 #include "providers/http_upstream.hpp"
@@ -30,6 +31,23 @@ class scripted_runner : public transfer_runner {
   std::map<transfer_id, transfer_callback> callbacks;
   std::vector<transfer_id> cancels;
 };
+
+// The provider both upstream tests talk to: "client-model" is "provider-model" upstream.
+inline http_provider_config test_provider_config() {
+  http_provider_config pc;
+  pc.name = "p";
+  pc.base_url = "http://upstream.test/v1";
+  pc.models["client-model"] = "provider-model";
+  return pc;
+}
+
+// A session's log with `sink` attached from the start, on the real clock.
+inline std::shared_ptr<event_log> log_into(std::shared_ptr<event_sink> sink) {
+  event_log::options o;
+  o.first_sink = std::move(sink);
+  o.now = [] { return event_log::clock::now(); };
+  return std::make_shared<event_log>(std::move(o));
+}
 
 // An HTTP provider as the engine makes one: its opener, and its actor supervising it.
 struct http_provider_parts {

@@ -42,11 +42,7 @@ session_actor::behavior_type recording_session(session_actor::pointer self,
 class upstream_stream_test : public test::coordinator_fixture {
  protected:
   upstream_stream_test() {
-    http_provider_config pc;
-    pc.name = "p";
-    pc.base_url = "http://upstream.test/v1";
-    pc.models["client-model"] = "provider-model";
-    auto parts = test::spawn_http_provider(*sys, pc, runner, &upstreams);
+    auto parts = test::spawn_http_provider(*sys, test::test_provider_config(), runner, &upstreams);
     provider = keep(parts.handle);
     opener = parts.opener;
     session = keep(sys->spawn(recording_session, &log));
@@ -82,12 +78,7 @@ class upstream_stream_test : public test::coordinator_fixture {
   std::atomic<std::int64_t> upstreams{0};
   std::vector<received> log;
   std::shared_ptr<test::recording_sink> sink = std::make_shared<test::recording_sink>();
-  std::shared_ptr<event_log> events = [this] {
-    event_log::options o;
-    o.first_sink = sink;
-    o.now = [] { return event_log::clock::now(); };
-    return std::make_shared<event_log>(std::move(o));
-  }();
+  std::shared_ptr<event_log> events = test::log_into(sink);
   provider_actor provider;
   std::shared_ptr<http_upstream> opener;
   session_actor session;
