@@ -244,7 +244,8 @@ void session_ops::attempt_failed(stream_event ev) {
   log::info("attempt_failed", {{"session", st_.id},
                                {"provider", st_.provider},
                                {"attempt", st_.attempt},
-                               {"code", ev.code}});
+                               {"code", ev.code},
+                               {"message", ev.text}});  // what the client may see anyway
   if (ev.code == error_code::upstream_rate_limited && st_.lease_pool) {
     // The provider knows its quota better than our configuration: hold the pool back.
     auto s = ev.retry_after_s > 0 ? ev.retry_after_s : 1;
