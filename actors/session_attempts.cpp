@@ -196,7 +196,10 @@ void session_ops::open_candidate(std::size_t pos, std::uint64_t lease_id) {
       .then(
           [self = self_, attempt](upstream_actor& up) {
             auto& st = self->state;
-            if (st.ended() || attempt != st.attempt) {
+            // The answer may come after its attempt ended: its upstream failed first (an error
+            // sent before the provider answered), or the session gave up on it. Watching that
+            // upstream now would fail whatever attempt runs when it exits.
+            if (st.ended() || attempt != st.attempt || !st.attempt_open) {
               self->anon_send(up, cancel_atom::value);
               return;
             }
@@ -205,8 +208,9 @@ void session_ops::open_candidate(std::size_t pos, std::uint64_t lease_id) {
           },
           [self = self_, attempt, pos, provider_name](caf::error& err) {
             session_ops ops{self};
-            if (self->state.ended() || attempt != self->state.attempt) return;
-            if (err == caf::sec::request_receiver_down && !self->state.plan_refreshed) {
+            auto& st = self->state;
+            if (st.ended() || attempt != st.attempt || !st.attempt_open) return;
+            if (err == caf::sec::request_receiver_down && !st.plan_refreshed) {
               ops.refresh_and_reopen(pos);
               return;
             }

@@ -356,3 +356,42 @@ TEST_F(session_quota_test, a_lease_and_a_queue_wait_follow_a_restarted_pool) {
 
 }  // namespace
 }  // namespace streamgate
+
+namespace streamgate {
+namespace {
+
+// A provider whose upstream fails before the provider's answer reaches the session: the
+// error is sent while the provider still handles the open, and the upstream it answers with
+// has already quit. (A mock configured to fail does this when its first tick runs on another
+// worker before the answer arrives.)
+provider_actor::behavior_type fails_before_its_answer(provider_actor::pointer self) {
+  return {[self](open_atom, chat_request&, upstream_target& t) -> upstream_actor {
+    auto up = self->spawn([](upstream_actor::pointer u) -> upstream_actor::behavior_type {
+      u->quit();
+      return {[](cancel_atom) {}};
+    });
+    self->send(t.session, upstream_atom::value, t.attempt,
+               stream_event::make_error(std::string{error_code::upstream_server_error}, "503"));
+    return up;
+  }};
+}
+
+TEST_F(session_quota_test, an_attempts_late_answer_does_not_fail_the_next_attempt) {
+  quota_gauges_ptr g;
+  // The failover has to wait for its lease, so attempt 1's answer arrives while attempt 2 is
+  // not open yet: that answer belongs to an attempt that has ended.
+  route({{"bad", sys->spawn(fails_before_its_answer)}, {"good", mock({3, 0, 10}), pool(1, g)}});
+  auto sink = std::make_shared<recording_sink>();
+  auto s = start(sink);
+  advance(200ms);
+  EXPECT_EQ(sink->text(), mock_text(3));
+  EXPECT_EQ(sink->last().kind, event_kind::finish);
+  EXPECT_EQ(state_of(s).attempt, 2u);
+  // Attempt 1 failed once, with its own error: its upstream's exit, which the late answer
+  // would have had the session watch, is no second failure (nor one of attempt 2).
+  EXPECT_EQ(state_of(s).last_failure.code, error_code::upstream_server_error);
+  EXPECT_EQ(g->leases_in_use.load(), 0);
+}
+
+}  // namespace
+}  // namespace streamgate
