@@ -58,10 +58,7 @@ route_plan route_table::plan(const std::string& model) {
   std::lock_guard<std::mutex> lock{mu_};
   ++plans_;
   auto it = config_.routes.find(model);
-  if (it == config_.routes.end()) {
-    ++empty_plans_;
-    return plan;
-  }
+  if (it == config_.routes.end()) return plan;
   auto& route = it->second;
   std::vector<std::size_t> eligible;
   for (std::size_t i = 0; i < route.targets.size(); ++i) {
@@ -85,7 +82,6 @@ route_plan route_table::plan(const std::string& model) {
     }
     plan.candidates.push_back(candidate_of(name));
   }
-  if (plan.candidates.empty()) ++empty_plans_;
   return plan;
 }
 
@@ -132,35 +128,9 @@ void route_table::set_admits(const std::string& name, std::uint32_t admits) {
     admits_[name] = admits;
 }
 
-std::uint64_t route_table::plans() const {
+route_table::view_type route_table::view() const {
   std::lock_guard<std::mutex> lock{mu_};
-  return plans_;
-}
-
-std::uint64_t route_table::empty_plans() const {
-  std::lock_guard<std::mutex> lock{mu_};
-  return empty_plans_;
-}
-
-std::map<std::string, std::uint32_t> route_table::admits() const {
-  std::lock_guard<std::mutex> lock{mu_};
-  return admits_;
-}
-
-std::map<std::string, provider_actor> route_table::providers() const {
-  std::lock_guard<std::mutex> lock{mu_};
-  return providers_;
-}
-
-std::map<std::string, quota_pool_actor> route_table::pools() const {
-  std::lock_guard<std::mutex> lock{mu_};
-  return config_.pools;
-}
-
-std::size_t route_table::targets(const std::string& model) const {
-  std::lock_guard<std::mutex> lock{mu_};
-  auto it = config_.routes.find(model);
-  return it == config_.routes.end() ? 0 : it->second.targets.size();
+  return {config_, providers_, admits_, plans_};
 }
 
 }  // namespace streamgate

@@ -43,14 +43,14 @@ class route_table {
   // How many more plans may include the provider (0: open; route_unlimited: closed).
   void set_admits(const std::string& name, std::uint32_t admits);
 
-  // For the admin view and tests.
-  std::uint64_t plans() const;
-  std::uint64_t empty_plans() const;
-  // Absent: closed, no limit.
-  std::map<std::string, std::uint32_t> admits() const;
-  std::map<std::string, provider_actor> providers() const;
-  std::map<std::string, quota_pool_actor> pools() const;
-  std::size_t targets(const std::string& model) const;
+  // A copy of what it holds, taken under one lock (for tests and the admin view).
+  struct view_type {
+    router_config config;
+    std::map<std::string, provider_actor> providers;
+    std::map<std::string, std::uint32_t> admits;  // absent: closed, no limit
+    std::uint64_t plans = 0;                      // lookups are not counted
+  };
+  view_type view() const;
 
  private:
   route_candidate candidate_of(const std::string& name) const;
@@ -64,7 +64,6 @@ class route_table {
   // Smooth weighted round-robin: current weight per model and provider.
   std::map<std::string, std::map<std::string, std::int64_t>> wrr_current_;
   std::uint64_t plans_ = 0;
-  std::uint64_t empty_plans_ = 0;  // no candidate could be offered
 };
 
 // The order in which to try `eligible` (indices into route.targets) — pure, for tests.

@@ -34,21 +34,19 @@ struct route_plan {
 
 using router_actor = caf::typed_actor<
     caf::replies_to<route_atom, std::string>::with<route_plan>,
-    // The current handles of every provider of the model
-    // that is up, in configured order: no breaker probe
-    // taken, no round-robin turn (a plan's refresh).
+    // The current handles of every provider of the model that is up, in configured order: no
+    // breaker probe taken, no round-robin turn (a plan's refresh).
     caf::replies_to<lookup_atom, std::string>::with<route_plan>,
     // A provider actor was (re)started: route to the new handle.
     caf::reacts_to<provider_atom, std::string, provider_actor>,
-    // The same, for a provider whose transfers sessions start
-    // themselves through its opener.
+    // The same, for a provider whose transfers sessions start themselves through its opener.
     caf::reacts_to<provider_atom, std::string, provider_actor, upstream_opener_ptr>,
     // The provider is down for good (restart limit reached).
     caf::reacts_to<provider_atom, std::string>,
     // The provider's quota pool was restarted: its new handle.
     caf::reacts_to<pool_atom, std::string, quota_pool_actor>,
-    // Circuit breaker news: how many more plans may include
-    // the provider (0: open; route_unlimited: closed).
+    // Circuit breaker news: how many more plans may include the provider (0: open;
+    // route_unlimited: closed).
     caf::reacts_to<health_atom, std::string, std::uint32_t>>;
 
 inline constexpr std::uint32_t route_unlimited = 0xffffffffu;

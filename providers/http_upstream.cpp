@@ -57,8 +57,9 @@ std::unique_ptr<upstream_transfer> http_upstream::open(const chat_request& reque
   std::lock_guard<std::mutex> lock{mu_};
   if (closed_) return nullptr;
   r->count = upstream_count{upstreams_};
-  // The driver only posts the start to its thread, so its first event cannot reach claim()
-  // (which takes mu_) before the record is in live_.
+  // The record must be in live_ before the transfer can end: an end on the driver's thread
+  // waits for mu_ in claim() until this returns. So start() must not call back before it
+  // returns, which no runner does (the curl driver posts the start to its thread).
   r->id = driver_->start(std::move(req), [weak = weak_from_this(), r, log = std::move(lane.log),
                                           provider = config_.name](stream_event ev) {
     if (!ev.terminal()) {

@@ -60,7 +60,7 @@ class engine_test : public test::coordinator_fixture {
     return out;
   }
 
-  std::map<std::string, std::uint32_t> admits() { return engine_st().routes->admits(); }
+  std::map<std::string, std::uint32_t> admits() { return engine_st().routes->view().admits; }
 
   void outcome(const std::string& name, bool ok) {
     caf::anon_send(engine, outcome_atom::value, name, ok);
@@ -82,7 +82,7 @@ TEST_F(engine_test, the_admin_view_shows_breaker_and_pool_per_provider) {
   EXPECT_EQ(a["pool"]["queue_length"], 0);
   EXPECT_EQ(a["pool"]["rpm_used"], 0);
   EXPECT_EQ(a["restarts"], 0);
-  EXPECT_EQ(engine_st().routes->pools().size(), 2u);
+  EXPECT_EQ(engine_st().routes->view().config.pools.size(), 2u);
 }
 
 TEST_F(engine_test, failures_open_the_breaker_and_the_router_skips_the_provider_until_it_recovers) {
@@ -126,16 +126,17 @@ TEST_F(engine_test, a_crashed_router_is_restarted_knowing_every_provider_and_bre
   EXPECT_NE(fresh, router);  // sessions and the gateway ask the new one from now on
   EXPECT_EQ(engine_st().router, fresh);
   // It routes by the engine's table, which outlived the crash.
-  auto& rs = *state_of<router_state>(fresh).table;
-  EXPECT_EQ(&rs, engine_st().routes.get());
-  ASSERT_EQ(rs.providers().size(), 2u);
-  EXPECT_EQ(rs.providers()["a"], engine_st().providers["a"].handle);
-  EXPECT_EQ(rs.providers()["b"], engine_st().providers["b"].handle);
-  ASSERT_EQ(rs.admits().count("a"), 1u);
-  EXPECT_EQ(rs.admits()["a"], 0u);  // still open: not routed to
-  EXPECT_EQ(rs.admits().count("b"), 0u);
-  EXPECT_EQ(rs.pools().size(), 2u);
-  EXPECT_EQ(rs.targets("m"), 2u);
+  auto& table = state_of<router_state>(fresh).table;
+  EXPECT_EQ(table, engine_st().routes);
+  auto rs = table->view();
+  ASSERT_EQ(rs.providers.size(), 2u);
+  EXPECT_EQ(rs.providers["a"], engine_st().providers["a"].handle);
+  EXPECT_EQ(rs.providers["b"], engine_st().providers["b"].handle);
+  ASSERT_EQ(rs.admits.count("a"), 1u);
+  EXPECT_EQ(rs.admits["a"], 0u);  // still open: not routed to
+  EXPECT_EQ(rs.admits.count("b"), 0u);
+  EXPECT_EQ(rs.config.pools.size(), 2u);
+  EXPECT_EQ(rs.config.routes.at("m").targets.size(), 2u);
 }
 
 TEST_F(engine_test, a_crashed_pool_is_restarted_with_its_leases_held_and_the_router_follows) {
@@ -152,7 +153,7 @@ TEST_F(engine_test, a_crashed_pool_is_restarted_with_its_leases_held_and_the_rou
   auto fresh = pools.at("a").handle;
   ASSERT_TRUE(fresh);
   EXPECT_NE(fresh, old);
-  EXPECT_EQ(engine_st().routes->pools().at("a"), fresh);
+  EXPECT_EQ(engine_st().routes->view().config.pools.at("a"), fresh);
   auto& ps = state_of<quota_pool_state, quota_pool_impl>(fresh);
   EXPECT_EQ(ps.reserved, 1u);  // the holder's lease still counts
   EXPECT_EQ(pools.at("a").gauges->leases_in_use.load(), 1);
@@ -196,7 +197,7 @@ TEST_F(engine_pool_test, providers_naming_one_quota_key_share_one_pool) {
   sched->run();
   auto& st = state_of<engine_state, engine_impl>(engine);
   ASSERT_EQ(st.pools.size(), 1u);
-  auto pools = st.routes->pools();
+  auto pools = st.routes->view().config.pools;
   EXPECT_EQ(pools.at("a"), pools.at("b"));
   EXPECT_EQ(pools.count("c"), 0u);  // no quota: unlimited, no pool in the way
 }

@@ -41,7 +41,7 @@ class http_upstream_test : public ::testing::Test {
   std::vector<std::int64_t> upstreams_at_terminal;
 };
 
-TEST_F(http_upstream_test, open_starts_the_provider_request_on_the_callers_thread) {
+TEST_F(http_upstream_test, open_hands_the_provider_request_to_the_driver_at_once) {
   auto t = open();
   ASSERT_TRUE(t);
   ASSERT_EQ(runner->requests.size(), 1u);

@@ -139,7 +139,7 @@ TEST_F(router_test, a_lookup_gives_current_handles_without_moving_the_round_robi
     EXPECT_EQ(lookup_names(), "abc");  // configured order, whoever leads next
   }
   EXPECT_EQ(leaders, "aabacaa");  // the same smooth sequence as without lookups
-  EXPECT_EQ(coordinator_fixture::state_of<router_state>(router).table->plans(), 7u);
+  EXPECT_EQ(coordinator_fixture::state_of<router_state>(router).table->view().plans, 7u);
 }
 
 TEST_F(router_test, a_lookup_takes_no_half_open_probe_and_skips_providers_that_are_down) {

@@ -136,5 +136,28 @@ TEST_F(session_late_event_test, a_driver_delta_after_the_attempt_deadline_is_dro
   EXPECT_EQ(state_of(s).log->size(), 1u);
 }
 
+// A session that waited for its lease while its provider crashed and came back opens through
+// a closed opener: it looks the current one up and opens there, and the stale handle is not
+// counted as an attempt.
+TEST_F(session_late_event_test, a_closed_opener_is_looked_up_again_and_the_new_one_opens) {
+  route({{"h", http("h"), full_pool()}});
+  auto closing = std::static_pointer_cast<http_upstream>(openers["h"]);
+  auto sink = std::make_shared<recording_sink>();
+  auto s = start(sink);
+  ASSERT_TRUE(runner->requests.empty());  // queued for the lease
+  closing->close("exit_reason(unhandled_exception)");
+  auto fresh = http("h");  // the engine's restart, published to the route table
+  caf::anon_send(router, provider_atom::value, std::string{"h"}, keep(fresh), openers["h"]);
+  sched->run();
+  release_held();
+  ASSERT_EQ(runner->requests.size(), 1u);
+  EXPECT_TRUE(state_of(s).transfer);
+  EXPECT_EQ(state_of(s).attempt, 1u);
+  driver_delivers(1, stream_event::make_delta("from the new one"));
+  driver_delivers(1, stream_event::make_finish("stop"));
+  EXPECT_EQ(sink->text(), "from the new one");
+  EXPECT_EQ(sink->last().kind, event_kind::finish);
+}
+
 }  // namespace
 }  // namespace streamgate

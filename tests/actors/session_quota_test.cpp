@@ -242,8 +242,9 @@ TEST_F(session_quota_test, a_request_queued_while_its_provider_restarts_is_not_l
   EXPECT_EQ(state_of(s).attempt, 1u);
   EXPECT_EQ(g->leases_in_use.load(), 0);
   // Fetching the new handle made no plan: the probe is still there for a new request.
-  EXPECT_EQ(table->plans(), 2u);
-  EXPECT_EQ(table->admits().at("a"), 1u);
+  auto view = table->view();
+  EXPECT_EQ(view.plans, 2u);
+  EXPECT_EQ(view.admits.at("a"), 1u);
 }
 
 }  // namespace

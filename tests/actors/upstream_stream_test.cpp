@@ -166,5 +166,19 @@ TEST_F(upstream_stream_test, a_provider_crash_takes_its_streams_and_transfers_do
   EXPECT_EQ(upstreams.load(), 0);
 }
 
+TEST_F(upstream_stream_test, an_open_after_its_provider_ended_is_an_error_and_no_transfer) {
+  auto req = std::get<chat_request>(parse_chat_request(
+      R"({"model":"client-model","stream":true,"messages":[{"role":"user","content":"hi"}]})"));
+  events->open_lane(1);
+  caf::anon_send(provider, open_atom::value, req, upstream_target{session, 1, events});
+  sched->run_once();         // the provider spawns the stream actor, which has not started
+  opener->close("stopped");  // what the provider's end does
+  sched->run();
+  EXPECT_TRUE(runner->requests.empty());
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].ev.code, error_code::upstream_error);
+  EXPECT_EQ(upstreams.load(), 0);
+}
+
 }  // namespace
 }  // namespace streamgate
