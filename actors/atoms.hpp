@@ -29,5 +29,7 @@ using pool_atom = caf::atom_constant<caf::atom("sg_pool")>;
 using expire_atom = caf::atom_constant<caf::atom("sg_expire")>;
 using deadline_atom = caf::atom_constant<caf::atom("sg_dline")>;
 using tick_atom = caf::atom_constant<caf::atom("sg_tick")>;
+using rejoin_atom = caf::atom_constant<caf::atom("sg_rejoin")>;
+using hold_back_atom = caf::atom_constant<caf::atom("sg_holdbk")>;
 
 }  // namespace streamgate

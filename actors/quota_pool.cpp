@@ -173,6 +173,18 @@ class pool_ops {
     arm_wakeup();
   }
 
+  void rejoin(std::uint32_t leases, std::uint32_t grants) {
+    st_.reserved += leases;
+    st_.window.insert(st_.window.end(), grants, now_);
+    log::info("quota_rejoined", {{"pool", st_.pool_name}, {"leases", leases}, {"grants", grants}});
+    self_->delayed_send(self_, st_.reserve_hold, tick_atom::value, carry_tick);
+  }
+
+  void hold_back(std::uint32_t n) {
+    st_.held_back = n;
+    drain();
+  }
+
   void on_tick(std::uint64_t generation) {
     if (generation == prune_tick) st_.prune_armed = false;
     if (generation == carry_tick && st_.reserved > 0) {
@@ -184,7 +196,8 @@ class pool_ops {
   }
 
  private:
-  std::size_t held() const { return st_.leases.size() + st_.reserved; }
+  std::size_t held() const { return st_.leases.size() + st_.reserved + st_.held_back; }
+  std::size_t own() const { return st_.leases.size() + st_.reserved; }
 
   // Waiters blocked by time (the rate window or a pause) need a timer; ones blocked by the
   // concurrency limit wake up on a release.
@@ -231,7 +244,7 @@ class pool_ops {
     }
     auto& g = *st_.gauges;
     // The reserve counts as held: a restart after a restart carries it over again.
-    auto in_use = static_cast<std::int64_t>(held());
+    auto in_use = static_cast<std::int64_t>(own());
     g.leases_in_use.store(in_use, std::memory_order_relaxed);
     g.queue_length.store(static_cast<std::int64_t>(st_.queue.size()), std::memory_order_relaxed);
     st_.leases_stat->set(in_use);
@@ -267,6 +280,7 @@ quota_pool_impl::behavior_type restarted_quota_pool(quota_pool_pointer self, std
   st.timeout_stat = &q.queue_timeouts.with({st.pool_name});
   self->set_down_handler([self](caf::down_msg& dm) { pool_ops{self}.on_holder_down(dm.source); });
   st.next_id = std::uint64_t{carry.incarnation} << 40;
+  if (carry.hold.count() > 0) st.reserve_hold = carry.hold;
   if (carry.leases > 0 || carry.grants > 0) {
     st.reserved = carry.leases;
     st.window.assign(carry.grants, self->clock().now());
@@ -278,6 +292,10 @@ quota_pool_impl::behavior_type restarted_quota_pool(quota_pool_pointer self, std
       [self](reclaim_atom) { return pool_ops{self}.reclaim(); },
       [self](withdraw_atom) { pool_ops{self}.withdraw(); },
       [self](pause_atom, std::uint32_t ms) { pool_ops{self}.pause(ms); },
+      [self](rejoin_atom, std::uint32_t leases, std::uint32_t grants) {
+        pool_ops{self}.rejoin(leases, grants);
+      },
+      [self](hold_back_atom, std::uint32_t n) { pool_ops{self}.hold_back(n); },
       [self](deadline_atom, std::uint64_t ticket) { pool_ops{self}.on_deadline(ticket); },
       [self](tick_atom, std::uint64_t generation) { pool_ops{self}.on_tick(generation); },
   };

@@ -56,6 +56,10 @@ struct quota_pool_state {
   std::map<caf::actor_addr, std::uint32_t> holders;  // monitored: leases + queued requests
   std::deque<quota_waiter> queue;                    // FIFO
   std::uint32_t reserved = 0;  // carried-over leases not reclaimed yet: they count as held
+  std::chrono::milliseconds reserve_hold{5000};  // how long a reserve waits to be reclaimed
+  // Room kept for others (cluster degraded mode: what other nodes hold beyond their share).
+  // Counts as held, but is not this pool's: not published as leases in use.
+  std::uint32_t held_back = 0;
   caf::actor_clock::time_point paused_until{};
   std::uint64_t next_id = 0;
   std::uint64_t tick_generation = 0;
@@ -70,8 +74,10 @@ struct quota_pool_state {
 
 // The pool's interface plus its own timers: a queued request's deadline (by ticket), and
 // "capacity may have freed up".
+// hold_back_atom sets held_back (local: its owner's proxy, never another node).
 using quota_pool_impl = quota_pool_actor::extend<caf::reacts_to<deadline_atom, std::uint64_t>,
-                                                 caf::reacts_to<tick_atom, std::uint64_t>>;
+                                                 caf::reacts_to<tick_atom, std::uint64_t>,
+                                                 caf::reacts_to<hold_back_atom, std::uint32_t>>;
 
 using quota_pool_pointer = quota_pool_impl::stateful_pointer<quota_pool_state>;
 

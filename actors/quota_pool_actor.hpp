@@ -39,6 +39,11 @@ using quota_pool_actor = caf::typed_actor<
     // max_queue counts a waiter nobody will use.
     caf::reacts_to<withdraw_atom>,
     // The upstream said 429 Retry-After: grant nothing for this many milliseconds.
-    caf::reacts_to<pause_atom, std::uint32_t>>;
+    caf::reacts_to<pause_atom, std::uint32_t>,
+    // Cluster mode: the sender's node served this pool on its own while the pool was out of
+    // its reach (docs/cluster.md, degraded mode), and still holds `leases` of those leases and
+    // made `grants` grants in the last minute. Both count as this pool's at once; the holders
+    // reclaim the leases next (reclaim_atom), and the rest of the reserve ends as quota_carry's.
+    caf::reacts_to<rejoin_atom, std::uint32_t, std::uint32_t>>;
 
 }  // namespace streamgate

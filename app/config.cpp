@@ -6,13 +6,16 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <optional>
 #include <sstream>
 
+#include <arpa/inet.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace streamgate {
 namespace {
@@ -194,6 +197,107 @@ void read_providers(object_reader& r, gateway_config& g) {
   }
   if (g.providers.empty())
     throw config_error(r.at("providers") + ": at least one provider is required");
+}
+
+// The cluster port must not face clients: a loopback or private (RFC 1918, IPv6 ULA) address
+// literal, never a wildcard or a name that could resolve anywhere.
+bool is_private_address(const std::string& host) {
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    auto a = ntohl(v4.s_addr);
+    auto in = [&](std::uint32_t net, int bits) {
+      return (a >> (32 - bits)) == (net >> (32 - bits));
+    };
+    return in(0x7f000000, 8) || in(0x0a000000, 8) || in(0xac100000, 12) || in(0xc0a80000, 16);
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    static const in6_addr loopback = IN6ADDR_LOOPBACK_INIT;
+    return std::equal(v6.s6_addr, v6.s6_addr + 16, loopback.s6_addr) ||
+           (v6.s6_addr[0] & 0xfe) == 0xfc;
+  }
+  return false;
+}
+
+void check_node_id(const std::string& id, const std::string& where) {
+  bool ok = !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+  if (!ok) throw config_error(where + ": 1 to 64 of A-Z, a-z, 0-9, '-', '_', '.'");
+}
+
+void read_readable_file(object_reader& r, const std::string& key, std::string& out) {
+  r.string(key, out);
+  if (out.empty()) throw config_error(r.at(key) + ": required");
+  if (access(out.c_str(), R_OK) != 0) throw config_error(r.at(key) + ": cannot read '" + out + "'");
+}
+
+void read_cluster(object_reader& r, gateway_config& g) {
+  r.object("cluster", [&](object_reader& c) {
+    auto& o = g.cluster;
+    o.enabled = true;
+    c.string("node_id", o.node_id);
+    check_node_id(o.node_id, c.at("node_id"));
+    std::string listen;
+    c.string("listen", listen);
+    if (listen.empty()) throw config_error(c.at("listen") + ": required (HOST:PORT)");
+    http_options addr;
+    parse_listen(listen, c.at("listen"), addr);
+    if (!is_private_address(addr.host))
+      throw config_error(c.at("listen") + ": '" + addr.host +
+                         "' is not a loopback or private address literal: the cluster port must "
+                         "not face clients");
+    o.listen_host = addr.host;
+    o.listen_port = addr.port;
+    auto* peers = c.field("peers");
+    if (!peers || !peers->is_array() || peers->empty() || peers->size() > 64)
+      throw config_error(c.at("peers") + ": expected an array of 1 to 64 peers");
+    for (std::size_t i = 0; i < peers->size(); ++i) {
+      object_reader pr{(*peers)[i], c.at("peers") + "[" + std::to_string(i) + "]"};
+      cluster_peer peer;
+      pr.string("id", peer.id);
+      check_node_id(peer.id, pr.at("id"));
+      std::string address;
+      pr.string("address", address);
+      http_options paddr;
+      parse_listen(address, pr.at("address"), paddr);
+      peer.host = paddr.host;
+      peer.port = paddr.port;
+      pr.finish();
+      bool taken = peer.id == o.node_id;
+      for (auto& other : o.peers) taken = taken || other.id == peer.id;
+      if (taken) throw config_error(pr.at("id") + ": node id '" + peer.id + "' is taken");
+      o.peers.push_back(std::move(peer));
+    }
+    c.object("tls", [&](object_reader& t) {
+      read_readable_file(t, "certificate", o.tls.certificate);
+      read_readable_file(t, "key", o.tls.key);
+      read_readable_file(t, "ca", o.tls.ca);
+    });
+    if (o.tls.ca.empty())
+      throw config_error(c.at("tls") +
+                         ": required (certificate, key, ca): nodes accept only "
+                         "peers that the cluster's CA signed");
+    c.object("owners", [&](object_reader& owners) {
+      for (auto& pool : owners.keys()) {
+        if (g.pools.count(pool) == 0)
+          throw config_error(owners.at(pool) + ": unknown quota pool '" + pool + "'");
+        std::string owner;
+        owners.string(pool, owner);
+        auto ids = o.node_ids();
+        if (std::find(ids.begin(), ids.end(), owner) == ids.end())
+          throw config_error(owners.at(pool) + ": unknown node '" + owner + "'");
+        o.owners[pool] = owner;
+      }
+    });
+    c.millis("rejoin_hold_ms", o.rejoin_hold);
+    c.millis("reconnect_interval_ms", o.reconnect_interval);
+    c.millis("request_timeout_ms", o.request_timeout);
+    if (o.reconnect_interval.count() < 10 || o.request_timeout.count() < 10)
+      throw config_error(c.where() +
+                         ": reconnect_interval_ms and request_timeout_ms must be at "
+                         "least 10");
+  });
 }
 
 void read_pools(object_reader& r, gateway_config& g) {
@@ -407,6 +511,7 @@ void apply_config_json(const std::string& text, app_config& cfg) {
   read_pools(r, cfg.gateway);
   read_providers(r, cfg.gateway);
   read_routes(r, cfg.gateway);
+  read_cluster(r, cfg.gateway);
   r.finish();
 }
 

@@ -3,6 +3,7 @@
 // systemd or Kubernetes restarts the process instead of it serving while broken).
 
 #include "app/config.hpp"
+#include "cluster/cluster_setup.hpp"
 #include "supervision/gateway.hpp"
 #include "telemetry/log.hpp"
 #include "transports/server/http_server.hpp"
@@ -65,6 +66,7 @@ int serve(const app_config& cfg) {
   // busy peer only has to catch up within 100 ms.
   caf_cfg.set("work-stealing.relaxed-sleep-duration",
               caf::timespan{std::chrono::milliseconds(100)});
+  configure_cluster(caf_cfg, cfg.gateway.cluster);
   caf::actor_system system{caf_cfg};
 
   // The I/O loops (one io_context and thread each) for client connections and, by default,
@@ -94,6 +96,9 @@ int serve(const app_config& cfg) {
                            }()}});
   std::cout << "streamgate listening on http://" << cfg.http.host << ":" << server.port()
             << std::endl;
+  if (engine.cluster_port() != 0)
+    std::cout << "streamgate cluster node " << cfg.gateway.cluster.node_id << " on "
+              << cfg.gateway.cluster.listen_host << ":" << engine.cluster_port() << std::endl;
   if (admin_server) {
     log::info("admin_listening",
               {{"address", admin_http.host + ":" + std::to_string(admin_server->port())}});

@@ -3,6 +3,7 @@
 #include "actors/quota_pool.hpp"
 #include "actors/router.hpp"
 #include "actors/session_registry.hpp"
+#include "cluster/pool_proxy.hpp"
 #include "providers/http/curl_driver.hpp"
 #include "providers/http/curl_driver_pool.hpp"
 #include "providers/http_provider.hpp"
@@ -127,9 +128,45 @@ void start_router(engine_pointer self) {
   st.links.router->set(st.router, st.routes);
 }
 
+bool owned_here(const engine_state& st, const std::string& pool) {
+  auto& c = st.config.cluster;
+  return !c.enabled || c.owner_of(pool) == c.node_id;
+}
+
+// Cluster mode, a pool another node owns: its local face (cluster/pool_proxy.hpp).
+void start_proxy(engine_pointer self, const std::string& name, engine_pool& pool) {
+  auto& st = self->state;
+  auto& c = st.config.cluster;
+  pool_proxy_options opts;
+  opts.name = name;
+  opts.limits = st.config.pools[name];
+  opts.share = opts.limits;
+  opts.share.rpm = c.share_of(opts.limits.rpm);
+  opts.share.max_concurrent = c.share_of(opts.limits.max_concurrent);
+  opts.request_timeout = c.request_timeout;
+  opts.reserve_hold = st.config.restarts.reclaim_window;
+  pool.proxy = self->spawn<caf::linked>(pool_proxy, opts, st.links.node, pool.gauges);
+  pool.handle = pool.proxy;
+  self->send(st.links.node, proxy_atom::value, name, pool.proxy);
+}
+
+// A pool this node owns. In cluster mode it first grants nothing for rejoin_hold, while the
+// nodes that served on their own report what they hold, and the node hands it out.
+void start_pool(engine_pointer self, const std::string& name, engine_pool& pool) {
+  auto& st = self->state;
+  if (!owned_here(st, name)) return start_proxy(self, name, pool);
+  pool.handle = self->spawn<caf::linked>(quota_pool, name, st.config.pools[name], pool.gauges);
+  if (!st.links.node) return;
+  auto hold = static_cast<std::uint32_t>(st.config.cluster.rejoin_hold.count());
+  if (hold > 0) self->send(pool.handle, pause_atom::value, hold);
+  self->send(st.links.node, own_atom::value, name, pool.handle);
+}
+
 // A restarted pool starts from what its predecessor last published (quota_carry), so the
 // leases still held and the grants of the last minute keep counting; the router and every
 // live session learn its new handle, and sessions that hold a lease of the old pool reclaim it.
+// A restarted proxy starts empty: its sessions reclaim their leases through it, and the owner
+// released the dead proxy's leases when it saw it die.
 void restart_pool(engine_pointer self, const std::string& name, engine_pool& pool) {
   auto& st = self->state;
   auto& g = *pool.gauges;
@@ -139,7 +176,13 @@ void restart_pool(engine_pointer self, const std::string& name, engine_pool& poo
   carry.hold = st.config.restarts.reclaim_window;
   carry.incarnation = pool.record.restarts;
   auto old = pool.handle;
-  pool.handle = self->spawn<caf::linked>(restarted_quota_pool, name, g.limits, pool.gauges, carry);
+  if (pool.proxy) {
+    start_proxy(self, name, pool);
+  } else {
+    pool.handle =
+        self->spawn<caf::linked>(restarted_quota_pool, name, g.limits, pool.gauges, carry);
+    if (st.links.node) self->send(st.links.node, own_atom::value, name, pool.handle);
+  }
   for (auto& [provider, p] : st.providers) {
     if (p.entry.pool == name) st.routes->set_pool(provider, pool.handle);
   }
@@ -299,7 +342,7 @@ engine_impl::behavior_type engine_behavior(engine_pointer self, gateway_config c
   for (auto& [name, limits] : st.config.pools) {
     auto& pool = st.pools[name];
     pool.gauges = std::make_shared<quota_gauges>();
-    pool.handle = self->spawn<caf::linked>(quota_pool, name, limits, pool.gauges);
+    start_pool(self, name, pool);
   }
   for (auto& entry : st.config.providers) {
     auto& p = st.providers[entry.name];

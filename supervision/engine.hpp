@@ -5,6 +5,7 @@
 #include "actors/quota_pool_actor.hpp"
 #include "actors/route_table.hpp"
 #include "actors/router_ref.hpp"
+#include "cluster/cluster_node_actor.hpp"
 #include "supervision/circuit_breaker.hpp"
 #include "supervision/engine_actor.hpp"
 #include "supervision/gateway_config.hpp"
@@ -44,6 +45,8 @@ struct engine_links {
   // The router's current handle, replaced when the engine restarts it.
   std::shared_ptr<router_ref> router = std::make_shared<router_ref>();
   std::shared_ptr<engine_vitals> vitals = std::make_shared<engine_vitals>();
+  // Cluster mode: this node's cluster actor (null: one node alone).
+  cluster_node_impl node{};
 };
 
 // The restart budget of one supervised actor (restart_options: so many within a window).
@@ -55,6 +58,8 @@ struct restart_record {
 
 struct engine_pool {
   quota_pool_actor handle;
+  // Cluster mode, a pool another node owns: handle is this proxy (docs/cluster.md).
+  pool_proxy_actor proxy;
   quota_gauges_ptr gauges;
   restart_record record;
 };

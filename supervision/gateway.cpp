@@ -4,6 +4,7 @@
 #include "actors/log_budget.hpp"
 #include "actors/router.hpp"
 #include "actors/session_registry.hpp"
+#include "cluster/cluster_setup.hpp"
 #include "supervision/engine.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/stats.hpp"
@@ -92,6 +93,7 @@ struct gateway::impl {
   };
   std::shared_ptr<engine_watch> watch = std::make_shared<engine_watch>();
   std::vector<std::uint64_t> gauges;  // scrape-time gauges reading `registry`
+  std::uint16_t cluster_port = 0;
 
   impl(caf::actor_system& sys, gateway_config cfg) : system(sys), config(std::move(cfg)) {
     std::set<std::string> seen;
@@ -117,6 +119,13 @@ struct gateway::impl {
                              [this] { return static_cast<double>(registry.upstreams.load()); }),
     };
     links.registry = &registry;
+    if (config.cluster.enabled) {
+      std::vector<std::string> pools;
+      for (auto& [name, limits] : config.pools) pools.push_back(name);
+      auto node = start_cluster_node(system, config.cluster, std::move(pools));
+      links.node = node.actor;
+      cluster_port = node.port;
+    }
     engine = system.spawn(engine_behavior, config, links);
     // The engine stops only when told to or when it cannot recover (engine.cpp, give_up).
     caf::actor_cast<caf::abstract_actor*>(engine)->attach_functor(
@@ -159,6 +168,7 @@ gateway::~gateway() {
   caf::anon_send_exit(d.engine, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(d.attacher, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(d.trimmer, caf::exit_reason::user_shutdown);
+  if (d.links.node) caf::anon_send_exit(d.links.node, caf::exit_reason::user_shutdown);
   // Sessions and upstream streams point into the registry (their exit removes them and counts
   // down), so it must outlive them: wait until every session is down, then for the streams.
   caf::scoped_actor self{d.system};
@@ -177,6 +187,10 @@ gateway::~gateway() {
   while ((d.registry.size() > 0 || d.registry.upstreams.load() > 0) &&
          std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+std::uint16_t gateway::cluster_port() const {
+  return impl_->cluster_port;
 }
 
 std::vector<model_info> gateway::models() const {

@@ -41,6 +41,9 @@ class gateway final : public session_service, public admin_service {
   // gateway cannot serve after that; its owner should stop (the server exits non-zero).
   void on_engine_down(std::function<void(std::string)> tell);
 
+  // Cluster mode: the port the node listens on for its peers (0: not in a cluster).
+  std::uint16_t cluster_port() const;
+
  private:
   struct impl;
   std::unique_ptr<impl> impl_;

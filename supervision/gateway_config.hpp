@@ -3,6 +3,7 @@
 #include "actors/quota_options.hpp"
 #include "actors/route_config.hpp"
 #include "actors/session.hpp"
+#include "cluster/cluster_options.hpp"
 #include "providers/http/provider_config.hpp"
 #include "providers/mock_provider.hpp"
 #include "supervision/circuit_breaker.hpp"
@@ -69,6 +70,9 @@ struct gateway_config {
   // thread also writes its tokens (SSE and WebSocket) to their clients, so one thread caps the
   // tokens per second.
   std::size_t upstream_threads = 1;
+  // Cluster mode: quota pools shared with other nodes (docs/cluster.md). The actor system
+  // must have been configured with configure_cluster().
+  cluster_options cluster;
 
   // The configuration `make run` uses: the mock provider serving model "mock".
   static gateway_config with_mock_provider();

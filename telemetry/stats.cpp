@@ -112,6 +112,17 @@ quota_stats& quota() {
   return s;
 }
 
+cluster_stats& cluster() {
+  static cluster_stats s{
+      reg().add_gauge("streamgate_cluster_peers", "Configured peers by state", {"state"}),
+      reg().add_gauge("streamgate_cluster_degraded",
+                      "1 while the quota pool's owner is out of reach", {"pool"}),
+      reg().add_counter("streamgate_cluster_peer_events_total",
+                        "Peers connecting, disconnecting and being refused", {"peer", "event"}),
+  };
+  return s;
+}
+
 client_stats& clients() {
   static client_stats s{
       reg().add_counter("streamgate_client_dropped_total",

@@ -66,6 +66,14 @@ struct quota_stats {
 };
 quota_stats& quota();
 
+// Cluster mode (docs/cluster.md).
+struct cluster_stats {
+  metrics::gauge_family& peers;          // {state}: configured peers connected / unreachable
+  metrics::gauge_family& degraded;       // {pool}: 1 while its owner is out of reach
+  metrics::counter_family& peer_events;  // {peer, event}: up, down, refused
+};
+cluster_stats& cluster();
+
 // Clients the server cut on its own, by transport (sse, http, poll, ws) and reason:
 // slow_consumer (it stopped reading past http.max_pending_bytes) or ping_timeout (a
 // WebSocket silent past ws_ping_timeout).

@@ -46,6 +46,7 @@ quota_pool_actor::behavior_type broken_pool(quota_pool_actor::pointer) {
       },
       [](withdraw_atom) {},
       [](pause_atom, std::uint32_t) {},
+      [](rejoin_atom, std::uint32_t, std::uint32_t) {},
   };
 }
 

@@ -1,0 +1,244 @@
+#include "cluster/cluster_node.hpp"
+
+#include "telemetry/log.hpp"
+#include "telemetry/stats.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include <memory>
+
+namespace streamgate {
+namespace {
+
+std::string address_of(const cluster_peer& p) {
+  return p.host + ":" + std::to_string(p.port);
+}
+
+void publish_peer_counts(cluster_node_state& st) {
+  std::int64_t up = 0;
+  for (auto& p : st.peers) up += p.handle ? 1 : 0;
+  auto& peers = stats::cluster().peers;
+  peers.with({"connected"}).set(up);
+  peers.with({"unreachable"}).set(static_cast<std::int64_t>(st.peers.size()) - up);
+}
+
+// Logs a peer's problem once, not on every dial.
+void note_problem(peer_link& p, const std::string& problem) {
+  if (p.last_problem == problem) return;
+  p.last_problem = problem;
+  log::warn("cluster_peer_unreachable",
+            {{"peer", p.config.id}, {"address", address_of(p.config)}, {"problem", problem}});
+}
+
+// Asks the peer for every pool it owns that this node has a proxy for, and hands each proxy
+// its owner's handle.
+void find_owned_pools(cluster_node_pointer self, peer_link& p) {
+  auto& st = self->state;
+  for (auto& [name, proxy] : st.proxies) {
+    if (st.options.owner_of(name) != p.config.id) continue;
+    self->request(p.handle, st.options.request_timeout, pool_atom::value, name)
+        .then([proxy = proxy](
+                  quota_pool_actor& pool) { caf::anon_send(proxy, owner_atom::value, pool); },
+              [self, name = name](caf::error& e) {
+                log::warn("cluster_pool_lookup_failed",
+                          {{"pool", name}, {"error", self->system().render(e)}});
+              });
+  }
+}
+
+void on_greeted(cluster_node_pointer self, std::size_t index, cluster_node_actor handle) {
+  auto& p = self->state.peers[index];
+  p.dialing = false;
+  if (p.handle) return;
+  p.handle = handle;
+  p.last_problem.clear();
+  self->state.greeted.insert(handle->node());
+  self->monitor(handle);
+  log::info("cluster_peer_up", {{"peer", p.config.id}, {"address", address_of(p.config)}});
+  stats::cluster().peer_events.with({p.config.id, "up"}).inc();
+  publish_peer_counts(self->state);
+  // Asked after this handler: a hello's answer must reach the peer before the questions that
+  // follow it.
+  for (auto& [name, proxy] : self->state.proxies) self->send(self, proxy_atom::value, name, proxy);
+}
+
+void dial(cluster_node_pointer self, std::size_t index) {
+  auto& st = self->state;
+  auto& p = st.peers[index];
+  p.dialing = true;
+  auto failed = [self, index](const std::string& problem) {
+    auto& p = self->state.peers[index];
+    p.dialing = false;
+    note_problem(p, problem);
+  };
+  self->request(st.dialer, st.options.request_timeout, caf::connect_atom::value, p.config.host,
+                p.config.port)
+      .then(
+          [self, index, failed](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>&) {
+            auto handle = caf::actor_cast<cluster_node_actor>(ptr);
+            if (!handle) return failed("no cluster node published there");
+            auto& st = self->state;
+            self->request(handle, st.options.request_timeout, hello_atom::value,
+                          cluster_protocol_version, st.options.node_id, st.digest)
+                .then(
+                    [self, index, handle, failed](std::string& their_id) {
+                      auto& p = self->state.peers[index];
+                      if (their_id != p.config.id) {
+                        stats::cluster().peer_events.with({p.config.id, "refused"}).inc();
+                        return failed("the node there is '" + their_id + "', not '" + p.config.id +
+                                      "'");
+                      }
+                      on_greeted(self, index, handle);
+                    },
+                    [self, index, failed](caf::error& e) {
+                      stats::cluster()
+                          .peer_events.with({self->state.peers[index].config.id, "refused"})
+                          .inc();
+                      failed("refused: " + self->system().render(e));
+                    });
+          },
+          [self, failed](caf::error& e) { failed(self->system().render(e)); });
+}
+
+// A request from a node that did not say hello (or said it with another version or
+// configuration) gets nothing but this.
+caf::error not_greeted() {
+  return caf::make_error(caf::sec::request_receiver_down,
+                         "cluster: say hello with a matching protocol version first");
+}
+
+bool greeted(cluster_node_pointer self) {
+  auto sender = self->current_sender();
+  // This node's own engine and proxies need no hello.
+  return sender && (sender->node() == self->node() || self->state.greeted.count(sender->node()));
+}
+
+}  // namespace
+
+cluster_node_impl::behavior_type cluster_node(cluster_node_pointer self, cluster_options options,
+                                              std::vector<std::string> pools,
+                                              caf::io::middleman_actor dialer) {
+  auto& st = self->state;
+  st.options = std::move(options);
+  st.digest = st.options.agreement_digest(pools);
+  st.dialer = std::move(dialer);
+  for (auto& p : st.options.peers) st.peers.push_back(peer_link{p, {}, false, {}});
+  publish_peer_counts(st);
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& st = self->state;
+    for (auto& p : st.peers) {
+      if (!p.handle || dm.source != caf::actor_cast<caf::actor_addr>(p.handle)) continue;
+      p.handle = nullptr;
+      st.greeted.erase(dm.source.node());
+      log::warn("cluster_peer_down",
+                {{"peer", p.config.id}, {"reason", self->system().render(dm.reason)}});
+      stats::cluster().peer_events.with({p.config.id, "down"}).inc();
+      p.last_problem = "down";
+      publish_peer_counts(st);
+    }
+  });
+  self->send(self, dial_atom::value);
+  return {
+      [self](hello_atom, std::uint32_t version, std::string& their_id,
+             std::string& digest) -> caf::result<std::string> {
+        auto& st = self->state;
+        auto sender = self->current_sender();
+        if (version != cluster_protocol_version) {
+          log::error("cluster_peer_refused", {{"peer", their_id},
+                                              {"their_version", version},
+                                              {"our_version", cluster_protocol_version}});
+          return caf::make_error(caf::sec::incompatible_versions,
+                                 "cluster protocol version " + std::to_string(version) +
+                                     " is not this node's " +
+                                     std::to_string(cluster_protocol_version) +
+                                     ": upgrade every node to one version (docs/cluster.md)");
+        }
+        if (digest != st.digest) {
+          log::error("cluster_peer_refused",
+                     {{"peer", their_id}, {"problem", "configuration differs"}});
+          return caf::make_error(
+              caf::sec::invalid_argument,
+              "cluster configuration differs (node ids or pool owners): give every node the "
+              "same cluster.peers and cluster.owners");
+        }
+        if (sender) st.greeted.insert(sender->node());
+        // Only the node with the lower id dials (two connections between one pair of nodes
+        // confuse CAF 0.17's BASP); the dialled one learns its peer from this hello.
+        for (std::size_t i = 0; i < st.peers.size(); ++i) {
+          if (st.peers[i].config.id == their_id && !st.peers[i].handle)
+            on_greeted(self, i, caf::actor_cast<cluster_node_actor>(sender));
+        }
+        return st.options.node_id;
+      },
+      [self](pool_atom, const std::string& name) -> caf::result<quota_pool_actor> {
+        if (!greeted(self)) return not_greeted();
+        auto& owned = self->state.owned;
+        auto it = owned.find(name);
+        if (it == owned.end())
+          return caf::make_error(caf::sec::invalid_argument, "this node does not own pool " + name);
+        return it->second;
+      },
+      [self](overage_atom, const std::string& name) -> caf::result<std::uint32_t> {
+        if (!greeted(self)) return not_greeted();
+        auto& proxies = self->state.proxies;
+        auto it = proxies.find(name);
+        if (it == proxies.end()) return std::uint32_t{0};
+        return self->delegate(it->second, overage_atom::value);
+      },
+      [self](own_atom, const std::string& name, quota_pool_actor& pool) {
+        self->state.owned[name] = std::move(pool);
+      },
+      [self](proxy_atom, const std::string& name, pool_proxy_actor& proxy) {
+        auto& st = self->state;
+        st.proxies[name] = proxy;
+        for (auto& p : st.peers) {
+          if (p.handle && st.options.owner_of(name) == p.config.id) find_owned_pools(self, p);
+        }
+      },
+      [self](owner_lost_atom, const std::string& name) {
+        // The owner's node may be up with a restarted pool: ask again after a moment; if the
+        // node is down, its reconnection asks.
+        auto& st = self->state;
+        for (auto& p : st.peers) {
+          if (st.options.owner_of(name) != p.config.id || !p.handle) continue;
+          auto proxy = st.proxies[name];
+          self->delayed_send(self, st.options.reconnect_interval, proxy_atom::value, name, proxy);
+        }
+      },
+      [self](peers_atom, const std::string& name) -> caf::result<std::uint32_t> {
+        auto& st = self->state;
+        auto promise = self->make_response_promise<std::uint32_t>();
+        struct tally {
+          std::uint32_t sum = 0;
+          std::size_t left = 0;
+        };
+        auto t = std::make_shared<tally>();
+        for (auto& p : st.peers) t->left += p.handle ? 1 : 0;
+        if (t->left == 0) return std::uint32_t{0};
+        auto one = [t, promise](std::uint32_t n) mutable {
+          t->sum += n;
+          if (--t->left == 0) promise.deliver(t->sum);
+        };
+        for (auto& p : st.peers) {
+          if (!p.handle) continue;
+          // A peer that does not answer in time counts as holding nothing beyond its share:
+          // it is unreachable, and its streams are as good as gone for this node.
+          self->request(p.handle, st.options.request_timeout, overage_atom::value, name)
+              .then([one](std::uint32_t n) mutable { one(n); },
+                    [one](caf::error&) mutable { one(0); });
+        }
+        return promise;
+      },
+      [self](dial_atom) {
+        auto& st = self->state;
+        for (std::size_t i = 0; i < st.peers.size(); ++i) {
+          auto& p = st.peers[i];
+          if (!p.handle && !p.dialing && st.options.node_id < p.config.id) dial(self, i);
+        }
+        self->delayed_send(self, st.options.reconnect_interval, dial_atom::value);
+      },
+  };
+}
+
+}  // namespace streamgate

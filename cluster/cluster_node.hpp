@@ -1,0 +1,47 @@
+#pragma once
+
+// The cluster node actor (docs/cluster.md): published on the cluster port, it answers the
+// peers' hello, hands out the pools this node owns, dials the configured peers until they
+// answer, and tells this node's proxies where their owners' pools are.
+
+#include "cluster/cluster_node_actor.hpp"
+#include "cluster/cluster_options.hpp"
+
+#include <caf/io/middleman_actor.hpp>
+#include <caf/node_id.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace streamgate {
+
+struct peer_link {
+  cluster_peer config;
+  cluster_node_actor handle;  // null while unreachable
+  bool dialing = false;
+  std::string last_problem;  // logged once per change, not per dial
+};
+
+struct cluster_node_state {
+  static inline const char* name = "cluster_node";
+
+  cluster_options options;
+  std::string digest;               // agreement_digest of this node's configuration
+  caf::io::middleman_actor dialer;  // the TLS manager's middleman
+  std::vector<peer_link> peers;
+  std::set<caf::node_id> greeted;  // nodes that said hello with our version and digest
+  std::map<std::string, quota_pool_actor> owned;
+  std::map<std::string, pool_proxy_actor> proxies;
+};
+
+using cluster_node_pointer = cluster_node_impl::stateful_pointer<cluster_node_state>;
+
+// `pools`: every quota pool's name (for the agreement digest).
+cluster_node_impl::behavior_type cluster_node(cluster_node_pointer self, cluster_options options,
+                                              std::vector<std::string> pools,
+                                              caf::io::middleman_actor dialer);
+
+}  // namespace streamgate

@@ -1,0 +1,63 @@
+#include "cluster/cluster_options.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace streamgate {
+namespace {
+
+// FNV-1a, 64 bits: stable across builds and platforms, which std::hash is not.
+std::uint64_t fnv1a(const std::string& text, std::uint64_t h = 14695981039346656037ull) {
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+}  // namespace
+
+std::vector<std::string> cluster_options::node_ids() const {
+  std::vector<std::string> ids{node_id};
+  for (auto& p : peers) ids.push_back(p.id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::string cluster_options::owner_of(const std::string& pool) const {
+  if (auto it = owners.find(pool); it != owners.end()) return it->second;
+  // Rendezvous hashing: the node whose hash with the pool's name is highest. Every node
+  // computes the same winner from the same list, and adding a node moves only the pools it
+  // wins.
+  std::string best;
+  std::uint64_t best_score = 0;
+  for (auto& id : node_ids()) {
+    auto score = fnv1a(pool, fnv1a(id + '\0'));
+    if (best.empty() || score > best_score) {
+      best = id;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+std::uint32_t cluster_options::share_of(std::uint32_t limit) const {
+  if (limit == 0) return 0;
+  auto ids = node_ids();
+  auto n = static_cast<std::uint32_t>(ids.size());
+  auto rank = static_cast<std::uint32_t>(std::find(ids.begin(), ids.end(), node_id) - ids.begin());
+  return limit / n + (rank < limit % n ? 1 : 0);
+}
+
+std::string cluster_options::agreement_digest(const std::vector<std::string>& pools) const {
+  std::string text;
+  for (auto& id : node_ids()) text += id + '\n';
+  auto sorted = pools;
+  std::sort(sorted.begin(), sorted.end());
+  for (auto& pool : sorted) text += pool + '=' + owner_of(pool) + '\n';
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(fnv1a(text)));
+  return out;
+}
+
+}  // namespace streamgate
