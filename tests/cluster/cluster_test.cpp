@@ -1,0 +1,278 @@
+// Cluster mode with real processes: three streamgate nodes on loopback sharing one quota pool
+// over CAF's middleman (mutual TLS), in front of the real fake upstream. What the fake counts
+// (its peak of open requests, its request total) is what the provider would have seen.
+
+#include "tests/integration/upstream_fixture.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/support/eventually.hpp"
+#include "tests/support/http_client.hpp"
+#include "tools/fake_upstream/fake_server.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace streamgate::test {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+const std::vector<std::string> node_ids = {"a", "b", "c"};
+
+// One CA and a certificate per node (and a stranger's, signed by another CA), made once.
+const std::string& cert_dir() {
+  static const std::string dir = [] {
+    std::string d = "/tmp/sg-cluster-test-" + std::to_string(::getpid());
+    std::string script = std::string{SOURCE_DIR} + "/scripts/cluster-certs.sh";
+    auto run = [&](const std::string& args) {
+      auto cmd = script + " " + args;
+      if (std::system(cmd.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
+    };
+    run(d + " a b c");
+    run(d + "/stranger b");
+    return d;
+  }();
+  return dir;
+}
+
+struct node_process {
+  std::unique_ptr<child_process> process;
+  std::uint16_t http_port = 0;
+  std::uint16_t admin_port = 0;
+};
+
+// Three nodes; the pool "shared" is node a's. Each node's config can be changed before start.
+class cluster_test : public ::testing::Test {
+ protected:
+  explicit cluster_test(fake::behaviour b = slow_streams()) {
+    fake::server_options o;
+    o.defaults = b;
+    o.threads = 2;
+    fake_ = std::make_unique<fake::fake_server>(o);
+    fake_->start();
+    for (auto& id : node_ids) cluster_ports_[id] = unused_loopback_port();
+  }
+
+  static fake::behaviour slow_streams() {
+    fake::behaviour b;
+    b.chunks = 10;
+    b.interval_ms = 60;  // 0.6 s a stream: long enough to overlap, short enough to wait out
+    return b;
+  }
+
+  json config_of(const std::string& id, const json& pool, const std::string& certs = {}) {
+    json peers = json::array();
+    for (auto& other : node_ids) {
+      if (other == id) continue;
+      peers.push_back(
+          {{"id", other}, {"address", "127.0.0.1:" + std::to_string(cluster_ports_[other])}});
+    }
+    auto dir = certs.empty() ? cert_dir() : certs;
+    return {{"log", {{"level", "info"}}},
+            {"quota_pools", {{"shared", pool}}},
+            {"providers",
+             {{{"name", "fake"},
+               {"kind", "custom"},
+               {"base_url", "http://127.0.0.1:" + std::to_string(fake_->port()) + "/v1"},
+               {"models", {"m"}},
+               // A stream that runs for a minute, for leases held while a node dies.
+               {"rename", {{"long", "m@chunks=1000,interval_ms=60"}}},
+               {"pool", "shared"}}}},
+            {"cluster",
+             {{"node_id", id},
+              {"listen", "127.0.0.1:" + std::to_string(cluster_ports_[id])},
+              {"peers", peers},
+              {"tls",
+               {{"certificate", dir + "/" + id + ".pem"},
+                {"key", dir + "/" + id + ".key"},
+                {"ca", dir + "/ca.pem"}}},
+              {"owners", {{"shared", "a"}}},
+              {"rejoin_hold_ms", 200},
+              {"reconnect_interval_ms", 100}}}};
+  }
+
+  node_process& start(const std::string& id, const json& config) {
+    auto& n = nodes_[id];
+    n.process = std::make_unique<child_process>(
+        STREAMGATE_BIN,
+        std::vector<std::string>{"--config", write_temp_file(config.dump()), "--listen",
+                                 "127.0.0.1:0", "--admin", "--admin-listen", "127.0.0.1:0"});
+    auto line = n.process->wait_for_line("streamgate listening on");
+    if (line.empty()) throw std::runtime_error("node " + id + ": " + n.process->stderr_text());
+    n.http_port = child_process::port_of(line);
+    n.admin_port = child_process::port_of(n.process->wait_for_line("streamgate admin on"));
+    return n;
+  }
+
+  void start_all(const json& pool) {
+    for (auto& id : node_ids) start(id, config_of(id, pool));
+    for (auto& id : node_ids) ASSERT_TRUE(connected_to_owner(id)) << id;
+  }
+
+  // The node's metrics: a gauge's value, or -1 when it is not there.
+  double metric(const std::string& id, const std::string& series) {
+    http_client c{nodes_[id].admin_port};
+    auto body = c.request("GET", "/metrics").body;
+    auto at = body.find(series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(body.substr(at + series.size() + 1));
+  }
+
+  // Every node reaches the others, and the pool's owner (a) is not out of reach.
+  bool connected_to_owner(const std::string& id) {
+    return eventually(
+        [&] {
+          return metric(id, "streamgate_cluster_peers{state=\"connected\"}") == 2 &&
+                 (id == "a" || metric(id, "streamgate_cluster_degraded{pool=\"shared\"}") == 0);
+        },
+        10s);
+  }
+
+  // The pool's figures on the node (the owner's for node a, the proxy's local view elsewhere).
+  json pool_view(const std::string& id) {
+    http_client c{nodes_[id].admin_port};
+    auto view = json::parse(c.request("GET", "/admin/providers").body);
+    return view.at("providers").at(0).at("pool");
+  }
+
+  // `count` streams at once, spread over `ids` in turn; how many ended with [DONE].
+  int stream_all(int count, const std::vector<std::string>& ids) {
+    std::vector<std::thread> threads;
+    std::atomic<int> done{0};
+    for (int i = 0; i < count; ++i) {
+      auto port = nodes_[ids[i % ids.size()]].http_port;
+      threads.emplace_back([port, &done] {
+        http_client c{port, 20s};
+        if (completed(c.request("POST", "/v1/chat/completions", upstream_fixture::chat_body("m"))))
+          ++done;
+      });
+    }
+    for (auto& t : threads) t.join();
+    return done.load();
+  }
+
+  const fake::stats& upstream() { return fake_->counters(); }
+
+  // The nodes' logs say what the cluster did; shown only when a test failed.
+  void TearDown() override {
+    if (!HasFailure()) return;
+    for (auto& [id, n] : nodes_)
+      if (n.process) std::printf("--- node %s\n%s\n", id.c_str(), n.process->stderr_text().c_str());
+  }
+
+  // A stream that ended with [DONE], not with an error event.
+  static bool completed(const http_reply& r) {
+    return r.status == 200 && r.body.find("data: [DONE]") != std::string::npos &&
+           r.body.find("\"error\"") == std::string::npos;
+  }
+
+  std::unique_ptr<fake::fake_server> fake_;
+  std::map<std::string, std::uint16_t> cluster_ports_;
+  std::map<std::string, node_process> nodes_;
+};
+
+TEST_F(cluster_test, the_concurrency_limit_holds_across_three_nodes) {
+  start_all({{"max_concurrent", 3}});
+  // 12 streams, 4 on each node: each node alone would let 3 run at once, 9 in all.
+  EXPECT_EQ(stream_all(12, node_ids), 12);
+  EXPECT_EQ(upstream().requests_total.load(), 12u);
+  EXPECT_EQ(upstream().peak_open_requests.load(), 3);
+  for (auto& id : node_ids) EXPECT_EQ(pool_view(id)["leases_in_use"], 0) << id;
+}
+
+TEST_F(cluster_test, the_rpm_window_is_global) {
+  start_all({{"rpm", 4}, {"queue_timeout_ms", 300}});
+  // Nine requests, three per node, one after another: four in the minute, then refusals.
+  int ok = 0;
+  int refused = 0;
+  for (int i = 0; i < 9; ++i) {
+    http_client c{nodes_[node_ids[i % 3]].http_port, 10s};
+    auto r = c.request("POST", "/v1/chat/completions", upstream_fixture::chat_body("m"));
+    if (completed(r)) ++ok;
+    if (r.body.find("quota_exhausted") != std::string::npos) ++refused;
+  }
+  EXPECT_EQ(ok, 4);
+  EXPECT_EQ(refused, 5);
+  EXPECT_EQ(upstream().requests_total.load(), 4u);
+}
+
+TEST_F(cluster_test, kill_9_of_a_node_releases_its_leases_at_the_owner) {
+  start_all({{"max_concurrent", 2}});
+  // Two streams on node b that would run for a minute.
+  std::vector<std::unique_ptr<http_client>> clients;
+  for (int i = 0; i < 2; ++i) {
+    clients.push_back(std::make_unique<http_client>(nodes_["b"].http_port, 5s));
+    clients.back()->open_stream("POST", "/v1/chat/completions",
+                                upstream_fixture::chat_body("long"));
+  }
+  ASSERT_TRUE(eventually([&] { return pool_view("a")["leases_in_use"] == 2; }, 5s));
+  auto killed_at = std::chrono::steady_clock::now();
+  nodes_["b"].process->signal(SIGKILL);
+  // The owner sees node b's connection drop and releases its leases (docs/cluster.md: at once
+  // for a killed process; heartbeat + connection timeout, 3.5 s, for a silent network).
+  ASSERT_TRUE(eventually([&] { return pool_view("a")["leases_in_use"] == 0; }, 5s));
+  auto took = std::chrono::steady_clock::now() - killed_at;
+  EXPECT_LT(took, 3500ms);
+  std::printf("leases released %.0f ms after kill -9\n",
+              std::chrono::duration<double, std::milli>(took).count());
+  EXPECT_EQ(stream_all(2, {"c"}), 2);
+}
+
+TEST_F(cluster_test, the_owner_killed_gives_degraded_mode_then_recovery) {
+  // Shares of 3 among three nodes: 1 each. Streams are queued no longer than 200 ms.
+  json pool = {{"max_concurrent", 3}, {"queue_timeout_ms", 200}};
+  start_all(pool);
+  nodes_["a"].process->signal(SIGKILL);
+  for (auto& id : {"b", "c"})
+    ASSERT_TRUE(eventually(
+        [&] { return metric(id, "streamgate_cluster_degraded{pool=\"shared\"}") == 1; }, 5s))
+        << id;
+  auto before = upstream().requests_total.load();
+  // Three at once on node b: its share is one, so one runs and two are refused in time.
+  EXPECT_EQ(stream_all(3, {"b"}), 1);
+  EXPECT_EQ(upstream().requests_total.load() - before, 1u);
+  // Node a comes back on the same port: b and c rejoin, and b may use the whole pool again.
+  start("a", config_of("a", pool));
+  for (auto& id : node_ids) ASSERT_TRUE(connected_to_owner(id)) << id;
+  EXPECT_EQ(stream_all(3, {"b"}), 3);
+}
+
+TEST_F(cluster_test, a_node_without_a_certificate_of_the_clusters_ca_cannot_join) {
+  json pool = {{"max_concurrent", 3}};
+  start("a", config_of("a", pool));
+  // "b" with a certificate that another CA signed.
+  auto& stranger = start("b", config_of("b", pool, cert_dir() + "/stranger"));
+  start("c", config_of("c", pool));
+  ASSERT_TRUE(eventually(
+      [&] { return metric("c", "streamgate_cluster_peers{state=\"connected\"}") == 1; }, 10s));
+  // a dials b (the lower id dials): the TLS handshake fails, a counts b unreachable.
+  ASSERT_TRUE(eventually(
+      [&] { return metric("a", "streamgate_cluster_peers{state=\"unreachable\"}") == 1; }, 10s));
+  EXPECT_EQ(metric("b", "streamgate_cluster_peers{state=\"connected\"}"), 0);
+  EXPECT_EQ(metric("b", "streamgate_cluster_degraded{pool=\"shared\"}"), 1);
+  (void)stranger;
+}
+
+TEST_F(cluster_test, a_node_configured_otherwise_is_refused) {
+  json pool = {{"max_concurrent", 3}};
+  start("a", config_of("a", pool));
+  auto other = config_of("b", pool);
+  other["cluster"]["owners"]["shared"] = "b";  // b thinks the pool is its own
+  auto& b = start("b", other);
+  ASSERT_TRUE(eventually(
+      [&] { return b.process->stderr_text().find("configuration differs") != std::string::npos; },
+      10s))
+      << b.process->stderr_text();
+  EXPECT_EQ(metric("a", "streamgate_cluster_peers{state=\"connected\"}"), 0);
+}
+
+}  // namespace
+}  // namespace streamgate::test
