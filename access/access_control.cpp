@@ -85,6 +85,12 @@ struct access_control::state {
     return !(from.loopback && cfg.per_client.exempt_loopback);
   }
 
+  // Who started a session, as other cluster nodes compare it: the key's configured name
+  // (every node has the same keys), never the key.
+  std::string owner_tag(const key_account& who) const {
+    return &who == &anonymous ? std::string{} : "key:" + who.key.name;
+  }
+
   bool owns(const key_account& who, const std::string& id) {
     if (&who == &anonymous) return true;
     std::lock_guard<std::mutex> lock{owners_mu};
@@ -318,6 +324,7 @@ start_outcome access_control::start(const key_account& who, const client_address
   }
   auto meter = std::make_shared<session_meter>(st_, k);
   opts.observer = meter;
+  opts.owner = st_->owner_tag(k);
   auto out = st_->engine.start(std::move(req), std::move(opts));
   if (!out.ok()) {
     std::lock_guard<std::mutex> lock{k.mu};
@@ -332,6 +339,9 @@ start_outcome access_control::start(const key_account& who, const client_address
 
 bool access_control::attach(const key_account& who, const std::string& session_id,
                             std::uint64_t after_seq, sink_ptr sink) {
+  // Another node's session: that node knows who started it and checks the tag.
+  if (st_->engine.remote(session_id))
+    return st_->engine.attach_as(st_->owner_tag(who), session_id, after_seq, std::move(sink));
   return st_->owns(who, session_id) && st_->engine.attach(session_id, after_seq, std::move(sink));
 }
 
@@ -340,6 +350,7 @@ void access_control::detach(const std::string& session_id, const sink_ptr& sink)
 }
 
 bool access_control::cancel(const key_account& who, const std::string& session_id) {
+  if (st_->engine.remote(session_id)) return st_->engine.cancel_as(st_->owner_tag(who), session_id);
   return st_->owns(who, session_id) && st_->engine.cancel(session_id);
 }
 

@@ -19,6 +19,17 @@ std::string session_registry::new_id() {
 void session_registry::remove(const std::string& id) {
   std::lock_guard<std::mutex> guard{mutex_};
   sessions_.erase(id);
+  owners_.erase(id);
+}
+
+std::optional<session_actor> session_registry::find_owned(const std::string& id,
+                                                          const std::string& owner) const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return std::nullopt;
+  auto tag = owners_.find(id);
+  if ((tag == owners_.end() ? std::string{} : tag->second) != owner) return std::nullopt;
+  return it->second;
 }
 
 std::optional<session_actor> session_registry::find(const std::string& id) const {

@@ -20,12 +20,15 @@ class session_registry {
   static std::string new_id();
 
   // Spawns (through `make`) and adds a session unless `limit` live sessions exist already.
+  // `owner`: the tag of the key that started it (start_options::owner), for cluster peers.
   template <class Factory>
-  std::optional<session_actor> add(const std::string& id, std::size_t limit, Factory&& make) {
+  std::optional<session_actor> add(const std::string& id, std::size_t limit, Factory&& make,
+                                   const std::string& owner = {}) {
     std::lock_guard<std::mutex> guard{mutex_};
     if (sessions_.size() >= limit) return std::nullopt;
     auto handle = make();
     sessions_.emplace(id, handle);
+    if (!owner.empty()) owners_.emplace(id, owner);
     // Counted here, not when the session first runs: a session that was just started is
     // active (drain and tests wait for it) even before it was scheduled.
     active.fetch_add(1, std::memory_order_relaxed);
@@ -33,6 +36,8 @@ class session_registry {
   }
   void remove(const std::string& id);
   std::optional<session_actor> find(const std::string& id) const;
+  // The session, if it exists and `owner` is the tag it was started with.
+  std::optional<session_actor> find_owned(const std::string& id, const std::string& owner) const;
   std::vector<session_actor> all() const;
   std::size_t size() const;
 
@@ -46,6 +51,7 @@ class session_registry {
  private:
   mutable std::mutex mutex_;
   std::unordered_map<std::string, session_actor> sessions_;
+  std::unordered_map<std::string, std::string> owners_;  // non-empty tags only
 };
 
 }  // namespace streamgate

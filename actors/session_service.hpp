@@ -33,6 +33,9 @@ struct start_options {
   // the session is; not a client (it keeps no session alive, and its `deliver` result is
   // ignored). Per-key accounting (access/) counts tokens and ends with it.
   sink_ptr observer;
+  // Who started it, as a tag the access layer chooses ("" for anyone): in a cluster, a
+  // client resuming through another node must show the same tag (attach_as, cancel_as).
+  std::string owner{};
 };
 
 // Counters the engine keeps so tests and operators can see that nothing leaks.
@@ -61,6 +64,23 @@ class session_service {
   virtual bool attach(const std::string& session_id, std::uint64_t after_seq, sink_ptr sink) = 0;
   virtual void detach(const std::string& session_id, const sink_ptr& sink) = 0;
   virtual bool cancel(const std::string& session_id) = 0;
+
+  // Cluster mode: whether the id names a session of another node, served from there.
+  virtual bool remote(const std::string& session_id) const {
+    (void)session_id;
+    return false;
+  }
+  // attach and cancel for the client whose tag is `owner`; a session on another node checks
+  // it against the tag it was started with (its own node's access layer checked it already).
+  virtual bool attach_as(const std::string& owner, const std::string& session_id,
+                         std::uint64_t after_seq, sink_ptr sink) {
+    (void)owner;
+    return attach(session_id, after_seq, std::move(sink));
+  }
+  virtual bool cancel_as(const std::string& owner, const std::string& session_id) {
+    (void)owner;
+    return cancel(session_id);
+  }
 
   virtual engine_counts counts() const = 0;
 };

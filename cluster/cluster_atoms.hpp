@@ -12,5 +12,10 @@ using own_atom = caf::atom_constant<caf::atom("sg_own")>;
 using proxy_atom = caf::atom_constant<caf::atom("sg_proxy")>;
 using peers_atom = caf::atom_constant<caf::atom("sg_peers")>;
 using dial_atom = caf::atom_constant<caf::atom("sg_dial")>;
+using event_atom = caf::atom_constant<caf::atom("sg_event")>;
+using attached_atom = caf::atom_constant<caf::atom("sg_atchd")>;
+using detached_atom = caf::atom_constant<caf::atom("sg_dtchd")>;
+using paused_atom = caf::atom_constant<caf::atom("sg_paused")>;
+using remote_atom = caf::atom_constant<caf::atom("sg_remote")>;
 
 }  // namespace streamgate

@@ -1,5 +1,8 @@
 #include "cluster/cluster_node.hpp"
 
+#include "cluster/remote_sink.hpp"
+#include "cluster/session_relay.hpp"
+
 #include "telemetry/log.hpp"
 #include "telemetry/stats.hpp"
 
@@ -55,6 +58,7 @@ void on_greeted(cluster_node_pointer self, std::size_t index, cluster_node_actor
   p.last_problem.clear();
   self->state.greeted.insert(handle->node());
   self->monitor(handle);
+  self->state.sessions->set_connected(p.config.id, true);
   log::info("cluster_peer_up", {{"peer", p.config.id}, {"address", address_of(p.config)}});
   stats::cluster().peer_events.with({p.config.id, "up"}).inc();
   publish_peer_counts(self->state);
@@ -108,6 +112,14 @@ caf::error not_greeted() {
                          "cluster: say hello with a matching protocol version first");
 }
 
+// The connected peer with that node id (null if none).
+cluster_node_actor peer_of(cluster_node_pointer self, const std::string& id) {
+  for (auto& p : self->state.peers) {
+    if (p.config.id == id) return p.handle;
+  }
+  return {};
+}
+
 bool greeted(cluster_node_pointer self) {
   auto sender = self->current_sender();
   // This node's own engine and proxies need no hello.
@@ -118,8 +130,10 @@ bool greeted(cluster_node_pointer self) {
 
 cluster_node_impl::behavior_type cluster_node(cluster_node_pointer self, cluster_options options,
                                               std::vector<std::string> pools,
-                                              caf::io::middleman_actor dialer) {
+                                              caf::io::middleman_actor dialer,
+                                              std::shared_ptr<cluster_sessions> sessions) {
   auto& st = self->state;
+  st.sessions = std::move(sessions);
   st.options = std::move(options);
   st.digest = st.options.agreement_digest(pools);
   st.dialer = std::move(dialer);
@@ -127,10 +141,17 @@ cluster_node_impl::behavior_type cluster_node(cluster_node_pointer self, cluster
   publish_peer_counts(st);
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
+    // A client's relay on another node quit (its client left, or its node died).
+    if (auto it = st.served.find(dm.source); it != st.served.end()) {
+      st.sessions->detach(it->second.first, it->second.second);
+      st.served.erase(it);
+      return;
+    }
     for (auto& p : st.peers) {
       if (!p.handle || dm.source != caf::actor_cast<caf::actor_addr>(p.handle)) continue;
       p.handle = nullptr;
       st.greeted.erase(dm.source.node());
+      st.sessions->set_connected(p.config.id, false);
       log::warn("cluster_peer_down",
                 {{"peer", p.config.id}, {"reason", self->system().render(dm.reason)}});
       stats::cluster().peer_events.with({p.config.id, "down"}).inc();
@@ -229,6 +250,57 @@ cluster_node_impl::behavior_type cluster_node(cluster_node_pointer self, cluster
                     [one](caf::error&) mutable { one(0); });
         }
         return promise;
+      },
+      [self](attach_atom, const std::string& id, std::uint64_t after, const std::string& owner,
+             relay_actor& relay) -> caf::result<bool> {
+        if (!greeted(self)) return not_greeted();
+        auto& st = self->state;
+        auto sink = std::make_shared<remote_sink>(relay);
+        if (!st.sessions->attach(owner, id, after, sink)) return false;
+        auto addr = caf::actor_cast<caf::actor_addr>(relay);
+        st.served[addr] = {id, sink};
+        self->monitor(addr);
+        return true;
+      },
+      [self](detach_atom, const std::string& id, relay_actor& relay) {
+        if (!greeted(self)) return;
+        auto& st = self->state;
+        auto it = st.served.find(caf::actor_cast<caf::actor_addr>(relay));
+        if (it == st.served.end() || it->second.first != id) return;
+        st.sessions->detach(id, it->second.second);
+        self->demonitor(it->first);
+        st.served.erase(it);
+      },
+      [self](cancel_atom, const std::string& id, const std::string& owner) -> caf::result<bool> {
+        if (!greeted(self)) return not_greeted();
+        return self->state.sessions->cancel(owner, id);
+      },
+      [self](remote_atom, attach_atom, std::string& id, std::uint64_t after, std::string& owner,
+             relay_actor& relay) {
+        auto peer = peer_of(self, session_node(id));
+        auto refuse = [relay] {
+          caf::anon_send(relay, detached_atom::value,
+                         static_cast<std::uint8_t>(detach_reason::session_expired));
+        };
+        if (!peer) return refuse();
+        self->request(peer, self->state.options.request_timeout, attach_atom::value, id, after,
+                      owner, relay)
+            .then(
+                [relay, peer, refuse](bool ok) {
+                  if (!ok) return refuse();
+                  caf::anon_send(caf::actor_cast<session_relay_impl>(relay), owner_atom::value,
+                                 peer);
+                },
+                [refuse](caf::error&) { refuse(); });
+      },
+      [self](remote_atom, cancel_atom, std::string& id, std::string& owner) {
+        auto peer = peer_of(self, session_node(id));
+        if (!peer) return;
+        self->request(peer, self->state.options.request_timeout, cancel_atom::value, id, owner)
+            .then([](bool) {},
+                  [self](caf::error& e) {
+                    log::warn("cluster_cancel_failed", {{"error", self->system().render(e)}});
+                  });
       },
       [self](dial_atom) {
         auto& st = self->state;

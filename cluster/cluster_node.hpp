@@ -6,12 +6,14 @@
 
 #include "cluster/cluster_node_actor.hpp"
 #include "cluster/cluster_options.hpp"
+#include "cluster/cluster_sessions.hpp"
 
 #include <caf/io/middleman_actor.hpp>
 #include <caf/node_id.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -35,6 +37,10 @@ struct cluster_node_state {
   std::set<caf::node_id> greeted;  // nodes that said hello with our version and digest
   std::map<std::string, quota_pool_actor> owned;
   std::map<std::string, pool_proxy_actor> proxies;
+  std::shared_ptr<cluster_sessions> sessions;
+  // Clients of other nodes this node's sessions serve, by their relay (monitored): the
+  // session's id and the sink it serves them through.
+  std::map<caf::actor_addr, std::pair<std::string, sink_ptr>> served;
 };
 
 using cluster_node_pointer = cluster_node_impl::stateful_pointer<cluster_node_state>;
@@ -42,6 +48,7 @@ using cluster_node_pointer = cluster_node_impl::stateful_pointer<cluster_node_st
 // `pools`: every quota pool's name (for the agreement digest).
 cluster_node_impl::behavior_type cluster_node(cluster_node_pointer self, cluster_options options,
                                               std::vector<std::string> pools,
-                                              caf::io::middleman_actor dialer);
+                                              caf::io::middleman_actor dialer,
+                                              std::shared_ptr<cluster_sessions> sessions);
 
 }  // namespace streamgate

@@ -1,6 +1,9 @@
 #pragma once
 
 #include "cluster/pool_proxy_actor.hpp"
+#include "cluster/relay_actor.hpp"
+
+#include <streamgate/gateway_actor.hpp>
 
 #include <cstdint>
 #include <string>
@@ -18,7 +21,15 @@ using cluster_node_actor = caf::typed_actor<
     // The quota pool of that name, which this node owns.
     caf::replies_to<pool_atom, std::string>::with<quota_pool_actor>,
     // How many leases of the pool this node holds beyond its degraded share.
-    caf::replies_to<overage_atom, std::string>::with<std::uint32_t>>;
+    caf::replies_to<overage_atom, std::string>::with<std::uint32_t>,
+    // A client on the caller's node resumes this node's session `id` after a seq, as the key
+    // tagged `owner` (start_options::owner): the session serves `relay` as one of its sinks.
+    // False: no such session here (or another key's).
+    caf::replies_to<attach_atom, std::string, std::uint64_t, std::string, relay_actor>::with<bool>,
+    // That client left.
+    caf::reacts_to<detach_atom, std::string, relay_actor>,
+    // Cancel this node's session `id` for the key tagged `owner`.
+    caf::replies_to<cancel_atom, std::string, std::string>::with<bool>>;
 
 // The node's interface to its own engine and proxies (never another node).
 using cluster_node_impl = cluster_node_actor::extend<
@@ -31,6 +42,10 @@ using cluster_node_impl = cluster_node_actor::extend<
     // The sum of what the connected peers hold of the pool beyond their shares.
     caf::replies_to<peers_atom, std::string>::with<std::uint32_t>,
     // Dial the peers that are not connected.
-    caf::reacts_to<dial_atom>>;
+    caf::reacts_to<dial_atom>,
+    // The gateway: serve a client of another node's session through `relay` (remote_atom
+    // attach), or cancel such a session; the id names the node.
+    caf::reacts_to<remote_atom, attach_atom, std::string, std::uint64_t, std::string, relay_actor>,
+    caf::reacts_to<remote_atom, cancel_atom, std::string, std::string>>;
 
 }  // namespace streamgate

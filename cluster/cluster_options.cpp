@@ -17,6 +17,11 @@ std::uint64_t fnv1a(const std::string& text, std::uint64_t h = 14695981039346656
 
 }  // namespace
 
+std::string session_node(const std::string& session_id) {
+  auto dot = session_id.find('.');
+  return dot == std::string::npos ? std::string{} : session_id.substr(dot + 1);
+}
+
 std::vector<std::string> cluster_options::node_ids() const {
   std::vector<std::string> ids{node_id};
   for (auto& p : peers) ids.push_back(p.id);

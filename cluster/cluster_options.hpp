@@ -56,6 +56,10 @@ struct cluster_options {
   std::string agreement_digest(const std::vector<std::string>& pools) const;
 };
 
+// Session ids name their node in cluster mode: "<id>.<node>" (a node id is never empty and an
+// id of one node alone has no '.'). The node of an id, or "" when it names none.
+std::string session_node(const std::string& session_id);
+
 // The version of the messages nodes exchange (docs/cluster.md, "Rolling upgrades"): bumped
 // whenever a message that crosses nodes changes. A node refuses a peer of another version.
 constexpr std::uint32_t cluster_protocol_version = 1;

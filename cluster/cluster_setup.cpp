@@ -27,14 +27,17 @@ void configure_cluster(caf::actor_system_config& cfg, const cluster_options& opt
   cfg.add_message_type<quota_lease>("streamgate::quota_lease");
   cfg.add_message_type<quota_pool_actor>("streamgate::quota_pool_actor");
   cfg.add_message_type<cluster_node_actor>("streamgate::cluster_node_actor");
+  cfg.add_message_type<wire_event>("streamgate::wire_event");
+  cfg.add_message_type<relay_actor>("streamgate::relay_actor");
 }
 
 started_node start_cluster_node(caf::actor_system& system, const cluster_options& options,
-                                std::vector<std::string> pools) {
+                                std::vector<std::string> pools,
+                                std::shared_ptr<cluster_sessions> sessions) {
   if (!system.has_openssl_manager())
     throw cluster_error("cluster mode needs configure_cluster() on the actor system's config");
   auto node = system.spawn(cluster_node, options, std::move(pools),
-                           system.openssl_manager().actor_handle());
+                           system.openssl_manager().actor_handle(), std::move(sessions));
   auto port = caf::openssl::publish(caf::actor_cast<cluster_node_actor>(node), options.listen_port,
                                     options.listen_host.c_str(), true);
   if (!port) {

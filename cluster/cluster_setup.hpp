@@ -5,9 +5,11 @@
 
 #include "cluster/cluster_node_actor.hpp"
 #include "cluster/cluster_options.hpp"
+#include "cluster/cluster_sessions.hpp"
 
 #include <caf/fwd.hpp>
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -30,7 +32,9 @@ struct started_node {
 
 // Spawns the node actor and publishes it, over TLS only, on the cluster address. Throws
 // cluster_error when the port cannot be opened or TLS is not configured.
+// `sessions`: this node's sessions as peers reach them.
 started_node start_cluster_node(caf::actor_system& system, const cluster_options& options,
-                                std::vector<std::string> pools);
+                                std::vector<std::string> pools,
+                                std::shared_ptr<cluster_sessions> sessions);
 
 }  // namespace streamgate

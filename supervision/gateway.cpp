@@ -4,7 +4,9 @@
 #include "actors/log_budget.hpp"
 #include "actors/router.hpp"
 #include "actors/session_registry.hpp"
+#include "cluster/cluster_sessions.hpp"
 #include "cluster/cluster_setup.hpp"
+#include "cluster/session_relay.hpp"
 #include "supervision/engine.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/stats.hpp"
@@ -94,6 +96,17 @@ struct gateway::impl {
   std::shared_ptr<engine_watch> watch = std::make_shared<engine_watch>();
   std::vector<std::uint64_t> gauges;  // scrape-time gauges reading `registry`
   std::uint16_t cluster_port = 0;
+  // Cluster mode: this node's sessions as peers reach them, and this node's clients of
+  // sessions on other nodes.
+  std::shared_ptr<cluster_sessions> cluster = std::make_shared<cluster_sessions>();
+  std::shared_ptr<relay_table> relays = std::make_shared<relay_table>();
+
+  // Whether the id names another node's session (cluster mode only).
+  bool remote(const std::string& id) const {
+    if (!config.cluster.enabled) return false;
+    auto node = session_node(id);
+    return !node.empty() && node != config.cluster.node_id;
+  }
 
   impl(caf::actor_system& sys, gateway_config cfg) : system(sys), config(std::move(cfg)) {
     std::set<std::string> seen;
@@ -122,7 +135,7 @@ struct gateway::impl {
     if (config.cluster.enabled) {
       std::vector<std::string> pools;
       for (auto& [name, limits] : config.pools) pools.push_back(name);
-      auto node = start_cluster_node(system, config.cluster, std::move(pools));
+      auto node = start_cluster_node(system, config.cluster, std::move(pools), cluster);
       links.node = node.actor;
       cluster_port = node.port;
     }
@@ -159,10 +172,13 @@ struct gateway::impl {
 };
 
 gateway::gateway(caf::actor_system& system, gateway_config config)
-    : impl_(std::make_unique<impl>(system, std::move(config))) {}
+    : impl_(std::make_unique<impl>(system, std::move(config))) {
+  impl_->cluster->serve(this);
+}
 
 gateway::~gateway() {
   auto& d = *impl_;
+  d.cluster->serve(nullptr);
   for (auto id : d.gauges) metrics::registry::global().remove_callback_gauge(id);
   d.watch->stopping = true;
   caf::anon_send_exit(d.engine, caf::exit_reason::user_shutdown);
@@ -209,6 +225,9 @@ start_outcome gateway::start(chat_request req, start_options opts) {
 
   session_init init;
   init.id = session_registry::new_id();
+  // A cluster node's session ids name it: a client that resumes through another node is
+  // served from here.
+  if (d.config.cluster.enabled) init.id += "." + d.config.cluster.node_id;
   init.request = std::move(req);
   init.first_sink = std::move(opts.sink);
   init.observer = std::move(opts.observer);
@@ -220,8 +239,9 @@ start_outcome gateway::start(chat_request req, start_options opts) {
   init.options = d.config.sessions;
   init.budget = d.logs;
   auto id = init.id;
-  auto spawned = d.registry.add(id, d.config.max_sessions,
-                                [&] { return d.system.spawn(session_behavior, std::move(init)); });
+  auto spawned = d.registry.add(
+      id, d.config.max_sessions, [&] { return d.system.spawn(session_behavior, std::move(init)); },
+      opts.owner);
   if (!spawned) {
     stats::limits().rejected.with({"max_sessions"}).inc();
     log::warn("limit_refusal", {{"limit", "max_sessions"}, {"transport", opts.transport}});
@@ -232,19 +252,59 @@ start_outcome gateway::start(chat_request req, start_options opts) {
 }
 
 bool gateway::attach(const std::string& session_id, std::uint64_t after_seq, sink_ptr sink) {
-  auto s = impl_->registry.find(session_id);
+  return attach_as({}, session_id, after_seq, std::move(sink));
+}
+
+bool gateway::remote(const std::string& session_id) const {
+  return impl_->remote(session_id);
+}
+
+bool gateway::attach_as(const std::string& owner, const std::string& session_id,
+                        std::uint64_t after_seq, sink_ptr sink) {
+  auto& d = *impl_;
+  if (d.remote(session_id)) {
+    // Served from the session's node through a relay; a node that is not connected has no
+    // session to offer (session_not_found), and one that refuses detaches the sink.
+    if (!d.cluster->connected(session_node(session_id))) return false;
+    auto relay = d.system.spawn(session_relay, session_id, sink, d.relays);
+    d.relays->add(session_id, sink.get(), caf::actor_cast<caf::actor>(relay));
+    caf::anon_send(d.links.node, remote_atom::value, attach_atom::value, session_id, after_seq,
+                   owner, relay_actor{relay});
+    return true;
+  }
+  // A local attach needs no tag check here: the access layer checked its own sessions, and a
+  // peer's request for one of ours names its tag (cluster_node, attach_atom).
+  auto s = owner.empty() ? d.registry.find(session_id) : d.registry.find_owned(session_id, owner);
   if (!s) return false;
-  caf::anon_send(impl_->attacher, attach_atom::value, *s, std::move(sink), after_seq);
+  caf::anon_send(d.attacher, attach_atom::value, *s, std::move(sink), after_seq);
   return true;
 }
 
 void gateway::detach(const std::string& session_id, const sink_ptr& sink) {
-  if (auto s = impl_->registry.find(session_id))
-    caf::anon_send(impl_->attacher, detach_atom::value, *s, sink);
+  auto& d = *impl_;
+  if (d.remote(session_id)) {
+    if (auto relay = d.relays->take(session_id, sink.get()))
+      caf::anon_send(caf::actor_cast<session_relay_impl>(relay), detach_atom::value);
+    return;
+  }
+  if (auto s = d.registry.find(session_id))
+    caf::anon_send(d.attacher, detach_atom::value, *s, sink);
 }
 
 bool gateway::cancel(const std::string& session_id) {
-  auto s = impl_->registry.find(session_id);
+  return cancel_as({}, session_id);
+}
+
+bool gateway::cancel_as(const std::string& owner, const std::string& session_id) {
+  auto& d = *impl_;
+  if (d.remote(session_id)) {
+    // Answered at once (transports never wait on another node): accepted when the session's
+    // node is connected; an attached client sees the cancelled event.
+    if (!d.cluster->connected(session_node(session_id))) return false;
+    caf::anon_send(d.links.node, remote_atom::value, cancel_atom::value, session_id, owner);
+    return true;
+  }
+  auto s = owner.empty() ? d.registry.find(session_id) : d.registry.find_owned(session_id, owner);
   if (!s) return false;
   caf::anon_send(*s, cancel_atom::value);
   return true;

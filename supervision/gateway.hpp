@@ -27,6 +27,10 @@ class gateway final : public session_service, public admin_service {
   bool attach(const std::string& session_id, std::uint64_t after_seq, sink_ptr sink) override;
   void detach(const std::string& session_id, const sink_ptr& sink) override;
   bool cancel(const std::string& session_id) override;
+  bool remote(const std::string& session_id) const override;
+  bool attach_as(const std::string& owner, const std::string& session_id, std::uint64_t after_seq,
+                 sink_ptr sink) override;
+  bool cancel_as(const std::string& owner, const std::string& session_id) override;
   engine_counts counts() const override;
 
   void provider_status(std::function<void(std::string)> done) override;
