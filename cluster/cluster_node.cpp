@@ -286,12 +286,19 @@ cluster_node_impl::behavior_type cluster_node(cluster_node_pointer self, cluster
         self->request(peer, self->state.options.request_timeout, attach_atom::value, id, after,
                       owner, relay)
             .then(
-                [relay, peer, refuse](bool ok) {
-                  if (!ok) return refuse();
+                [relay, peer, refuse, id](bool ok) {
+                  if (!ok) {
+                    log::info("cluster_attach_refused", {{"session", id}});
+                    return refuse();
+                  }
                   caf::anon_send(caf::actor_cast<session_relay_impl>(relay), owner_atom::value,
                                  peer);
                 },
-                [refuse](caf::error&) { refuse(); });
+                [self, refuse, id](caf::error& e) {
+                  log::warn("cluster_attach_failed",
+                            {{"session", id}, {"error", self->system().render(e)}});
+                  refuse();
+                });
       },
       [self](remote_atom, cancel_atom, std::string& id, std::string& owner) {
         auto peer = peer_of(self, session_node(id));

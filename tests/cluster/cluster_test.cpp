@@ -2,10 +2,13 @@
 // over CAF's middleman (mutual TLS), in front of the real fake upstream. What the fake counts
 // (its peak of open requests, its request total) is what the provider would have seen.
 
+#include "cluster/cluster_options.hpp"
 #include "tests/integration/upstream_fixture.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/ws_client.hpp"
+#include "tools/fake_upstream/behaviour.hpp"
 #include "tools/fake_upstream/fake_server.hpp"
 
 #include <gtest/gtest.h>
@@ -274,6 +277,160 @@ TEST_F(cluster_test, a_node_configured_otherwise_is_refused) {
       10s))
       << b.process->stderr_text();
   EXPECT_EQ(metric("a", "streamgate_cluster_peers{state=\"connected\"}"), 0);
+}
+
+// What a client assembled from a session's events, checking each seq follows the last.
+struct assembled {
+  std::uint64_t last_seq = 0;
+  std::string text;
+  std::string terminal;
+  bool in_order = true;
+
+  // One event as the long-poll and WebSocket transports render it.
+  void take(const json& ev) {
+    auto seq = ev["seq"].get<std::uint64_t>();
+    in_order = in_order && seq == last_seq + 1;
+    last_seq = seq;
+    auto type = ev["type"].get<std::string>();
+    if (type == "delta") text += ev["content"].get<std::string>();
+    if (type == "done" || type == "error" || type == "cancelled") terminal = type;
+  }
+};
+
+class cluster_resume : public cluster_test {
+ protected:
+  void SetUp() override { start_all({{"max_concurrent", 100}}); }
+
+  std::string create_session(const std::string& node, const std::string& model = "m") {
+    http_client c{nodes_[node].http_port};
+    auto r = c.request("POST", "/v1/sessions", upstream_fixture::chat_body(model));
+    EXPECT_EQ(r.status, 201u) << r.body;
+    return json::parse(r.body).value("session", "");
+  }
+
+  // One long poll on `node`: takes what it returns; the reply's status.
+  unsigned poll(const std::string& node, const std::string& session, assembled& a) {
+    http_client c{nodes_[node].http_port};
+    auto r = c.request("GET", "/v1/sessions/" + session +
+                                  "/events?after=" + std::to_string(a.last_seq) + "&wait_ms=2000");
+    if (r.status != 200) {
+      std::printf("poll on %s: %u %s\n", node.c_str(), r.status, r.body.c_str());
+      return r.status;
+    }
+    auto page = json::parse(r.body);  // kept: a range-for over a temporary's member dangles
+    for (auto& ev : page["events"]) a.take(ev);
+    return r.status;
+  }
+
+  std::string expected_text() {
+    auto b = slow_streams();
+    return fake::full_text(b.chunks, b.chunk_size);
+  }
+};
+
+TEST_F(cluster_resume, a_websocket_stream_resumes_exactly_once_through_each_other_node) {
+  assembled a;
+  auto c = std::make_unique<ws_client>(nodes_["a"].http_port);
+  c->send({{"type", "start"},
+           {"id", "s"},
+           {"request", {{"model", "m"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}}}});
+  auto started = c->next();
+  ASSERT_TRUE(started);
+  std::string session = (*started)["session"];
+  EXPECT_EQ(session_node(session), "a");
+  // Two events on each connection, then a network drop and a resume on the next node.
+  int reconnects = 0;
+  for (int read = 0; a.terminal.empty();) {
+    if (auto m = c->next(); m && (*m)["type"] != "started") {
+      a.take(*m);
+      if (++read % 2 != 0 || !a.terminal.empty()) continue;
+    }
+    c->drop();
+    ASSERT_LT(++reconnects, 30);
+    auto& node = node_ids[reconnects % 3];
+    c = std::make_unique<ws_client>(nodes_[node].http_port);
+    c->send({{"type", "resume"}, {"id", "r"}, {"session", session}, {"after", a.last_seq}});
+    auto ack = c->next();
+    ASSERT_TRUE(ack) << node;
+    ASSERT_EQ((*ack)["type"], "started") << ack->dump();
+  }
+  EXPECT_TRUE(a.in_order);
+  EXPECT_EQ(a.terminal, "done");
+  EXPECT_EQ(a.text, expected_text());
+  EXPECT_GE(reconnects, 3);
+}
+
+TEST_F(cluster_resume, long_polls_and_an_sse_resume_through_other_nodes_get_each_event_once) {
+  auto session = create_session("a");
+  assembled a;
+  ASSERT_EQ(poll("b", session, a), 200u);
+  ASSERT_GT(a.last_seq, 0u);
+  {
+    // An EventSource that reconnected to node c with the id of the last event it saw.
+    http_client c{nodes_["c"].http_port};
+    auto head = c.open_stream(
+        "GET", "/v1/sessions/" + session + "/events", "",
+        {{"Accept", "text/event-stream"}, {"Last-Event-ID", std::to_string(a.last_seq)}});
+    ASSERT_EQ(head.status, 200u);
+    for (int read = 0; read < 2;) {
+      auto ev = c.next_event();
+      ASSERT_TRUE(ev);
+      if (ev->id.empty()) continue;  // keep-alive or usage
+      auto seq = std::stoull(ev->id);
+      a.in_order = a.in_order && seq == a.last_seq + 1;
+      a.last_seq = seq;
+      auto chunk = json::parse(ev->data);
+      a.text += chunk["choices"][0]["delta"].value("content", "");
+      ++read;
+    }
+  }
+  while (a.terminal.empty()) ASSERT_EQ(poll("b", session, a), 200u);
+  EXPECT_TRUE(a.in_order);
+  EXPECT_EQ(a.terminal, "done");
+  EXPECT_EQ(a.text, expected_text());
+}
+
+TEST_F(cluster_resume, a_session_whose_node_is_gone_is_not_found_through_the_others) {
+  auto session = create_session("a");
+  assembled a;
+  ASSERT_EQ(poll("b", session, a), 200u);
+  nodes_["a"].process->signal(SIGKILL);
+  ASSERT_TRUE(eventually(
+      [&] { return metric("b", "streamgate_cluster_peers{state=\"connected\"}") == 1; }, 5s));
+  http_client c{nodes_["b"].http_port};
+  auto r = c.request("GET", "/v1/sessions/" + session + "/events?after=0");
+  EXPECT_EQ(r.status, 404u);
+  EXPECT_NE(r.body.find("session_not_found"), std::string::npos) << r.body;
+  ws_client w{nodes_["c"].http_port};
+  w.send({{"type", "resume"}, {"id", "r"}, {"session", session}, {"after", 0}});
+  auto m = w.next();
+  ASSERT_TRUE(m);
+  EXPECT_EQ((*m)["code"], "session_not_found") << m->dump();
+}
+
+TEST_F(cluster_resume, an_unknown_session_of_a_live_node_is_not_found_through_the_others) {
+  auto session = create_session("a");
+  // Same node, an id it never gave out.
+  auto unknown = "sess_00000000000000000000000000000000.a";
+  http_client c{nodes_["b"].http_port};
+  auto r = c.request("GET", "/v1/sessions/" + std::string{unknown} + "/events?after=0");
+  EXPECT_EQ(r.status, 404u) << r.body;
+  EXPECT_NE(r.body.find("session_not_found"), std::string::npos) << r.body;
+  (void)session;
+}
+
+TEST_F(cluster_resume, a_cancel_through_another_node_ends_the_session_and_its_upstream) {
+  auto session = create_session("a", "long");
+  ASSERT_TRUE(eventually([&] { return upstream().streams_started.load() == 1; }));
+  http_client c{nodes_["c"].http_port};
+  auto r = c.request("POST", "/v1/sessions/" + session + "/cancel");
+  EXPECT_EQ(r.status, 200u) << r.body;
+  assembled a;
+  while (a.terminal.empty()) ASSERT_EQ(poll("b", session, a), 200u);
+  EXPECT_EQ(a.terminal, "cancelled");
+  EXPECT_TRUE(a.in_order);
+  // The session's node closed its upstream request.
+  EXPECT_TRUE(eventually([&] { return upstream().client_aborts.load() == 1; }));
 }
 
 }  // namespace
