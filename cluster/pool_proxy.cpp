@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <vector>
 
 namespace streamgate {
 namespace {
@@ -44,7 +45,7 @@ class proxy_ops {
     auto holder = caf::actor_cast<caf::actor_addr>(self_->current_sender());
     if (!holder) return quota_lease{false, 0, retry_unreachable_ms};
     auto id = ++st_.next_id;
-    st_.leases[id] = proxy_lease{holder, 0, false, false};
+    st_.leases[id].holder = holder;
     hold(holder);
     move(id);
     return quota_lease{true, id, 0};
@@ -55,7 +56,7 @@ class proxy_ops {
     if (it == st_.leases.end()) return;
     auto lease = it->second;
     st_.leases.erase(it);
-    give_back(lease.at_owner, lease.backend_id);
+    give_back(lease.backend, lease.backend_id);
     unhold(lease.holder);
   }
 
@@ -69,10 +70,7 @@ class proxy_ops {
   }
 
   void pause(std::uint32_t ms) {
-    if (st_.owner)
-      self_->anon_send(st_.owner, pause_atom::value, ms);
-    else if (st_.degraded)
-      self_->anon_send(st_.degraded, pause_atom::value, ms);
+    if (auto b = backend()) self_->anon_send(b, pause_atom::value, ms);
   }
 
   std::uint32_t overage() const {
@@ -82,20 +80,26 @@ class proxy_ops {
     return held > share ? held - share : 0;
   }
 
+  // A new owner, straight after another one (its pool moved) or after a degraded spell.
   void on_owner(const quota_pool_actor& owner) {
     if (!owner) return on_owner_lost();
     if (owner == st_.owner) return;
+    auto old = backend();
+    drop_owner();
     st_.owner = owner;
     self_->monitor(owner);
-    // What this node did on its own while the owner was away now counts at the owner.
-    std::uint32_t leases = 0;
-    std::uint32_t grants = 0;
-    for (auto& [id, l] : st_.leases) leases += l.at_owner ? 0 : 1;
-    for (auto& g : st_.grants) grants += g.at_owner ? 0 : 1;
+    // What this node holds without the new owner knowing (from a degraded pool, or from a
+    // previous owner) now counts at the owner until reclaimed; so does what it granted on its
+    // own while the owner was away.
+    auto leases = static_cast<std::uint32_t>(
+        std::count_if(st_.leases.begin(), st_.leases.end(),
+                      [&](const auto& kv) { return kv.second.backend != owner; }));
+    auto grants = static_cast<std::uint32_t>(std::count_if(
+        st_.grants.begin(), st_.grants.end(), [](const proxy_grant& g) { return !g.by_owner; }));
     self_->anon_send(owner, rejoin_atom::value, leases, grants);
     bool was_degraded = st_.degraded_mode;
     st_.degraded_mode = false;
-    move_all();
+    move_all(old);
     if (st_.degraded) {
       self_->unlink_from(st_.degraded);
       self_->send_exit(st_.degraded, caf::exit_reason::user_shutdown);
@@ -108,13 +112,11 @@ class proxy_ops {
           {{"pool", st_.options.name}, {"rejoined_leases", leases}, {"rejoined_grants", grants}});
   }
 
+  // The owner died, or is out of reach (it may still live, and still hold our leases).
   void on_owner_lost() {
-    if (st_.owner) {
-      self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.owner));
-      st_.owner = nullptr;
-    } else if (st_.degraded_mode) {
-      return;
-    }
+    if (!st_.owner && st_.degraded_mode) return;
+    auto old = backend();
+    drop_owner();
     st_.degraded_mode = true;
     stats::cluster().degraded.with({st_.options.name}).set(1);
     log::warn("cluster_pool_degraded", {{"pool", st_.options.name},
@@ -123,7 +125,7 @@ class proxy_ops {
                                         {"leases_held", st_.leases.size()}});
     start_degraded();
     self_->anon_send(st_.node, owner_lost_atom::value, st_.options.name);
-    move_all();
+    move_all(old);
     poll();
   }
 
@@ -143,7 +145,7 @@ class proxy_ops {
         ++it;
         continue;
       }
-      give_back(it->second.at_owner, it->second.backend_id);
+      give_back(it->second.backend, it->second.backend_id);
       it = st_.leases.erase(it);
     }
     for (auto& [ticket, w] : st_.waiters) {
@@ -152,11 +154,21 @@ class proxy_ops {
   }
 
  private:
-  // Sends the waiter to the backend that serves now: the owner, else the degraded pool.
+  // The backend that serves now: the owner, else the degraded pool (null when the share is 0).
+  quota_pool_actor backend() const {
+    return st_.owner ? st_.owner : caf::actor_cast<quota_pool_actor>(st_.degraded);
+  }
+
+  void drop_owner() {
+    if (!st_.owner) return;
+    self_->demonitor(caf::actor_cast<caf::actor_addr>(st_.owner));
+    st_.owner = nullptr;
+  }
+
+  // Sends the waiter to the backend that serves now.
   void forward(proxy_waiter w) {
-    auto at_owner = static_cast<bool>(st_.owner);
-    auto backend = at_owner ? st_.owner : caf::actor_cast<quota_pool_actor>(st_.degraded);
-    if (!backend || w.withdrawn) {
+    auto to = backend();
+    if (!to || w.withdrawn) {
       if (!w.withdrawn) w.promise.deliver(quota_lease{false, 0, retry_unreachable_ms});
       unhold(w.holder);
       return;
@@ -164,28 +176,31 @@ class proxy_ops {
     auto left =
         w.deadline > now_ ? std::chrono::ceil<milliseconds>(w.deadline - now_) : milliseconds{0};
     auto ticket = ++st_.next_id;
-    w.at_owner = at_owner;
+    w.backend = to;
     st_.waiters.emplace(ticket, std::move(w));
     self_
-        ->request(backend, left + st_.options.request_timeout, acquire_atom::value,
+        ->request(to, left + st_.options.request_timeout, acquire_atom::value,
                   static_cast<std::uint32_t>(left.count()))
-        .then([self = self_,
-               ticket](quota_lease& lease) { proxy_ops{self}.on_answer(ticket, lease); },
-              [self = self_, ticket](caf::error&) {
-                proxy_ops{self}.on_answer(ticket, quota_lease{false, 0, retry_unreachable_ms});
+        .then([self = self_, ticket,
+               to](quota_lease& lease) { proxy_ops{self}.on_answer(ticket, to, lease); },
+              [self = self_, ticket, to](caf::error&) {
+                proxy_ops{self}.on_answer(ticket, to, quota_lease{false, 0, retry_unreachable_ms});
               });
   }
 
-  void on_answer(std::uint64_t ticket, const quota_lease& lease) {
+  // `from`: the backend that was asked for `ticket`.
+  void on_answer(std::uint64_t ticket, const quota_pool_actor& from, const quota_lease& lease) {
     auto it = st_.waiters.find(ticket);
     if (it == st_.waiters.end()) {
-      // Asked again elsewhere since (the backend changed): this grant is nobody's.
+      // The waiter was asked again elsewhere since (the backend changed): a grant that still
+      // comes is nobody's, and `from` may live on.
+      if (lease.granted) give_back(from, lease.id);
       return;
     }
     auto w = std::move(it->second);
     st_.waiters.erase(it);
     if (lease.granted && w.withdrawn) {
-      give_back(w.at_owner, lease.id);
+      give_back(from, lease.id);
       unhold(w.holder);
       return;
     }
@@ -194,76 +209,69 @@ class proxy_ops {
       unhold(w.holder);
       return;
     }
+    // Still the backend that serves: move_all asks again elsewhere when it changes.
     auto id = ++st_.next_id;
-    st_.leases[id] = proxy_lease{w.holder, lease.id, w.at_owner, false};
-    st_.grants.push_back({now_, w.at_owner});
+    st_.leases[id] = proxy_lease{w.holder, from, lease.id};
+    st_.grants.push_back({now_, from == st_.owner});
     w.promise.deliver(quota_lease{true, id, 0});
-    if (w.at_owner != static_cast<bool>(st_.owner)) move(id);
   }
 
-  // Every lease and waiter to the backend that serves now.
-  void move_all() {
-    auto to_owner = static_cast<bool>(st_.owner);
-    for (auto& [id, l] : st_.leases) {
-      bool there =
-          l.moving ? l.moving_to_owner == to_owner : l.at_owner == to_owner && l.backend_id;
-      if (!there) move(id);
-    }
+  // The backend changed from `old` (move_all runs on every change, and only then): every
+  // lease and waiter goes to the one that serves now. Nothing is at that one yet, and whatever
+  // is on its way to `old` is stale.
+  void move_all(const quota_pool_actor& old) {
+    for (auto& kv : st_.leases) move(kv.first);
+    if (st_.waiters.empty()) return;
+    // An owner out of reach may live on, and would keep our requests in its queue until their
+    // deadlines. Their refusals find no waiter; a grant already on its way is given back.
+    if (old) self_->send(old, withdraw_atom::value);
     std::vector<proxy_waiter> again;
-    for (auto it = st_.waiters.begin(); it != st_.waiters.end();) {
-      if (it->second.at_owner == static_cast<bool>(st_.owner)) {
-        ++it;
-        continue;
-      }
-      // A late grant of the old ticket finds no waiter; one from the degraded pool dies with
-      // it, and a dead owner's never comes.
-      again.push_back(std::move(it->second));
-      it = st_.waiters.erase(it);
-    }
+    for (auto& kv : st_.waiters) again.push_back(std::move(kv.second));
+    st_.waiters.clear();
     for (auto& w : again) forward(std::move(w));
   }
 
-  // The lease is reclaimed at the backend that serves now (reclaim is granted without a check
-  // for room: the stream runs already). While the share is 0 it is only counted here.
+  // The lease leaves the backend that holds it (an owner out of reach may still live and count
+  // it) and is reclaimed at the one that serves now (granted without a check for room: the
+  // stream runs already). While the share is 0 it is only counted here, and the next owner
+  // gets it through move_all.
   void move(std::uint64_t id) {
-    auto to_owner = static_cast<bool>(st_.owner);
-    auto backend = to_owner ? st_.owner : caf::actor_cast<quota_pool_actor>(st_.degraded);
-    auto& lease = st_.leases[id];
-    if (!backend) {
-      lease.at_owner = false;
-      lease.backend_id = 0;
-      return;
-    }
-    lease.moving = true;
-    lease.moving_to_owner = to_owner;
+    auto& lease = st_.leases.at(id);
+    give_back(lease.backend, lease.backend_id);
+    lease.backend = nullptr;
+    lease.backend_id = 0;
+    lease.move_ticket = 0;
+    auto to = backend();
+    if (!to) return;
     auto ticket = lease.move_ticket = ++st_.next_id;
-    self_->request(backend, st_.options.request_timeout, reclaim_atom::value)
-        .then(
-            [self = self_, id, to_owner, backend, ticket](quota_lease& granted) {
-              auto& st = self->state;
-              auto it = st.leases.find(id);
-              if (it == st.leases.end() || it->second.move_ticket != ticket) {
-                // Released meanwhile, or the backend changed again (a later move carries it).
-                self->anon_send(backend, release_atom::value, granted.id);
-                return;
-              }
-              it->second.backend_id = granted.id;
-              it->second.at_owner = to_owner;
-              it->second.moving = false;
-            },
-            [self = self_, id, ticket](caf::error&) {
-              auto it = self->state.leases.find(id);
-              if (it != self->state.leases.end() && it->second.move_ticket == ticket)
-                it->second.moving = false;
-            });
+    self_->request(to, st_.options.request_timeout, reclaim_atom::value)
+        .then([self = self_, id, to,
+               ticket](quota_lease& granted) { proxy_ops{self}.on_moved(id, ticket, to, granted); },
+              [self = self_, id, ticket](caf::error&) {
+                // Held nowhere now; the next backend change tries again.
+                auto it = self->state.leases.find(id);
+                if (it != self->state.leases.end() && it->second.move_ticket == ticket)
+                  it->second.move_ticket = 0;
+              });
   }
 
-  void give_back(bool at_owner, std::uint64_t backend_id) {
-    if (backend_id == 0) return;
-    if (at_owner && st_.owner)
-      self_->anon_send(st_.owner, release_atom::value, backend_id);
-    else if (!at_owner && st_.degraded)
-      self_->anon_send(st_.degraded, release_atom::value, backend_id);
+  void on_moved(std::uint64_t id, std::uint64_t ticket, const quota_pool_actor& from,
+                const quota_lease& granted) {
+    auto it = st_.leases.find(id);
+    if (it == st_.leases.end() || it->second.move_ticket != ticket) {
+      // Released meanwhile, or the backend changed again (a later move carries it).
+      give_back(from, granted.id);
+      return;
+    }
+    it->second.backend = from;
+    it->second.backend_id = granted.id;
+    it->second.move_ticket = 0;
+  }
+
+  // To the backend that granted `id`: released there even when it is no longer the one that
+  // serves (harmless if it died meanwhile).
+  void give_back(const quota_pool_actor& to, std::uint64_t id) {
+    if (to && id != 0) self_->anon_send(to, release_atom::value, id);
   }
 
   // This node's share of the limits, from a local pool that starts with this node's grants of

@@ -31,30 +31,35 @@ struct pool_proxy_options {
   std::chrono::milliseconds reserve_hold{5000};   // a rejoined owner's reserve
 };
 
+// Leases and waiters record their backend by its handle (an owner's pool, or the degraded pool
+// of one degraded spell), not as "an owner": the owner can change while the old one lives, and
+// a lease id or a late answer means something only to the pool that gave it.
 struct proxy_lease {
   caf::actor_addr holder;
+  quota_pool_actor backend;  // granted backend_id; null while moving, or with nowhere to be
   std::uint64_t backend_id = 0;
-  bool at_owner = false;  // else at the degraded pool
-  // Being reclaimed at the other backend (to the owner: moving_to_owner); a reply to an older
-  // move than `move_ticket` is given back.
-  bool moving = false;
-  bool moving_to_owner = false;
+  // Nonzero: reclaimed at the backend that serves now, answer pending. An answer to any other
+  // ticket (the backend changed again, or the lease was released) is given back to its sender.
   std::uint64_t move_ticket = 0;
+
+  bool moving() const { return move_ticket != 0; }
 };
 
 // An acquire waiting for its backend's answer, by ticket: when the backend changes, the
-// proxy asks the new one, and a late answer to the old ticket is given back.
+// proxy asks the new one, and a late grant to the old ticket is given back to the old one.
 struct proxy_waiter {
   caf::actor_addr holder;
   caf::typed_response_promise<quota_lease> promise;
   caf::actor_clock::time_point deadline;
-  bool at_owner = false;
-  bool withdrawn = false;  // answered already: a grant that still comes goes back
+  quota_pool_actor backend;  // queued there (move_all withdraws it when the backend changes)
+  bool withdrawn = false;    // answered already: a grant that still comes goes back
 };
 
 struct proxy_grant {
   caf::actor_clock::time_point at;
-  bool at_owner = false;
+  // Else by a degraded pool: news to the owner at rejoin. An owner's grant is in that owner's
+  // rate window already (or was lost with it).
+  bool by_owner = false;
 };
 
 struct pool_proxy_state {
@@ -68,7 +73,6 @@ struct pool_proxy_state {
   bool degraded_mode = false;
   std::map<std::uint64_t, proxy_lease> leases;       // by the id the session holds
   std::map<caf::actor_addr, std::uint32_t> holders;  // monitored: leases + pending requests
-  std::map<caf::actor_addr, bool> withdrawn;         // gave up waiting: answers go back
   std::deque<proxy_grant> grants;                    // this node's, in the last 60 s
   std::map<std::uint64_t, proxy_waiter> waiters;     // by ticket
   std::uint64_t next_id = 0;
