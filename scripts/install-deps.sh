@@ -6,7 +6,7 @@ set -eu
 PACKAGES="build-essential cmake ccache pkg-config
 libcaf-dev libboost1.81-dev nlohmann-json3-dev libcurl4-openssl-dev libssl-dev ca-certificates
 googletest libgtest-dev libbenchmark-dev libspdlog-dev
-curl python3 chromium nginx-light gnuplot-nox
+curl python3 chromium nginx-light gnuplot-nox openssl
 clang libclang-rt-14-dev gcovr"
 
 missing=""
