@@ -138,7 +138,7 @@ class pool_ops {
   }
 
   void on_holder_down(const caf::actor_addr& holder) {
-    if (st_.holders.erase(holder) == 0) return;
+    if (!st_.holders.forget(holder)) return;
     for (auto it = st_.leases.begin(); it != st_.leases.end();) {
       if (it->second != holder) {
         ++it;
@@ -221,18 +221,8 @@ class pool_ops {
     return dropped;
   }
 
-  void hold(const caf::actor_addr& holder) {
-    if (st_.holders[holder]++ == 0) self_->monitor(holder);
-  }
-
-  void unhold(const caf::actor_addr& holder) {
-    auto it = st_.holders.find(holder);
-    if (it == st_.holders.end()) return;
-    if (--it->second == 0) {
-      self_->demonitor(holder);
-      st_.holders.erase(it);
-    }
-  }
+  void hold(const caf::actor_addr& holder) { st_.holders.hold(self_, holder); }
+  void unhold(const caf::actor_addr& holder) { st_.holders.unhold(self_, holder); }
 
   void publish() {
     // The figures must not go stale while the pool is idle: look again when the oldest grant

@@ -2,6 +2,7 @@
 
 // The quota_pool actor: one per provider or per named quota key shared by several providers.
 
+#include "actors/holder_count.hpp"
 #include "actors/quota_options.hpp"
 #include "actors/quota_pool_actor.hpp"
 
@@ -51,10 +52,10 @@ struct quota_pool_state {
   quota_options options;
   quota_gauges_ptr gauges;
 
-  std::deque<caf::actor_clock::time_point> window;   // grant times within the last 60 s
-  std::map<std::uint64_t, caf::actor_addr> leases;   // lease id → holder
-  std::map<caf::actor_addr, std::uint32_t> holders;  // monitored: leases + queued requests
-  std::deque<quota_waiter> queue;                    // FIFO
+  std::deque<caf::actor_clock::time_point> window;  // grant times within the last 60 s
+  std::map<std::uint64_t, caf::actor_addr> leases;  // lease id → holder
+  holder_count holders;                             // monitored: leases + queued requests
+  std::deque<quota_waiter> queue;                   // FIFO
   std::uint32_t reserved = 0;  // carried-over leases not reclaimed yet: they count as held
   std::chrono::milliseconds reserve_hold{5000};  // how long a reserve waits to be reclaimed
   // Room kept for others (cluster degraded mode: what other nodes hold beyond their share).

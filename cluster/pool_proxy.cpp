@@ -139,7 +139,7 @@ class proxy_ops {
                 {{"pool", st_.options.name}, {"reason", self_->system().render(dm.reason)}});
       return on_owner_lost();
     }
-    if (st_.holders.erase(dm.source) == 0) return;
+    if (!st_.holders.forget(dm.source)) return;
     for (auto it = st_.leases.begin(); it != st_.leases.end();) {
       if (it->second.holder != dm.source) {
         ++it;
@@ -308,18 +308,8 @@ class proxy_ops {
     self_->delayed_send(self_, st_.options.poll_interval, tick_atom::value, generation);
   }
 
-  void hold(const caf::actor_addr& holder) {
-    if (st_.holders[holder]++ == 0) self_->monitor(holder);
-  }
-
-  void unhold(const caf::actor_addr& holder) {
-    auto it = st_.holders.find(holder);
-    if (it == st_.holders.end()) return;
-    if (--it->second == 0) {
-      self_->demonitor(holder);
-      st_.holders.erase(it);
-    }
-  }
+  void hold(const caf::actor_addr& holder) { st_.holders.hold(self_, holder); }
+  void unhold(const caf::actor_addr& holder) { st_.holders.unhold(self_, holder); }
 
   void publish() {
     auto& g = *st_.gauges;

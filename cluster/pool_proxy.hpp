@@ -5,6 +5,7 @@
 // proxy, so a node that dies takes its leases with it), and while the owner is out of reach
 // it serves from a local pool limited to this node's share of the limits.
 
+#include "actors/holder_count.hpp"
 #include "actors/quota_options.hpp"
 #include "actors/quota_pool.hpp"
 #include "cluster/cluster_node_actor.hpp"
@@ -71,10 +72,10 @@ struct pool_proxy_state {
   quota_pool_actor owner;    // null: out of reach
   quota_pool_impl degraded;  // null while the owner serves, or when the share is 0
   bool degraded_mode = false;
-  std::map<std::uint64_t, proxy_lease> leases;       // by the id the session holds
-  std::map<caf::actor_addr, std::uint32_t> holders;  // monitored: leases + pending requests
-  std::deque<proxy_grant> grants;                    // this node's, in the last 60 s
-  std::map<std::uint64_t, proxy_waiter> waiters;     // by ticket
+  std::map<std::uint64_t, proxy_lease> leases;    // by the id the session holds
+  holder_count holders;                           // monitored: leases + pending requests
+  std::deque<proxy_grant> grants;                 // this node's, in the last 60 s
+  std::map<std::uint64_t, proxy_waiter> waiters;  // by ticket
   std::uint64_t next_id = 0;
   std::uint64_t poll_generation = 0;
 };
