@@ -232,6 +232,17 @@ void read_readable_file(object_reader& r, const std::string& key, std::string& o
   if (access(out.c_str(), R_OK) != 0) throw config_error(r.at(key) + ": cannot read '" + out + "'");
 }
 
+// A cluster address: HOST:PORT with a port peers can dial (not 0), and an IPv6 HOST in
+// brackets ([::1]:7000) taken without them.
+http_options cluster_address(const std::string& value, const std::string& where) {
+  http_options addr;
+  parse_listen(value, where, addr);
+  if (addr.port == 0) throw config_error(where + ": port 0 cannot be dialled by the peers");
+  auto& h = addr.host;
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  return addr;
+}
+
 void read_cluster(object_reader& r, gateway_config& g) {
   r.object("cluster", [&](object_reader& c) {
     auto& o = g.cluster;
@@ -241,8 +252,7 @@ void read_cluster(object_reader& r, gateway_config& g) {
     std::string listen;
     c.string("listen", listen);
     if (listen.empty()) throw config_error(c.at("listen") + ": required (HOST:PORT)");
-    http_options addr;
-    parse_listen(listen, c.at("listen"), addr);
+    auto addr = cluster_address(listen, c.at("listen"));
     if (!is_private_address(addr.host))
       throw config_error(c.at("listen") + ": '" + addr.host +
                          "' is not a loopback or private address literal: the cluster port must "
@@ -259,8 +269,7 @@ void read_cluster(object_reader& r, gateway_config& g) {
       check_node_id(peer.id, pr.at("id"));
       std::string address;
       pr.string("address", address);
-      http_options paddr;
-      parse_listen(address, pr.at("address"), paddr);
+      auto paddr = cluster_address(address, pr.at("address"));
       peer.host = paddr.host;
       peer.port = paddr.port;
       pr.finish();

@@ -9,6 +9,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include <algorithm>
 #include <memory>
 
 namespace streamgate {
@@ -34,16 +35,18 @@ void note_problem(peer_link& p, const std::string& problem) {
             {{"peer", p.config.id}, {"address", address_of(p.config)}, {"problem", problem}});
 }
 
-// Asks the peer for every pool it owns that this node has a proxy for, and hands each proxy
-// its owner's handle.
-void find_owned_pools(cluster_node_pointer self, peer_link& p) {
+// Asks the pool's owner, if it is connected, for its handle, and hands it to the proxy.
+void find_owner_pool(cluster_node_pointer self, const std::string& name) {
   auto& st = self->state;
-  for (auto& [name, proxy] : st.proxies) {
-    if (st.options.owner_of(name) != p.config.id) continue;
+  auto proxy = st.proxies.find(name);
+  if (proxy == st.proxies.end()) return;
+  auto owner = st.options.owner_of(name);
+  for (auto& p : st.peers) {
+    if (p.config.id != owner || !p.handle) continue;
     self->request(p.handle, st.options.request_timeout, pool_atom::value, name)
-        .then([proxy = proxy](
+        .then([proxy = proxy->second](
                   quota_pool_actor& pool) { caf::anon_send(proxy, owner_atom::value, pool); },
-              [self, name = name](caf::error& e) {
+              [self, name](caf::error& e) {
                 log::warn("cluster_pool_lookup_failed",
                           {{"pool", name}, {"error", self->system().render(e)}});
               });
@@ -64,7 +67,10 @@ void on_greeted(cluster_node_pointer self, std::size_t index, cluster_node_actor
   publish_peer_counts(self->state);
   // Asked after this handler: a hello's answer must reach the peer before the questions that
   // follow it.
-  for (auto& [name, proxy] : self->state.proxies) self->send(self, proxy_atom::value, name, proxy);
+  auto& st = self->state;
+  for (auto& [name, proxy] : st.proxies) {
+    if (st.options.owner_of(name) == p.config.id) self->send(self, proxy_atom::value, name, proxy);
+  }
 }
 
 void dial(cluster_node_pointer self, std::size_t index) {
@@ -108,7 +114,7 @@ void dial(cluster_node_pointer self, std::size_t index) {
 // A request from a node that did not say hello (or said it with another version or
 // configuration) gets nothing but this.
 caf::error not_greeted() {
-  return caf::make_error(caf::sec::request_receiver_down,
+  return caf::make_error(caf::sec::invalid_argument,
                          "cluster: say hello with a matching protocol version first");
 }
 
@@ -183,13 +189,22 @@ cluster_node_impl::behavior_type cluster_node(cluster_node_pointer self, cluster
               "cluster configuration differs (node ids or pool owners): give every node the "
               "same cluster.peers and cluster.owners");
         }
-        if (sender) st.greeted.insert(sender->node());
+        auto peer = std::find_if(st.peers.begin(), st.peers.end(),
+                                 [&](const peer_link& p) { return p.config.id == their_id; });
+        if (!sender || peer == st.peers.end())
+          return caf::make_error(caf::sec::invalid_argument,
+                                 "cluster: '" + their_id + "' is not a configured peer");
+        st.greeted.insert(sender->node());
         // Only the node with the lower id dials (two connections between one pair of nodes
-        // confuse CAF 0.17's BASP); the dialled one learns its peer from this hello.
-        for (std::size_t i = 0; i < st.peers.size(); ++i) {
-          if (st.peers[i].config.id == their_id && !st.peers[i].handle)
-            on_greeted(self, i, caf::actor_cast<cluster_node_actor>(sender));
+        // confuse CAF 0.17's BASP); the dialled one learns its peer from this hello. A peer
+        // that restarted says hello from a new node: it replaces the old link, whose down
+        // message then matches nothing.
+        auto handle = caf::actor_cast<cluster_node_actor>(sender);
+        if (peer->handle && peer->handle->node() != sender->node()) {
+          self->demonitor(caf::actor_cast<caf::actor_addr>(peer->handle));
+          peer->handle = nullptr;
         }
+        on_greeted(self, static_cast<std::size_t>(peer - st.peers.begin()), handle);
         return st.options.node_id;
       },
       [self](pool_atom, const std::string& name) -> caf::result<quota_pool_actor> {
@@ -211,32 +226,29 @@ cluster_node_impl::behavior_type cluster_node(cluster_node_pointer self, cluster
         self->state.owned[name] = std::move(pool);
       },
       [self](proxy_atom, const std::string& name, pool_proxy_actor& proxy) {
-        auto& st = self->state;
-        st.proxies[name] = proxy;
-        for (auto& p : st.peers) {
-          if (p.handle && st.options.owner_of(name) == p.config.id) find_owned_pools(self, p);
-        }
+        self->state.proxies[name] = proxy;
+        find_owner_pool(self, name);
       },
       [self](owner_lost_atom, const std::string& name) {
         // The owner's node may be up with a restarted pool: ask again after a moment; if the
         // node is down, its reconnection asks.
         auto& st = self->state;
-        for (auto& p : st.peers) {
-          if (st.options.owner_of(name) != p.config.id || !p.handle) continue;
-          auto proxy = st.proxies[name];
-          self->delayed_send(self, st.options.reconnect_interval, proxy_atom::value, name, proxy);
-        }
+        auto proxy = st.proxies.find(name);
+        if (proxy == st.proxies.end()) return;
+        self->delayed_send(self, st.options.reconnect_interval, proxy_atom::value, name,
+                           proxy->second);
       },
       [self](peers_atom, const std::string& name) -> caf::result<std::uint32_t> {
         auto& st = self->state;
-        auto promise = self->make_response_promise<std::uint32_t>();
         struct tally {
           std::uint32_t sum = 0;
           std::size_t left = 0;
         };
         auto t = std::make_shared<tally>();
         for (auto& p : st.peers) t->left += p.handle ? 1 : 0;
+        // Before the promise: once made, it alone answers.
         if (t->left == 0) return std::uint32_t{0};
+        auto promise = self->make_response_promise<std::uint32_t>();
         auto one = [t, promise](std::uint32_t n) mutable {
           t->sum += n;
           if (--t->left == 0) promise.deliver(t->sum);

@@ -29,6 +29,21 @@ std::vector<std::string> cluster_options::node_ids() const {
   return ids;
 }
 
+namespace {
+
+// MurmurHash3's finalizer: FNV-1a alone barely mixes its last bytes, so pools named alike
+// ("pool-1", "pool-2") would all score highest on the same node.
+std::uint64_t mix(std::uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
+
+}  // namespace
+
 std::string cluster_options::owner_of(const std::string& pool) const {
   if (auto it = owners.find(pool); it != owners.end()) return it->second;
   // Rendezvous hashing: the node whose hash with the pool's name is highest. Every node
@@ -37,7 +52,7 @@ std::string cluster_options::owner_of(const std::string& pool) const {
   std::string best;
   std::uint64_t best_score = 0;
   for (auto& id : node_ids()) {
-    auto score = fnv1a(pool, fnv1a(id + '\0'));
+    auto score = mix(fnv1a(pool, fnv1a(id + '\0')));
     if (best.empty() || score > best_score) {
       best = id;
       best_score = score;
