@@ -9,8 +9,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
 
-.PHONY: all deps configure build install run test test-asan test-tsan coverage bench chaos format clean \
-	fuzz-build fuzz fuzz-corpus
+.PHONY: all deps configure build install run cluster-demo test test-asan test-tsan coverage bench \
+	chaos format clean fuzz-build fuzz fuzz-corpus
 
 all: build
 
@@ -43,6 +43,14 @@ run: build
 	@echo ""
 	@exec $(BUILD_DIR)/streamgate --listen $(LISTEN) --web-root web
 
+# Three cluster nodes (docs/cluster.md) behind nginx as the load balancer, on
+# http://127.0.0.1:$(DEMO_PORT) (scripts/cluster-demo.sh; its --check is the ctest
+# tools_cluster_demo_check). Work dir $(BUILD_DIR)/cluster-demo; Ctrl-C stops everything.
+DEMO_PORT ?= 8090
+cluster-demo: build
+	@DEMO_PORT=$(DEMO_PORT) STREAMGATE_BIN=$(BUILD_DIR)/streamgate DEMO_DIR=$(BUILD_DIR)/cluster-demo \
+		exec ./scripts/cluster-demo.sh
+
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300
 
@@ -57,8 +65,12 @@ test-tsan: deps
 coverage: deps
 	@JOBS=$(JOBS) ./scripts/test-variant.sh coverage build-coverage $(CTEST_ARGS)
 
+# bench/run.sh (docs/benchmarks.md), then what cluster mode costs (bench/cluster_bench.py,
+# ~1 min): TTFT with a remote quota pool and the leases/s one pool owner grants, as ratios
+# to references of the same run; JSON in $(BUILD_DIR)/bench/cluster.json.
 bench: build
 	@./bench/run.sh $(BUILD_DIR)
+	@python3 bench/cluster_bench.py --build $(BUILD_DIR)
 
 fuzz-build: deps
 	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \

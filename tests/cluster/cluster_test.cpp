@@ -190,7 +190,7 @@ TEST_F(cluster_test, the_concurrency_limit_holds_across_three_nodes) {
   EXPECT_EQ(upstream().peak_open_requests.load(), 3);
   // Each lease goes back just after its client has [DONE].
   for (auto& id : node_ids)
-    EXPECT_TRUE(eventually([&] { return pool_view(id)["leases_in_use"] == 0; })) << id;
+    EXPECT_TRUE(eventually([&] { return pool_view(id)["leases_in_use"] == 0; }, 10s)) << id;
 }
 
 TEST_F(cluster_test, the_rpm_window_is_global) {
