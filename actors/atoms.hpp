@@ -31,5 +31,7 @@ using deadline_atom = caf::atom_constant<caf::atom("sg_dline")>;
 using tick_atom = caf::atom_constant<caf::atom("sg_tick")>;
 using rejoin_atom = caf::atom_constant<caf::atom("sg_rejoin")>;
 using hold_back_atom = caf::atom_constant<caf::atom("sg_holdbk")>;
+using unreachable_atom = caf::atom_constant<caf::atom("sg_unreach")>;
+using reachable_atom = caf::atom_constant<caf::atom("sg_reach")>;
 
 }  // namespace streamgate

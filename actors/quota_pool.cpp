@@ -137,18 +137,48 @@ class pool_ops {
     unhold(w.holder);
   }
 
-  void on_holder_down(const caf::actor_addr& holder) {
+  void on_holder_down(const caf::down_msg& dm) {
+    auto& holder = dm.source;
     if (!st_.holders.forget(holder)) return;
+    std::uint32_t released = 0;
     for (auto it = st_.leases.begin(); it != st_.leases.end();) {
       if (it->second != holder) {
         ++it;
         continue;
       }
       it = st_.leases.erase(it);
+      ++released;
       st_.gauges->reclaimed_total.fetch_add(1, std::memory_order_relaxed);
+    }
+    // Another node's proxy out of reach: dead, or cut off and still serving those streams.
+    // Its room stays taken until it rejoins (or restarts) - released only as room kept.
+    if (dm.reason == caf::exit_reason::remote_link_unreachable && released > 0) {
+      st_.unreachable[holder.node()] += released;
+      keep_room_for(holder.node());
     }
     drop_waiters(holder);
     drain();
+  }
+
+  void on_unreachable(const caf::node_id& node, std::uint32_t share) {
+    auto& kept = st_.unreachable[node];
+    kept = std::max(kept, share);
+    keep_room_for(node);
+  }
+
+  // Bounded: a node still out of reach after reserve_hold is taken for dead, so a killed node's
+  // room comes back (docs/cluster.md: a partition longer than that may exceed the limit).
+  void keep_room_for(const caf::node_id& node) {
+    log::info("quota_room_kept", {{"pool", st_.pool_name},
+                                  {"leases", st_.unreachable[node]},
+                                  {"for_ms", st_.reserve_hold.count()}});
+    self_->delayed_send(self_, st_.reserve_hold, reachable_atom::value, node);
+  }
+
+  // The node rejoined (its rejoin counts what it holds), restarted (what it held is gone), or
+  // stayed out of reach past the hold.
+  void on_reachable(const caf::node_id& node) {
+    if (st_.unreachable.erase(node) > 0) drain();
   }
 
   // The holder's session ended while it waited: its place in the queue goes to the next.
@@ -174,6 +204,7 @@ class pool_ops {
   }
 
   void rejoin(std::uint32_t leases, std::uint32_t grants) {
+    if (auto sender = self_->current_sender()) st_.unreachable.erase(sender->node());
     st_.reserved += leases;
     st_.window.insert(st_.window.end(), grants, now_);
     log::info("quota_rejoined", {{"pool", st_.pool_name}, {"leases", leases}, {"grants", grants}});
@@ -196,7 +227,11 @@ class pool_ops {
   }
 
  private:
-  std::size_t held() const { return st_.leases.size() + st_.reserved + st_.held_back; }
+  std::size_t held() const {
+    std::size_t kept = 0;
+    for (auto& [node, n] : st_.unreachable) kept += n;
+    return st_.leases.size() + st_.reserved + st_.held_back + kept;
+  }
   std::size_t own() const { return st_.leases.size() + st_.reserved; }
 
   // Waiters blocked by time (the rate window or a pause) need a timer; ones blocked by the
@@ -268,7 +303,7 @@ quota_pool_impl::behavior_type restarted_quota_pool(quota_pool_pointer self, std
   st.queue_stat = &q.queue_length.with({st.pool_name});
   st.wait_stat = &q.queue_wait.with({st.pool_name});
   st.timeout_stat = &q.queue_timeouts.with({st.pool_name});
-  self->set_down_handler([self](caf::down_msg& dm) { pool_ops{self}.on_holder_down(dm.source); });
+  self->set_down_handler([self](caf::down_msg& dm) { pool_ops{self}.on_holder_down(dm); });
   st.next_id = std::uint64_t{carry.incarnation} << 40;
   if (carry.hold.count() > 0) st.reserve_hold = carry.hold;
   if (carry.leases > 0 || carry.grants > 0) {
@@ -286,6 +321,10 @@ quota_pool_impl::behavior_type restarted_quota_pool(quota_pool_pointer self, std
         pool_ops{self}.rejoin(leases, grants);
       },
       [self](hold_back_atom, std::uint32_t n) { pool_ops{self}.hold_back(n); },
+      [self](unreachable_atom, caf::node_id& node, std::uint32_t share) {
+        pool_ops{self}.on_unreachable(node, share);
+      },
+      [self](reachable_atom, caf::node_id& node) { pool_ops{self}.on_reachable(node); },
       [self](deadline_atom, std::uint64_t ticket) { pool_ops{self}.on_deadline(ticket); },
       [self](tick_atom, std::uint64_t generation) { pool_ops{self}.on_tick(generation); },
   };

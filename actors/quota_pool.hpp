@@ -8,6 +8,7 @@
 
 #include <caf/actor_addr.hpp>
 #include <caf/actor_clock.hpp>
+#include <caf/node_id.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
@@ -61,6 +62,10 @@ struct quota_pool_state {
   // Room kept for others (cluster degraded mode: what other nodes hold beyond their share).
   // Counts as held, but is not this pool's: not published as leases in use.
   std::uint32_t held_back = 0;
+  // Cluster mode: room kept for nodes out of reach (by CAF node), which may go on serving
+  // their share in degraded mode: the larger of the leases they held here and their share.
+  // Counts as held until the node rejoins, or its node says it restarted.
+  std::map<caf::node_id, std::uint32_t> unreachable;
   caf::actor_clock::time_point paused_until{};
   std::uint64_t next_id = 0;
   std::uint64_t tick_generation = 0;
@@ -76,9 +81,12 @@ struct quota_pool_state {
 // The pool's interface plus its own timers: a queued request's deadline (by ticket), and
 // "capacity may have freed up".
 // hold_back_atom sets held_back (local: its owner's proxy, never another node).
-using quota_pool_impl = quota_pool_actor::extend<caf::reacts_to<deadline_atom, std::uint64_t>,
-                                                 caf::reacts_to<tick_atom, std::uint64_t>,
-                                                 caf::reacts_to<hold_back_atom, std::uint32_t>>;
+using quota_pool_impl =
+    quota_pool_actor::extend<caf::reacts_to<deadline_atom, std::uint64_t>,
+                             caf::reacts_to<tick_atom, std::uint64_t>,
+                             caf::reacts_to<hold_back_atom, std::uint32_t>,
+                             caf::reacts_to<unreachable_atom, caf::node_id, std::uint32_t>,
+                             caf::reacts_to<reachable_atom, caf::node_id>>;
 
 using quota_pool_pointer = quota_pool_impl::stateful_pointer<quota_pool_state>;
 

@@ -1,5 +1,6 @@
 #include "cluster/cluster_node.hpp"
 
+#include "actors/quota_pool.hpp"
 #include "cluster/remote_sink.hpp"
 #include "cluster/session_relay.hpp"
 
@@ -59,6 +60,12 @@ void on_greeted(cluster_node_pointer self, std::size_t index, cluster_node_actor
   if (p.handle) return;
   p.handle = handle;
   p.last_problem.clear();
+  // A new CAF node under a known id is a restarted process: what the old one held is gone.
+  if (p.node && p.node != handle->node()) {
+    for (auto& [name, pool] : self->state.owned)
+      caf::anon_send(caf::actor_cast<quota_pool_impl>(pool), reachable_atom::value, p.node);
+  }
+  p.node = handle->node();
   self->state.greeted.insert(handle->node());
   self->monitor(handle);
   self->state.sessions->set_connected(p.config.id, true);
@@ -135,13 +142,16 @@ bool greeted(cluster_node_pointer self) {
 }  // namespace
 
 cluster_node_impl::behavior_type cluster_node(cluster_node_pointer self, cluster_options options,
-                                              std::vector<std::string> pools,
+                                              std::map<std::string, quota_options> pools,
                                               caf::io::middleman_actor dialer,
                                               std::shared_ptr<cluster_sessions> sessions) {
   auto& st = self->state;
   st.sessions = std::move(sessions);
   st.options = std::move(options);
-  st.digest = st.options.agreement_digest(pools);
+  std::vector<std::string> names;
+  for (auto& [name, limits] : pools) names.push_back(name);
+  st.digest = st.options.agreement_digest(names);
+  st.limits = std::move(pools);
   st.dialer = std::move(dialer);
   for (auto& p : st.options.peers) st.peers.push_back(peer_link{p, {}, false, {}});
   publish_peer_counts(st);
@@ -158,6 +168,13 @@ cluster_node_impl::behavior_type cluster_node(cluster_node_pointer self, cluster
       p.handle = nullptr;
       st.greeted.erase(dm.source.node());
       st.sessions->set_connected(p.config.id, false);
+      // The peer may be cut off rather than dead, and then serves its share of each pool in
+      // degraded mode: the owner keeps that room until it rejoins (docs/cluster.md).
+      for (auto& [name, pool] : st.owned) {
+        auto share = st.options.share_of(st.limits[name].max_concurrent, p.config.id);
+        caf::anon_send(caf::actor_cast<quota_pool_impl>(pool), unreachable_atom::value, p.node,
+                       share);
+      }
       log::warn("cluster_peer_down",
                 {{"peer", p.config.id}, {"reason", self->system().render(dm.reason)}});
       stats::cluster().peer_events.with({p.config.id, "down"}).inc();

@@ -4,6 +4,7 @@
 // peers' hello, hands out the pools this node owns, dials the configured peers until they
 // answer, and tells this node's proxies where their owners' pools are.
 
+#include "actors/quota_options.hpp"
 #include "cluster/cluster_node_actor.hpp"
 #include "cluster/cluster_options.hpp"
 #include "cluster/cluster_sessions.hpp"
@@ -25,6 +26,7 @@ struct peer_link {
   cluster_node_actor handle;  // null while unreachable
   bool dialing = false;
   std::string last_problem;  // logged once per change, not per dial
+  caf::node_id node{};       // its CAF node when last connected (a restart makes a new one)
 };
 
 struct cluster_node_state {
@@ -36,6 +38,7 @@ struct cluster_node_state {
   std::vector<peer_link> peers;
   std::set<caf::node_id> greeted;  // nodes that said hello with our version and digest
   std::map<std::string, quota_pool_actor> owned;
+  std::map<std::string, quota_options> limits;  // every pool's, cluster-wide
   std::map<std::string, pool_proxy_actor> proxies;
   std::shared_ptr<cluster_sessions> sessions;
   // Clients of other nodes this node's sessions serve, by their relay (monitored): the
@@ -45,9 +48,9 @@ struct cluster_node_state {
 
 using cluster_node_pointer = cluster_node_impl::stateful_pointer<cluster_node_state>;
 
-// `pools`: every quota pool's name (for the agreement digest).
+// `pools`: every quota pool's limits (their names go into the agreement digest).
 cluster_node_impl::behavior_type cluster_node(cluster_node_pointer self, cluster_options options,
-                                              std::vector<std::string> pools,
+                                              std::map<std::string, quota_options> pools,
                                               caf::io::middleman_actor dialer,
                                               std::shared_ptr<cluster_sessions> sessions);
 

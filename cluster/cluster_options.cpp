@@ -22,6 +22,36 @@ std::string session_node(const std::string& session_id) {
   return dot == std::string::npos ? std::string{} : session_id.substr(dot + 1);
 }
 
+namespace {
+
+constexpr std::size_t bind_digits = 8;
+
+std::string binding(const std::string& head, const std::string& owner) {
+  auto h = fnv1a(owner + '\0' + head);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  char out[bind_digits + 1];
+  std::snprintf(out, sizeof out, "%08x", static_cast<unsigned>(h & 0xffffffffu));
+  return out;
+}
+
+}  // namespace
+
+std::string bind_session_id(const std::string& random_id, const std::string& owner,
+                            const std::string& node) {
+  if (random_id.size() <= bind_digits) return random_id + "." + node;
+  auto head = random_id.substr(0, random_id.size() - bind_digits);
+  return head + binding(head, owner) + "." + node;
+}
+
+bool session_bound_to(const std::string& session_id, const std::string& owner) {
+  auto dot = session_id.find('.');
+  if (dot == std::string::npos || dot <= bind_digits) return false;
+  auto head = session_id.substr(0, dot - bind_digits);
+  return session_id.compare(dot - bind_digits, bind_digits, binding(head, owner)) == 0;
+}
+
 std::vector<std::string> cluster_options::node_ids() const {
   std::vector<std::string> ids{node_id};
   for (auto& p : peers) ids.push_back(p.id);
@@ -62,10 +92,14 @@ std::string cluster_options::owner_of(const std::string& pool) const {
 }
 
 std::uint32_t cluster_options::share_of(std::uint32_t limit) const {
+  return share_of(limit, node_id);
+}
+
+std::uint32_t cluster_options::share_of(std::uint32_t limit, const std::string& node) const {
   if (limit == 0) return 0;
   auto ids = node_ids();
   auto n = static_cast<std::uint32_t>(ids.size());
-  auto rank = static_cast<std::uint32_t>(std::find(ids.begin(), ids.end(), node_id) - ids.begin());
+  auto rank = static_cast<std::uint32_t>(std::find(ids.begin(), ids.end(), node) - ids.begin());
   return limit / n + (rank < limit % n ? 1 : 0);
 }
 

@@ -51,6 +51,8 @@ struct cluster_options {
   // to the first nodes, so that the parts of all configured nodes add up to `limit` exactly.
   // 0 stays 0 (no limit).
   std::uint32_t share_of(std::uint32_t limit) const;
+  // The same for another node of the cluster.
+  std::uint32_t share_of(std::uint32_t limit, const std::string& node) const;
   // A digest of what must agree between nodes (their ids and the pools' owners): nodes that
   // disagree would each think they own a pool, so one refuses the other.
   std::string agreement_digest(const std::vector<std::string>& pools) const;
@@ -59,6 +61,15 @@ struct cluster_options {
 // Session ids name their node in cluster mode: "<id>.<node>" (a node id is never empty and an
 // id of one node alone has no '.'). The node of an id, or "" when it names none.
 std::string session_node(const std::string& session_id);
+
+// A cluster session id binds the tag of the key that started it (start_options::owner): the
+// last 8 hex digits of its random part are a hash of the tag and the rest. Any node can then
+// refuse another key's resume or cancel at once, without asking the session's node (which
+// checks again). Nothing here is secret: the tag checked is the one the caller's own key
+// proved, and a caller cannot choose its key's name.
+std::string bind_session_id(const std::string& random_id, const std::string& owner,
+                            const std::string& node);
+bool session_bound_to(const std::string& session_id, const std::string& owner);
 
 // The version of the messages nodes exchange (docs/cluster.md, "Rolling upgrades"): bumped
 // whenever a message that crosses nodes changes. A node refuses a peer of another version.

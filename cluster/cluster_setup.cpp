@@ -32,7 +32,7 @@ void configure_cluster(caf::actor_system_config& cfg, const cluster_options& opt
 }
 
 started_node start_cluster_node(caf::actor_system& system, const cluster_options& options,
-                                std::vector<std::string> pools,
+                                std::map<std::string, quota_options> pools,
                                 std::shared_ptr<cluster_sessions> sessions) {
   if (!system.has_openssl_manager())
     throw cluster_error("cluster mode needs configure_cluster() on the actor system's config");

@@ -9,6 +9,9 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/quota_options.hpp"
+
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -34,7 +37,7 @@ struct started_node {
 // cluster_error when the port cannot be opened or TLS is not configured.
 // `sessions`: this node's sessions as peers reach them.
 started_node start_cluster_node(caf::actor_system& system, const cluster_options& options,
-                                std::vector<std::string> pools,
+                                std::map<std::string, quota_options> pools,
                                 std::shared_ptr<cluster_sessions> sessions);
 
 }  // namespace streamgate

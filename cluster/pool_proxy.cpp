@@ -96,7 +96,8 @@ class proxy_ops {
                       [&](const auto& kv) { return kv.second.backend != owner; }));
     auto grants = static_cast<std::uint32_t>(std::count_if(
         st_.grants.begin(), st_.grants.end(), [](const proxy_grant& g) { return !g.by_owner; }));
-    self_->anon_send(owner, rejoin_atom::value, leases, grants);
+    // Sent with this proxy as its sender: the owner stops keeping room for this node.
+    self_->send(owner, rejoin_atom::value, leases, grants);
     bool was_degraded = st_.degraded_mode;
     st_.degraded_mode = false;
     move_all(old);

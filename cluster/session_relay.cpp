@@ -30,11 +30,22 @@ session_relay_impl::behavior_type session_relay(session_relay_pointer self, std:
         auto ev = from_wire(w);
         if (!ev) return;
         auto& st = self->state;
-        if (!st.sink->deliver(ev)) {
+        if (!st.attached) {
+          // The replay, before attached(): offered as a local replay offers it. A sink that
+          // is full for now pauses, and its transport attaches again after what it took
+          // (event_sink::replay_paused): a long log is paged as on the session's own node.
+          if (!st.sink->offer(ev)) {
+            if (st.owner)
+              self->send(st.owner, detach_atom::value, st.session_id, relay_actor{self});
+            st.sink->replay_paused(st.last_seq);
+            return finish(self);
+          }
+        } else if (!st.sink->deliver(ev)) {
           // The client's sink is full: it drops its client itself (event_sink::deliver).
           if (st.owner) self->send(st.owner, detach_atom::value, st.session_id, relay_actor{self});
           return finish(self);
         }
+        st.last_seq = ev->seq;
         if (ev->terminal()) {
           st.ended = true;
           if (st.attached) finish(self);

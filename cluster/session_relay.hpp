@@ -24,6 +24,7 @@ struct session_relay_state {
   // terminal event of a session that ended already, and precedes that of a running one.
   bool attached = false;
   bool ended = false;
+  std::uint64_t last_seq = 0;  // the newest event the client's sink took
 };
 
 // The relay's interface plus its own node's messages: the session's node accepted the

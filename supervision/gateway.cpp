@@ -133,9 +133,7 @@ struct gateway::impl {
     };
     links.registry = &registry;
     if (config.cluster.enabled) {
-      std::vector<std::string> pools;
-      for (auto& [name, limits] : config.pools) pools.push_back(name);
-      auto node = start_cluster_node(system, config.cluster, std::move(pools), cluster);
+      auto node = start_cluster_node(system, config.cluster, config.pools, cluster);
       links.node = node.actor;
       cluster_port = node.port;
     }
@@ -227,7 +225,8 @@ start_outcome gateway::start(chat_request req, start_options opts) {
   init.id = session_registry::new_id();
   // A cluster node's session ids name it: a client that resumes through another node is
   // served from here.
-  if (d.config.cluster.enabled) init.id += "." + d.config.cluster.node_id;
+  if (d.config.cluster.enabled)
+    init.id = bind_session_id(init.id, opts.owner, d.config.cluster.node_id);
   init.request = std::move(req);
   init.first_sink = std::move(opts.sink);
   init.observer = std::move(opts.observer);
@@ -265,7 +264,8 @@ bool gateway::attach_as(const std::string& owner, const std::string& session_id,
   if (d.remote(session_id)) {
     // Served from the session's node through a relay; a node that is not connected has no
     // session to offer (session_not_found), and one that refuses detaches the sink.
-    if (!d.cluster->connected(session_node(session_id))) return false;
+    if (!session_bound_to(session_id, owner) || !d.cluster->connected(session_node(session_id)))
+      return false;
     auto relay = d.system.spawn(session_relay, session_id, sink, d.relays);
     d.relays->add(session_id, sink.get(), caf::actor_cast<caf::actor>(relay));
     caf::anon_send(d.links.node, remote_atom::value, attach_atom::value, session_id, after_seq,
@@ -298,9 +298,10 @@ bool gateway::cancel(const std::string& session_id) {
 bool gateway::cancel_as(const std::string& owner, const std::string& session_id) {
   auto& d = *impl_;
   if (d.remote(session_id)) {
-    // Answered at once (transports never wait on another node): accepted when the session's
-    // node is connected; an attached client sees the cancelled event.
-    if (!d.cluster->connected(session_node(session_id))) return false;
+    // Answered at once (transports never wait on another node): accepted when the id is the
+    // caller's key's and its node is connected; an attached client sees the cancelled event.
+    if (!session_bound_to(session_id, owner) || !d.cluster->connected(session_node(session_id)))
+      return false;
     caf::anon_send(d.links.node, remote_atom::value, cancel_atom::value, session_id, owner);
     return true;
   }

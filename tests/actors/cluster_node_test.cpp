@@ -19,6 +19,13 @@
 namespace streamgate {
 namespace {
 
+// The node takes every pool's limits; these tests need only the names.
+std::map<std::string, quota_options> limits_of(const std::vector<std::string>& pools) {
+  std::map<std::string, quota_options> out;
+  for (auto& name : pools) out[name].max_concurrent = 3;
+  return out;
+}
+
 using namespace std::chrono_literals;
 
 // What the node asked the dialer, as "host:port".
@@ -138,7 +145,7 @@ class cluster_node_test : public test::coordinator_fixture {
 
   void start() {
     dialer_actor = keep(sys->spawn(fake_dialer));
-    node = keep(sys->spawn(cluster_node, options, pools,
+    node = keep(sys->spawn(cluster_node, options, limits_of(pools),
                            caf::actor_cast<caf::io::middleman_actor>(dialer_actor), sessions));
     sched->run();
   }
@@ -275,7 +282,7 @@ TEST_F(cluster_node_test, the_lowest_node_dials_all_and_the_highest_none) {
 
   dialer().asked.clear();
   options.node_id = "node-z";
-  auto top = keep(sys->spawn(cluster_node, options, pools,
+  auto top = keep(sys->spawn(cluster_node, options, limits_of(pools),
                              caf::actor_cast<caf::io::middleman_actor>(dialer_actor),
                              std::make_shared<cluster_sessions>()));
   sched->run();
@@ -380,7 +387,7 @@ TEST_F(cluster_node_test, a_peer_that_says_hello_first_is_not_dialled) {
 TEST_F(cluster_node_test, a_dialled_peer_that_answers_the_hello_is_connected) {
   dialer_actor = keep(sys->spawn(fake_dialer));
   auto peer_c = publish_peer("10.0.0.3:7003", "node-c");
-  node = keep(sys->spawn(cluster_node, options, pools,
+  node = keep(sys->spawn(cluster_node, options, limits_of(pools),
                          caf::actor_cast<caf::io::middleman_actor>(dialer_actor), sessions));
   sched->run();
   auto& hellos = dynamic_state<fake_peer_state>(peer_c).hellos;
@@ -409,7 +416,7 @@ TEST_F(cluster_node_test, a_dialled_node_of_another_id_or_configuration_is_not_c
   dialer_actor = keep(sys->spawn(fake_dialer));
   auto impostor = publish_peer("10.0.0.3:7003", "node-x");
   auto refuser = publish_peer("10.0.0.4:7004", "");
-  node = keep(sys->spawn(cluster_node, options, pools,
+  node = keep(sys->spawn(cluster_node, options, limits_of(pools),
                          caf::actor_cast<caf::io::middleman_actor>(dialer_actor), sessions));
   sched->run();
   EXPECT_EQ(dynamic_state<fake_peer_state>(impostor).hellos.size(), 1u);
@@ -475,7 +482,7 @@ TEST_F(cluster_node_test, a_connected_owner_is_asked_for_its_pools_for_the_proxi
                                     std::make_shared<quota_gauges>()));
   auto peer_c = publish_peer("10.0.0.3:7003", "node-c");
   dynamic_state<fake_peer_state>(peer_c).pool = quota_pool_actor{owner_pool};
-  node = keep(sys->spawn(cluster_node, options, pools,
+  node = keep(sys->spawn(cluster_node, options, limits_of(pools),
                          caf::actor_cast<caf::io::middleman_actor>(dialer_actor), sessions));
   // The engine registers its proxies before the peer answers.
   auto proxy_c = keep(sys->spawn(fake_proxy));
@@ -532,7 +539,7 @@ TEST_F(cluster_node_test, peers_overage_sums_what_the_connected_peers_report) {
   auto peer_d = publish_peer("10.0.0.4:7004", "node-d");
   dynamic_state<fake_peer_state>(peer_c).overage = 3;
   dynamic_state<fake_peer_state>(peer_d).overage = 4;
-  node = keep(sys->spawn(cluster_node, options, pools,
+  node = keep(sys->spawn(cluster_node, options, limits_of(pools),
                          caf::actor_cast<caf::io::middleman_actor>(dialer_actor), sessions));
   sched->run();
   ASSERT_TRUE(sessions->connected("node-c"));

@@ -72,6 +72,12 @@ class cluster_test : public ::testing::Test {
   }
 
   json config_of(const std::string& id, const json& pool, const std::string& certs = {}) {
+    auto config = base_config(id, pool, certs);
+    config.merge_patch(extra_config_);
+    return config;
+  }
+
+  json base_config(const std::string& id, const json& pool, const std::string& certs) {
     json peers = json::array();
     for (auto& other : node_ids) {
       if (other == id) continue;
@@ -80,14 +86,19 @@ class cluster_test : public ::testing::Test {
     }
     auto dir = certs.empty() ? cert_dir() : certs;
     return {{"log", {{"level", "info"}}},
+            // How long an owner keeps the room of a node out of reach (docs/cluster.md).
+            {"supervision", {{"reclaim_window_ms", 1000}}},
             {"quota_pools", {{"shared", pool}}},
             {"providers",
              {{{"name", "fake"},
                {"kind", "custom"},
                {"base_url", "http://127.0.0.1:" + std::to_string(fake_->port()) + "/v1"},
                {"models", {"m"}},
-               // A stream that runs for a minute, for leases held while a node dies.
-               {"rename", {{"long", "m@chunks=1000,interval_ms=60"}}},
+               // A stream that runs for a minute, for leases held while a node dies; one
+               // whose log is far larger than a client's buffer, at once.
+               {"rename",
+                {{"long", "m@chunks=1000,interval_ms=60"},
+                 {"big", "m@chunks=3000,chunk_size=200,interval_ms=0"}}},
                {"pool", "shared"}}}},
             {"cluster",
              {{"node_id", id},
@@ -178,6 +189,7 @@ class cluster_test : public ::testing::Test {
   }
 
   std::unique_ptr<fake::fake_server> fake_;
+  json extra_config_ = json::object();  // merged into every node's configuration
   std::map<std::string, std::uint16_t> cluster_ports_;
   std::map<std::string, node_process> nodes_;
 };
@@ -228,7 +240,11 @@ TEST_F(cluster_test, kill_9_of_a_node_releases_its_leases_at_the_owner) {
   EXPECT_LT(took, 3500ms);
   std::printf("leases released %.0f ms after kill -9\n",
               std::chrono::duration<double, std::milli>(took).count());
+  // The owner keeps node b's room for the reclaim window (b might be cut off rather than
+  // dead, and serving in degraded mode), then gives it to node c's streams, which wait for it.
+  auto room_back = std::chrono::steady_clock::now();
   EXPECT_EQ(stream_all(2, {"c"}), 2);
+  EXPECT_GE(std::chrono::steady_clock::now() - room_back, 500ms);
 }
 
 TEST_F(cluster_test, the_owner_killed_gives_degraded_mode_then_recovery) {
@@ -410,10 +426,11 @@ TEST_F(cluster_resume, a_session_whose_node_is_gone_is_not_found_through_the_oth
 
 TEST_F(cluster_resume, an_unknown_session_of_a_live_node_is_not_found_through_the_others) {
   auto session = create_session("a");
-  // Same node, an id it never gave out.
-  auto unknown = "sess_00000000000000000000000000000000.a";
+  // Same node, an id it never gave out (bound to no key, as anonymous ids are, so that it
+  // is node a that answers).
+  auto unknown = bind_session_id("sess_00000000000000000000000000000000", "", "a");
   http_client c{nodes_["b"].http_port};
-  auto r = c.request("GET", "/v1/sessions/" + std::string{unknown} + "/events?after=0");
+  auto r = c.request("GET", "/v1/sessions/" + unknown + "/events?after=0");
   EXPECT_EQ(r.status, 404u) << r.body;
   EXPECT_NE(r.body.find("session_not_found"), std::string::npos) << r.body;
   (void)session;
@@ -431,6 +448,91 @@ TEST_F(cluster_resume, a_cancel_through_another_node_ends_the_session_and_its_up
   EXPECT_TRUE(a.in_order);
   // The session's node closed its upstream request.
   EXPECT_TRUE(eventually([&] { return upstream().client_aborts.load() == 1; }));
+}
+
+// Gateway keys on every node: a session is its key's on every node.
+class cluster_keys : public cluster_resume {
+ protected:
+  static constexpr const char* alice = "alice-key-0123456789abcdef";
+  static constexpr const char* bob = "bob-key-0123456789abcdef00";
+
+  void SetUp() override {
+    extra_config_ = {
+        {"auth",
+         {{"keys",
+           {{{"name", "alice"},
+             {"sha256", "23d69d3da610e7f91e23b50b107cfec0b09f16cea6153827229614351aaace33"}},
+            {{"name", "bob"},
+             {"sha256", "db2605583f3d495dacf55addd8d143e586fbecf15a8b85d3fb56e546351693d7"}}}}}}};
+    cluster_resume::SetUp();
+  }
+
+  static std::map<std::string, std::string> as(const char* key) {
+    return {{"Authorization", std::string{"Bearer "} + key}};
+  }
+};
+
+TEST_F(cluster_keys, another_nodes_session_resumes_and_cancels_only_with_the_key_that_started_it) {
+  http_client start{nodes_["a"].http_port};
+  auto r = start.request("POST", "/v1/sessions", upstream_fixture::chat_body("long"), as(alice));
+  ASSERT_EQ(r.status, 201u) << r.body;
+  std::string session = json::parse(r.body)["session"];
+  auto events = "/v1/sessions/" + session + "/events?after=0";
+  // Bob's key on another node gets what an unknown id gets; so does a cancel.
+  EXPECT_EQ(http_client{nodes_["b"].http_port}.request("GET", events, "", as(bob)).status, 404u);
+  EXPECT_EQ(http_client{nodes_["c"].http_port}
+                .request("POST", "/v1/sessions/" + session + "/cancel", "", as(bob))
+                .status,
+            404u);
+  // Alice's key there is served, and cancels.
+  EXPECT_EQ(http_client{nodes_["b"].http_port}
+                .request("GET", events + "&wait_ms=2000", "", as(alice))
+                .status,
+            200u);
+  EXPECT_EQ(http_client{nodes_["c"].http_port}
+                .request("POST", "/v1/sessions/" + session + "/cancel", "", as(alice))
+                .status,
+            200u);
+  EXPECT_TRUE(eventually([&] { return upstream().client_aborts.load() == 1; }));
+}
+
+// A client's buffer (http.max_pending_bytes) far smaller than the log it resumes.
+class cluster_paging : public cluster_resume {
+ protected:
+  void SetUp() override {
+    extra_config_ = {{"http", {{"max_pending_bytes", 16384}}}};
+    cluster_resume::SetUp();
+  }
+};
+
+TEST_F(cluster_paging, an_sse_resume_of_a_long_log_through_another_node_is_paged_not_dropped) {
+  auto session = create_session("a", "big");
+  ASSERT_TRUE(eventually([&] { return upstream().streams_completed.load() == 1; }, 10s));
+  http_client c{nodes_["b"].http_port, 20s};
+  auto head = c.open_stream("GET", "/v1/sessions/" + session + "/events", "",
+                            {{"Accept", "text/event-stream"}, {"Last-Event-ID", "0"}});
+  ASSERT_EQ(head.status, 200u);
+  std::uint64_t last = 0;
+  std::size_t bytes = 0;
+  bool in_order = true;
+  bool done = false;
+  while (auto ev = c.next_event()) {
+    if (ev->data == "[DONE]") {
+      done = true;
+      break;
+    }
+    if (ev->id.empty()) continue;
+    auto seq = std::stoull(ev->id);
+    in_order = in_order && seq == last + 1;
+    last = seq;
+    auto chunk = json::parse(ev->data);
+    auto& choices = chunk["choices"];
+    if (choices.is_array() && !choices.empty() && choices[0]["delta"].is_object())
+      bytes += choices[0]["delta"].value("content", "").size();
+  }
+  EXPECT_TRUE(done);
+  EXPECT_TRUE(in_order);
+  EXPECT_EQ(bytes, 3000u * 200u);  // 600 kB through a 16 KiB buffer
 }
 
 }  // namespace
