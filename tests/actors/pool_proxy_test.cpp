@@ -4,6 +4,7 @@
 
 #include "cluster/pool_proxy.hpp"
 #include "actors/quota_pool.hpp"
+#include "tests/actors/pool_client.hpp"
 #include "tests/support/test_coordinator_fixture.hpp"
 
 #include <algorithm>
@@ -15,33 +16,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct grant_record {
-  int client;
-  quota_lease lease;
-  caf::actor_clock::time_point at;
-};
-
-// A session as the proxy sees it: asks once, records the answer, and releases (or stops
-// waiting) when told to. A real actor rather than a scoped one, so that it can be killed.
-using client_actor = caf::typed_actor<caf::reacts_to<release_atom>, caf::reacts_to<withdraw_atom>>;
-
-struct client_state {
-  std::uint64_t lease = 0;
-};
-
-client_actor::behavior_type proxy_client(client_actor::stateful_pointer<client_state> self,
-                                         quota_pool_actor pool, std::uint32_t wait_ms, int id,
-                                         std::vector<grant_record>* out) {
-  self->request(pool, caf::infinite, acquire_atom::value, wait_ms).then([=](quota_lease& l) {
-    out->push_back({id, l, self->clock().now()});
-    self->state.lease = l.granted ? l.id : 0;
-  });
-  return {[=](release_atom) {
-            if (self->state.lease != 0) self->send(pool, release_atom::value, self->state.lease);
-            self->state.lease = 0;
-          },
-          [=](withdraw_atom) { self->send(pool, withdraw_atom::value); }};
-}
+using test::client_actor;
+using test::grant_record;
+using test::pool_client;
 
 // Only what the proxy asks of its node: the peers' overage (configurable per test), and
 // the owner_lost notices it sends (recorded). Dynamically typed and cast to the node's
@@ -70,6 +47,15 @@ quota_options concurrent(std::uint32_t n) {
 
 class pool_proxy_test : public test::coordinator_fixture {
  protected:
+  // Another node's lease at `pool` (0 if refused): the room a test needs taken.
+  std::uint64_t lease_for(caf::scoped_actor& other_node, const quota_pool_actor& pool) {
+    other_node->send(pool, acquire_atom::value, std::uint32_t{0});
+    sched->run();
+    std::uint64_t id = 0;
+    other_node->receive([&](quota_lease& l) { id = l.id; }, caf::after(0s) >> [] {});
+    return id;
+  }
+
   // The proxy starts degraded (no owner known yet); most tests connect an owner next.
   void make_proxy(quota_options limits, quota_options share) {
     node = keep(sys->spawn(fake_node));
@@ -117,7 +103,7 @@ class pool_proxy_test : public test::coordinator_fixture {
   }
 
   client_actor client(int id, std::uint32_t wait_ms = 0) {
-    auto c = keep(sys->spawn(proxy_client, quota_pool_actor{proxy}, wait_ms, id, &results));
+    auto c = keep(sys->spawn(pool_client, quota_pool_actor{proxy}, wait_ms, id, &results, false));
     sched->run();
     return c;
   }
@@ -467,10 +453,7 @@ TEST_F(pool_proxy_test, a_waiter_queued_at_an_owner_out_of_reach_moves_to_the_de
   auto owner = make_owner(concurrent(1));
   connect(owner);
   caf::scoped_actor other_node{*sys};
-  other_node->send(owner, acquire_atom::value, std::uint32_t{0});
-  sched->run();
-  std::uint64_t other_lease = 0;
-  other_node->receive([&](quota_lease& l) { other_lease = l.id; }, caf::after(0s) >> [] {});
+  auto other_lease = lease_for(other_node, owner);
   ASSERT_NE(other_lease, 0u);
   client(0, 10000);  // queued at the owner
   ASSERT_EQ(pool_state(owner).queue.size(), 1u);
@@ -493,10 +476,7 @@ TEST_F(pool_proxy_test, a_grant_already_sent_by_an_owner_out_of_reach_is_given_b
   auto owner = make_owner(concurrent(1));
   connect(owner);
   caf::scoped_actor other_node{*sys};
-  other_node->send(owner, acquire_atom::value, std::uint32_t{0});
-  sched->run();
-  std::uint64_t other_lease = 0;
-  other_node->receive([&](quota_lease& l) { other_lease = l.id; }, caf::after(0s) >> [] {});
+  auto other_lease = lease_for(other_node, owner);
   ASSERT_NE(other_lease, 0u);
   client(0, 10000);  // queued at the owner
   caf::anon_send(proxy, owner_atom::value, quota_pool_actor{});

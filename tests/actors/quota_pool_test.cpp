@@ -1,6 +1,7 @@
 // The quota pool's arithmetic under CAF's test coordinator: virtual time, no sleeps.
 
 #include "actors/quota_pool.hpp"
+#include "tests/actors/pool_client.hpp"
 #include "tests/support/test_coordinator_fixture.hpp"
 
 namespace streamgate {
@@ -8,33 +9,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct grant_record {
-  int client;
-  quota_lease lease;
-  caf::actor_clock::time_point at;
-};
-
-// A lease holder: asks once, records the answer, and releases (or stops waiting) when told to.
-using client_actor = caf::typed_actor<caf::reacts_to<release_atom>, caf::reacts_to<withdraw_atom>>;
-
-struct client_state {
-  std::uint64_t lease = 0;
-};
-
-client_actor::behavior_type pool_client(client_actor::stateful_pointer<client_state> self,
-                                        quota_pool_actor pool, std::uint32_t wait_ms, int id,
-                                        std::vector<grant_record>* out, bool release_at_once) {
-  self->request(pool, caf::infinite, acquire_atom::value, wait_ms).then([=](quota_lease& l) {
-    out->push_back({id, l, self->clock().now()});
-    self->state.lease = l.id;
-    if (l.granted && release_at_once) self->send(pool, release_atom::value, l.id);
-  });
-  return {[=](release_atom) {
-            if (self->state.lease != 0) self->send(pool, release_atom::value, self->state.lease);
-            self->state.lease = 0;
-          },
-          [=](withdraw_atom) { self->send(pool, withdraw_atom::value); }};
-}
+using test::client_actor;
+using test::grant_record;
+using test::pool_client;
 
 class quota_pool_test : public test::coordinator_fixture {
  protected:
