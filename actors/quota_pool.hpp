@@ -78,15 +78,10 @@ struct quota_pool_state {
   metrics::counter* timeout_stat = nullptr;
 };
 
-// The pool's interface plus its own timers: a queued request's deadline (by ticket), and
-// "capacity may have freed up".
-// hold_back_atom sets held_back (local: its owner's proxy, never another node).
-using quota_pool_impl =
-    quota_pool_actor::extend<caf::reacts_to<deadline_atom, std::uint64_t>,
-                             caf::reacts_to<tick_atom, std::uint64_t>,
-                             caf::reacts_to<hold_back_atom, std::uint32_t>,
-                             caf::reacts_to<unreachable_atom, caf::node_id, std::uint32_t>,
-                             caf::reacts_to<reachable_atom, caf::node_id>>;
+// The pool's control interface plus its own timers: a queued request's deadline (by ticket),
+// and "capacity may have freed up".
+using quota_pool_impl = quota_pool_control::extend<caf::reacts_to<deadline_atom, std::uint64_t>,
+                                                   caf::reacts_to<tick_atom, std::uint64_t>>;
 
 using quota_pool_pointer = quota_pool_impl::stateful_pointer<quota_pool_state>;
 

@@ -3,6 +3,7 @@
 #include "actors/atoms.hpp"
 
 #include <caf/meta/type_name.hpp>
+#include <caf/node_id.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
@@ -45,5 +46,13 @@ using quota_pool_actor = caf::typed_actor<
     // made `grants` grants in the last minute. Both count as this pool's at once; the holders
     // reclaim the leases next (reclaim_atom), and the rest of the reserve ends as quota_carry's.
     caf::reacts_to<rejoin_atom, std::uint32_t, std::uint32_t>>;
+
+// What the pool's own node may tell it in cluster mode, never another node: room to keep
+// for others (hold_back: what peers hold beyond their shares, to a degraded pool; unreachable
+// and reachable: a node out of reach that may go on serving its share, to the owner).
+using quota_pool_control =
+    quota_pool_actor::extend<caf::reacts_to<hold_back_atom, std::uint32_t>,
+                             caf::reacts_to<unreachable_atom, caf::node_id, std::uint32_t>,
+                             caf::reacts_to<reachable_atom, caf::node_id>>;
 
 }  // namespace streamgate

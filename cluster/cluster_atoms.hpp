@@ -17,5 +17,6 @@ using attached_atom = caf::atom_constant<caf::atom("sg_atchd")>;
 using detached_atom = caf::atom_constant<caf::atom("sg_dtchd")>;
 using paused_atom = caf::atom_constant<caf::atom("sg_paused")>;
 using remote_atom = caf::atom_constant<caf::atom("sg_remote")>;
+using peer_atom = caf::atom_constant<caf::atom("sg_peer")>;
 
 }  // namespace streamgate

@@ -1,8 +1,6 @@
 #include "cluster/cluster_node.hpp"
 
-#include "actors/quota_pool.hpp"
 #include "cluster/remote_sink.hpp"
-#include "cluster/session_relay.hpp"
 
 #include "telemetry/log.hpp"
 #include "telemetry/stats.hpp"
@@ -63,7 +61,7 @@ void on_greeted(cluster_node_pointer self, std::size_t index, cluster_node_actor
   // A new CAF node under a known id is a restarted process: what the old one held is gone.
   if (p.node && p.node != handle->node()) {
     for (auto& [name, pool] : self->state.owned)
-      caf::anon_send(caf::actor_cast<quota_pool_impl>(pool), reachable_atom::value, p.node);
+      caf::anon_send(pool, reachable_atom::value, p.node);
   }
   p.node = handle->node();
   self->state.greeted.insert(handle->node());
@@ -125,12 +123,11 @@ caf::error not_greeted() {
                          "cluster: say hello with a matching protocol version first");
 }
 
-// The connected peer with that node id (null if none).
-cluster_node_actor peer_of(cluster_node_pointer self, const std::string& id) {
-  for (auto& p : self->state.peers) {
-    if (p.config.id == id) return p.handle;
-  }
-  return {};
+// The configured peer with that node id (null if none).
+peer_link* link_of(cluster_node_state& st, const std::string& id) {
+  auto it = std::find_if(st.peers.begin(), st.peers.end(),
+                         [&](const peer_link& p) { return p.config.id == id; });
+  return it == st.peers.end() ? nullptr : &*it;
 }
 
 bool greeted(cluster_node_pointer self) {
@@ -172,8 +169,7 @@ cluster_node_impl::behavior_type cluster_node(cluster_node_pointer self, cluster
       // degraded mode: the owner keeps that room until it rejoins (docs/cluster.md).
       for (auto& [name, pool] : st.owned) {
         auto share = st.options.share_of(st.limits[name].max_concurrent, p.config.id);
-        caf::anon_send(caf::actor_cast<quota_pool_impl>(pool), unreachable_atom::value, p.node,
-                       share);
+        caf::anon_send(pool, unreachable_atom::value, p.node, share);
       }
       log::warn("cluster_peer_down",
                 {{"peer", p.config.id}, {"reason", self->system().render(dm.reason)}});
@@ -206,9 +202,8 @@ cluster_node_impl::behavior_type cluster_node(cluster_node_pointer self, cluster
               "cluster configuration differs (node ids or pool owners): give every node the "
               "same cluster.peers and cluster.owners");
         }
-        auto peer = std::find_if(st.peers.begin(), st.peers.end(),
-                                 [&](const peer_link& p) { return p.config.id == their_id; });
-        if (!sender || peer == st.peers.end())
+        auto peer = link_of(st, their_id);
+        if (!sender || !peer)
           return caf::make_error(caf::sec::invalid_argument,
                                  "cluster: '" + their_id + "' is not a configured peer");
         st.greeted.insert(sender->node());
@@ -221,7 +216,7 @@ cluster_node_impl::behavior_type cluster_node(cluster_node_pointer self, cluster
           self->demonitor(caf::actor_cast<caf::actor_addr>(peer->handle));
           peer->handle = nullptr;
         }
-        on_greeted(self, static_cast<std::size_t>(peer - st.peers.begin()), handle);
+        on_greeted(self, static_cast<std::size_t>(peer - st.peers.data()), handle);
         return st.options.node_id;
       },
       [self](pool_atom, const std::string& name) -> caf::result<quota_pool_actor> {
@@ -239,7 +234,7 @@ cluster_node_impl::behavior_type cluster_node(cluster_node_pointer self, cluster
         if (it == proxies.end()) return std::uint32_t{0};
         return self->delegate(it->second, overage_atom::value);
       },
-      [self](own_atom, const std::string& name, quota_pool_actor& pool) {
+      [self](own_atom, const std::string& name, quota_pool_control& pool) {
         self->state.owned[name] = std::move(pool);
       },
       [self](proxy_atom, const std::string& name, pool_proxy_actor& proxy) {
@@ -304,35 +299,18 @@ cluster_node_impl::behavior_type cluster_node(cluster_node_pointer self, cluster
         if (!greeted(self)) return not_greeted();
         return self->state.sessions->cancel(owner, id);
       },
-      [self](remote_atom, attach_atom, std::string& id, std::uint64_t after, std::string& owner,
-             relay_actor& relay) {
-        auto peer = peer_of(self, session_node(id));
-        auto refuse = [relay] {
-          caf::anon_send(relay, detached_atom::value,
-                         static_cast<std::uint8_t>(detach_reason::session_expired));
-        };
-        if (!peer) return refuse();
-        self->request(peer, self->state.options.request_timeout, attach_atom::value, id, after,
-                      owner, relay)
-            .then(
-                [relay, peer, refuse, id](bool ok) {
-                  if (!ok) {
-                    log::info("cluster_attach_refused", {{"session", id}});
-                    return refuse();
-                  }
-                  caf::anon_send(caf::actor_cast<session_relay_impl>(relay), owner_atom::value,
-                                 peer);
-                },
-                [self, refuse, id](caf::error& e) {
-                  log::warn("cluster_attach_failed",
-                            {{"session", id}, {"error", self->system().render(e)}});
-                  refuse();
-                });
+      [self](peer_atom, const std::string& id) -> caf::result<cluster_node_actor> {
+        auto link = link_of(self->state, id);
+        if (!link || !link->handle)
+          return caf::make_error(caf::sec::invalid_argument,
+                                 "cluster: node '" + id + "' is not connected");
+        return link->handle;
       },
       [self](remote_atom, cancel_atom, std::string& id, std::string& owner) {
-        auto peer = peer_of(self, session_node(id));
-        if (!peer) return;
-        self->request(peer, self->state.options.request_timeout, cancel_atom::value, id, owner)
+        auto link = link_of(self->state, session_node(id));
+        if (!link || !link->handle) return;
+        self->request(link->handle, self->state.options.request_timeout, cancel_atom::value, id,
+                      owner)
             .then([](bool) {},
                   [self](caf::error& e) {
                     log::warn("cluster_cancel_failed", {{"error", self->system().render(e)}});

@@ -37,7 +37,7 @@ struct cluster_node_state {
   caf::io::middleman_actor dialer;  // the TLS manager's middleman
   std::vector<peer_link> peers;
   std::set<caf::node_id> greeted;  // nodes that said hello with our version and digest
-  std::map<std::string, quota_pool_actor> owned;
+  std::map<std::string, quota_pool_control> owned;
   std::map<std::string, quota_options> limits;  // every pool's, cluster-wide
   std::map<std::string, pool_proxy_actor> proxies;
   std::shared_ptr<cluster_sessions> sessions;

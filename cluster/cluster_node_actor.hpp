@@ -34,7 +34,7 @@ using cluster_node_actor = caf::typed_actor<
 // The node's interface to its own engine and proxies (never another node).
 using cluster_node_impl = cluster_node_actor::extend<
     // The engine (re)started a pool this node owns.
-    caf::reacts_to<own_atom, std::string, quota_pool_actor>,
+    caf::reacts_to<own_atom, std::string, quota_pool_control>,
     // The engine (re)started the local face of a pool another node owns.
     caf::reacts_to<proxy_atom, std::string, pool_proxy_actor>,
     // A proxy lost its owner's pool: find it again.
@@ -43,9 +43,10 @@ using cluster_node_impl = cluster_node_actor::extend<
     caf::replies_to<peers_atom, std::string>::with<std::uint32_t>,
     // Dial the peers that are not connected.
     caf::reacts_to<dial_atom>,
-    // The gateway: serve a client of another node's session through `relay` (remote_atom
-    // attach), or cancel such a session; the id names the node.
-    caf::reacts_to<remote_atom, attach_atom, std::string, std::uint64_t, std::string, relay_actor>,
+    // A relay: the connected peer with this node id, to attach to its session (an error when
+    // that node is not connected).
+    caf::replies_to<peer_atom, std::string>::with<cluster_node_actor>,
+    // The gateway: cancel another node's session; the id names the node.
     caf::reacts_to<remote_atom, cancel_atom, std::string, std::string>>;
 
 }  // namespace streamgate

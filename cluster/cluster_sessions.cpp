@@ -38,23 +38,4 @@ bool cluster_sessions::connected(const std::string& node) const {
   return connected_.count(node) != 0;
 }
 
-void relay_table::add(const std::string& id, const event_sink* sink, caf::actor relay) {
-  std::lock_guard<std::mutex> guard{mu_};
-  relays_[{id, sink}] = std::move(relay);
-}
-
-caf::actor relay_table::take(const std::string& id, const event_sink* sink) {
-  std::lock_guard<std::mutex> guard{mu_};
-  auto it = relays_.find({id, sink});
-  if (it == relays_.end()) return nullptr;
-  auto relay = std::move(it->second);
-  relays_.erase(it);
-  return relay;
-}
-
-std::size_t relay_table::size() const {
-  std::lock_guard<std::mutex> guard{mu_};
-  return relays_.size();
-}
-
 }  // namespace streamgate

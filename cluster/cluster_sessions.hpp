@@ -1,18 +1,14 @@
 #pragma once
 
-// What the cluster node needs of its gateway's sessions, and the clients this node serves
-// from other nodes' sessions. No CAF: the gateway and the node share it.
+// What the cluster node needs of its gateway's sessions. No CAF: the gateway and the node
+// share it.
 
 #include <streamgate/event_sink.hpp>
 
-#include <caf/actor.hpp>
-
 #include <cstdint>
-#include <map>
 #include <mutex>
 #include <set>
 #include <string>
-#include <utility>
 
 namespace streamgate {
 
@@ -35,19 +31,6 @@ class cluster_sessions {
   mutable std::mutex mu_;
   session_service* service_ = nullptr;
   std::set<std::string> connected_;
-};
-
-// Relays of this node's clients served by other nodes' sessions, by (session, sink).
-class relay_table {
- public:
-  void add(const std::string& id, const event_sink* sink, caf::actor relay);
-  // The relay, taken out of the table (null if none).
-  caf::actor take(const std::string& id, const event_sink* sink);
-  std::size_t size() const;
-
- private:
-  mutable std::mutex mu_;
-  std::map<std::pair<std::string, const event_sink*>, caf::actor> relays_;
 };
 
 }  // namespace streamgate

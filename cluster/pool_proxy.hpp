@@ -69,8 +69,8 @@ struct pool_proxy_state {
   pool_proxy_options options;
   cluster_node_impl node;
   quota_gauges_ptr gauges;
-  quota_pool_actor owner;    // null: out of reach
-  quota_pool_impl degraded;  // null while the owner serves, or when the share is 0
+  quota_pool_actor owner;       // null: out of reach
+  quota_pool_control degraded;  // null while the owner serves, or when the share is 0
   bool degraded_mode = false;
   std::map<std::uint64_t, proxy_lease> leases;    // by the id the session holds
   holder_count holders;                           // monitored: leases + pending requests

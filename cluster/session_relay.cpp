@@ -1,5 +1,8 @@
 #include "cluster/session_relay.hpp"
 
+#include "cluster/cluster_options.hpp"
+#include "telemetry/log.hpp"
+
 #include <caf/all.hpp>
 
 namespace streamgate {
@@ -12,19 +15,57 @@ void finish(session_relay_pointer self) {
   self->quit();
 }
 
+// Tells the session's node that this client is gone (if it accepted the attach yet; if not,
+// it sees the relay's exit, which it monitors once it has).
+void leave(session_relay_pointer self) {
+  auto& st = self->state;
+  if (st.peer) self->send(st.peer, detach_atom::value, st.session_id, relay_actor{self});
+}
+
+// To the client, a session its node does not know, or a node that is gone, is one that
+// expired: its transport answers session_not_found.
+void refuse(session_relay_pointer self) {
+  self->state.sink->detached(detach_reason::session_expired);
+  finish(self);
+}
+
+// Asks this node for the session's node, and that node to serve this relay.
+void ask(session_relay_pointer self, cluster_node_impl node, relay_request r) {
+  self->request(node, r.timeout, peer_atom::value, session_node(r.session_id))
+      .then(
+          [self, r](cluster_node_actor& peer) {
+            self->request(peer, r.timeout, attach_atom::value, r.session_id, r.after_seq, r.owner,
+                          relay_actor{self})
+                .then(
+                    [self, peer](bool ok) {
+                      if (!ok) {
+                        log::info("cluster_attach_refused", {{"session", self->state.session_id}});
+                        return refuse(self);
+                      }
+                      self->state.peer = peer;
+                      self->monitor(peer);
+                    },
+                    [self](caf::error& e) {
+                      log::warn("cluster_attach_failed", {{"session", self->state.session_id},
+                                                          {"error", self->system().render(e)}});
+                      refuse(self);
+                    });
+          },
+          [self](caf::error&) { refuse(self); });
+}
+
 }  // namespace
 
-session_relay_impl::behavior_type session_relay(session_relay_pointer self, std::string session_id,
-                                                sink_ptr sink, std::shared_ptr<relay_table> table) {
+session_relay_impl::behavior_type session_relay(session_relay_pointer self, relay_request request,
+                                                sink_ptr sink, cluster_node_impl node,
+                                                std::shared_ptr<relay_table> table) {
   auto& st = self->state;
-  st.session_id = std::move(session_id);
+  st.session_id = request.session_id;
   st.sink = std::move(sink);
   st.table = std::move(table);
   // The session's node died: to this client the session is gone.
-  self->set_down_handler([self](caf::down_msg&) {
-    self->state.sink->detached(detach_reason::session_expired);
-    finish(self);
-  });
+  self->set_down_handler([self](caf::down_msg&) { refuse(self); });
+  ask(self, std::move(node), std::move(request));
   return {
       [self](event_atom, wire_event& w) {
         auto ev = from_wire(w);
@@ -35,14 +76,13 @@ session_relay_impl::behavior_type session_relay(session_relay_pointer self, std:
           // is full for now pauses, and its transport attaches again after what it took
           // (event_sink::replay_paused): a long log is paged as on the session's own node.
           if (!st.sink->offer(ev)) {
-            if (st.owner)
-              self->send(st.owner, detach_atom::value, st.session_id, relay_actor{self});
+            leave(self);
             st.sink->replay_paused(st.last_seq);
             return finish(self);
           }
         } else if (!st.sink->deliver(ev)) {
           // The client's sink is full: it drops its client itself (event_sink::deliver).
-          if (st.owner) self->send(st.owner, detach_atom::value, st.session_id, relay_actor{self});
+          leave(self);
           return finish(self);
         }
         st.last_seq = ev->seq;
@@ -68,16 +108,25 @@ session_relay_impl::behavior_type session_relay(session_relay_pointer self, std:
         self->state.sink->detached(why);
         finish(self);
       },
-      [self](owner_atom, cluster_node_actor& owner) {
-        self->state.owner = owner;
-        self->monitor(owner);
-      },
       [self](detach_atom) {
-        auto& st = self->state;
-        if (st.owner) self->send(st.owner, detach_atom::value, st.session_id, relay_actor{self});
+        leave(self);
         self->quit();  // the gateway took it out of the table already
       },
   };
+}
+
+void relay_table::add(const std::string& id, const event_sink* sink, session_relay_impl relay) {
+  std::lock_guard<std::mutex> guard{mu_};
+  relays_[{id, sink}] = std::move(relay);
+}
+
+session_relay_impl relay_table::take(const std::string& id, const event_sink* sink) {
+  std::lock_guard<std::mutex> guard{mu_};
+  auto it = relays_.find({id, sink});
+  if (it == relays_.end()) return {};
+  auto relay = std::move(it->second);
+  relays_.erase(it);
+  return relay;
 }
 
 }  // namespace streamgate

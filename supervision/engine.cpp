@@ -155,11 +155,12 @@ void start_proxy(engine_pointer self, const std::string& name, engine_pool& pool
 void start_pool(engine_pointer self, const std::string& name, engine_pool& pool) {
   auto& st = self->state;
   if (!owned_here(st, name)) return start_proxy(self, name, pool);
-  pool.handle = self->spawn<caf::linked>(quota_pool, name, st.config.pools[name], pool.gauges);
+  auto owned = self->spawn<caf::linked>(quota_pool, name, st.config.pools[name], pool.gauges);
+  pool.handle = owned;
   if (!st.links.node) return;
   auto hold = static_cast<std::uint32_t>(st.config.cluster.rejoin_hold.count());
-  if (hold > 0) self->send(pool.handle, pause_atom::value, hold);
-  self->send(st.links.node, own_atom::value, name, pool.handle);
+  if (hold > 0) self->send(owned, pause_atom::value, hold);
+  self->send(st.links.node, own_atom::value, name, quota_pool_control{owned});
 }
 
 // A restarted pool starts from what its predecessor last published (quota_carry), so the
@@ -179,9 +180,9 @@ void restart_pool(engine_pointer self, const std::string& name, engine_pool& poo
   if (pool.proxy) {
     start_proxy(self, name, pool);
   } else {
-    pool.handle =
-        self->spawn<caf::linked>(restarted_quota_pool, name, g.limits, pool.gauges, carry);
-    if (st.links.node) self->send(st.links.node, own_atom::value, name, pool.handle);
+    auto owned = self->spawn<caf::linked>(restarted_quota_pool, name, g.limits, pool.gauges, carry);
+    pool.handle = owned;
+    if (st.links.node) self->send(st.links.node, own_atom::value, name, quota_pool_control{owned});
   }
   for (auto& [provider, p] : st.providers) {
     if (p.entry.pool == name) st.routes->set_pool(provider, pool.handle);

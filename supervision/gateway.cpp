@@ -108,6 +108,18 @@ struct gateway::impl {
     return !node.empty() && node != config.cluster.node_id;
   }
 
+  // Another node's session this client may reach: its key's (the id binds it), on a node
+  // that is connected. Anything else is session_not_found, at once.
+  bool reachable(const std::string& id, const std::string& owner) const {
+    return session_bound_to(id, owner) && cluster->connected(session_node(id));
+  }
+
+  // A session of this node. With a tag (a peer's client), only if that key started it; a
+  // local client's tag was checked by its own access layer.
+  std::optional<session_actor> find(const std::string& id, const std::string& owner) const {
+    return owner.empty() ? registry.find(id) : registry.find_owned(id, owner);
+  }
+
   impl(caf::actor_system& sys, gateway_config cfg) : system(sys), config(std::move(cfg)) {
     std::set<std::string> seen;
     for (auto& p : config.providers) {
@@ -240,7 +252,8 @@ start_outcome gateway::start(chat_request req, start_options opts) {
   auto id = init.id;
   auto spawned = d.registry.add(
       id, d.config.max_sessions, [&] { return d.system.spawn(session_behavior, std::move(init)); },
-      opts.owner);
+      // Only peers' clients are checked against it (find): one node alone keeps no tags.
+      d.config.cluster.enabled ? opts.owner : std::string{});
   if (!spawned) {
     stats::limits().rejected.with({"max_sessions"}).inc();
     log::warn("limit_refusal", {{"limit", "max_sessions"}, {"transport", opts.transport}});
@@ -264,17 +277,13 @@ bool gateway::attach_as(const std::string& owner, const std::string& session_id,
   if (d.remote(session_id)) {
     // Served from the session's node through a relay; a node that is not connected has no
     // session to offer (session_not_found), and one that refuses detaches the sink.
-    if (!session_bound_to(session_id, owner) || !d.cluster->connected(session_node(session_id)))
-      return false;
-    auto relay = d.system.spawn(session_relay, session_id, sink, d.relays);
-    d.relays->add(session_id, sink.get(), caf::actor_cast<caf::actor>(relay));
-    caf::anon_send(d.links.node, remote_atom::value, attach_atom::value, session_id, after_seq,
-                   owner, relay_actor{relay});
+    if (!d.reachable(session_id, owner)) return false;
+    relay_request r{session_id, after_seq, owner, d.config.cluster.request_timeout};
+    auto relay = d.system.spawn(session_relay, std::move(r), sink, d.links.node, d.relays);
+    d.relays->add(session_id, sink.get(), relay);
     return true;
   }
-  // A local attach needs no tag check here: the access layer checked its own sessions, and a
-  // peer's request for one of ours names its tag (cluster_node, attach_atom).
-  auto s = owner.empty() ? d.registry.find(session_id) : d.registry.find_owned(session_id, owner);
+  auto s = d.find(session_id, owner);
   if (!s) return false;
   caf::anon_send(d.attacher, attach_atom::value, *s, std::move(sink), after_seq);
   return true;
@@ -284,7 +293,7 @@ void gateway::detach(const std::string& session_id, const sink_ptr& sink) {
   auto& d = *impl_;
   if (d.remote(session_id)) {
     if (auto relay = d.relays->take(session_id, sink.get()))
-      caf::anon_send(caf::actor_cast<session_relay_impl>(relay), detach_atom::value);
+      caf::anon_send(relay, detach_atom::value);
     return;
   }
   if (auto s = d.registry.find(session_id))
@@ -300,12 +309,11 @@ bool gateway::cancel_as(const std::string& owner, const std::string& session_id)
   if (d.remote(session_id)) {
     // Answered at once (transports never wait on another node): accepted when the id is the
     // caller's key's and its node is connected; an attached client sees the cancelled event.
-    if (!session_bound_to(session_id, owner) || !d.cluster->connected(session_node(session_id)))
-      return false;
+    if (!d.reachable(session_id, owner)) return false;
     caf::anon_send(d.links.node, remote_atom::value, cancel_atom::value, session_id, owner);
     return true;
   }
-  auto s = owner.empty() ? d.registry.find(session_id) : d.registry.find_owned(session_id, owner);
+  auto s = d.find(session_id, owner);
   if (!s) return false;
   caf::anon_send(*s, cancel_atom::value);
   return true;

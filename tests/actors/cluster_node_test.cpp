@@ -439,7 +439,7 @@ TEST_F(cluster_node_test, hands_out_the_pools_it_owns_and_no_others) {
   auto owned = keep(sys->spawn(quota_pool, std::string{"p-b"}, quota_options{},
                                std::make_shared<quota_gauges>()));
   sched->run();
-  caf::anon_send(node, own_atom::value, std::string{"p-b"}, quota_pool_actor{owned});
+  caf::anon_send(node, own_atom::value, std::string{"p-b"}, quota_pool_control{owned});
   sched->run();
   ASSERT_TRUE(hello("node-a")->done);
 
@@ -468,8 +468,8 @@ TEST_F(cluster_node_test, a_restarted_pool_replaces_the_old_handle) {
   auto second = keep(sys->spawn(quota_pool, std::string{"p-b"}, quota_options{},
                                 std::make_shared<quota_gauges>()));
   sched->run();
-  caf::anon_send(node, own_atom::value, std::string{"p-b"}, quota_pool_actor{first});
-  caf::anon_send(node, own_atom::value, std::string{"p-b"}, quota_pool_actor{second});
+  caf::anon_send(node, own_atom::value, std::string{"p-b"}, quota_pool_control{first});
+  caf::anon_send(node, own_atom::value, std::string{"p-b"}, quota_pool_control{second});
   sched->run();
   auto a = pool("p-b");
   ASSERT_TRUE(a->done);

@@ -127,14 +127,16 @@ class pool_proxy_test : public test::coordinator_fixture {
   }
 
   pool_proxy_state& proxy_state() { return state_of<pool_proxy_state, pool_proxy_impl>(proxy); }
-  quota_pool_state& pool_state(const quota_pool_impl& p) { return state_of<quota_pool_state>(p); }
+  quota_pool_state& pool_state(const quota_pool_control& p) {
+    return state_of<quota_pool_state, quota_pool_impl>(p);
+  }
   quota_pool_state& degraded_state() { return pool_state(proxy_state().degraded); }
   fake_node_state& node_state() {
     auto* a = caf::actor_cast<caf::abstract_actor*>(node);
     return dynamic_cast<caf::stateful_actor<fake_node_state>&>(*a).state;
   }
 
-  std::size_t leases_held_by_proxy(const quota_pool_impl& p) {
+  std::size_t leases_held_by_proxy(const quota_pool_control& p) {
     auto addr = caf::actor_cast<caf::actor_addr>(proxy);
     auto& leases = pool_state(p).leases;
     return static_cast<std::size_t>(std::count_if(
@@ -526,8 +528,7 @@ TEST_F(pool_proxy_test, a_new_owner_in_place_of_a_live_one_gets_the_leases_and_t
   auto c0 = client(0);
   auto b = make_owner(concurrent(2));
   caf::scoped_actor other_node{*sys};
-  other_node->send(b, acquire_atom::value, std::uint32_t{0});
-  sched->run();
+  ASSERT_NE(lease_for(other_node, b), 0u);
   ASSERT_EQ(pool_state(b).leases.size(), 1u);
   EXPECT_EQ(connect_counting_reserve(b), 1u);
   EXPECT_EQ(leases_held_by_proxy(a), 0u);
@@ -548,8 +549,7 @@ TEST_F(pool_proxy_test, a_release_while_a_lease_moves_to_a_new_owner_frees_only_
   auto c0 = client(0);
   auto b = make_owner(concurrent(3));
   caf::scoped_actor other_node{*sys};
-  other_node->send(b, acquire_atom::value, std::uint32_t{0});
-  sched->run();
+  ASSERT_NE(lease_for(other_node, b), 0u);
   ASSERT_EQ(pool_state(b).leases.size(), 1u);
   caf::anon_send_exit(a, caf::exit_reason::kill);
   sched->prioritize(a);
